@@ -1,0 +1,30 @@
+namespace OrleansSessions.Sessions;
+
+/// <summary>
+/// One session (key: its session id). Answers are computed from timestamps at call time and never wait
+/// for a timer. Ended sessions stay readable while they are in their user's history.
+/// </summary>
+public interface ISessionGrain : IGrainWithStringKey
+{
+    /// <summary>Creates the session for <paramref name="userId"/>. Called by <see cref="IUserSessionsGrain"/>; throws <see cref="SessionAlreadyExistsException"/> if the id is taken.</summary>
+    Task<SessionInfo> CreateAsync(string userId);
+
+    /// <summary>True while now &lt; expiresAt and the session has not ended. False for an unknown id.</summary>
+    ValueTask<bool> IsActiveAsync();
+
+    /// <summary>Records activity, sliding the idle deadline. Throws <see cref="SessionExpiredException"/>, <see cref="SessionClosedException"/> or <see cref="SessionNotFoundException"/>.</summary>
+    ValueTask<SessionInfo> TouchAsync();
+
+    /// <summary>Returns the session's state. Throws <see cref="SessionNotFoundException"/>.</summary>
+    ValueTask<SessionInfo> GetAsync();
+
+    /// <summary>Logs the session out (end reason logout). Closing an ended session returns it unchanged. Throws <see cref="SessionNotFoundException"/>.</summary>
+    Task<SessionInfo> CloseAsync();
+
+    /// <summary>Ends the session with <paramref name="reason"/> if it is still active; returns its final state, or null for an unknown id.</summary>
+    Task<SessionInfo?> EndAsync(EndReason reason);
+
+    /// <summary>Drops the stored record of an ended session (its user's history no longer holds it).</summary>
+    [OneWay]
+    Task ForgetAsync();
+}
