@@ -1,0 +1,224 @@
+using System.Globalization;
+using Npgsql;
+using OrleansSessions.Storage;
+
+namespace OrleansSessions.PostgreSql;
+
+/// <summary>
+/// Grain state in the grain_state table with optimistic concurrency. Writes are group-committed: all writes that
+/// arrive while a round trip is in flight go to PostgreSQL together as one statement over arrays, and every caller
+/// still gets its own result (the new ETag, or <see cref="InconsistentStateException"/>).
+/// </summary>
+/// <remarks>
+/// ETags are decimal strings of values drawn from one database sequence, so a version is never reused even after a
+/// record is cleared and written again. Cancellation is honoured until a write is queued; a queued write is sent.
+/// Connection failures surface as <see cref="NpgsqlException"/>; the pool reconnects by itself once the server is back.
+/// </remarks>
+public sealed class PostgreSqlGrainStorage : IGrainStorage
+{
+    private const string ReadSql =
+        "SELECT data, etag FROM grain_state WHERE state_name = $1 AND interface_id = $2 AND grain_key = $3";
+
+    private const string ReadETagSql =
+        "SELECT etag FROM grain_state WHERE state_name = $1 AND interface_id = $2 AND grain_key = $3";
+
+    // Updates match on the expected ETag; inserts must not find a row. The final SELECT reads the statement's
+    // snapshot, i.e. the row as it was before this statement, which is the stored ETag a failed write reports.
+    private const string WriteBatchSql = """
+        WITH input AS (
+            SELECT * FROM unnest($1::text[], $2::integer[], $3::text[], $4::bytea[], $5::bigint[]) WITH ORDINALITY
+                AS t(state_name, interface_id, grain_key, data, expected, ord)
+        ),
+        updated AS (
+            UPDATE grain_state AS g
+               SET data = i.data, etag = nextval('etag_seq'), updated_at = now()
+              FROM input AS i
+             WHERE i.expected IS NOT NULL
+               AND g.state_name = i.state_name AND g.interface_id = i.interface_id AND g.grain_key = i.grain_key
+               AND g.etag = i.expected
+            RETURNING i.ord, g.etag
+        ),
+        inserted AS (
+            INSERT INTO grain_state (state_name, interface_id, grain_key, data, etag, updated_at)
+            SELECT state_name, interface_id, grain_key, data, nextval('etag_seq'), now()
+              FROM input
+             WHERE expected IS NULL
+            ON CONFLICT DO NOTHING
+            RETURNING state_name, interface_id, grain_key, etag
+        )
+        SELECT i.ord, COALESCE(u.etag, n.etag), s.etag
+          FROM input AS i
+          LEFT JOIN updated AS u ON u.ord = i.ord
+          LEFT JOIN inserted AS n
+                 ON i.expected IS NULL
+                AND n.state_name = i.state_name AND n.interface_id = i.interface_id AND n.grain_key = i.grain_key
+          LEFT JOIN grain_state AS s
+                 ON s.state_name = i.state_name AND s.interface_id = i.interface_id AND s.grain_key = i.grain_key
+        """;
+
+    private const string DeleteSql = """
+        WITH deleted AS (
+            DELETE FROM grain_state
+             WHERE state_name = $1 AND interface_id = $2 AND grain_key = $3 AND etag = $4
+            RETURNING 1
+        )
+        SELECT (SELECT count(*) FROM deleted),
+               (SELECT etag FROM grain_state WHERE state_name = $1 AND interface_id = $2 AND grain_key = $3)
+        """;
+
+    private readonly PostgreSqlDatabase _database;
+    private readonly GroupCommitQueue<GrainStateKey, PendingWrite, WriteOutcome> _writes;
+
+    /// <summary>Creates the provider over a shared pool.</summary>
+    public PostgreSqlGrainStorage(PostgreSqlDatabase database)
+    {
+        ArgumentNullException.ThrowIfNull(database);
+        _database = database;
+        _writes = new GroupCommitQueue<GrainStateKey, PendingWrite, WriteOutcome>(FlushWritesAsync, database.Options.MaxWriteBatchSize);
+    }
+
+    /// <inheritdoc />
+    public async Task<GrainStateRecord> ReadAsync(string stateName, GrainId grainId, CancellationToken cancellationToken)
+    {
+        ArgumentNullException.ThrowIfNull(stateName);
+        await _database.EnsureSchemaAsync(cancellationToken).ConfigureAwait(false);
+        await using var command = _database.DataSource.CreateCommand(ReadSql);
+        AddKey(command, stateName, grainId);
+        await using var reader = await command.ExecuteReaderAsync(cancellationToken).ConfigureAwait(false);
+        if (!await reader.ReadAsync(cancellationToken).ConfigureAwait(false))
+        {
+            return new GrainStateRecord();
+        }
+        return new GrainStateRecord
+        {
+            Data = reader.GetFieldValue<byte[]>(0),
+            ETag = reader.GetInt64(1).ToString(CultureInfo.InvariantCulture),
+        };
+    }
+
+    /// <inheritdoc />
+    public async Task<string> WriteAsync(string stateName, GrainId grainId, byte[] data, string? expectedETag, CancellationToken cancellationToken)
+    {
+        ArgumentNullException.ThrowIfNull(stateName);
+        ArgumentNullException.ThrowIfNull(data);
+        cancellationToken.ThrowIfCancellationRequested();
+        long? expected = null;
+        if (expectedETag is not null)
+        {
+            if (!long.TryParse(expectedETag, NumberStyles.None, CultureInfo.InvariantCulture, out var parsed))
+            {
+                // Not one of ours: it cannot match any stored version.
+                throw new InconsistentStateException(await ReadETagAsync(stateName, grainId, cancellationToken).ConfigureAwait(false), expectedETag);
+            }
+            expected = parsed;
+        }
+
+        await _database.EnsureSchemaAsync(cancellationToken).ConfigureAwait(false);
+        var outcome = await _writes.EnqueueAsync(
+            new GrainStateKey(stateName, grainId.InterfaceId, grainId.Key),
+            new PendingWrite(data, expected)).ConfigureAwait(false);
+        if (outcome.NewETag is { } newETag)
+        {
+            return newETag.ToString(CultureInfo.InvariantCulture);
+        }
+        throw new InconsistentStateException(outcome.StoredETag?.ToString(CultureInfo.InvariantCulture), expectedETag);
+    }
+
+    /// <inheritdoc />
+    public async Task ClearAsync(string stateName, GrainId grainId, string? expectedETag, CancellationToken cancellationToken)
+    {
+        ArgumentNullException.ThrowIfNull(stateName);
+        await _database.EnsureSchemaAsync(cancellationToken).ConfigureAwait(false);
+        if (expectedETag is null)
+        {
+            // "No record may exist": clearing nothing succeeds, clearing a record nobody read is a conflict.
+            var stored = await ReadETagAsync(stateName, grainId, cancellationToken).ConfigureAwait(false);
+            if (stored is not null)
+            {
+                throw new InconsistentStateException(stored, (string?)null);
+            }
+            return;
+        }
+        if (!long.TryParse(expectedETag, NumberStyles.None, CultureInfo.InvariantCulture, out var expected))
+        {
+            throw new InconsistentStateException(await ReadETagAsync(stateName, grainId, cancellationToken).ConfigureAwait(false), expectedETag);
+        }
+
+        await using var command = _database.DataSource.CreateCommand(DeleteSql);
+        AddKey(command, stateName, grainId);
+        command.Parameters.Add(new NpgsqlParameter<long> { TypedValue = expected });
+        await using var reader = await command.ExecuteReaderAsync(cancellationToken).ConfigureAwait(false);
+        await reader.ReadAsync(cancellationToken).ConfigureAwait(false);
+        if (reader.GetInt64(0) == 0)
+        {
+            var stored = reader.IsDBNull(1) ? null : reader.GetInt64(1).ToString(CultureInfo.InvariantCulture);
+            throw new InconsistentStateException(stored, expectedETag);
+        }
+    }
+
+    private async Task<string?> ReadETagAsync(string stateName, GrainId grainId, CancellationToken cancellationToken)
+    {
+        await _database.EnsureSchemaAsync(cancellationToken).ConfigureAwait(false);
+        await using var command = _database.DataSource.CreateCommand(ReadETagSql);
+        AddKey(command, stateName, grainId);
+        var value = await command.ExecuteScalarAsync(cancellationToken).ConfigureAwait(false);
+        return value is long etag ? etag.ToString(CultureInfo.InvariantCulture) : null;
+    }
+
+    private static void AddKey(NpgsqlCommand command, string stateName, GrainId grainId)
+    {
+        command.Parameters.Add(new NpgsqlParameter<string> { TypedValue = stateName });
+        command.Parameters.Add(new NpgsqlParameter<int> { TypedValue = grainId.InterfaceId });
+        command.Parameters.Add(new NpgsqlParameter<string> { TypedValue = grainId.Key });
+    }
+
+    private async Task FlushWritesAsync(IReadOnlyList<GroupCommitQueue<GrainStateKey, PendingWrite, WriteOutcome>.Operation> batch)
+    {
+        var count = batch.Count;
+        var stateNames = new string[count];
+        var interfaceIds = new int[count];
+        var keys = new string[count];
+        var data = new byte[count][];
+        var expected = new long?[count];
+        for (var i = 0; i < count; i++)
+        {
+            var operation = batch[i];
+            stateNames[i] = operation.Key.StateName;
+            interfaceIds[i] = operation.Key.InterfaceId;
+            keys[i] = operation.Key.Key;
+            data[i] = operation.Item.Data;
+            expected[i] = operation.Item.Expected;
+        }
+
+        await using var command = _database.DataSource.CreateCommand(WriteBatchSql);
+        command.Parameters.Add(new NpgsqlParameter<string[]> { TypedValue = stateNames });
+        command.Parameters.Add(new NpgsqlParameter<int[]> { TypedValue = interfaceIds });
+        command.Parameters.Add(new NpgsqlParameter<string[]> { TypedValue = keys });
+        command.Parameters.Add(new NpgsqlParameter<byte[][]> { TypedValue = data });
+        command.Parameters.Add(new NpgsqlParameter<long?[]> { TypedValue = expected });
+
+        // Results are collected first and published only after the statement completed, so no caller sees success
+        // for a statement that later failed.
+        var outcomes = new WriteOutcome[count];
+        await using (var reader = await command.ExecuteReaderAsync().ConfigureAwait(false))
+        {
+            while (await reader.ReadAsync().ConfigureAwait(false))
+            {
+                var index = (int)reader.GetInt64(0) - 1;
+                outcomes[index] = new WriteOutcome(
+                    reader.IsDBNull(1) ? null : reader.GetInt64(1),
+                    reader.IsDBNull(2) ? null : reader.GetInt64(2));
+            }
+        }
+        for (var i = 0; i < count; i++)
+        {
+            batch[i].TrySetResult(outcomes[i]);
+        }
+    }
+
+    private readonly record struct GrainStateKey(string StateName, int InterfaceId, string Key);
+
+    private readonly record struct PendingWrite(byte[] Data, long? Expected);
+
+    private readonly record struct WriteOutcome(long? NewETag, long? StoredETag);
+}

@@ -1,0 +1,67 @@
+using Microsoft.Extensions.DependencyInjection;
+using Microsoft.Extensions.DependencyInjection.Extensions;
+using Microsoft.Extensions.Logging;
+using OrleansSessions.PostgreSql;
+using OrleansSessions.Runtime.Membership;
+using OrleansSessions.Runtime.Reminders;
+using OrleansSessions.Storage;
+
+namespace OrleansSessions.Hosting;
+
+/// <summary>Registers the PostgreSQL providers on a silo.</summary>
+public static class SiloBuilderPostgreSqlExtensions
+{
+    /// <summary>
+    /// Uses PostgreSQL for grain storage (<see cref="IGrainStorage"/>), membership (<see cref="IMembershipTable"/>)
+    /// and reminders (<see cref="IReminderTable"/>), all over one connection pool (<see cref="PostgreSqlDatabase"/>).
+    /// </summary>
+    /// <remarks>
+    /// Any registration of those services made before this call is removed, and the runtime adds its in-memory
+    /// defaults with TryAdd, which does nothing once a provider is registered; so PostgreSQL wins whether this is
+    /// called before or after the runtime's defaults. A later plain Add of one of those services would still win
+    /// (last registration resolves), which is the usual .NET rule for an explicit override.
+    /// The schema is created or migrated when the runtime initializes the membership or reminder table.
+    /// </remarks>
+    /// <exception cref="ArgumentException">The connection string or cluster id is empty.</exception>
+    public static ISiloBuilder UsePostgreSql(this ISiloBuilder builder, string connectionString, string clusterId)
+    {
+        ArgumentNullException.ThrowIfNull(builder);
+        return builder.UsePostgreSql(options =>
+        {
+            options.ConnectionString = connectionString;
+            options.ClusterId = clusterId;
+        });
+    }
+
+    /// <summary>Uses PostgreSQL with options set by <paramref name="configure"/>; see <see cref="UsePostgreSql(ISiloBuilder, string, string)"/>.</summary>
+    /// <exception cref="ArgumentException">The configured options are invalid.</exception>
+    public static ISiloBuilder UsePostgreSql(this ISiloBuilder builder, Action<PostgreSqlOptions> configure)
+    {
+        ArgumentNullException.ThrowIfNull(builder);
+        ArgumentNullException.ThrowIfNull(configure);
+        var options = new PostgreSqlOptions();
+        configure(options);
+        options.Validate(); // fail at configuration time, naming the key
+
+        var services = builder.Services;
+        services.RemoveAll<PostgreSqlOptions>();
+        services.RemoveAll<PostgreSqlDatabase>();
+        services.AddSingleton(options);
+        services.AddSingleton(sp => new PostgreSqlDatabase(options, sp.GetService<ILogger<PostgreSqlDatabase>>()));
+
+        Replace<PostgreSqlGrainStorage, IGrainStorage>(services, sp => new PostgreSqlGrainStorage(sp.GetRequiredService<PostgreSqlDatabase>()));
+        Replace<PostgreSqlMembershipTable, IMembershipTable>(services, sp => new PostgreSqlMembershipTable(sp.GetRequiredService<PostgreSqlDatabase>()));
+        Replace<PostgreSqlReminderTable, IReminderTable>(services, sp => new PostgreSqlReminderTable(sp.GetRequiredService<PostgreSqlDatabase>()));
+        return builder;
+    }
+
+    private static void Replace<TImplementation, TService>(IServiceCollection services, Func<IServiceProvider, TImplementation> factory)
+        where TImplementation : class, TService
+        where TService : class
+    {
+        services.RemoveAll<TImplementation>();
+        services.RemoveAll<TService>();
+        services.AddSingleton(factory);
+        services.AddSingleton<TService>(sp => sp.GetRequiredService<TImplementation>());
+    }
+}
