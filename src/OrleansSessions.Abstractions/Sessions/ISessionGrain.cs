@@ -24,6 +24,14 @@ public interface ISessionGrain : IGrainWithStringKey
     /// <summary>Ends the session with <paramref name="reason"/> if it is still active; returns its final state, or null for an unknown id.</summary>
     Task<SessionInfo?> EndAsync(EndReason reason);
 
+    /// <summary>
+    /// Ends the session with its timeout reason (idle_timeout or absolute_timeout, from its own timestamps) if its
+    /// deadline has passed; returns true only when this call ended it. Otherwise it stays as it is and refreshes its
+    /// entry in the deadline index. Used by the janitor, so a session ends once whoever gets there first.
+    /// False for an unknown id.
+    /// </summary>
+    Task<bool> ExpireIfDueAsync();
+
     /// <summary>Drops the stored record of an ended session (its user's history no longer holds it).</summary>
     [OneWay]
     Task ForgetAsync();

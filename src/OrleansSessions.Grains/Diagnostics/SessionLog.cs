@@ -1,0 +1,43 @@
+using Microsoft.Extensions.Logging;
+
+namespace OrleansSessions.Grains.Diagnostics;
+
+/// <summary>The session domain's log messages. Lifecycle at Information, per-call details at Debug.</summary>
+internal static partial class SessionLog
+{
+    [LoggerMessage(EventId = 1001, EventName = "SessionCreated", Level = LogLevel.Information, Message = "Session {SessionId} created for user {UserId}, expires at {ExpiresAt:O}")]
+    public static partial void SessionCreated(ILogger logger, string sessionId, string userId, DateTimeOffset expiresAt);
+
+    [LoggerMessage(EventId = 1002, EventName = "SessionExpiring", Level = LogLevel.Information, Message = "Session {SessionId} of user {UserId} expires at {ExpiresAt:O} unless touched")]
+    public static partial void SessionExpiring(ILogger logger, string sessionId, string userId, DateTimeOffset expiresAt);
+
+    [LoggerMessage(EventId = 1003, EventName = "SessionExpired", Level = LogLevel.Information, Message = "Session {SessionId} of user {UserId} expired ({Reason}) at {Deadline:O}, processed {LagMilliseconds} ms later")]
+    public static partial void SessionExpired(ILogger logger, string sessionId, string userId, string reason, DateTimeOffset deadline, double lagMilliseconds);
+
+    [LoggerMessage(EventId = 1004, EventName = "SessionClosed", Level = LogLevel.Information, Message = "Session {SessionId} of user {UserId} closed ({Reason})")]
+    public static partial void SessionClosed(ILogger logger, string sessionId, string userId, string reason);
+
+    [LoggerMessage(EventId = 1005, EventName = "SessionEvicted", Level = LogLevel.Information, Message = "Session {SessionId} of user {UserId} evicted by the per-user session limit")]
+    public static partial void SessionEvicted(ILogger logger, string sessionId, string userId);
+
+    [LoggerMessage(EventId = 1006, EventName = "JanitorSwept", Level = LogLevel.Information, Message = "Janitor partition {Partition} expired {Count} sessions")]
+    public static partial void JanitorSwept(ILogger logger, int partition, int count);
+
+    [LoggerMessage(EventId = 1007, EventName = "JanitorSessionFailed", Level = LogLevel.Warning, Message = "Janitor partition {Partition} could not expire session {SessionId}")]
+    public static partial void JanitorSessionFailed(ILogger logger, Exception exception, int partition, string sessionId);
+
+    [LoggerMessage(EventId = 1008, EventName = "DeadlineIndexWriteFailed", Level = LogLevel.Warning, Message = "Deadline index write for session {SessionId} failed; the janitor will repair it")]
+    public static partial void DeadlineIndexWriteFailed(ILogger logger, Exception exception, string sessionId);
+
+    [LoggerMessage(EventId = 1009, EventName = "SessionTimerFailed", Level = LogLevel.Error, Message = "Timer of session {SessionId} failed")]
+    public static partial void SessionTimerFailed(ILogger logger, Exception exception, string sessionId);
+
+    [LoggerMessage(EventId = 1010, EventName = "SessionForgotten", Level = LogLevel.Debug, Message = "Session {SessionId} left its user's history and was forgotten")]
+    public static partial void SessionForgotten(ILogger logger, string sessionId);
+
+    [LoggerMessage(EventId = 1011, EventName = "JanitorStarted", Level = LogLevel.Information, Message = "Janitor partition {Partition} reminder registered every {Period}")]
+    public static partial void JanitorStarted(ILogger logger, int partition, TimeSpan period);
+
+    [LoggerMessage(EventId = 1012, EventName = "UserSessionReconciled", Level = LogLevel.Debug, Message = "User {UserId}: session {SessionId} had ended without notice; recorded in history")]
+    public static partial void UserSessionReconciled(ILogger logger, string userId, string sessionId);
+}

@@ -1,0 +1,86 @@
+using System.Diagnostics.Metrics;
+using OrleansSessions.Sessions;
+
+namespace OrleansSessions.Grains.Diagnostics;
+
+/// <summary>
+/// The session domain's instruments on the "OrleansSessions" meter: sessions.created, sessions.ended (tag reason),
+/// sessions.live, sessions.expiring, sessions.expiry_lag (ms), sessions.activations and janitor.expired.
+/// One instance per silo.
+/// </summary>
+public sealed class SessionMetrics : IDisposable
+{
+    /// <summary>The meter name.</summary>
+    public const string MeterName = "OrleansSessions";
+
+    private static readonly string[] ReasonTags = ["", "idle_timeout", "absolute_timeout", "logout", "logout_all", "evicted"];
+
+    private readonly Meter _meter;
+    private readonly Counter<long> _created;
+    private readonly Counter<long> _ended;
+    private readonly UpDownCounter<long> _live;
+    private readonly Counter<long> _expiring;
+    private readonly Histogram<double> _expiryLag;
+    private readonly Counter<long> _janitorExpired;
+    private long _activeActivations;
+    private long _createdTotal;
+    private long _endedTotal;
+
+    /// <summary>Creates the instruments.</summary>
+    public SessionMetrics()
+    {
+        _meter = new Meter(MeterName);
+        _created = _meter.CreateCounter<long>("sessions.created", description: "Sessions created.");
+        _ended = _meter.CreateCounter<long>("sessions.ended", description: "Sessions ended, by reason.");
+        _live = _meter.CreateUpDownCounter<long>("sessions.live", description: "Sessions created minus sessions ended (sum over silos is the cluster's live sessions).");
+        _expiring = _meter.CreateCounter<long>("sessions.expiring", description: "Expiry warnings published.");
+        _expiryLag = _meter.CreateHistogram<double>("sessions.expiry_lag", unit: "ms", description: "Time from a session's deadline to its expiry being processed.");
+        _janitorExpired = _meter.CreateCounter<long>("janitor.expired", description: "Sessions expired by the janitor.");
+        _meter.CreateObservableGauge("sessions.activations", () => Interlocked.Read(ref _activeActivations), description: "Activations of live sessions on this silo.");
+    }
+
+    /// <summary>Activations of live sessions on this silo right now.</summary>
+    public long ActiveSessionActivations => Interlocked.Read(ref _activeActivations);
+
+    /// <summary>Sessions created by this silo since it started.</summary>
+    public long Created => Interlocked.Read(ref _createdTotal);
+
+    /// <summary>Sessions ended by this silo since it started.</summary>
+    public long Ended => Interlocked.Read(ref _endedTotal);
+
+    internal void SessionCreated()
+    {
+        Interlocked.Increment(ref _createdTotal);
+        _created.Add(1);
+        _live.Add(1);
+    }
+
+    internal void SessionEnded(EndReason reason)
+    {
+        Interlocked.Increment(ref _endedTotal);
+        var index = (int)reason;
+        var tag = (uint)index < (uint)ReasonTags.Length ? ReasonTags[index] : reason.ToString();
+        _ended.Add(1, new KeyValuePair<string, object?>("reason", tag));
+        _live.Add(-1);
+    }
+
+    internal void ExpiryLag(TimeSpan lag) => _expiryLag.Record(Math.Max(0, lag.TotalMilliseconds));
+
+    internal void Expiring() => _expiring.Add(1);
+
+    internal void JanitorExpired(int count) => _janitorExpired.Add(count);
+
+    internal void ActivationStarted() => Interlocked.Increment(ref _activeActivations);
+
+    internal void ActivationStopped() => Interlocked.Decrement(ref _activeActivations);
+
+    /// <summary>Converts an end reason to its wire name (idle_timeout, absolute_timeout, logout, logout_all, evicted).</summary>
+    public static string ReasonName(EndReason reason)
+    {
+        var index = (int)reason;
+        return index > 0 && index < ReasonTags.Length ? ReasonTags[index] : reason.ToString();
+    }
+
+    /// <inheritdoc />
+    public void Dispose() => _meter.Dispose();
+}

@@ -1,0 +1,344 @@
+using OrleansSessions.Grains.Diagnostics;
+using OrleansSessions.Grains.Options;
+using OrleansSessions.Sessions;
+using OrleansSessions.Storage;
+
+namespace OrleansSessions.Grains;
+
+/// <summary>
+/// The sessions of one user: live session ids in creation order, the current session, and the bounded history
+/// of ended sessions (newest first).
+/// </summary>
+/// <remarks>
+/// This grain calls session grains and waits; session grains call it only one-way
+/// (<see cref="SessionEndedAsync"/>), so no cycle can wait on itself. An end may be heard more than once (the
+/// session grain's notice, this grain's own reading of a session it called, the janitor's repair of an
+/// interrupted end): <see cref="RecordEnded"/> enters a session in history only once. Nothing here keeps indexes
+/// across an await, so an interleaved notice (call-chain reentrancy) cannot corrupt the lists.
+/// </remarks>
+internal sealed class UserSessionsGrain : Grain, IUserSessionsGrain
+{
+    private const string StateName = "userSessions";
+    private const int CreateAttempts = 3;
+
+    private readonly IPersistentState<UserSessionsState> _state;
+    private readonly SessionServices _services;
+    private readonly bool _validKey;
+    private readonly List<string> _toForget = [];
+    private Task _lastWrite = Task.CompletedTask;
+
+    public UserSessionsGrain(IPersistentStateFactory stateFactory, SessionServices services)
+    {
+        ArgumentNullException.ThrowIfNull(stateFactory);
+        _services = services;
+        _state = stateFactory.Create<UserSessionsState>(GrainContext, StateName);
+        _validKey = SessionKeys.IsValidUserId(GetPrimaryKeyString());
+    }
+
+    private string UserId => GetPrimaryKeyString();
+
+    public override async Task OnActivateAsync(CancellationToken cancellationToken)
+    {
+        if (_validKey && !_state.RecordExists)
+        {
+            await _state.ReadStateAsync(cancellationToken);
+        }
+    }
+
+    public async Task<SessionInfo> CreateSessionAsync()
+    {
+        ThrowIfInvalidKey();
+        var options = _services.Options;
+        var state = _state.State;
+        if (options.MaxPerUser > 0 && state.ActiveSessionIds.Count >= options.MaxPerUser)
+        {
+            // The list may hold sessions that ended without our hearing yet; count only the live ones.
+            await RefreshActiveAsync();
+            if (state.ActiveSessionIds.Count >= options.MaxPerUser && options.OverLimit == OverLimitPolicy.Reject)
+            {
+                throw new SessionLimitExceededException($"User {UserId} already has {state.ActiveSessionIds.Count} sessions (Sessions:MaxPerUser is {options.MaxPerUser}).");
+            }
+            while (state.ActiveSessionIds.Count >= options.MaxPerUser)
+            {
+                var oldest = state.ActiveSessionIds[0];
+                var ended = await GrainFactory.GetGrain<ISessionGrain>(oldest).EndAsync(EndReason.Evicted);
+                if (ended is null || ended.Status == SessionStatus.Active)
+                {
+                    state.ActiveSessionIds.Remove(oldest);
+                }
+                else
+                {
+                    RecordEnded(ended);
+                }
+            }
+        }
+
+        SessionInfo? info = null;
+        for (var attempt = 1; info is null; attempt++)
+        {
+            var sessionId = SessionKeys.NewSessionId();
+            try
+            {
+                info = await GrainFactory.GetGrain<ISessionGrain>(sessionId).CreateAsync(UserId);
+            }
+            catch (SessionAlreadyExistsException) when (attempt < CreateAttempts)
+            {
+                // A 122-bit random collision: take another id.
+            }
+        }
+
+        // With a very short timeout the end may have been heard already; it must not come back as live.
+        if (!HistoryContains(info.SessionId) && !state.ActiveSessionIds.Contains(info.SessionId))
+        {
+            state.ActiveSessionIds.Add(info.SessionId);
+        }
+        state.CurrentSessionId = info.SessionId;
+        await PersistAsync();
+        return info;
+    }
+
+    public async Task<IReadOnlyList<SessionInfo>> GetActiveSessionsAsync()
+    {
+        ThrowIfInvalidKey();
+        return await RefreshActiveAsync();
+    }
+
+    public async Task<SessionInfo?> GetCurrentSessionAsync()
+    {
+        ThrowIfInvalidKey();
+        var currentId = _state.State.CurrentSessionId;
+        if (currentId.Length == 0)
+        {
+            return null;
+        }
+        SessionInfo info;
+        try
+        {
+            info = await GrainFactory.GetGrain<ISessionGrain>(currentId).GetAsync();
+        }
+        catch (SessionNotFoundException)
+        {
+            return FindInHistory(currentId);
+        }
+        if (info.Status != SessionStatus.Active && RecordEnded(info))
+        {
+            await PersistAsync();
+        }
+        return info;
+    }
+
+    public async Task<IReadOnlyList<SessionInfo>> GetHistoryAsync(int limit)
+    {
+        ThrowIfInvalidKey();
+        if (limit < 0)
+        {
+            throw new ArgumentException("The history limit must be >= 0.", nameof(limit));
+        }
+        // Sessions that ended a moment ago may not have reported yet: ask them, so history is exact when read.
+        if (_state.State.ActiveSessionIds.Count > 0)
+        {
+            await RefreshActiveAsync();
+        }
+        var history = _state.State.History;
+        return history.GetRange(0, Math.Min(limit, history.Count));
+    }
+
+    public async Task<int> CloseAllAsync()
+    {
+        ThrowIfInvalidKey();
+        var state = _state.State;
+        var ids = state.ActiveSessionIds.ToArray();
+        if (ids.Length == 0)
+        {
+            return 0;
+        }
+        var calls = new Task<SessionInfo?>[ids.Length];
+        for (var i = 0; i < ids.Length; i++)
+        {
+            calls[i] = GrainFactory.GetGrain<ISessionGrain>(ids[i]).EndAsync(EndReason.LogoutAll);
+        }
+        try
+        {
+            await Task.WhenAll(calls);
+        }
+        catch
+        {
+            // Each call is inspected below; the first failure is rethrown after the others are recorded.
+        }
+
+        var closed = 0;
+        Exception? failure = null;
+        for (var i = 0; i < ids.Length; i++)
+        {
+            var call = calls[i];
+            if (!call.IsCompletedSuccessfully)
+            {
+                failure ??= call.Exception?.InnerException ?? new TaskCanceledException();
+                continue;
+            }
+            var info = call.Result;
+            if (info is null)
+            {
+                state.ActiveSessionIds.Remove(ids[i]);
+                continue;
+            }
+            if (info.Status == SessionStatus.Active)
+            {
+                continue;
+            }
+            if (info.EndReason == EndReason.LogoutAll)
+            {
+                closed++;
+            }
+            RecordEnded(info);
+        }
+        await PersistAsync();
+        if (failure is not null)
+        {
+            throw failure;
+        }
+        return closed;
+    }
+
+    public async Task SessionEndedAsync(SessionInfo session)
+    {
+        if (!_validKey || session is null || !string.Equals(session.UserId, UserId, StringComparison.Ordinal) || session.Status == SessionStatus.Active)
+        {
+            return;
+        }
+        if (RecordEnded(session))
+        {
+            await PersistAsync();
+        }
+    }
+
+    /// <summary>Asks every listed session for its state; records the ended ones and drops unknown ones. Returns the live ones, oldest first.</summary>
+    private async Task<List<SessionInfo>> RefreshActiveAsync()
+    {
+        var state = _state.State;
+        var ids = state.ActiveSessionIds.ToArray();
+        var calls = new Task<SessionInfo?>[ids.Length];
+        for (var i = 0; i < ids.Length; i++)
+        {
+            calls[i] = GetOrNullAsync(ids[i]);
+        }
+        var results = await Task.WhenAll(calls);
+
+        var live = new List<SessionInfo>(ids.Length);
+        var changed = false;
+        for (var i = 0; i < ids.Length; i++)
+        {
+            var info = results[i];
+            if (info is null)
+            {
+                changed |= state.ActiveSessionIds.Remove(ids[i]);
+            }
+            else if (info.Status != SessionStatus.Active)
+            {
+                if (RecordEnded(info))
+                {
+                    changed = true;
+                    SessionLog.UserSessionReconciled(_services.UserLogger, UserId, info.SessionId);
+                }
+            }
+            else
+            {
+                live.Add(info);
+            }
+        }
+        if (changed)
+        {
+            await PersistAsync();
+        }
+        return live;
+    }
+
+    private async Task<SessionInfo?> GetOrNullAsync(string sessionId)
+    {
+        try
+        {
+            return await GrainFactory.GetGrain<ISessionGrain>(sessionId).GetAsync();
+        }
+        catch (SessionNotFoundException)
+        {
+            return null;
+        }
+    }
+
+    /// <summary>Moves an ended session from the live list into history, once. Returns true when the state changed.</summary>
+    private bool RecordEnded(SessionInfo info)
+    {
+        var state = _state.State;
+        var removed = state.ActiveSessionIds.Remove(info.SessionId);
+        if (HistoryContains(info.SessionId))
+        {
+            return removed;
+        }
+        var history = state.History;
+        history.Insert(0, info);
+        var limit = _services.Options.HistoryLimit;
+        while (history.Count > limit)
+        {
+            var last = history.Count - 1;
+            _toForget.Add(history[last].SessionId);
+            history.RemoveAt(last);
+        }
+        return true;
+    }
+
+    private bool HistoryContains(string sessionId) => FindInHistory(sessionId) is not null;
+
+    private SessionInfo? FindInHistory(string sessionId)
+    {
+        foreach (var entry in _state.State.History)
+        {
+            if (string.Equals(entry.SessionId, sessionId, StringComparison.Ordinal))
+            {
+                return entry;
+            }
+        }
+        return null;
+    }
+
+    /// <summary>Writes the state (one write at a time, even if turns interleave), then lets trimmed sessions forget themselves.</summary>
+    private async Task PersistAsync()
+    {
+        var previous = _lastWrite;
+        var write = WriteAfterAsync(previous);
+        _lastWrite = write;
+        await write;
+
+        if (_toForget.Count > 0)
+        {
+            // Only after history without them is stored: a session must stay readable while history holds it.
+            var forget = _toForget.ToArray();
+            _toForget.Clear();
+            foreach (var sessionId in forget)
+            {
+                _ = GrainFactory.GetGrain<ISessionGrain>(sessionId).ForgetAsync();
+            }
+        }
+    }
+
+    private async Task WriteAfterAsync(Task previous)
+    {
+        try
+        {
+            await previous;
+        }
+        catch
+        {
+            // The earlier write's caller saw its failure; this write stores the current state regardless.
+        }
+        await _state.WriteStateAsync();
+    }
+
+    private void ThrowIfInvalidKey()
+    {
+        if (!_validKey)
+        {
+            DeactivateOnIdle();
+            throw new ArgumentException("A user id has 1 to 128 characters and no control characters.", "userId");
+        }
+    }
+}
