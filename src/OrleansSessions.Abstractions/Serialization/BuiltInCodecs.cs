@@ -76,7 +76,15 @@ internal sealed class DateTimeOffsetCodec : ICodec<DateTimeOffset>
         {
             throw new SerializationException("DateTimeOffset out of range.");
         }
-        return new DateTimeOffset(ticks, TimeSpan.Zero).ToOffset(TimeSpan.FromMinutes(offsetMinutes));
+        try
+        {
+            return new DateTimeOffset(ticks, TimeSpan.Zero).ToOffset(TimeSpan.FromMinutes(offsetMinutes));
+        }
+        catch (ArgumentOutOfRangeException ex)
+        {
+            // A valid instant whose local time at that offset falls outside the DateTime range.
+            throw new SerializationException("DateTimeOffset out of range.", ex);
+        }
     }
 }
 
@@ -184,6 +192,25 @@ internal sealed class NullableCodec<T> : ICodec<T?> where T : struct
     public T? Read(ref CodecReader reader) => reader.ReadBoolean() ? CodecRegistry.Get<T>().Read(ref reader) : null;
 }
 
+/// <summary>The header of a nullable collection: a varint holding the element count + 1 (0 for null).</summary>
+internal static class CollectionHeader
+{
+    /// <summary>Reads the header: -1 for null, otherwise the element count, checked against the bytes left (each element takes at least one byte).</summary>
+    public static int Read(ref CodecReader reader)
+    {
+        var countPlusOne = reader.ReadVarUInt32();
+        if (countPlusOne == 0)
+        {
+            return -1;
+        }
+        if (countPlusOne - 1 > (uint)reader.Remaining)
+        {
+            throw new SerializationException("Collection count exceeds message size.");
+        }
+        return (int)(countPlusOne - 1);
+    }
+}
+
 internal sealed class ArrayCodec<T> : ICodec<T[]>
 {
     public void Write(ref CodecWriter writer, T[] value)
@@ -203,12 +230,12 @@ internal sealed class ArrayCodec<T> : ICodec<T[]>
 
     public T[] Read(ref CodecReader reader)
     {
-        var countPlusOne = reader.ReadCount();
-        if (countPlusOne == 0)
+        var count = CollectionHeader.Read(ref reader);
+        if (count < 0)
         {
             return null!;
         }
-        var result = new T[countPlusOne - 1];
+        var result = new T[count];
         var codec = CodecRegistry.Get<T>();
         for (var i = 0; i < result.Length; i++)
         {
@@ -237,14 +264,14 @@ internal sealed class ListCodec<T> : ICodec<List<T>>
 
     public List<T> Read(ref CodecReader reader)
     {
-        var countPlusOne = reader.ReadCount();
-        if (countPlusOne == 0)
+        var count = CollectionHeader.Read(ref reader);
+        if (count < 0)
         {
             return null!;
         }
-        var result = new List<T>(countPlusOne - 1);
+        var result = new List<T>(count);
         var codec = CodecRegistry.Get<T>();
-        for (var i = 0; i < countPlusOne - 1; i++)
+        for (var i = 0; i < count; i++)
         {
             result.Add(codec.Read(ref reader));
         }
@@ -272,12 +299,12 @@ internal sealed class ReadOnlyListCodec<T, TCollection> : ICodec<TCollection> wh
 
     public TCollection Read(ref CodecReader reader)
     {
-        var countPlusOne = reader.ReadCount();
-        if (countPlusOne == 0)
+        var count = CollectionHeader.Read(ref reader);
+        if (count < 0)
         {
             return null!;
         }
-        var result = new T[countPlusOne - 1];
+        var result = new T[count];
         var codec = CodecRegistry.Get<T>();
         for (var i = 0; i < result.Length; i++)
         {
@@ -308,17 +335,21 @@ internal sealed class DictionaryCodec<TKey, TValue> : ICodec<Dictionary<TKey, TV
 
     public Dictionary<TKey, TValue> Read(ref CodecReader reader)
     {
-        var countPlusOne = reader.ReadCount();
-        if (countPlusOne == 0)
+        var count = CollectionHeader.Read(ref reader);
+        if (count < 0)
         {
             return null!;
         }
-        var result = new Dictionary<TKey, TValue>(countPlusOne - 1);
+        var result = new Dictionary<TKey, TValue>(count);
         var keyCodec = CodecRegistry.Get<TKey>();
         var valueCodec = CodecRegistry.Get<TValue>();
-        for (var i = 0; i < countPlusOne - 1; i++)
+        for (var i = 0; i < count; i++)
         {
             var key = keyCodec.Read(ref reader);
+            if (key is null)
+            {
+                throw new SerializationException("Null dictionary key.");
+            }
             result[key] = valueCodec.Read(ref reader);
         }
         return result;

@@ -22,7 +22,15 @@ internal sealed class ExceptionCodec<T> : ICodec<T> where T : Exception
         var typeName = reader.ReadString() ?? typeof(Exception).FullName!;
         var message = reader.ReadString() ?? string.Empty;
         var exception = ExceptionFactory.Create(typeName, message);
-        return exception as T ?? (T)(Exception)new GrainCallException(typeName, message);
+        if (exception is T typed)
+        {
+            return typed;
+        }
+        if (new GrainCallException(typeName, message) is T wrapped)
+        {
+            return wrapped;
+        }
+        throw new SerializationException($"Exception of type {typeName} cannot be read as {typeof(T).FullName}.", exception);
     }
 }
 
@@ -58,19 +66,22 @@ public static class ExceptionFactory
     [UnconditionalSuppressMessage("Trimming", "IL2075", Justification = "Error path: exception types are looked up by name.")]
     private static Func<string, Exception>? FindFactory(string typeName)
     {
-        Type? type = Type.GetType(typeName, throwOnError: false);
-        if (type is null)
+        // Only plain full names of types that are already loaded: an assembly-qualified or otherwise unusual name
+        // from the wire must not make this process load assemblies (and malformed names must not throw here).
+        if (typeName.Length == 0 || typeName.AsSpan().IndexOfAny(",[]&*") >= 0)
         {
-            foreach (var assembly in AppDomain.CurrentDomain.GetAssemblies())
-            {
-                type = assembly.GetType(typeName, throwOnError: false);
-                if (type is not null)
-                {
-                    break;
-                }
-            }
+            return null;
         }
-        if (type is null || !typeof(Exception).IsAssignableFrom(type))
+        Type? type;
+        try
+        {
+            type = FindType(typeName);
+        }
+        catch (Exception)
+        {
+            return null;
+        }
+        if (type is null || !typeof(Exception).IsAssignableFrom(type) || type.IsAbstract)
         {
             return null;
         }
@@ -80,5 +91,25 @@ public static class ExceptionFactory
             return null;
         }
         return message => (Exception)ctor.Invoke([message]);
+    }
+
+    [UnconditionalSuppressMessage("Trimming", "IL2026", Justification = "Error path: exception types are looked up by name.")]
+    [UnconditionalSuppressMessage("Trimming", "IL2057", Justification = "Error path: exception types are looked up by name.")]
+    private static Type? FindType(string typeName)
+    {
+        var type = Type.GetType(typeName, throwOnError: false);
+        if (type is not null)
+        {
+            return type;
+        }
+        foreach (var assembly in AppDomain.CurrentDomain.GetAssemblies())
+        {
+            type = assembly.GetType(typeName, throwOnError: false);
+            if (type is not null)
+            {
+                return type;
+            }
+        }
+        return null;
     }
 }
