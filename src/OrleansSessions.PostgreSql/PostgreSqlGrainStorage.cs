@@ -22,8 +22,9 @@ public sealed class PostgreSqlGrainStorage : IGrainStorage
     private const string ReadETagSql =
         "SELECT etag FROM grain_state WHERE state_name = $1 AND interface_id = $2 AND grain_key = $3";
 
-    // Updates match on the expected ETag; inserts must not find a row. The final SELECT reads the statement's
-    // snapshot, i.e. the row as it was before this statement, which is the stored ETag a failed write reports.
+    // Updates match on the expected ETag; inserts must not find a row. Only successes come back: an update by its
+    // position in the arrays, an insert (ord 0) by its key, which is unique within a batch. Joining the results back
+    // to the input in SQL would be a nested loop over CTE scans, quadratic in the batch size.
     private const string WriteBatchSql = """
         WITH input AS (
             SELECT * FROM unnest($1::text[], $2::integer[], $3::text[], $4::bytea[], $5::bigint[]) WITH ORDINALITY
@@ -46,14 +47,17 @@ public sealed class PostgreSqlGrainStorage : IGrainStorage
             ON CONFLICT DO NOTHING
             RETURNING state_name, interface_id, grain_key, etag
         )
-        SELECT i.ord, COALESCE(u.etag, n.etag), s.etag
-          FROM input AS i
-          LEFT JOIN updated AS u ON u.ord = i.ord
-          LEFT JOIN inserted AS n
-                 ON i.expected IS NULL
-                AND n.state_name = i.state_name AND n.interface_id = i.interface_id AND n.grain_key = i.grain_key
-          LEFT JOIN grain_state AS s
-                 ON s.state_name = i.state_name AND s.interface_id = i.interface_id AND s.grain_key = i.grain_key
+        SELECT u.ord, u.etag, NULL::text, NULL::integer, NULL::text FROM updated AS u
+        UNION ALL
+        SELECT 0, n.etag, n.state_name, n.interface_id, n.grain_key FROM inserted AS n
+        """;
+
+    // Stored ETags of the writes that lost, for the exception message; runs only when a batch had conflicts.
+    private const string ReadETagsSql = """
+        SELECT i.ord, g.etag
+          FROM unnest($1::text[], $2::integer[], $3::text[]) WITH ORDINALITY AS i(state_name, interface_id, grain_key, ord)
+          JOIN grain_state AS g
+            ON g.state_name = i.state_name AND g.interface_id = i.interface_id AND g.grain_key = i.grain_key
         """;
 
     private const string DeleteSql = """
@@ -199,21 +203,87 @@ public sealed class PostgreSqlGrainStorage : IGrainStorage
 
         // Results are collected first and published only after the statement completed, so no caller sees success
         // for a statement that later failed.
-        var outcomes = new WriteOutcome[count];
+        var newETags = new long[count]; // 0: lost (sequence values start at 1)
+        Dictionary<GrainStateKey, long>? inserted = null;
         await using (var reader = await command.ExecuteReaderAsync().ConfigureAwait(false))
         {
             while (await reader.ReadAsync().ConfigureAwait(false))
             {
-                var index = (int)reader.GetInt64(0) - 1;
-                outcomes[index] = new WriteOutcome(
-                    reader.IsDBNull(1) ? null : reader.GetInt64(1),
-                    reader.IsDBNull(2) ? null : reader.GetInt64(2));
+                var ord = reader.GetInt64(0);
+                var etag = reader.GetInt64(1);
+                if (ord > 0)
+                {
+                    newETags[ord - 1] = etag;
+                }
+                else
+                {
+                    inserted ??= [];
+                    inserted[new GrainStateKey(reader.GetString(2), reader.GetInt32(3), reader.GetString(4))] = etag;
+                }
             }
         }
+
+        var conflicts = 0;
         for (var i = 0; i < count; i++)
         {
-            batch[i].TrySetResult(outcomes[i]);
+            if (expected[i] is null && inserted is not null && inserted.TryGetValue(batch[i].Key, out var etag))
+            {
+                newETags[i] = etag;
+            }
+            if (newETags[i] == 0)
+            {
+                conflicts++;
+            }
         }
+
+        long?[]? storedETags = null;
+        if (conflicts > 0)
+        {
+            storedETags = await ReadStoredETagsAsync(batch, newETags, conflicts).ConfigureAwait(false);
+        }
+
+        for (var i = 0; i < count; i++)
+        {
+            batch[i].TrySetResult(newETags[i] != 0 ? new WriteOutcome(newETags[i], null) : new WriteOutcome(null, storedETags![i]));
+        }
+    }
+
+    private async Task<long?[]> ReadStoredETagsAsync(
+        IReadOnlyList<GroupCommitQueue<GrainStateKey, PendingWrite, WriteOutcome>.Operation> batch, long[] newETags, int conflicts)
+    {
+        var stored = new long?[batch.Count];
+        var positions = new int[conflicts];
+        var stateNames = new string[conflicts];
+        var interfaceIds = new int[conflicts];
+        var keys = new string[conflicts];
+        for (int i = 0, j = 0; i < batch.Count; i++)
+        {
+            if (newETags[i] == 0)
+            {
+                positions[j] = i;
+                stateNames[j] = batch[i].Key.StateName;
+                interfaceIds[j] = batch[i].Key.InterfaceId;
+                keys[j] = batch[i].Key.Key;
+                j++;
+            }
+        }
+        try
+        {
+            await using var command = _database.DataSource.CreateCommand(ReadETagsSql);
+            command.Parameters.Add(new NpgsqlParameter<string[]> { TypedValue = stateNames });
+            command.Parameters.Add(new NpgsqlParameter<int[]> { TypedValue = interfaceIds });
+            command.Parameters.Add(new NpgsqlParameter<string[]> { TypedValue = keys });
+            await using var reader = await command.ExecuteReaderAsync().ConfigureAwait(false);
+            while (await reader.ReadAsync().ConfigureAwait(false))
+            {
+                stored[positions[reader.GetInt64(0) - 1]] = reader.GetInt64(1);
+            }
+        }
+        catch (NpgsqlException)
+        {
+            // The writes are decided; the stored ETags only enrich the conflict message.
+        }
+        return stored;
     }
 
     private readonly record struct GrainStateKey(string StateName, int InterfaceId, string Key);
