@@ -88,6 +88,13 @@ public ref struct CodecWriter
         _position += 4;
     }
 
+    /// <summary>Writes bytes as they are, with no length prefix.</summary>
+    public void WriteRaw(scoped ReadOnlySpan<byte> value)
+    {
+        value.CopyTo(Reserve(value.Length));
+        _position += value.Length;
+    }
+
     /// <summary>Writes a boolean as one byte.</summary>
     public void WriteBoolean(bool value) => WriteByte(value ? (byte)1 : (byte)0);
 

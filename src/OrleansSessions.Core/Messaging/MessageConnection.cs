@@ -1,0 +1,345 @@
+using System.Buffers;
+using System.Buffers.Binary;
+using System.IO.Pipelines;
+using System.Threading.Channels;
+using Microsoft.Extensions.Logging;
+using OrleansSessions.Serialization;
+
+namespace OrleansSessions.Messaging;
+
+/// <summary>
+/// One persistent, multiplexed connection. Frames are [length: 4 bytes LE][version: 1][kind: 1][body];
+/// length counts everything after itself. A receive loop parses frames and hands them to the handler;
+/// a writer loop drains the send queue, serializing and flushing in batches. A malformed or oversized
+/// frame closes this connection only.
+/// </summary>
+internal sealed partial class MessageConnection
+{
+    public const byte ProtocolVersion = 1;
+    private const int PrefixLength = 6;
+
+    private readonly IDuplexPipe _transport;
+    private readonly MessagingOptions _options;
+    private readonly ILogger _logger;
+    private readonly Channel<OutgoingMessage> _sendQueue;
+    private readonly CancellationTokenSource _closing = new();
+    private readonly TaskCompletionSource _closed = new(TaskCreationOptions.RunContinuationsAsynchronously);
+    private IMessageHandler? _handler;
+    private int _closeStarted;
+
+    public MessageConnection(IDuplexPipe transport, MessagingOptions options, ILogger logger, string remoteEndPoint)
+    {
+        _transport = transport;
+        _options = options;
+        _logger = logger;
+        RemoteEndPoint = remoteEndPoint;
+        _sendQueue = Channel.CreateBounded<OutgoingMessage>(new BoundedChannelOptions(options.SendQueueCapacity)
+        {
+            SingleReader = true,
+            FullMode = BoundedChannelFullMode.Wait,
+        });
+    }
+
+    public string RemoteEndPoint { get; }
+
+    /// <summary>Set by the handshake: the peer's silo address, or null for a client.</summary>
+    public string? PeerSilo { get; set; }
+
+    /// <summary>Per-connection state of the owner (for example, the topics a client subscribed to).</summary>
+    public object? State { get; set; }
+
+    public bool IsClosed => Volatile.Read(ref _closeStarted) != 0;
+
+    public Task Closed => _closed.Task;
+
+    /// <summary>Queues a message; waits only when the send queue is full (backpressure).</summary>
+    public ValueTask SendAsync(OutgoingMessage message)
+    {
+        if (IsClosed)
+        {
+            message.OnSendFailed(new SiloUnavailableException($"Connection to {RemoteEndPoint} is closed."));
+            return ValueTask.CompletedTask;
+        }
+        if (_sendQueue.Writer.TryWrite(message))
+        {
+            return ValueTask.CompletedTask;
+        }
+        return SendSlowAsync(message);
+    }
+
+    /// <summary>Queues a message without waiting; when the queue is full the message fails.</summary>
+    public void Send(OutgoingMessage message)
+    {
+        var pending = SendAsync(message);
+        if (!pending.IsCompleted)
+        {
+            _ = pending.AsTask();
+        }
+    }
+
+    private async ValueTask SendSlowAsync(OutgoingMessage message)
+    {
+        try
+        {
+            await _sendQueue.Writer.WriteAsync(message, _closing.Token).ConfigureAwait(false);
+        }
+        catch (Exception ex) when (ex is OperationCanceledException or ChannelClosedException)
+        {
+            message.OnSendFailed(new SiloUnavailableException($"Connection to {RemoteEndPoint} is closed."));
+        }
+    }
+
+    /// <summary>Runs the receive and writer loops until the connection closes.</summary>
+    public async Task RunAsync(IMessageHandler handler)
+    {
+        _handler = handler;
+        var writer = Task.Run(WriteLoopAsync);
+        Exception? error = null;
+        try
+        {
+            await ReceiveLoopAsync(handler).ConfigureAwait(false);
+        }
+        catch (Exception ex)
+        {
+            error = ex;
+        }
+        await CloseAsync(error).ConfigureAwait(false);
+        await writer.ConfigureAwait(false);
+    }
+
+    /// <summary>Reads exactly one frame (used for the handshake before the loops start).</summary>
+    public async Task<(MessageKind Kind, byte[] Payload)> ReadSingleFrameAsync(CancellationToken cancellationToken)
+    {
+        var reader = _transport.Input;
+        while (true)
+        {
+            var result = await reader.ReadAsync(cancellationToken).ConfigureAwait(false);
+            var buffer = result.Buffer;
+            if (TryReadFrame(ref buffer, out var kind, out var payload, out var rented))
+            {
+                var copy = payload.ToArray();
+                if (rented is not null)
+                {
+                    ArrayPool<byte>.Shared.Return(rented);
+                }
+                reader.AdvanceTo(buffer.Start);
+                return (kind, copy);
+            }
+            reader.AdvanceTo(buffer.Start, buffer.End);
+            if (result.IsCompleted || result.IsCanceled)
+            {
+                throw new ProtocolViolationException("Connection closed before a complete frame arrived.");
+            }
+        }
+    }
+
+    /// <summary>Writes one message immediately (used for the handshake before the loops start).</summary>
+    public async Task WriteSingleAsync(OutgoingMessage message, CancellationToken cancellationToken)
+    {
+        var scratch = new ArrayBufferWriter<byte>(256);
+        WriteFrame(message, scratch, _transport.Output);
+        await _transport.Output.FlushAsync(cancellationToken).ConfigureAwait(false);
+    }
+
+    private async Task ReceiveLoopAsync(IMessageHandler handler)
+    {
+        var reader = _transport.Input;
+        while (!_closing.IsCancellationRequested)
+        {
+            ReadResult result;
+            try
+            {
+                result = await reader.ReadAsync(_closing.Token).ConfigureAwait(false);
+            }
+            catch (OperationCanceledException)
+            {
+                break;
+            }
+            var buffer = result.Buffer;
+            try
+            {
+                while (TryReadFrame(ref buffer, out var kind, out var payload, out var rented))
+                {
+                    try
+                    {
+                        handler.OnFrame(this, kind, payload);
+                    }
+                    catch (SerializationException ex)
+                    {
+                        throw new ProtocolViolationException($"Malformed {kind} frame: {ex.Message}", ex);
+                    }
+                    finally
+                    {
+                        if (rented is not null)
+                        {
+                            ArrayPool<byte>.Shared.Return(rented);
+                        }
+                    }
+                }
+            }
+            finally
+            {
+                reader.AdvanceTo(buffer.Start, buffer.End);
+            }
+            if (result.IsCompleted || result.IsCanceled)
+            {
+                break;
+            }
+        }
+    }
+
+    private bool TryReadFrame(ref ReadOnlySequence<byte> buffer, out MessageKind kind, out ReadOnlySpan<byte> payload, out byte[]? rented)
+    {
+        kind = default;
+        payload = default;
+        rented = null;
+        if (buffer.Length < 4)
+        {
+            return false;
+        }
+        Span<byte> lengthBytes = stackalloc byte[4];
+        buffer.Slice(0, 4).CopyTo(lengthBytes);
+        var length = BinaryPrimitives.ReadUInt32LittleEndian(lengthBytes);
+        if (length < 2 || length > (uint)_options.MaxFrameBytes)
+        {
+            throw new ProtocolViolationException($"Frame length {length} is outside 2..{_options.MaxFrameBytes}.");
+        }
+        if (buffer.Length < 4 + length)
+        {
+            return false;
+        }
+        var frame = buffer.Slice(4, length);
+        ReadOnlySpan<byte> span;
+        if (frame.IsSingleSegment)
+        {
+            span = frame.FirstSpan;
+        }
+        else
+        {
+            rented = ArrayPool<byte>.Shared.Rent((int)length);
+            frame.CopyTo(rented);
+            span = rented.AsSpan(0, (int)length);
+        }
+        if (span[0] != ProtocolVersion)
+        {
+            if (rented is not null)
+            {
+                ArrayPool<byte>.Shared.Return(rented);
+            }
+            throw new ProtocolViolationException($"Unsupported protocol version {span[0]}.");
+        }
+        kind = (MessageKind)span[1];
+        if (kind is < MessageKind.Handshake or > MessageKind.Pong)
+        {
+            if (rented is not null)
+            {
+                ArrayPool<byte>.Shared.Return(rented);
+            }
+            throw new ProtocolViolationException($"Unknown frame kind {span[1]}.");
+        }
+        payload = span.Slice(2);
+        buffer = buffer.Slice(4 + length);
+        return true;
+    }
+
+    private async Task WriteLoopAsync()
+    {
+        var output = _transport.Output;
+        var scratch = new ArrayBufferWriter<byte>(4096);
+        var reader = _sendQueue.Reader;
+        try
+        {
+            while (await reader.WaitToReadAsync(_closing.Token).ConfigureAwait(false))
+            {
+                var written = 0;
+                while (written < 1024 && reader.TryRead(out var message))
+                {
+                    try
+                    {
+                        WriteFrame(message, scratch, output);
+                    }
+                    catch (Exception ex) when (ex is SerializationException or ProtocolViolationException)
+                    {
+                        message.OnSendFailed(ex);
+                    }
+                    written++;
+                }
+                var flush = await output.FlushAsync(_closing.Token).ConfigureAwait(false);
+                if (flush.IsCompleted)
+                {
+                    break;
+                }
+            }
+        }
+        catch (OperationCanceledException)
+        {
+        }
+        catch (Exception ex)
+        {
+            await CloseAsync(ex).ConfigureAwait(false);
+        }
+        while (reader.TryRead(out var message))
+        {
+            message.OnSendFailed(new SiloUnavailableException($"Connection to {RemoteEndPoint} is closed."));
+        }
+    }
+
+    private void WriteFrame(OutgoingMessage message, ArrayBufferWriter<byte> scratch, PipeWriter output)
+    {
+        scratch.ResetWrittenCount();
+        var writer = new CodecWriter(scratch);
+        message.WriteBody(ref writer);
+        writer.Commit();
+        var bodyLength = scratch.WrittenCount;
+        if (bodyLength + 2 > _options.MaxFrameBytes)
+        {
+            throw new ProtocolViolationException($"{message.Kind} message of {bodyLength} bytes exceeds Messaging:MaxFrameBytes ({_options.MaxFrameBytes}).");
+        }
+        var span = output.GetSpan(PrefixLength + bodyLength);
+        BinaryPrimitives.WriteUInt32LittleEndian(span, (uint)(bodyLength + 2));
+        span[4] = ProtocolVersion;
+        span[5] = (byte)message.Kind;
+        scratch.WrittenSpan.CopyTo(span.Slice(PrefixLength));
+        output.Advance(PrefixLength + bodyLength);
+        if (scratch.Capacity > 1 << 20)
+        {
+            scratch.Clear();
+        }
+    }
+
+    /// <summary>Closes the connection; pending sends fail and the handler's OnClosed runs once.</summary>
+    public async Task CloseAsync(Exception? error = null)
+    {
+        if (Interlocked.Exchange(ref _closeStarted, 1) != 0)
+        {
+            await _closed.Task.ConfigureAwait(false);
+            return;
+        }
+        if (error is not null and not OperationCanceledException)
+        {
+            LogConnectionClosed(_logger, RemoteEndPoint, error.Message);
+        }
+        _sendQueue.Writer.TryComplete();
+        await _closing.CancelAsync().ConfigureAwait(false);
+        try
+        {
+            await _transport.Input.CompleteAsync().ConfigureAwait(false);
+            await _transport.Output.CompleteAsync().ConfigureAwait(false);
+        }
+        catch (Exception)
+        {
+            // The transport is already gone.
+        }
+        try
+        {
+            _handler?.OnClosed(this, error);
+        }
+        finally
+        {
+            _closed.TrySetResult();
+        }
+    }
+
+    [LoggerMessage(EventId = 100, Level = LogLevel.Warning, Message = "Connection {RemoteEndPoint} closed: {Reason}")]
+    private static partial void LogConnectionClosed(ILogger logger, string remoteEndPoint, string reason);
+}

@@ -1,0 +1,177 @@
+using System.Buffers;
+using OrleansSessions.Invocation;
+using OrleansSessions.Serialization;
+
+namespace OrleansSessions.Messaging;
+
+/// <summary>The header of a request frame.</summary>
+internal struct RequestHeader
+{
+    public long CorrelationId;
+    public GrainId Target;
+    public int MethodInterfaceId;
+    public int MethodId;
+    public InvokeFlags Flags;
+    public long CallChainId;
+    public byte Hops;
+
+    public readonly void Write(ref CodecWriter writer)
+    {
+        writer.WriteVarUInt64((ulong)CorrelationId);
+        writer.WriteFixed32((uint)Target.InterfaceId);
+        writer.WriteString(Target.Key);
+        writer.WriteFixed32((uint)MethodInterfaceId);
+        writer.WriteVarUInt32((uint)MethodId);
+        writer.WriteVarUInt32((uint)Flags);
+        writer.WriteVarUInt64((ulong)CallChainId);
+        writer.WriteByte(Hops);
+    }
+
+    public static RequestHeader Read(ref CodecReader reader)
+    {
+        RequestHeader header;
+        header.CorrelationId = (long)reader.ReadVarUInt64();
+        var interfaceId = (int)reader.ReadFixed32();
+        var key = reader.ReadString() ?? throw new SerializationException("Request without a grain key.");
+        header.Target = new GrainId(interfaceId, key);
+        header.MethodInterfaceId = (int)reader.ReadFixed32();
+        header.MethodId = (int)reader.ReadVarUInt32();
+        header.Flags = (InvokeFlags)reader.ReadVarUInt32();
+        header.CallChainId = (long)reader.ReadVarUInt64();
+        header.Hops = reader.ReadByte();
+        return header;
+    }
+}
+
+/// <summary>A request: header plus the arguments written by the generated request.</summary>
+internal sealed class RequestMessage(RequestHeader header, GrainRequest request, IPendingCall? pending) : OutgoingMessage
+{
+    public override MessageKind Kind => MessageKind.Request;
+
+    public override void WriteBody(ref CodecWriter writer)
+    {
+        header.Write(ref writer);
+        request.WriteArguments(ref writer);
+    }
+
+    public override void OnSendFailed(Exception exception) => pending?.Fail(exception);
+}
+
+/// <summary>A request whose arguments are already serialized (forwarded by a gateway or a silo).</summary>
+internal sealed class ForwardedRequestMessage(RequestHeader header, byte[] arguments, IPendingCall? pending) : OutgoingMessage
+{
+    public override MessageKind Kind => MessageKind.Request;
+
+    public override void WriteBody(ref CodecWriter writer)
+    {
+        header.Write(ref writer);
+        writer.WriteRaw(arguments);
+    }
+
+    public override void OnSendFailed(Exception exception) => pending?.Fail(exception);
+}
+
+/// <summary>A response with an already serialized payload.</summary>
+internal sealed class ResponseMessage(long correlationId, ResponseStatus status, ArrayBufferWriter<byte>? payload, byte[]? rawPayload = null) : OutgoingMessage
+{
+    public override MessageKind Kind => MessageKind.Response;
+
+    public override void WriteBody(ref CodecWriter writer)
+    {
+        writer.WriteVarUInt64((ulong)correlationId);
+        writer.WriteByte((byte)status);
+        if (payload is not null)
+        {
+            writer.WriteRaw(payload.WrittenSpan);
+        }
+        else if (rawPayload is not null)
+        {
+            writer.WriteRaw(rawPayload);
+        }
+    }
+
+    public static ResponseMessage FromException(long correlationId, Exception exception)
+    {
+        var buffer = new ArrayBufferWriter<byte>(128);
+        var writer = new CodecWriter(buffer);
+        CodecRegistry.Get<Exception>().Write(ref writer, exception);
+        writer.Commit();
+        return new ResponseMessage(correlationId, ResponseStatus.Exception, buffer);
+    }
+
+    public static ResponseMessage Rejected(long correlationId, string reason)
+    {
+        var buffer = new ArrayBufferWriter<byte>(64);
+        var writer = new CodecWriter(buffer);
+        writer.WriteString(reason);
+        writer.Commit();
+        return new ResponseMessage(correlationId, ResponseStatus.Rejected, buffer);
+    }
+}
+
+/// <summary>An event on a topic with its serialized payload.</summary>
+internal sealed class EventMessage(string topic, bool forwarded, byte[] payload) : OutgoingMessage
+{
+    public override MessageKind Kind => MessageKind.Event;
+
+    public override void WriteBody(ref CodecWriter writer)
+    {
+        writer.WriteString(topic);
+        writer.WriteBoolean(forwarded);
+        writer.WriteBytes(payload);
+    }
+}
+
+/// <summary>A subscribe or unsubscribe of a topic.</summary>
+internal sealed class TopicMessage(MessageKind kind, string topic) : OutgoingMessage
+{
+    public override MessageKind Kind => kind;
+
+    public override void WriteBody(ref CodecWriter writer) => writer.WriteString(topic);
+}
+
+/// <summary>A probe or its answer: correlation id plus the sender's identity.</summary>
+internal sealed class PingMessage(MessageKind kind, long correlationId, string sender) : OutgoingMessage
+{
+    public override MessageKind Kind => kind;
+
+    public override void WriteBody(ref CodecWriter writer)
+    {
+        writer.WriteVarUInt64((ulong)correlationId);
+        writer.WriteString(sender);
+    }
+}
+
+/// <summary>The first frame on a connection: who connects, to which cluster, with which token.</summary>
+internal sealed class HandshakeMessage(ConnectionRole role, string clusterId, string? token, string? siloAddress) : OutgoingMessage
+{
+    public override MessageKind Kind => MessageKind.Handshake;
+
+    public override void WriteBody(ref CodecWriter writer)
+    {
+        writer.WriteByte((byte)role);
+        writer.WriteString(clusterId);
+        writer.WriteString(token);
+        writer.WriteString(siloAddress);
+    }
+}
+
+/// <summary>The answer to a handshake.</summary>
+internal sealed class HandshakeAckMessage(bool accepted, string? reason, string? siloAddress) : OutgoingMessage
+{
+    public override MessageKind Kind => MessageKind.HandshakeAck;
+
+    public override void WriteBody(ref CodecWriter writer)
+    {
+        writer.WriteBoolean(accepted);
+        writer.WriteString(reason);
+        writer.WriteString(siloAddress);
+    }
+}
+
+/// <summary>Who opened a connection.</summary>
+internal enum ConnectionRole : byte
+{
+    Client = 1,
+    Silo = 2,
+}

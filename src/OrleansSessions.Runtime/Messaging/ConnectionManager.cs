@@ -1,0 +1,111 @@
+using System.Collections.Concurrent;
+using Microsoft.Extensions.Logging;
+using Microsoft.Extensions.Options;
+using OrleansSessions.Messaging;
+using OrleansSessions.Runtime.Hosting;
+using OrleansSessions.Runtime.Membership;
+
+namespace OrleansSessions.Runtime.Messaging;
+
+/// <summary>Outbound connections from this silo to the other silos, one per silo, opened on first use.</summary>
+internal sealed class ConnectionManager : IAsyncDisposable
+{
+    private readonly ConcurrentDictionary<SiloAddress, Lazy<Task<MessageConnection>>> _connections = new();
+    private readonly ConcurrentDictionary<MessageConnection, byte> _inbound = new();
+    private readonly LocalSilo _local;
+    private readonly MessagingOptions _messaging;
+    private readonly SecurityOptions _security;
+    private readonly ILogger _logger;
+    private readonly Lazy<SiloMessageHandler> _handler;
+    private volatile bool _stopped;
+
+    public ConnectionManager(LocalSilo local, IOptions<MessagingOptions> messaging, IOptions<SecurityOptions> security, ILogger<ConnectionManager> logger, IServiceProvider services)
+    {
+        _local = local;
+        _messaging = messaging.Value;
+        _security = security.Value;
+        _logger = logger;
+        _handler = new Lazy<SiloMessageHandler>(() => (SiloMessageHandler)services.GetService(typeof(SiloMessageHandler))!);
+    }
+
+    public async ValueTask<MessageConnection> GetAsync(SiloAddress silo, CancellationToken cancellationToken = default)
+    {
+        if (_stopped)
+        {
+            throw new SiloUnavailableException("This silo is stopping.");
+        }
+        while (true)
+        {
+            var lazy = _connections.GetOrAdd(silo, s => new Lazy<Task<MessageConnection>>(() => ConnectAsync(s)));
+            MessageConnection connection;
+            try
+            {
+                connection = await lazy.Value.WaitAsync(cancellationToken).ConfigureAwait(false);
+            }
+            catch (Exception) when (!cancellationToken.IsCancellationRequested)
+            {
+                _connections.TryRemove(new KeyValuePair<SiloAddress, Lazy<Task<MessageConnection>>>(silo, lazy));
+                throw;
+            }
+            if (!connection.IsClosed)
+            {
+                return connection;
+            }
+            _connections.TryRemove(new KeyValuePair<SiloAddress, Lazy<Task<MessageConnection>>>(silo, lazy));
+        }
+    }
+
+    private async Task<MessageConnection> ConnectAsync(SiloAddress silo)
+    {
+        var (connection, _) = await MessageConnector.ConnectAsync(silo.Host, silo.Port, ConnectionRole.Silo, _local.ClusterId,
+            _security.ApiToken, _local.Address.ToString(), _messaging, _logger, CancellationToken.None).ConfigureAwait(false);
+        connection.PeerSilo = silo.ToString();
+        _ = RunAsync(connection);
+        return connection;
+    }
+
+    private async Task RunAsync(MessageConnection connection)
+    {
+        await Task.Yield();
+        await connection.RunAsync(_handler.Value).ConfigureAwait(false);
+    }
+
+    /// <summary>Tracks an inbound connection so that stop can close it.</summary>
+    public void AddInbound(MessageConnection connection) => _inbound[connection] = 0;
+
+    public void RemoveInbound(MessageConnection connection) => _inbound.TryRemove(connection, out _);
+
+    /// <summary>Inbound client connections (for event delivery).</summary>
+    public IEnumerable<MessageConnection> Inbound => _inbound.Keys;
+
+    /// <summary>Closes and forgets the connection to a silo that left.</summary>
+    public void Drop(SiloAddress silo)
+    {
+        if (_connections.TryRemove(silo, out var lazy) && lazy.IsValueCreated && lazy.Value.IsCompletedSuccessfully)
+        {
+            _ = lazy.Value.Result.CloseAsync();
+        }
+    }
+
+    /// <summary>Closes every connection at once (kill or the end of shutdown).</summary>
+    public async Task CloseAllAsync()
+    {
+        _stopped = true;
+        var closing = new List<Task>();
+        foreach (var pair in _connections)
+        {
+            if (pair.Value.IsValueCreated && pair.Value.Value.IsCompletedSuccessfully)
+            {
+                closing.Add(pair.Value.Value.Result.CloseAsync());
+            }
+        }
+        foreach (var connection in _inbound.Keys)
+        {
+            closing.Add(connection.CloseAsync());
+        }
+        _connections.Clear();
+        await Task.WhenAll(closing).ConfigureAwait(false);
+    }
+
+    public async ValueTask DisposeAsync() => await CloseAllAsync().ConfigureAwait(false);
+}
