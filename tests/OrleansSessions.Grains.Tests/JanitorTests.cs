@@ -1,0 +1,135 @@
+using OrleansSessions.Grains.Storage;
+using OrleansSessions.Sessions;
+using OrleansSessions.TestingHost;
+
+namespace OrleansSessions.Grains.Tests;
+
+public sealed class JanitorTests
+{
+    private static readonly Dictionary<string, string> TenMinutes = new()
+    {
+        ["Sessions:IdleTimeout"] = "00:10:00",
+        ["Sessions:WarningBefore"] = "00:00:00",
+    };
+
+    [Fact]
+    public async Task Janitor_expires_a_session_whose_activation_was_collected()
+    {
+        var time = new ManualTimeProvider(SessionCluster.Start);
+        var index = new InMemorySessionDeadlineIndex();
+        await using var cluster = await SessionCluster.StartAsync(time, TenMinutes, index: index);
+        await using var events = await EventRecorder.SubscribeAsync(cluster.Client);
+        var user = cluster.Client.GetGrain<IUserSessionsGrain>("collected");
+        var created = await user.CreateSessionAsync();
+        Assert.Equal(1, index.Count);
+
+        await cluster.CollectIdleActivationsAsync(TimeSpan.Zero);
+        await SessionCluster.WaitUntilAsync(() => cluster.Silos.Sum(s => s.ActivationCount) == 0);
+
+        // No activation, so no timer: only the janitor can end it.
+        time.Advance(TimeSpan.FromMinutes(11));
+        Assert.Equal(1, await SessionCluster.RunJanitorsAsync(cluster.GrainFactory));
+        Assert.Equal(0, index.Count);
+        Assert.Equal(0, await SessionCluster.RunJanitorsAsync(cluster.GrainFactory));
+
+        var info = await cluster.Client.GetGrain<ISessionGrain>(created.SessionId).GetAsync();
+        Assert.Equal(SessionStatus.Expired, info.Status);
+        Assert.Equal(EndReason.IdleTimeout, info.EndReason);
+        Assert.Equal(created.ExpiresAt, info.EndedAt);
+        var entry = Assert.Single(await user.GetHistoryAsync(10));
+        Assert.Equal(created.SessionId, entry.SessionId);
+        await SessionCluster.WaitUntilAsync(() => events.Of(created.SessionId, SessionEventType.Expired).Count == 1);
+    }
+
+    [Fact]
+    public async Task Janitor_leaves_a_session_touched_after_its_row_was_written_and_fixes_the_row()
+    {
+        var time = new ManualTimeProvider(SessionCluster.Start);
+        var index = new InMemorySessionDeadlineIndex();
+        await using var cluster = await SessionCluster.StartAsync(time, TenMinutes, index: index);
+        var created = await cluster.Client.GetGrain<IUserSessionsGrain>("touched").CreateSessionAsync();
+        var session = cluster.Client.GetGrain<ISessionGrain>(created.SessionId);
+
+        time.SetUtcNow(SessionCluster.Start.AddMinutes(9));
+        await session.TouchAsync(); // deadline 14:19; the row still says 14:10
+        await cluster.CollectIdleActivationsAsync(TimeSpan.Zero);
+
+        time.SetUtcNow(SessionCluster.Start.AddMinutes(12));
+        Assert.Equal(0, await SessionCluster.RunJanitorsAsync(cluster.GrainFactory));
+        Assert.True(await session.IsActiveAsync());
+        var partition = SessionDeadlinePartitioner.GetPartition(created.SessionId, 8);
+        var row = Assert.Single(await index.ReadDueAsync(partition, DateTimeOffset.MaxValue, 10));
+        Assert.Equal(SessionCluster.Start.AddMinutes(19), row.Deadline);
+    }
+
+    [Fact]
+    public async Task Janitor_racing_the_timers_ends_each_session_once()
+    {
+        var time = new ManualTimeProvider(SessionCluster.Start);
+        var index = new InMemorySessionDeadlineIndex();
+        await using var cluster = await SessionCluster.StartAsync(time, TenMinutes, index: index);
+        await using var events = await EventRecorder.SubscribeAsync(cluster.Client);
+        var user = cluster.Client.GetGrain<IUserSessionsGrain>("raced");
+        var ids = new List<string>();
+        for (var i = 0; i < 50; i++)
+        {
+            ids.Add((await user.CreateSessionAsync()).SessionId);
+        }
+
+        // Timers fire for the live activations while the janitor sweeps the same sessions.
+        time.Advance(TimeSpan.FromMinutes(10));
+        var byJanitor = await SessionCluster.RunJanitorsAsync(cluster.GrainFactory);
+
+        await SessionCluster.WaitUntilAsync(() => ids.All(id => events.Of(id, SessionEventType.Expired).Count >= 1));
+        Assert.InRange(byJanitor, 0, ids.Count);
+        Assert.All(ids, id => Assert.Single(events.Of(id, SessionEventType.Expired)));
+        var history = await user.GetHistoryAsync(100);
+        Assert.Equal(ids.Count, history.Count);
+        Assert.Equal(ids.Count, history.Select(h => h.SessionId).Distinct().Count());
+        Assert.Equal(0, await SessionCluster.RunJanitorsAsync(cluster.GrainFactory));
+        await SessionCluster.WaitUntilAsync(() => index.Count == 0);
+    }
+
+    [Fact]
+    public async Task Janitor_expires_sessions_of_a_killed_silo_once_each()
+    {
+        var time = new ManualTimeProvider(SessionCluster.Start);
+        var index = new InMemorySessionDeadlineIndex();
+        await using var cluster = await SessionCluster.StartAsync(time, TenMinutes, silos: 3, index: index);
+        await using var events = await EventRecorder.SubscribeAsync(cluster.Client);
+        var users = Enumerable.Range(0, 10).Select(i => $"user-{i}").ToList();
+        var sessions = new List<SessionInfo>();
+        foreach (var userId in users)
+        {
+            for (var i = 0; i < 3; i++)
+            {
+                sessions.Add(await cluster.Client.GetGrain<IUserSessionsGrain>(userId).CreateSessionAsync());
+            }
+        }
+
+        var victim = cluster.Silos[1];
+        Assert.True(victim.ActivationCount > 0, "The victim silo should host some of the grains.");
+        await cluster.KillSiloAsync(victim);
+
+        time.Advance(TimeSpan.FromMinutes(10));
+        // The survivors' timers race the janitor; sessions of the dead silo have no timer left.
+        var byJanitor = await SessionCluster.RunJanitorsAsync(cluster.GrainFactory);
+        Assert.InRange(byJanitor, 1, sessions.Count);
+
+        await SessionCluster.WaitUntilAsync(() => sessions.All(s => events.Of(s.SessionId, SessionEventType.Expired).Count >= 1));
+        Assert.All(sessions, s => Assert.Single(events.Of(s.SessionId, SessionEventType.Expired)));
+        foreach (var session in sessions)
+        {
+            var info = await cluster.Client.GetGrain<ISessionGrain>(session.SessionId).GetAsync();
+            Assert.Equal(SessionStatus.Expired, info.Status);
+            Assert.Equal(EndReason.IdleTimeout, info.EndReason);
+        }
+        foreach (var userId in users)
+        {
+            var history = await cluster.Client.GetGrain<IUserSessionsGrain>(userId).GetHistoryAsync(100);
+            Assert.Equal(3, history.Count);
+            Assert.Equal(3, history.Select(h => h.SessionId).Distinct().Count());
+        }
+        Assert.Equal(0, index.Count);
+    }
+}

@@ -1,0 +1,132 @@
+using Microsoft.Extensions.Configuration;
+using Microsoft.Extensions.DependencyInjection;
+using Microsoft.Extensions.Options;
+using OrleansSessions.Grains.Options;
+using OrleansSessions.Grains.Storage;
+using OrleansSessions.Hosting;
+
+namespace OrleansSessions.Grains.Tests;
+
+public sealed class OptionsTests
+{
+    [Fact]
+    public void Defaults_match_the_documented_configuration()
+    {
+        var (sessions, janitor) = Bind([]);
+        Assert.Equal(TimeSpan.FromMinutes(30), sessions.IdleTimeout);
+        Assert.Equal(TimeSpan.FromHours(8), sessions.AbsoluteTimeout);
+        Assert.Equal(TimeSpan.FromMinutes(2), sessions.WarningBefore);
+        Assert.Equal(0, sessions.MaxPerUser);
+        Assert.Equal(OverLimitPolicy.EvictOldest, sessions.OverLimit);
+        Assert.Equal(100, sessions.HistoryLimit);
+        Assert.Equal(TimeSpan.FromMinutes(5), janitor.Period);
+        Assert.Equal(8, janitor.Partitions);
+        Assert.Equal(1000, janitor.BatchSize);
+    }
+
+    [Fact]
+    public void Configuration_values_are_bound()
+    {
+        var (sessions, janitor) = Bind(new()
+        {
+            ["Sessions:IdleTimeout"] = "00:20:00",
+            ["Sessions:AbsoluteTimeout"] = "12:00:00",
+            ["Sessions:WarningBefore"] = "00:01:00",
+            ["Sessions:MaxPerUser"] = "3",
+            ["Sessions:OverLimit"] = "reject",
+            ["Sessions:HistoryLimit"] = "10",
+            ["Janitor:Period"] = "00:01:00",
+            ["Janitor:Partitions"] = "16",
+            ["Janitor:BatchSize"] = "500",
+        });
+        Assert.Equal(TimeSpan.FromMinutes(20), sessions.IdleTimeout);
+        Assert.Equal(TimeSpan.FromHours(12), sessions.AbsoluteTimeout);
+        Assert.Equal(TimeSpan.FromMinutes(1), sessions.WarningBefore);
+        Assert.Equal(3, sessions.MaxPerUser);
+        Assert.Equal(OverLimitPolicy.Reject, sessions.OverLimit);
+        Assert.Equal(10, sessions.HistoryLimit);
+        Assert.Equal(TimeSpan.FromMinutes(1), janitor.Period);
+        Assert.Equal(16, janitor.Partitions);
+        Assert.Equal(500, janitor.BatchSize);
+    }
+
+    [Theory]
+    [InlineData("Sessions:IdleTimeout", "00:00:00", "Sessions:IdleTimeout must be > 0")]
+    [InlineData("Sessions:IdleTimeout", "-00:01:00", "Sessions:IdleTimeout must be > 0")]
+    [InlineData("Sessions:IdleTimeout", "soon", "Sessions:IdleTimeout")]
+    [InlineData("Sessions:AbsoluteTimeout", "00:00:00", "Sessions:AbsoluteTimeout must be > 0")]
+    [InlineData("Sessions:WarningBefore", "-00:00:01", "Sessions:WarningBefore must be >= 0")]
+    [InlineData("Sessions:MaxPerUser", "-1", "Sessions:MaxPerUser must be >= 0")]
+    [InlineData("Sessions:MaxPerUser", "many", "Sessions:MaxPerUser")]
+    [InlineData("Sessions:OverLimit", "Drop", "Sessions:OverLimit")]
+    [InlineData("Sessions:OverLimit", "7", "Sessions:OverLimit")]
+    [InlineData("Sessions:HistoryLimit", "0", "Sessions:HistoryLimit must be >= 1")]
+    public void Invalid_session_options_fail_with_a_message_naming_the_key(string key, string value, string expected)
+    {
+        var services = BuildServices(new() { [key] = value });
+        var exception = Assert.Throws<OptionsValidationException>(() => services.GetRequiredService<IOptions<SessionOptions>>().Value);
+        Assert.Contains(expected, exception.Message, StringComparison.Ordinal);
+    }
+
+    [Theory]
+    [InlineData("Janitor:Period", "00:00:00", "Janitor:Period must be > 0")]
+    [InlineData("Janitor:Partitions", "0", "Janitor:Partitions must be between 1 and")]
+    [InlineData("Janitor:BatchSize", "0", "Janitor:BatchSize must be > 0")]
+    [InlineData("Janitor:Partitions", "eight", "Janitor:Partitions")]
+    public void Invalid_janitor_options_fail_with_a_message_naming_the_key(string key, string value, string expected)
+    {
+        var services = BuildServices(new() { [key] = value });
+        var exception = Assert.Throws<OptionsValidationException>(() => services.GetRequiredService<IOptions<JanitorOptions>>().Value);
+        Assert.Contains(expected, exception.Message, StringComparison.Ordinal);
+    }
+
+    [Fact]
+    public void Invalid_options_fail_at_start()
+    {
+        var services = BuildServices(new() { ["Sessions:IdleTimeout"] = "00:00:00" });
+        var exception = Assert.ThrowsAny<Exception>(() => services.GetRequiredService<IStartupValidator>().Validate());
+        Assert.Contains("Sessions:IdleTimeout must be > 0", exception.ToString(), StringComparison.Ordinal);
+    }
+
+    [Fact]
+    public void Validator_reports_every_failure()
+    {
+        var result = new SessionOptionsValidator().Validate(null, new SessionOptions { IdleTimeout = TimeSpan.Zero, HistoryLimit = 0 });
+        Assert.True(result.Failed);
+        Assert.Contains("Sessions:IdleTimeout must be > 0", result.Failures!);
+        Assert.Contains("Sessions:HistoryLimit must be >= 1", result.Failures!);
+    }
+
+    [Fact]
+    public void A_deadline_index_registered_by_a_provider_replaces_the_in_memory_default()
+    {
+        var custom = new InMemorySessionDeadlineIndex();
+        var builder = new FakeSiloBuilder([]);
+        builder.Services.AddSingleton<ISessionDeadlineIndex>(custom);
+        builder.AddSessionGrains();
+        builder.AddSessionGrains(); // idempotent
+        using var provider = builder.Services.BuildServiceProvider();
+        Assert.Same(custom, provider.GetRequiredService<ISessionDeadlineIndex>());
+        Assert.Equal(3, builder.Services.Count(d => d.ServiceType == typeof(GrainClassRegistration)));
+    }
+
+    private static (SessionOptions Sessions, JanitorOptions Janitor) Bind(Dictionary<string, string?> values)
+    {
+        var services = BuildServices(values);
+        return (services.GetRequiredService<IOptions<SessionOptions>>().Value, services.GetRequiredService<IOptions<JanitorOptions>>().Value);
+    }
+
+    private static ServiceProvider BuildServices(Dictionary<string, string?> values)
+    {
+        var builder = new FakeSiloBuilder(values);
+        builder.AddSessionGrains();
+        return builder.Services.BuildServiceProvider();
+    }
+
+    private sealed class FakeSiloBuilder(Dictionary<string, string?> values) : ISiloBuilder
+    {
+        public IServiceCollection Services { get; } = new ServiceCollection();
+
+        public IConfiguration Configuration { get; } = new ConfigurationBuilder().AddInMemoryCollection(values).Build();
+    }
+}
