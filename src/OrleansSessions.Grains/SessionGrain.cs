@@ -57,22 +57,16 @@ internal sealed class SessionGrain : Grain, ISessionGrain
 
     private bool IsLive => _state.State.Status == SessionStatus.Active && _state.State.SessionId.Length != 0;
 
-    public override async Task OnActivateAsync(CancellationToken cancellationToken)
+    /// <remarks>The runtime has read the state before this runs.</remarks>
+    public override Task OnActivateAsync(CancellationToken cancellationToken)
     {
-        if (!_validKey)
-        {
-            return;
-        }
-        if (!_state.RecordExists)
-        {
-            await _state.ReadStateAsync(cancellationToken);
-        }
-        if (IsLive)
+        if (_validKey && IsLive)
         {
             // Whatever the index holds was written from a deadline no later than the stored one.
             _indexedDeadline = _state.State.ExpiresAt;
             StartLive(TimeProvider.GetUtcNow());
         }
+        return Task.CompletedTask;
     }
 
     public override async Task OnDeactivateAsync(DeactivationReason reason, CancellationToken cancellationToken)

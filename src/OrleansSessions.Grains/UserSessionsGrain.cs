@@ -37,14 +37,6 @@ internal sealed class UserSessionsGrain : Grain, IUserSessionsGrain
 
     private string UserId => GetPrimaryKeyString();
 
-    public override async Task OnActivateAsync(CancellationToken cancellationToken)
-    {
-        if (_validKey && !_state.RecordExists)
-        {
-            await _state.ReadStateAsync(cancellationToken);
-        }
-    }
-
     public async Task<SessionInfo> CreateSessionAsync()
     {
         ThrowIfInvalidKey();
