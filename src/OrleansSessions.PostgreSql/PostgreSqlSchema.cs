@@ -67,6 +67,20 @@ internal static class PostgreSqlSchema
 
             CREATE INDEX IF NOT EXISTS reminders_ring_idx ON reminders (cluster_id, grain_hash);
             """),
+        (2, "session deadline index", """
+            CREATE TABLE IF NOT EXISTS session_deadlines (
+                cluster_id text        NOT NULL,
+                session_id text        NOT NULL,
+                user_id    text        NOT NULL,
+                partition  integer     NOT NULL,
+                deadline   timestamptz NOT NULL,
+                PRIMARY KEY (cluster_id, session_id)
+            );
+
+            -- The janitor reads one partition's due rows in (deadline, session_id) order.
+            CREATE INDEX IF NOT EXISTS session_deadlines_due_idx
+                ON session_deadlines (cluster_id, partition, deadline, session_id);
+            """),
     ];
 
     /// <summary>The newest schema version this build knows.</summary>

@@ -1,6 +1,7 @@
 using Microsoft.Extensions.DependencyInjection;
 using Microsoft.Extensions.DependencyInjection.Extensions;
 using Microsoft.Extensions.Logging;
+using OrleansSessions.Grains.Storage;
 using OrleansSessions.PostgreSql;
 using OrleansSessions.Runtime.Membership;
 using OrleansSessions.Runtime.Reminders;
@@ -12,13 +13,14 @@ namespace OrleansSessions.Hosting;
 public static class SiloBuilderPostgreSqlExtensions
 {
     /// <summary>
-    /// Uses PostgreSQL for grain storage (<see cref="IGrainStorage"/>), membership (<see cref="IMembershipTable"/>)
-    /// and reminders (<see cref="IReminderTable"/>), all over one connection pool (<see cref="PostgreSqlDatabase"/>).
+    /// Uses PostgreSQL for grain storage (<see cref="IGrainStorage"/>), membership (<see cref="IMembershipTable"/>),
+    /// reminders (<see cref="IReminderTable"/>) and the session deadline index (<see cref="ISessionDeadlineIndex"/>),
+    /// all over one connection pool (<see cref="PostgreSqlDatabase"/>).
     /// </summary>
     /// <remarks>
-    /// Any registration of those services made before this call is removed, and the runtime adds its in-memory
-    /// defaults with TryAdd, which does nothing once a provider is registered; so PostgreSQL wins whether this is
-    /// called before or after the runtime's defaults. A later plain Add of one of those services would still win
+    /// Any registration of those services made before this call is removed, and the runtime and AddSessionGrains add
+    /// their in-memory defaults with TryAdd, which does nothing once a provider is registered; so PostgreSQL wins
+    /// whether this is called before or after them. A later plain Add of one of those services would still win
     /// (last registration resolves), which is the usual .NET rule for an explicit override.
     /// The schema is created or migrated when the runtime initializes the membership or reminder table.
     /// </remarks>
@@ -52,6 +54,7 @@ public static class SiloBuilderPostgreSqlExtensions
         Replace<PostgreSqlGrainStorage, IGrainStorage>(services, sp => new PostgreSqlGrainStorage(sp.GetRequiredService<PostgreSqlDatabase>()));
         Replace<PostgreSqlMembershipTable, IMembershipTable>(services, sp => new PostgreSqlMembershipTable(sp.GetRequiredService<PostgreSqlDatabase>()));
         Replace<PostgreSqlReminderTable, IReminderTable>(services, sp => new PostgreSqlReminderTable(sp.GetRequiredService<PostgreSqlDatabase>()));
+        Replace<PostgreSqlSessionDeadlineIndex, ISessionDeadlineIndex>(services, sp => new PostgreSqlSessionDeadlineIndex(sp.GetRequiredService<PostgreSqlDatabase>()));
         return builder;
     }
 

@@ -1,6 +1,7 @@
 using Microsoft.Extensions.Configuration;
 using Microsoft.Extensions.DependencyInjection;
 using Microsoft.Extensions.DependencyInjection.Extensions;
+using OrleansSessions.Grains.Storage;
 using OrleansSessions.Hosting;
 using OrleansSessions.Runtime.Membership;
 using OrleansSessions.Runtime.Reminders;
@@ -55,8 +56,29 @@ public sealed class RegistrationTests
         using var provider = builder.Services.BuildServiceProvider();
         Assert.IsType<PostgreSqlMembershipTable>(provider.GetRequiredService<IMembershipTable>());
         Assert.IsType<PostgreSqlReminderTable>(provider.GetRequiredService<IReminderTable>());
+        Assert.IsType<PostgreSqlSessionDeadlineIndex>(provider.GetRequiredService<ISessionDeadlineIndex>());
         Assert.Same(provider.GetRequiredService<PostgreSqlGrainStorage>(), provider.GetRequiredService<IGrainStorage>());
         Assert.Equal("cluster-x", provider.GetRequiredService<PostgreSqlDatabase>().Options.ClusterId);
+    }
+
+    [Fact]
+    public void The_deadline_index_wins_whether_AddSessionGrains_runs_before_or_after()
+    {
+        var before = new TestSiloBuilder();
+        before.AddSessionGrains();
+        before.UsePostgreSql(ConnectionString, "reg");
+        using (var provider = before.Services.BuildServiceProvider())
+        {
+            Assert.IsType<PostgreSqlSessionDeadlineIndex>(provider.GetRequiredService<ISessionDeadlineIndex>());
+        }
+
+        var after = new TestSiloBuilder();
+        after.UsePostgreSql(ConnectionString, "reg");
+        after.AddSessionGrains();
+        using (var provider = after.Services.BuildServiceProvider())
+        {
+            Assert.IsType<PostgreSqlSessionDeadlineIndex>(provider.GetRequiredService<ISessionDeadlineIndex>());
+        }
     }
 
     [Fact]

@@ -42,7 +42,7 @@ public sealed class SchemaTests(PostgreSqlFixture fixture)
                     "SELECT array_agg(table_name::text ORDER BY table_name) FROM information_schema.tables WHERE table_schema = $1");
                 tables.Parameters.Add(new NpgsqlParameter<string> { TypedValue = schema });
                 var names = (string[])(await tables.ExecuteScalarAsync())!;
-                foreach (var table in new[] { "grain_state", "membership", "membership_version", "reminders", "schema_version" })
+                foreach (var table in new[] { "grain_state", "membership", "membership_version", "reminders", "schema_version", "session_deadlines" })
                 {
                     Assert.Contains(table, names);
                 }
@@ -58,6 +58,37 @@ public sealed class SchemaTests(PostgreSqlFixture fixture)
                     await database.DisposeAsync();
                 }
             }
+        }
+        finally
+        {
+            await using var drop = admin.CreateCommand($"DROP SCHEMA {schema} CASCADE");
+            await drop.ExecuteNonQueryAsync();
+        }
+    }
+
+    [Fact]
+    public async Task A_database_at_an_older_schema_version_is_migrated_forward()
+    {
+        var schema = "t_" + Guid.NewGuid().ToString("N");
+        await using var admin = NpgsqlDataSource.Create(fixture.ConnectionString);
+        var (firstVersion, _, firstSql) = PostgreSqlSchema.Migrations[0];
+        await using (var setup = admin.CreateCommand(
+            $"CREATE SCHEMA {schema}; SET search_path TO {schema}; {PostgreSqlSchema.CreateVersionTable} {firstSql} " +
+            $"INSERT INTO schema_version (version) VALUES ({firstVersion});"))
+        {
+            await setup.ExecuteNonQueryAsync();
+        }
+        try
+        {
+            var connectionString = new NpgsqlConnectionStringBuilder(fixture.ConnectionString) { SearchPath = schema }.ConnectionString;
+            await using var database = new PostgreSqlDatabase(new PostgreSqlOptions { ConnectionString = connectionString, ClusterId = "migrate" });
+            await database.EnsureSchemaAsync();
+
+            await using var versions = admin.CreateCommand($"SELECT array_agg(version ORDER BY version) FROM {schema}.schema_version");
+            Assert.Equal(PostgreSqlSchema.Migrations.Select(m => m.Version).ToArray(), (int[])(await versions.ExecuteScalarAsync())!);
+            var index = new PostgreSqlSessionDeadlineIndex(database);
+            await index.UpsertAsync("sess_migrated", "u", DateTimeOffset.UnixEpoch, 0);
+            Assert.Single(await index.ReadDueAsync(0, DateTimeOffset.UnixEpoch, 10));
         }
         finally
         {

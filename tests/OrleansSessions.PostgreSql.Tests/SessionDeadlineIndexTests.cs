@@ -1,0 +1,161 @@
+using Npgsql;
+using OrleansSessions.Grains.Storage;
+using Xunit.Abstractions;
+
+namespace OrleansSessions.PostgreSql.Tests;
+
+[Collection(PostgreSqlCollection.Name)]
+public sealed class SessionDeadlineIndexTests(PostgreSqlFixture fixture, ITestOutputHelper output) : IAsyncLifetime
+{
+    private static readonly DateTimeOffset T0 = new(2030, 5, 6, 7, 8, 9, TimeSpan.Zero);
+    private readonly PostgreSqlDatabase _database = fixture.NewDatabase("deadlines");
+    private PostgreSqlSessionDeadlineIndex _index = null!;
+
+    public Task InitializeAsync()
+    {
+        _index = new PostgreSqlSessionDeadlineIndex(_database);
+        return Task.CompletedTask;
+    }
+
+    public async Task DisposeAsync() => await _database.DisposeAsync();
+
+    [Fact]
+    public async Task Read_due_returns_rows_at_or_before_now_ordered_by_deadline_then_id()
+    {
+        await _index.UpsertAsync("sess_b", "u1", T0.AddSeconds(1), 0);
+        await _index.UpsertAsync("sess_a", "u1", T0.AddSeconds(1), 0);
+        await _index.UpsertAsync("sess_c", "u2", T0, 0);
+        await _index.UpsertAsync("sess_late", "u2", T0.AddSeconds(2), 0);
+
+        var due = await _index.ReadDueAsync(0, T0.AddSeconds(1), 100);
+        Assert.Equal(["sess_c", "sess_a", "sess_b"], due.Select(e => e.SessionId).ToArray());
+        Assert.Equal(new SessionDeadlineEntry("sess_c", "u2", T0), due[0]);
+
+        // Reading removes nothing; the limit keeps the order.
+        Assert.Equal(["sess_c", "sess_a"], (await _index.ReadDueAsync(0, T0.AddSeconds(1), 2)).Select(e => e.SessionId).ToArray());
+        Assert.Empty(await _index.ReadDueAsync(0, T0.AddTicks(-10), 100));
+    }
+
+    [Fact]
+    public async Task Rows_are_read_by_partition_and_cluster_only()
+    {
+        await _index.UpsertAsync("sess_p0", "u", T0, 0);
+        await _index.UpsertAsync("sess_p3", "u", T0, 3);
+        Assert.Equal("sess_p3", Assert.Single(await _index.ReadDueAsync(3, T0, 10)).SessionId);
+        Assert.Equal("sess_p0", Assert.Single(await _index.ReadDueAsync(0, T0, 10)).SessionId);
+
+        await using var otherDatabase = fixture.NewDatabase("deadlines-other");
+        var other = new PostgreSqlSessionDeadlineIndex(otherDatabase);
+        Assert.Empty(await other.ReadDueAsync(0, T0, 10));
+    }
+
+    [Fact]
+    public async Task Upsert_replaces_the_deadline_and_remove_deletes_the_row()
+    {
+        await _index.UpsertAsync("sess_x", "u", T0, 1);
+        await _index.UpsertAsync("sess_x", "u", T0.AddMinutes(30), 1);
+        Assert.Empty(await _index.ReadDueAsync(1, T0.AddMinutes(29), 10));
+        Assert.Equal(T0.AddMinutes(30), Assert.Single(await _index.ReadDueAsync(1, T0.AddMinutes(30), 10)).Deadline);
+
+        await _index.RemoveAsync("sess_x", 1);
+        Assert.Empty(await _index.ReadDueAsync(1, T0.AddDays(1), 10));
+        await _index.RemoveAsync("sess_x", 1); // nothing to remove: no error
+        await _index.RemoveAsync("sess_never", 1);
+    }
+
+    [Fact]
+    public async Task Stored_deadline_never_exceeds_the_real_one()
+    {
+        var precise = T0.AddTicks(7); // 700 ns: finer than timestamptz keeps
+        await _index.UpsertAsync("sess_precise", "u", precise, 0);
+        var row = Assert.Single(await _index.ReadDueAsync(0, precise, 10));
+        Assert.True(row.Deadline <= precise);
+        Assert.True(precise - row.Deadline < TimeSpan.FromMicroseconds(1));
+    }
+
+    [Fact]
+    public async Task Changes_to_one_session_apply_in_submission_order_even_when_not_awaited_in_between()
+    {
+        for (var i = 0; i < 50; i++)
+        {
+            var upsert = _index.UpsertAsync($"sess_order_{i}", "u", T0, 2).AsTask();
+            var remove = _index.RemoveAsync($"sess_order_{i}", 2).AsTask();
+            var upsertAgain = _index.UpsertAsync($"sess_reborn_{i}", "u", T0, 2).AsTask();
+            var later = _index.UpsertAsync($"sess_reborn_{i}", "u", T0.AddTicks(10 * i), 2).AsTask();
+            await Task.WhenAll(upsert, remove, upsertAgain, later);
+        }
+        var due = await _index.ReadDueAsync(2, T0.AddDays(1), 1000);
+        Assert.DoesNotContain(due, e => e.SessionId.StartsWith("sess_order_", StringComparison.Ordinal));
+        Assert.Equal(50, due.Count);
+        Assert.All(due, e => Assert.Equal(T0.AddTicks(10 * int.Parse(e.SessionId["sess_reborn_".Length..])), e.Deadline));
+    }
+
+    [Fact]
+    public async Task Concurrent_changes_are_group_committed_and_all_durable()
+    {
+        const int sessions = 5000;
+        await Task.WhenAll(Enumerable.Range(0, sessions).Select(i =>
+            _index.UpsertAsync($"sess_bulk_{i:D5}", $"user_{i % 97}", T0.AddMilliseconds(i), 4).AsTask()));
+
+        await using (var command = _database.DataSource.CreateCommand(
+            "SELECT count(*), count(DISTINCT xmin::text) FROM session_deadlines WHERE cluster_id = $1"))
+        {
+            command.Parameters.Add(new NpgsqlParameter<string> { TypedValue = _database.Options.ClusterId });
+            await using var reader = await command.ExecuteReaderAsync();
+            await reader.ReadAsync();
+            output.WriteLine($"{reader.GetInt64(0)} rows written in {reader.GetInt64(1)} transactions");
+            Assert.Equal(sessions, reader.GetInt64(0));
+            Assert.True(reader.GetInt64(1) < sessions / 10, "upserts are batched");
+        }
+
+        var due = await _index.ReadDueAsync(4, T0.AddMilliseconds(sessions), sessions + 10);
+        Assert.Equal(sessions, due.Count);
+        Assert.Equal($"sess_bulk_{sessions - 1:D5}", due[^1].SessionId);
+
+        await Task.WhenAll(Enumerable.Range(0, sessions).Where(i => i % 2 == 0).Select(i =>
+            _index.RemoveAsync($"sess_bulk_{i:D5}", 4).AsTask()));
+        Assert.Equal(sessions / 2, (await _index.ReadDueAsync(4, T0.AddDays(1), sessions)).Count);
+    }
+
+    [Fact]
+    public async Task Behaves_like_the_in_memory_index_for_a_random_sequence()
+    {
+        var memory = new InMemorySessionDeadlineIndex();
+        var random = new Random(1234);
+        for (var step = 0; step < 600; step++)
+        {
+            var id = $"sess_{random.Next(60):D2}";
+            var partition = SessionDeadlinePartitioner.GetPartition(id, 4);
+            if (random.Next(4) == 0)
+            {
+                await memory.RemoveAsync(id, partition);
+                await _index.RemoveAsync(id, partition);
+            }
+            else
+            {
+                var deadline = T0.AddMicroseconds(random.Next(1000) * 1000L); // microsecond precision: comparable exactly
+                var user = $"user_{random.Next(5)}";
+                await memory.UpsertAsync(id, user, deadline, partition);
+                await _index.UpsertAsync(id, user, deadline, partition);
+            }
+        }
+        for (var partition = 0; partition < 4; partition++)
+        {
+            foreach (var (now, limit) in new[] { (T0.AddMilliseconds(300), 1000), (T0.AddSeconds(2), 1000), (T0.AddSeconds(2), 5) })
+            {
+                var expected = await memory.ReadDueAsync(partition, now, limit);
+                var actual = await _index.ReadDueAsync(partition, now, limit);
+                Assert.Equal(expected, actual);
+            }
+        }
+    }
+
+    [Fact]
+    public async Task Cancelled_calls_throw_before_anything_is_queued()
+    {
+        using var cancelled = new CancellationTokenSource();
+        await cancelled.CancelAsync();
+        await Assert.ThrowsAnyAsync<OperationCanceledException>(() => _index.UpsertAsync("sess_cancel", "u", T0, 0, cancelled.Token).AsTask());
+        Assert.Empty(await _index.ReadDueAsync(0, T0.AddDays(1), 10));
+    }
+}
