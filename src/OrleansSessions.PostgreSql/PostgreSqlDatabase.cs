@@ -58,19 +58,22 @@ public sealed partial class PostgreSqlDatabase : IAsyncDisposable, IDisposable
     /// <exception cref="PostgreSqlUnavailableException">The server could not be reached; the message names host, port and database.</exception>
     public Task EnsureSchemaAsync(CancellationToken cancellationToken = default)
     {
-        var task = _schemaTask;
-        if (task is not null && !task.IsFaulted && !task.IsCanceled)
+        var task = Volatile.Read(ref _schemaTask);
+        if (task is null || task.IsFaulted || task.IsCanceled)
         {
-            return task;
-        }
-        lock (_schemaGate)
-        {
-            if (_schemaTask is null || _schemaTask.IsFaulted || _schemaTask.IsCanceled)
+            lock (_schemaGate)
             {
-                _schemaTask = MigrateAsync(cancellationToken);
+                task = _schemaTask;
+                if (task is null || task.IsFaulted || task.IsCanceled)
+                {
+                    // The migration is shared by every caller, so no single caller's token may cancel it; connection
+                    // attempts are bounded by the connection string's Timeout.
+                    task = MigrateAsync(CancellationToken.None);
+                    Volatile.Write(ref _schemaTask, task);
+                }
             }
-            return _schemaTask;
         }
+        return task.IsCompleted || !cancellationToken.CanBeCanceled ? task : task.WaitAsync(cancellationToken);
     }
 
     // Only start-up paths translate connection failures; during traffic Npgsql's own exceptions surface unchanged

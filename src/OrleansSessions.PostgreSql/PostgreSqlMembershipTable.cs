@@ -23,6 +23,10 @@ public sealed class PostgreSqlMembershipTable : IMembershipTable
          WHERE v.cluster_id = $1
         """;
 
+    // A cluster whose version row was never created (InitializeAsync not called) is at version 0.
+    private const string CreateVersionSql =
+        "INSERT INTO membership_version (cluster_id, version) VALUES ($1, 1) ON CONFLICT (cluster_id) DO NOTHING";
+
     private const string BumpVersionSql =
         "UPDATE membership_version SET version = version + 1 WHERE cluster_id = $1 AND version = $2";
 
@@ -108,7 +112,8 @@ public sealed class PostgreSqlMembershipTable : IMembershipTable
             bump.Parameters.Add(new NpgsqlParameter<long> { TypedValue = expectedVersion });
             // Under READ COMMITTED a concurrent bumper holds the row lock; after it commits the WHERE is re-checked
             // against the new version and matches nothing, so exactly one of two racing writers wins.
-            if (await bump.ExecuteNonQueryAsync(cancellationToken).ConfigureAwait(false) == 0)
+            if (await bump.ExecuteNonQueryAsync(cancellationToken).ConfigureAwait(false) == 0
+                && (expectedVersion != 0 || !await TryCreateVersionAsync(connection, transaction, cancellationToken).ConfigureAwait(false)))
             {
                 await transaction.RollbackAsync(cancellationToken).ConfigureAwait(false);
                 return false;
@@ -134,6 +139,13 @@ public sealed class PostgreSqlMembershipTable : IMembershipTable
 
         await transaction.CommitAsync(cancellationToken).ConfigureAwait(false);
         return true;
+    }
+
+    private async Task<bool> TryCreateVersionAsync(NpgsqlConnection connection, NpgsqlTransaction transaction, CancellationToken cancellationToken)
+    {
+        await using var create = new NpgsqlCommand(CreateVersionSql, connection, transaction);
+        create.Parameters.Add(new NpgsqlParameter<string> { TypedValue = _clusterId });
+        return await create.ExecuteNonQueryAsync(cancellationToken).ConfigureAwait(false) == 1;
     }
 
     /// <inheritdoc />

@@ -1,3 +1,4 @@
+using Microsoft.Extensions.Configuration;
 using Microsoft.Extensions.DependencyInjection;
 using Microsoft.Extensions.DependencyInjection.Extensions;
 using Microsoft.Extensions.Logging;
@@ -33,6 +34,20 @@ public static class SiloBuilderPostgreSqlExtensions
             options.ConnectionString = connectionString;
             options.ClusterId = clusterId;
         });
+    }
+
+    /// <summary>
+    /// Uses PostgreSQL with the connection string from <c>Storage:ConnectionString</c> and the cluster id from
+    /// <c>Cluster:ClusterId</c> (default "dev") of the silo configuration; see <see cref="UsePostgreSql(ISiloBuilder, string, string)"/>.
+    /// </summary>
+    /// <exception cref="ArgumentException">Storage:ConnectionString is missing or empty.</exception>
+    public static ISiloBuilder UsePostgreSql(this ISiloBuilder builder)
+    {
+        ArgumentNullException.ThrowIfNull(builder);
+        var configuration = builder.Configuration;
+        return builder.UsePostgreSql(
+            configuration["Storage:ConnectionString"] ?? "",
+            configuration["Cluster:ClusterId"] is { Length: > 0 } clusterId ? clusterId : "dev");
     }
 
     /// <summary>Uses PostgreSQL with options set by <paramref name="configure"/>; see <see cref="UsePostgreSql(ISiloBuilder, string, string)"/>.</summary>

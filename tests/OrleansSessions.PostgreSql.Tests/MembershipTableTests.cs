@@ -112,6 +112,23 @@ public sealed class MembershipTableTests(PostgreSqlFixture fixture) : IAsyncLife
     }
 
     [Fact]
+    public async Task A_cluster_that_was_never_initialized_starts_at_version_zero_and_accepts_the_first_upsert_once()
+    {
+        await using var database = fixture.NewDatabase("membership-uninitialized");
+        var table = new PostgreSqlMembershipTable(database);
+        var snapshot = await table.ReadAllAsync(default);
+        Assert.Equal(0, snapshot.Version);
+
+        var results = await Task.WhenAll(
+            Task.Run(() => table.TryUpsertAsync(Entry(1), 0, default)),
+            Task.Run(() => table.TryUpsertAsync(Entry(2), 0, default)));
+        Assert.Equal(1, results.Count(won => won));
+        snapshot = await table.ReadAllAsync(default);
+        Assert.Equal(1, snapshot.Version);
+        Assert.Single(snapshot.Entries);
+    }
+
+    [Fact]
     public async Task Heartbeat_updates_iamalive_without_changing_the_version()
     {
         var entry = Entry(5000);

@@ -11,11 +11,11 @@ namespace OrleansSessions.PostgreSql.Tests;
 
 public sealed class RegistrationTests
 {
-    private sealed class TestSiloBuilder : ISiloBuilder
+    private sealed class TestSiloBuilder(Dictionary<string, string?>? settings = null) : ISiloBuilder
     {
         public IServiceCollection Services { get; } = new ServiceCollection();
 
-        public IConfiguration Configuration { get; } = new ConfigurationBuilder().Build();
+        public IConfiguration Configuration { get; } = new ConfigurationBuilder().AddInMemoryCollection(settings ?? []).Build();
     }
 
     private sealed class InMemoryStorage : IGrainStorage
@@ -90,6 +90,20 @@ public sealed class RegistrationTests
         using var provider = builder.Services.BuildServiceProvider();
         Assert.Single(provider.GetServices<IMembershipTable>());
         Assert.Equal("second", provider.GetRequiredService<PostgreSqlDatabase>().Options.ClusterId);
+    }
+
+    [Fact]
+    public void UsePostgreSql_without_arguments_reads_Storage_and_Cluster_keys_from_configuration()
+    {
+        var builder = new TestSiloBuilder(new() { ["Storage:ConnectionString"] = ConnectionString, ["Cluster:ClusterId"] = "from-config" });
+        builder.UsePostgreSql();
+        using var provider = builder.Services.BuildServiceProvider();
+        var options = provider.GetRequiredService<PostgreSqlDatabase>().Options;
+        Assert.Equal("from-config", options.ClusterId);
+        Assert.Equal(ConnectionString, options.ConnectionString);
+
+        var missing = Assert.Throws<ArgumentException>(() => new TestSiloBuilder().UsePostgreSql());
+        Assert.Contains("Storage:ConnectionString", missing.Message);
     }
 
     [Fact]
