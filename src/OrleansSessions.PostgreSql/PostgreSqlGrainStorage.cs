@@ -78,7 +78,7 @@ public sealed class PostgreSqlGrainStorage : IGrainStorage
     {
         ArgumentNullException.ThrowIfNull(database);
         _database = database;
-        _writes = new GroupCommitQueue<GrainStateKey, PendingWrite, WriteOutcome>(FlushWritesAsync, database.Options.MaxWriteBatchSize);
+        _writes = new GroupCommitQueue<GrainStateKey, PendingWrite, WriteOutcome>(FlushWritesAsync, database.Options.MaxWriteBatchSize, database.Options.MaxConcurrentFlushes);
     }
 
     /// <inheritdoc />

@@ -12,6 +12,9 @@ public sealed class PostgreSqlOptions
     /// <summary>The largest number of grain state writes sent in one group-commit round trip.</summary>
     public int MaxWriteBatchSize { get; set; } = 2048;
 
+    /// <summary>How many group-commit round trips each provider keeps in flight at once (each uses one pooled connection).</summary>
+    public int MaxConcurrentFlushes { get; set; } = 2;
+
     /// <summary>Throws <see cref="ArgumentException"/> naming the first invalid setting.</summary>
     public void Validate()
     {
@@ -26,6 +29,10 @@ public sealed class PostgreSqlOptions
         if (MaxWriteBatchSize < 1)
         {
             throw new ArgumentException("PostgreSqlOptions.MaxWriteBatchSize must be >= 1.", nameof(MaxWriteBatchSize));
+        }
+        if (MaxConcurrentFlushes < 1)
+        {
+            throw new ArgumentException("PostgreSqlOptions.MaxConcurrentFlushes must be >= 1.", nameof(MaxConcurrentFlushes));
         }
     }
 }

@@ -51,7 +51,7 @@ public sealed class PostgreSqlSessionDeadlineIndex : ISessionDeadlineIndex
         ArgumentNullException.ThrowIfNull(database);
         _database = database;
         _clusterId = database.Options.ClusterId;
-        _changes = new GroupCommitQueue<string, Change, bool>(FlushAsync, database.Options.MaxWriteBatchSize);
+        _changes = new GroupCommitQueue<string, Change, bool>(FlushAsync, database.Options.MaxWriteBatchSize, database.Options.MaxConcurrentFlushes);
     }
 
     /// <inheritdoc />

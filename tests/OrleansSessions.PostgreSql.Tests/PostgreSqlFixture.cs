@@ -38,11 +38,11 @@ public sealed class PostgreSqlFixture : IAsyncLifetime
     public Task DisposeAsync() => Task.CompletedTask;
 
     /// <summary>A pool for a cluster id that no other test uses.</summary>
-    public PostgreSqlDatabase NewDatabase(string purpose, int maxWriteBatchSize = 2048) => new(new PostgreSqlOptions
+    public PostgreSqlDatabase NewDatabase(string purpose, int maxConcurrentFlushes = 2) => new(new PostgreSqlOptions
     {
         ConnectionString = ConnectionString,
         ClusterId = UniqueName(purpose),
-        MaxWriteBatchSize = maxWriteBatchSize,
+        MaxConcurrentFlushes = maxConcurrentFlushes,
     });
 
     public static string UniqueName(string purpose) => $"{purpose}-{Guid.NewGuid():N}";
