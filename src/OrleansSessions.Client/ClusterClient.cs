@@ -1,0 +1,358 @@
+using System.Collections.Concurrent;
+using System.Threading.Channels;
+using Microsoft.Extensions.Logging;
+using OrleansSessions.Invocation;
+using OrleansSessions.Messaging;
+using OrleansSessions.Serialization;
+
+namespace OrleansSessions.Client;
+
+/// <summary>
+/// A client connected to one silo gateway at a time. Calls are multiplexed on that connection; when it
+/// drops, calls in flight fail with <see cref="SiloUnavailableException"/> and the next call (or the
+/// reconnect loop, when there are subscriptions) connects to the next gateway. Subscriptions are
+/// renewed on every new connection.
+/// </summary>
+public sealed partial class ClusterClient : IClusterClient, IGrainCallInvoker, IMessageHandler
+{
+    private static long s_chain = Random.Shared.NextInt64(1, long.MaxValue / 2);
+    private readonly ClientOptions _options;
+    private readonly ILogger _logger;
+    private readonly CallbackTable _callbacks;
+    private readonly SemaphoreSlim _connectLock = new(1, 1);
+    private readonly ConcurrentDictionary<string, ConcurrentDictionary<ISubscription, byte>> _subscriptions = new(StringComparer.Ordinal);
+    private readonly CancellationTokenSource _disposing = new();
+    private volatile MessageConnection? _connection;
+    private int _nextGateway;
+    private int _disposed;
+
+    internal ClusterClient(ClientOptions options, ILogger logger)
+    {
+        _options = options;
+        _logger = logger;
+        _callbacks = new CallbackTable(options.Messaging.ResponseTimeout);
+        _nextGateway = Random.Shared.Next(options.Gateways.Count);
+    }
+
+    /// <inheritdoc />
+    public IServiceProvider ServiceProvider { get; } = EmptyServiceProvider.Instance;
+
+    /// <summary>The gateway this client is connected to, or null.</summary>
+    public string? ConnectedGateway => _connection is { IsClosed: false } c ? c.RemoteEndPoint : null;
+
+    /// <inheritdoc />
+    public TGrainInterface GetGrain<TGrainInterface>(string key) where TGrainInterface : IGrainWithStringKey
+    {
+        ObjectDisposedException.ThrowIf(_disposed != 0, this);
+        return GrainInterfaceRegistry.CreateProxy<TGrainInterface>(key, this);
+    }
+
+    /// <summary>Connects to a gateway now (otherwise the first call does).</summary>
+    public async Task ConnectAsync(CancellationToken cancellationToken = default) => await GetConnectionAsync(cancellationToken).ConfigureAwait(false);
+
+    private ValueTask<MessageConnection> GetConnectionAsync(CancellationToken cancellationToken)
+    {
+        var connection = _connection;
+        if (connection is { IsClosed: false })
+        {
+            return ValueTask.FromResult(connection);
+        }
+        return new ValueTask<MessageConnection>(ConnectSlowAsync(cancellationToken));
+    }
+
+    private async Task<MessageConnection> ConnectSlowAsync(CancellationToken cancellationToken)
+    {
+        ObjectDisposedException.ThrowIf(_disposed != 0, this);
+        await _connectLock.WaitAsync(cancellationToken).ConfigureAwait(false);
+        try
+        {
+            if (_connection is { IsClosed: false } existing)
+            {
+                return existing;
+            }
+            var deadline = DateTime.UtcNow + _options.ConnectTimeout;
+            Exception? last = null;
+            var attempt = 0;
+            while (true)
+            {
+                for (var i = 0; i < _options.Gateways.Count; i++)
+                {
+                    var endpoint = _options.Gateways[(_nextGateway + i) % _options.Gateways.Count];
+                    var (host, port) = ClientBuilder.ParseEndpoint(endpoint);
+                    try
+                    {
+                        var (connection, _) = await MessageConnector.ConnectAsync(host, port, ConnectionRole.Client, _options.ClusterId, _options.ApiToken, null,
+                            _options.Messaging, _logger, cancellationToken).ConfigureAwait(false);
+                        _nextGateway = (_nextGateway + i + 1) % _options.Gateways.Count;
+                        _connection = connection;
+                        _ = RunConnectionAsync(connection);
+                        foreach (var topic in _subscriptions.Keys)
+                        {
+                            connection.Send(new TopicMessage(MessageKind.Subscribe, topic));
+                        }
+                        LogConnected(_logger, endpoint);
+                        return connection;
+                    }
+                    catch (SiloUnavailableException ex)
+                    {
+                        last = ex;
+                        if (ex.InnerException is null)
+                        {
+                            // The gateway answered and refused (token, cluster id): trying again will not help.
+                            throw;
+                        }
+                    }
+                }
+                if (DateTime.UtcNow >= deadline)
+                {
+                    throw new SiloUnavailableException($"No gateway reachable ({string.Join(", ", _options.Gateways)}): {last?.Message}", last!);
+                }
+                await Task.Delay(TimeSpan.FromMilliseconds(Math.Min(100 * ++attempt, 1000)), cancellationToken).ConfigureAwait(false);
+            }
+        }
+        finally
+        {
+            _connectLock.Release();
+        }
+    }
+
+    private async Task RunConnectionAsync(MessageConnection connection)
+    {
+        await Task.Yield();
+        await connection.RunAsync(this).ConfigureAwait(false);
+    }
+
+    /// <inheritdoc />
+    public ValueTask<TResult> InvokeAsync<TResult>(GrainId target, GrainRequest<TResult> request)
+    {
+        var connecting = GetConnectionAsync(CancellationToken.None);
+        if (connecting.IsCompletedSuccessfully)
+        {
+            return Send(connecting.Result, target, request);
+        }
+        return InvokeSlowAsync(connecting, target, request);
+    }
+
+    private async ValueTask<TResult> InvokeSlowAsync<TResult>(ValueTask<MessageConnection> connecting, GrainId target, GrainRequest<TResult> request)
+        => await Send(await connecting.ConfigureAwait(false), target, request).ConfigureAwait(false);
+
+    private ValueTask<TResult> Send<TResult>(MessageConnection connection, GrainId target, GrainRequest<TResult> request)
+    {
+        var pending = new PendingCall<TResult> { Connection = connection };
+        var header = new RequestHeader
+        {
+            CorrelationId = _callbacks.Register(pending),
+            Target = target,
+            MethodInterfaceId = request.InterfaceId,
+            MethodId = request.MethodId,
+            Flags = request.Flags,
+            CallChainId = Interlocked.Increment(ref s_chain),
+        };
+        connection.Send(new RequestMessage(header, request, pending));
+        return new ValueTask<TResult>(pending.Task);
+    }
+
+    /// <inheritdoc />
+    public void InvokeOneWay(GrainId target, GrainRequest request)
+    {
+        _ = SendOneWayAsync(target, request);
+    }
+
+    private async Task SendOneWayAsync(GrainId target, GrainRequest request)
+    {
+        try
+        {
+            var connection = await GetConnectionAsync(CancellationToken.None).ConfigureAwait(false);
+            var header = new RequestHeader
+            {
+                Target = target,
+                MethodInterfaceId = request.InterfaceId,
+                MethodId = request.MethodId,
+                Flags = request.Flags | InvokeFlags.OneWay,
+                CallChainId = Interlocked.Increment(ref s_chain),
+            };
+            connection.Send(new RequestMessage(header, request, null));
+        }
+        catch (Exception ex)
+        {
+            LogOneWayFailed(_logger, request.ToString(), ex.Message);
+        }
+    }
+
+    /// <inheritdoc />
+    public async ValueTask<IAsyncDisposable> SubscribeAsync<TEvent>(string topic, Func<TEvent, ValueTask> handler, CancellationToken cancellationToken = default)
+    {
+        ArgumentException.ThrowIfNullOrEmpty(topic);
+        ArgumentNullException.ThrowIfNull(handler);
+        var subscription = new Subscription<TEvent>(this, topic, handler, _logger);
+        var subscribers = _subscriptions.GetOrAdd(topic, static _ => new());
+        var first = subscribers.IsEmpty;
+        subscribers[subscription] = 0;
+        var connection = await GetConnectionAsync(cancellationToken).ConfigureAwait(false);
+        if (first)
+        {
+            await connection.SendAsync(new TopicMessage(MessageKind.Subscribe, topic)).ConfigureAwait(false);
+        }
+        return subscription;
+    }
+
+    private void Unsubscribe(ISubscription subscription, string topic)
+    {
+        if (_subscriptions.TryGetValue(topic, out var subscribers) && subscribers.TryRemove(subscription, out _) && subscribers.IsEmpty)
+        {
+            _connection?.Send(new TopicMessage(MessageKind.Unsubscribe, topic));
+        }
+    }
+
+    void IMessageHandler.OnFrame(MessageConnection connection, MessageKind kind, ReadOnlySpan<byte> payload)
+    {
+        var reader = new CodecReader(payload);
+        switch (kind)
+        {
+            case MessageKind.Response:
+                {
+                    var id = (long)reader.ReadVarUInt64();
+                    var status = (ResponseStatus)reader.ReadByte();
+                    _callbacks.OnResponse(id, status, payload.Slice(reader.Position));
+                    break;
+                }
+            case MessageKind.Event:
+                {
+                    var topic = reader.ReadString() ?? throw new SerializationException("Event without topic.");
+                    _ = reader.ReadBoolean();
+                    var body = reader.ReadBytes() ?? throw new SerializationException("Event without payload.");
+                    if (_subscriptions.TryGetValue(topic, out var subscribers))
+                    {
+                        foreach (var subscriber in subscribers.Keys)
+                        {
+                            subscriber.Post(body);
+                        }
+                    }
+                    break;
+                }
+            default:
+                throw new ProtocolViolationException($"Unexpected {kind} frame from the gateway.");
+        }
+    }
+
+    void IMessageHandler.OnClosed(MessageConnection connection, Exception? error)
+    {
+        _callbacks.FailAll(call => ReferenceEquals(call.Connection, connection),
+            new SiloUnavailableException($"The connection to gateway {connection.RemoteEndPoint} closed before the response arrived."));
+        if (_disposed == 0)
+        {
+            LogDisconnected(_logger, connection.RemoteEndPoint, error?.Message ?? "closed");
+            if (!_subscriptions.IsEmpty)
+            {
+                _ = ReconnectAsync();
+            }
+        }
+    }
+
+    private async Task ReconnectAsync()
+    {
+        while (_disposed == 0)
+        {
+            try
+            {
+                await GetConnectionAsync(_disposing.Token).ConfigureAwait(false);
+                return;
+            }
+            catch (OperationCanceledException)
+            {
+                return;
+            }
+            catch (Exception ex)
+            {
+                LogReconnectFailed(_logger, ex.Message);
+            }
+        }
+    }
+
+    /// <inheritdoc />
+    public async ValueTask DisposeAsync()
+    {
+        if (Interlocked.Exchange(ref _disposed, 1) != 0)
+        {
+            return;
+        }
+        await _disposing.CancelAsync().ConfigureAwait(false);
+        var connection = _connection;
+        if (connection is not null)
+        {
+            await connection.CloseAsync().ConfigureAwait(false);
+        }
+        _callbacks.Dispose();
+        _disposing.Dispose();
+    }
+
+    private interface ISubscription
+    {
+        void Post(byte[] payload);
+    }
+
+    private sealed class Subscription<TEvent> : ISubscription, IAsyncDisposable
+    {
+        private readonly ClusterClient _client;
+        private readonly string _topic;
+        private readonly Func<TEvent, ValueTask> _handler;
+        private readonly ILogger _logger;
+        private readonly Channel<byte[]> _queue = Channel.CreateUnbounded<byte[]>(new UnboundedChannelOptions { SingleReader = true });
+        private readonly Task _pump;
+
+        public Subscription(ClusterClient client, string topic, Func<TEvent, ValueTask> handler, ILogger logger)
+        {
+            _client = client;
+            _topic = topic;
+            _handler = handler;
+            _logger = logger;
+            _pump = Task.Run(PumpAsync);
+        }
+
+        public void Post(byte[] payload) => _queue.Writer.TryWrite(payload);
+
+        private async Task PumpAsync()
+        {
+            await foreach (var payload in _queue.Reader.ReadAllAsync().ConfigureAwait(false))
+            {
+                try
+                {
+                    await _handler(CodecRegistry.Deserialize<TEvent>(payload)).ConfigureAwait(false);
+                }
+                catch (Exception ex)
+                {
+                    LogHandlerFailed(_logger, _topic, ex);
+                }
+            }
+        }
+
+        public async ValueTask DisposeAsync()
+        {
+            _client.Unsubscribe(this, _topic);
+            _queue.Writer.TryComplete();
+            await _pump.ConfigureAwait(false);
+        }
+    }
+
+    private sealed class EmptyServiceProvider : IServiceProvider
+    {
+        public static readonly EmptyServiceProvider Instance = new();
+
+        public object? GetService(Type serviceType) => null;
+    }
+
+    [LoggerMessage(EventId = 800, Level = LogLevel.Information, Message = "Connected to gateway {Gateway}")]
+    private static partial void LogConnected(ILogger logger, string gateway);
+
+    [LoggerMessage(EventId = 801, Level = LogLevel.Warning, Message = "Disconnected from gateway {Gateway}: {Reason}")]
+    private static partial void LogDisconnected(ILogger logger, string gateway, string reason);
+
+    [LoggerMessage(EventId = 802, Level = LogLevel.Warning, Message = "Reconnect failed: {Reason}")]
+    private static partial void LogReconnectFailed(ILogger logger, string reason);
+
+    [LoggerMessage(EventId = 803, Level = LogLevel.Warning, Message = "One-way call {Method} was not sent: {Reason}")]
+    private static partial void LogOneWayFailed(ILogger logger, string method, string reason);
+
+    [LoggerMessage(EventId = 804, Level = LogLevel.Warning, Message = "An event handler on {Topic} failed")]
+    private static partial void LogHandlerFailed(ILogger logger, string topic, Exception exception);
+}
