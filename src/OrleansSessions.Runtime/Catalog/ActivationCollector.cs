@@ -48,8 +48,14 @@ internal sealed partial class ActivationCollector(GrainCatalog catalog, IOptions
         return tasks.Count;
     }
 
+    private int _disposed;
+
     public async ValueTask DisposeAsync()
     {
+        if (Interlocked.Exchange(ref _disposed, 1) != 0)
+        {
+            return;
+        }
         await _stopping.CancelAsync().ConfigureAwait(false);
         if (_loop is not null)
         {

@@ -336,8 +336,14 @@ internal sealed partial class MembershipService : IAsyncDisposable
         }
     }
 
+    private int _disposed;
+
     public async ValueTask DisposeAsync()
     {
+        if (Interlocked.Exchange(ref _disposed, 1) != 0)
+        {
+            return;
+        }
         await StopLoopsAsync().ConfigureAwait(false);
         _stopping.Dispose();
         _refreshLock.Dispose();

@@ -181,8 +181,14 @@ internal sealed partial class ReminderService : IAsyncDisposable
         }
     }
 
+    private int _disposed;
+
     public async ValueTask DisposeAsync()
     {
+        if (Interlocked.Exchange(ref _disposed, 1) != 0)
+        {
+            return;
+        }
         _membership.RingChanged -= OnRingChanged;
         await _stopping.CancelAsync().ConfigureAwait(false);
         if (_loop is not null)
