@@ -53,6 +53,8 @@ public interface IReminderTestGrain : IGrainWithStringKey, IRemindable
     Task StopAsync();
 
     Task<bool> HasReminderAsync();
+
+    Task<string> GetSiloAsync();
 }
 
 public interface ICycleGrain : IGrainWithStringKey
@@ -243,6 +245,8 @@ public sealed class ReminderTestGrain(LocalSilo silo) : Grain, IReminderTestGrai
     }
 
     public async Task<bool> HasReminderAsync() => await GetReminder("tick") is not null;
+
+    public Task<string> GetSiloAsync() => Task.FromResult(silo.Address.ToString());
 
     public Task ReceiveReminder(string reminderName, TickStatus status)
     {
