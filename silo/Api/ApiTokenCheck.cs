@@ -1,0 +1,50 @@
+using System.Security.Cryptography;
+using System.Text;
+using Microsoft.AspNetCore.Http;
+using Microsoft.Extensions.Options;
+using OrleansSessions.Runtime.Hosting;
+
+namespace OrleansSessions.SiloHost.Api;
+
+/// <summary>
+/// Checks Security:ApiToken on /api calls: "Authorization: Bearer &lt;token&gt;", or ?access_token= for the browser's
+/// EventSource, which cannot send headers. The comparison takes the same time whatever the token.
+/// </summary>
+internal sealed class ApiTokenCheck
+{
+    private readonly byte[]? _expectedHash;
+
+    public ApiTokenCheck(IOptions<SecurityOptions> security)
+    {
+        var token = security.Value.ApiToken;
+        _expectedHash = string.IsNullOrEmpty(token) ? null : SHA256.HashData(Encoding.UTF8.GetBytes(token));
+    }
+
+    public bool Required => _expectedHash is not null;
+
+    /// <summary>The token the peers of this silo must present, or null.</summary>
+    public bool IsAuthorized(HttpRequest request)
+    {
+        if (_expectedHash is null)
+        {
+            return true;
+        }
+        string? presented = null;
+        var header = request.Headers.Authorization.ToString();
+        if (header.StartsWith("Bearer ", StringComparison.OrdinalIgnoreCase))
+        {
+            presented = header["Bearer ".Length..].Trim();
+        }
+        else if (request.Query.TryGetValue("access_token", out var query))
+        {
+            presented = query.ToString();
+        }
+        if (string.IsNullOrEmpty(presented))
+        {
+            return false;
+        }
+        // Hashing first makes the comparison independent of the presented length too.
+        var presentedHash = SHA256.HashData(Encoding.UTF8.GetBytes(presented));
+        return CryptographicOperations.FixedTimeEquals(presentedHash, _expectedHash);
+    }
+}

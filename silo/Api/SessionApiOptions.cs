@@ -1,0 +1,17 @@
+namespace OrleansSessions.SiloHost.Api;
+
+/// <summary>Settings of the HTTP API.</summary>
+public sealed class SessionApiOptions
+{
+    /// <summary>How often /api/events writes a comment line to keep idle connections open. Default 15 s.</summary>
+    public TimeSpan HeartbeatInterval { get; set; } = TimeSpan.FromSeconds(15);
+
+    /// <summary>Events buffered per /api/events client before the oldest are dropped (a client too slow to read loses events, the silo never grows). Default 4096.</summary>
+    public int EventBufferSize { get; set; } = 4096;
+
+    /// <summary>How long GET /api/cluster waits for each peer's figures. Default 1 s.</summary>
+    public TimeSpan PeerTimeout { get; set; } = TimeSpan.FromSeconds(1);
+
+    /// <summary>The default of ?limit= for GET /api/users/{userId}/history. Default 100.</summary>
+    public int DefaultHistoryLimit { get; set; } = 100;
+}

@@ -1,0 +1,82 @@
+using System.Globalization;
+using System.Text.Json;
+using Microsoft.AspNetCore.Http;
+using Microsoft.Extensions.Options;
+using OrleansSessions.Grains;
+using OrleansSessions.Grains.Options;
+using OrleansSessions.Sessions;
+
+namespace OrleansSessions.SiloHost.Api;
+
+/// <summary>The handlers of the session endpoints. Every input is checked here, so a caller's mistake is a 400, never a 500.</summary>
+internal static class SessionEndpoints
+{
+    private const string InvalidSessionIdDetail = "A session id is 'sess_' followed by a lower-case UUIDv4.";
+    private const string InvalidUserIdDetail = "A user id has 1 to 128 characters and no control characters.";
+    private const int MaxHistoryLimit = 10_000;
+
+    public static async Task<IResult> CreateSessionAsync(HttpRequest request, IGrainFactory grains)
+    {
+        CreateSessionRequest? body;
+        try
+        {
+            body = await JsonSerializer.DeserializeAsync<CreateSessionRequest>(request.Body, SessionJson.Options, request.HttpContext.RequestAborted).ConfigureAwait(false);
+        }
+        catch (JsonException ex)
+        {
+            return ApiErrors.BadRequest("invalid_json", $"The body must be a JSON object such as {{\"userId\": \"alice\"}}: {ex.Message}");
+        }
+        if (body?.UserId is not { } userId)
+        {
+            return ApiErrors.BadRequest("missing_user_id", "The body must have a \"userId\".");
+        }
+        if (!SessionKeys.IsValidUserId(userId))
+        {
+            return ApiErrors.BadRequest("invalid_user_id", InvalidUserIdDetail);
+        }
+        var info = await grains.GetGrain<IUserSessionsGrain>(userId).CreateSessionAsync().ConfigureAwait(false);
+        return TypedResults.Created($"/api/sessions/{info.SessionId}", info);
+    }
+
+    public static async Task<IResult> GetSessionAsync(string sessionId, IGrainFactory grains)
+        => SessionKeys.IsValidSessionId(sessionId)
+            ? TypedResults.Ok(await grains.GetGrain<ISessionGrain>(sessionId).GetAsync().ConfigureAwait(false))
+            : ApiErrors.BadRequest("invalid_session_id", InvalidSessionIdDetail);
+
+    public static async Task<IResult> TouchSessionAsync(string sessionId, IGrainFactory grains)
+        => SessionKeys.IsValidSessionId(sessionId)
+            ? TypedResults.Ok(await grains.GetGrain<ISessionGrain>(sessionId).TouchAsync().ConfigureAwait(false))
+            : ApiErrors.BadRequest("invalid_session_id", InvalidSessionIdDetail);
+
+    public static async Task<IResult> CloseSessionAsync(string sessionId, IGrainFactory grains)
+        => SessionKeys.IsValidSessionId(sessionId)
+            ? TypedResults.Ok(await grains.GetGrain<ISessionGrain>(sessionId).CloseAsync().ConfigureAwait(false))
+            : ApiErrors.BadRequest("invalid_session_id", InvalidSessionIdDetail);
+
+    public static async Task<IResult> GetUserSessionsAsync(string userId, IGrainFactory grains)
+        => SessionKeys.IsValidUserId(userId)
+            ? TypedResults.Ok(await grains.GetGrain<IUserSessionsGrain>(userId).GetActiveSessionsAsync().ConfigureAwait(false))
+            : ApiErrors.BadRequest("invalid_user_id", InvalidUserIdDetail);
+
+    public static async Task<IResult> GetUserHistoryAsync(string userId, string? limit, IGrainFactory grains, IOptions<SessionApiOptions> options)
+    {
+        if (!SessionKeys.IsValidUserId(userId))
+        {
+            return ApiErrors.BadRequest("invalid_user_id", InvalidUserIdDetail);
+        }
+        var count = options.Value.DefaultHistoryLimit;
+        if (limit is not null && (!int.TryParse(limit, NumberStyles.None, CultureInfo.InvariantCulture, out count) || count > MaxHistoryLimit))
+        {
+            return ApiErrors.BadRequest("invalid_limit", $"limit must be an integer from 0 to {MaxHistoryLimit} (got '{limit}').");
+        }
+        return TypedResults.Ok(await grains.GetGrain<IUserSessionsGrain>(userId).GetHistoryAsync(count).ConfigureAwait(false));
+    }
+
+    public static async Task<IResult> CloseUserSessionsAsync(string userId, IGrainFactory grains)
+        => SessionKeys.IsValidUserId(userId)
+            ? TypedResults.Ok(new ClosedCount(await grains.GetGrain<IUserSessionsGrain>(userId).CloseAllAsync().ConfigureAwait(false)))
+            : ApiErrors.BadRequest("invalid_user_id", InvalidUserIdDetail);
+
+    public static async Task<IResult> RunJanitorAsync(IGrainFactory grains, IOptions<JanitorOptions> janitor)
+        => TypedResults.Ok(new ExpiredCount(await JanitorStartup.RunJanitorsAsync(grains, janitor.Value.Partitions).ConfigureAwait(false)));
+}

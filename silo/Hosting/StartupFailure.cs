@@ -1,0 +1,105 @@
+using System.Globalization;
+using System.Net.Sockets;
+using System.Text.RegularExpressions;
+using Microsoft.AspNetCore.Connections;
+using Microsoft.Extensions.Configuration;
+using Microsoft.Extensions.Options;
+using Npgsql;
+using OrleansSessions.PostgreSql;
+
+namespace OrleansSessions.SiloHost.Hosting;
+
+/// <summary>Describes the failures a silo may meet at start because of its environment, in one line without a stack trace.</summary>
+public static partial class StartupFailure
+{
+    /// <summary>
+    /// True for a known failure (port in use, invalid configuration, PostgreSQL unreachable), with a one-line
+    /// <paramref name="message"/> naming the key or port. <paramref name="configuration"/> resolves a port to its key.
+    /// </summary>
+    public static bool TryDescribe(Exception exception, IConfiguration? configuration, out string message)
+    {
+        ArgumentNullException.ThrowIfNull(exception);
+        foreach (var e in Flatten(exception))
+        {
+            switch (e)
+            {
+                case SiloConfigurationException:
+                    message = e.Message;
+                    return true;
+                case OptionsValidationException validation:
+                    message = "Invalid configuration: " + string.Join("; ", validation.Failures);
+                    return true;
+                case AddressInUseException:
+                case IOException when e.InnerException is AddressInUseException:
+                    message = DescribePortInUse(e.Message, configuration);
+                    return true;
+                case SocketException { SocketErrorCode: SocketError.AddressAlreadyInUse }:
+                    message = DescribePortInUse(e.Message, configuration);
+                    return true;
+                case SocketException { SocketErrorCode: SocketError.AddressNotAvailable }:
+                    message = $"Silo:Host cannot be bound on this machine: {e.Message}";
+                    return true;
+                case PostgreSqlUnavailableException:
+                    message = $"PostgreSQL is unreachable (Storage:ConnectionString): {e.Message}";
+                    return true;
+                case NpgsqlException:
+                    message = $"PostgreSQL is unreachable or refused the connection (Storage:ConnectionString): {e.Message}";
+                    return true;
+                default:
+                    break;
+            }
+        }
+        message = "";
+        return false;
+    }
+
+    private static string DescribePortInUse(string text, IConfiguration? configuration)
+    {
+        var match = PortPattern().Match(text);
+        if (!match.Success || !int.TryParse(match.Groups[1].Value, NumberStyles.None, CultureInfo.InvariantCulture, out var port))
+        {
+            return $"A silo port is already in use: {text}";
+        }
+        var key = "Silo:HttpPort";
+        if (configuration is not null)
+        {
+            if (Port(configuration, "Silo:SiloPort", 11111) == port)
+            {
+                key = "Silo:SiloPort";
+            }
+            else if (Port(configuration, "Silo:GatewayPort", 30000) == port)
+            {
+                key = "Silo:GatewayPort";
+            }
+        }
+        return string.Create(CultureInfo.InvariantCulture, $"{key} {port} is already in use (another silo or program listens on it); choose another with --{key}=<port>.");
+    }
+
+    private static int Port(IConfiguration configuration, string key, int fallback)
+        => int.TryParse(configuration[key], NumberStyles.None, CultureInfo.InvariantCulture, out var value) ? value : fallback;
+
+    private static IEnumerable<Exception> Flatten(Exception exception)
+    {
+        var pending = new Stack<Exception>();
+        pending.Push(exception);
+        while (pending.Count > 0)
+        {
+            var e = pending.Pop();
+            yield return e;
+            if (e is AggregateException aggregate)
+            {
+                foreach (var inner in aggregate.InnerExceptions)
+                {
+                    pending.Push(inner);
+                }
+            }
+            else if (e.InnerException is not null)
+            {
+                pending.Push(e.InnerException);
+            }
+        }
+    }
+
+    [GeneratedRegex(@":(\d{1,5})(?!\d)")]
+    private static partial Regex PortPattern();
+}
