@@ -524,7 +524,7 @@ internal sealed class SessionGrain : Grain, ISessionGrain
         var due = Until(deadline, now);
         if (_expiryTimer is null)
         {
-            _expiryTimer = RegisterGrainTimer(static (self, _) => self.OnExpiryTimerAsync(), this, new GrainTimerCreationOptions(due, Timeout.InfiniteTimeSpan));
+            _expiryTimer = RegisterGrainTimer(static (self, _) => self.OnExpiryTimerAsync(), this, new GrainTimerCreationOptions(due, Timeout.InfiniteTimeSpan) { KeepAlive = true });
         }
         else
         {

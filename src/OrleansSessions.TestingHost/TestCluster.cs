@@ -195,6 +195,17 @@ public sealed class TestCluster : IAsyncDisposable
         return total;
     }
 
+    /// <summary>Deactivates, on every running silo, the activations without queued work unused for <paramref name="age"/>, even those kept alive by timers.</summary>
+    public async Task<int> ForceActivationCollectionAsync(TimeSpan age)
+    {
+        var total = 0;
+        foreach (var silo in _silos.Where(s => s.IsActive))
+        {
+            total += await silo.Handle.ForceActivationCollectionAsync(age).ConfigureAwait(false);
+        }
+        return total;
+    }
+
     /// <summary>The activations of <typeparamref name="TGrainInterface"/> on all running silos.</summary>
     public int ActivationCountOf<TGrainInterface>() where TGrainInterface : IGrain
         => _silos.Where(s => s.IsActive).Sum(s => s.Handle.ActivationCountOf<TGrainInterface>());

@@ -28,12 +28,12 @@ public sealed class TestClusterBuilder
 
     internal Dictionary<string, string?> Configuration { get; } = new(StringComparer.OrdinalIgnoreCase)
     {
-        ["Membership:ProbePeriod"] = "00:00:00.250",
-        ["Membership:ProbeTimeout"] = "00:00:00.250",
+        ["Membership:ProbePeriod"] = "00:00:00.500",
+        ["Membership:ProbeTimeout"] = "00:00:01",
         ["Membership:NumMissedProbesLimit"] = "3",
         ["Membership:TableRefreshPeriod"] = "00:00:00.250",
         ["Membership:IAmAlivePeriod"] = "00:00:00.250",
-        ["Membership:IAmAliveTimeout"] = "00:00:05",
+        ["Membership:IAmAliveTimeout"] = "00:00:10",
         ["Reminders:MinimumReminderPeriod"] = "00:00:00.100",
         ["Reminders:RefreshPeriod"] = "00:00:01",
         ["Cluster:ClusterId"] = "testcluster",

@@ -23,7 +23,7 @@ public sealed class JanitorTests
         var created = await user.CreateSessionAsync();
         Assert.Equal(1, index.Count);
 
-        await cluster.CollectIdleActivationsAsync(TimeSpan.Zero);
+        await cluster.ForceActivationCollectionAsync(TimeSpan.Zero);
         await SessionCluster.WaitUntilAsync(() => cluster.ActivationCountOf<ISessionGrain>() == 0);
 
         // No activation, so no timer: only the janitor can end it.
@@ -52,7 +52,7 @@ public sealed class JanitorTests
 
         time.SetUtcNow(SessionCluster.Start.AddMinutes(9));
         await session.TouchAsync(); // deadline 14:19; the row still says 14:10
-        await cluster.CollectIdleActivationsAsync(TimeSpan.Zero);
+        await cluster.ForceActivationCollectionAsync(TimeSpan.Zero);
         await SessionCluster.WaitUntilAsync(() => cluster.ActivationCountOf<ISessionGrain>() == 0);
 
         time.SetUtcNow(SessionCluster.Start.AddMinutes(12));
@@ -63,7 +63,7 @@ public sealed class JanitorTests
         Assert.Equal(SessionCluster.Start.AddMinutes(19), row.Deadline);
 
         // Collected again and never touched: at 14:19 the janitor ends it, once.
-        await cluster.CollectIdleActivationsAsync(TimeSpan.Zero);
+        await cluster.ForceActivationCollectionAsync(TimeSpan.Zero);
         await SessionCluster.WaitUntilAsync(() => cluster.ActivationCountOf<ISessionGrain>() == 0);
         time.SetUtcNow(SessionCluster.Start.AddMinutes(19));
         Assert.Equal(1, await SessionCluster.RunJanitorsAsync(cluster.GrainFactory));

@@ -33,7 +33,7 @@ internal static class SessionCluster
             silo.AddSessionGrains();
         });
         // Idle collection measures idleness on the grain clock: keep it out of tests that jump the clock by
-        // hours, so that only the tests that ask for a collection (CollectIdleActivationsAsync) get one.
+        // hours, so that only the tests that ask for a collection (ForceActivationCollectionAsync) get one.
         if (configuration is null || !configuration.ContainsKey("GrainCollection:CollectionAge"))
         {
             builder.AddConfiguration("GrainCollection:CollectionAge", "3650.00:00:00");

@@ -82,5 +82,8 @@ public sealed class TimerTests
         await cluster.Primary.Handle.CollectIdleActivationsAsync(TimeSpan.FromMinutes(15));
         Assert.True(cluster.Primary.Handle.HasActivation<ITimerGrain>("kept"));
         Assert.False(cluster.Primary.Handle.HasActivation<ITimerGrain>("plain"));
+        // A forced collection ignores keep-alive timers.
+        Assert.Equal(1, await cluster.ForceActivationCollectionAsync(TimeSpan.Zero));
+        Assert.False(cluster.Primary.Handle.HasActivation<ITimerGrain>("kept"));
     }
 }

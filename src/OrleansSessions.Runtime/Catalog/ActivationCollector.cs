@@ -28,14 +28,14 @@ internal sealed partial class ActivationCollector(GrainCatalog catalog, IOptions
     }
 
     /// <summary>Deactivates every activation idle for at least <paramref name="age"/>; returns how many.</summary>
-    public async Task<int> CollectAsync(TimeSpan age, CancellationToken cancellationToken)
+    public async Task<int> CollectAsync(TimeSpan age, CancellationToken cancellationToken, bool ignoreKeepAlive = false)
     {
         var now = catalog.GrainClock.GetUtcNow().UtcTicks;
         var reason = new DeactivationReason(DeactivationReasonCode.ActivationIdle, $"Idle for {age}.");
         var tasks = new List<Task>();
         foreach (var activation in catalog.All)
         {
-            if (activation.IsInactiveFor(now, age.Ticks))
+            if (activation.IsInactiveFor(now, age.Ticks, ignoreKeepAlive))
             {
                 tasks.Add(activation.DeactivateAsync(reason));
             }

@@ -394,7 +394,7 @@ internal sealed partial class ActivationData : IGrainContext, IGrainFactory, IGr
     }
 
     /// <summary>True when nothing is running or queued and the activation was unused for <paramref name="ageTicks"/>.</summary>
-    internal bool IsInactiveFor(long nowTicks, long ageTicks)
+    internal bool IsInactiveFor(long nowTicks, long ageTicks, bool ignoreKeepAlive = false)
     {
         lock (_queue)
         {
@@ -402,7 +402,15 @@ internal sealed partial class ActivationData : IGrainContext, IGrainFactory, IGr
             {
                 return false;
             }
-            if (nowTicks < Volatile.Read(ref _keepAliveUntilTicks) || nowTicks - _lastUsedTicks < ageTicks)
+            if (nowTicks - _lastUsedTicks < ageTicks)
+            {
+                return false;
+            }
+            if (ignoreKeepAlive)
+            {
+                return true;
+            }
+            if (nowTicks < Volatile.Read(ref _keepAliveUntilTicks))
             {
                 return false;
             }

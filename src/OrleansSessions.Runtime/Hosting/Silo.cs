@@ -55,6 +55,10 @@ public sealed class Silo
     public Task<int> CollectIdleActivationsAsync(TimeSpan age)
         => _services.GetRequiredService<ActivationCollector>().CollectAsync(age, CancellationToken.None);
 
+    /// <summary>Deactivates every activation without queued work that was unused for <paramref name="age"/>, even those kept alive by timers or DelayDeactivation (Orleans' ForceActivationCollection).</summary>
+    public Task<int> ForceActivationCollectionAsync(TimeSpan age)
+        => _services.GetRequiredService<ActivationCollector>().CollectAsync(age, CancellationToken.None, ignoreKeepAlive: true);
+
     /// <summary>Reads the membership table now.</summary>
     public Task RefreshMembershipAsync() => _services.GetRequiredService<MembershipService>().RefreshAsync(CancellationToken.None);
 
