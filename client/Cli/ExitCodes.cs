@@ -1,0 +1,23 @@
+namespace OrleansSessions.ClientApp.Cli;
+
+/// <summary>The process exit codes of the client app.</summary>
+internal static class ExitCodes
+{
+    /// <summary>Done.</summary>
+    public const int Ok = 0;
+
+    /// <summary>An unexpected failure.</summary>
+    public const int Failure = 1;
+
+    /// <summary>Bad input: unknown command or option, malformed session or user id, bad gateway endpoint.</summary>
+    public const int BadInput = 2;
+
+    /// <summary>The session does not exist.</summary>
+    public const int NotFound = 3;
+
+    /// <summary>The session has ended (expired or closed), or the user is at the session limit.</summary>
+    public const int Conflict = 4;
+
+    /// <summary>No gateway answered, the token was refused, or the cluster did not answer in time.</summary>
+    public const int Unavailable = 5;
+}

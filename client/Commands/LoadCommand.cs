@@ -1,0 +1,239 @@
+using System.CommandLine;
+using System.Diagnostics;
+using System.Globalization;
+using OrleansSessions.ClientApp.Cli;
+using OrleansSessions.Sessions;
+using Spectre.Console;
+
+namespace OrleansSessions.ClientApp.Commands;
+
+/// <summary>
+/// load: creates sessions for many users, then touches them from many concurrent callers, and reports throughput and
+/// latency percentiles. A simple closed-loop load: each caller waits for its answer before the next call.
+/// </summary>
+internal static class LoadCommand
+{
+    public static Command Create(GlobalOptions global)
+    {
+        var users = new Option<int>("--users") { Description = "Distinct users.", DefaultValueFactory = _ => 100 };
+        var sessions = new Option<int>("--sessions") { Description = "Sessions per user.", DefaultValueFactory = _ => 1 };
+        var touches = new Option<int>("--touches") { Description = "Touches per session (ignored with --duration).", DefaultValueFactory = _ => 10 };
+        var concurrency = new Option<int>("--concurrency", "-c") { Description = "Concurrent callers.", DefaultValueFactory = _ => 32 };
+        var duration = new Option<double>("--duration") { Description = "Seconds to keep touching (0: --touches per session instead).", DefaultValueFactory = _ => 0 };
+        foreach (var option in new[] { users, sessions, concurrency })
+        {
+            option.Validators.Add(r =>
+            {
+                if (r.GetValueOrDefault<int>() < 1)
+                {
+                    r.AddError($"{option.Name} must be >= 1.");
+                }
+            });
+        }
+        touches.Validators.Add(r =>
+        {
+            if (r.GetValueOrDefault<int>() < 0)
+            {
+                r.AddError("--touches must be >= 0.");
+            }
+        });
+        duration.Validators.Add(r =>
+        {
+            if (r.GetValueOrDefault<double>() is < 0 or > 86_400)
+            {
+                r.AddError("--duration must be between 0 and 86400 seconds.");
+            }
+        });
+        var command = new Command("load", "Creates sessions and touches them concurrently; reports throughput and p50/p99 latency.")
+        {
+            users, sessions, touches, concurrency, duration,
+        };
+        command.SetAction((parse, cancellationToken) =>
+        {
+            var settings = new LoadSettings(parse.GetValue(users), parse.GetValue(sessions), parse.GetValue(touches), parse.GetValue(concurrency), TimeSpan.FromSeconds(parse.GetValue(duration)));
+            return CommandRunner.RunAsync(global.Read(parse), null, (client, output, ct) => RunAsync(client, output, settings, ct), cancellationToken);
+        });
+        return command;
+    }
+
+    private static async Task<int> RunAsync(IClusterClient client, Output output, LoadSettings settings, CancellationToken cancellationToken)
+    {
+        var run = Guid.NewGuid().ToString("N")[..6];
+        var totalSessions = settings.Users * settings.Sessions;
+        var sessionIds = new string[totalSessions];
+        var create = new Phase("create", totalSessions);
+        var touch = new Phase("touch", settings.Duration > TimeSpan.Zero ? 0 : (long)totalSessions * settings.Touches);
+
+        async Task RunPhasesAsync(Action<Phase>? started, Action? tick)
+        {
+            started?.Invoke(create);
+            await create.RunAsync(settings.Concurrency, async i =>
+            {
+                var user = $"load-{run}-{i % settings.Users}";
+                sessionIds[i] = (await client.GetGrain<IUserSessionsGrain>(user).CreateSessionAsync().ConfigureAwait(false)).SessionId;
+            }, settings.Duration, tick, cancellationToken).ConfigureAwait(false);
+            started?.Invoke(touch);
+            await touch.RunAsync(settings.Concurrency, async i =>
+            {
+                try
+                {
+                    await client.GetGrain<ISessionGrain>(sessionIds[i % totalSessions]).TouchAsync().ConfigureAwait(false);
+                }
+                catch (Exception ex) when (ex is SessionExpiredException or SessionClosedException)
+                {
+                    // A short idle timeout on the silo: the call was still answered, exactly.
+                }
+            }, settings.Duration, tick, cancellationToken).ConfigureAwait(false);
+        }
+
+        if (output.Json)
+        {
+            await RunPhasesAsync(null, null).ConfigureAwait(false);
+        }
+        else
+        {
+            await AnsiConsole.Progress()
+                .Columns(new TaskDescriptionColumn(), new ProgressBarColumn(), new PercentageColumn(), new ElapsedTimeColumn(), new SpinnerColumn())
+                .StartAsync(async ctx =>
+                {
+                    var tasks = new Dictionary<Phase, ProgressTask>();
+                    ProgressTask? current = null;
+                    Phase? currentPhase = null;
+                    await RunPhasesAsync(
+                        phase =>
+                        {
+                            if (current is not null && currentPhase is not null)
+                            {
+                                current.Value = current.MaxValue;
+                            }
+                            currentPhase = phase;
+                            current = ctx.AddTask(phase.Name, maxValue: phase.Total > 0 ? phase.Total : settings.Duration.TotalSeconds);
+                            tasks[phase] = current;
+                        },
+                        () =>
+                        {
+                            if (current is not null && currentPhase is not null)
+                            {
+                                current.Value = currentPhase.Total > 0 ? currentPhase.Completed : Math.Min(currentPhase.Elapsed.TotalSeconds, current.MaxValue);
+                            }
+                        }).ConfigureAwait(false);
+                    if (current is not null)
+                    {
+                        current.Value = current.MaxValue;
+                    }
+                }).ConfigureAwait(false);
+        }
+
+        var report = new
+        {
+            users = settings.Users,
+            sessions = totalSessions,
+            concurrency = settings.Concurrency,
+            create = create.Summary(),
+            touch = touch.Summary(),
+        };
+        if (output.Json)
+        {
+            output.WriteJson(report);
+        }
+        else
+        {
+            foreach (var phase in new[] { create, touch })
+            {
+                var s = phase.Summary();
+                output.Out.WriteLine(string.Create(CultureInfo.InvariantCulture,
+                    $"{s.Name,-6} {s.Calls,9} calls in {s.Seconds,7:0.00} s = {s.PerSecond,10:N0}/s  p50 {s.P50Ms,7:0.000} ms  p99 {s.P99Ms,7:0.000} ms  errors {s.Errors}"));
+            }
+        }
+        return create.Errors + touch.Errors > 0 ? ExitCodes.Failure : ExitCodes.Ok;
+    }
+
+    private sealed record LoadSettings(int Users, int Sessions, int Touches, int Concurrency, TimeSpan Duration);
+
+    private sealed record PhaseSummary(string Name, long Calls, long Errors, double Seconds, double PerSecond, double P50Ms, double P99Ms, string? FirstError);
+
+    /// <summary>One phase: a fixed number of calls (Total &gt; 0) or calls until a duration ends, with every latency kept.</summary>
+    private sealed class Phase(string name, long total)
+    {
+        private readonly Stopwatch _stopwatch = new();
+        private long _next = -1;
+        private long _completed;
+        private long _errors;
+        private string? _firstError;
+        private double[] _latencies = [];
+
+        public string Name => name;
+
+        public long Total => total;
+
+        public long Completed => Interlocked.Read(ref _completed);
+
+        public long Errors => Interlocked.Read(ref _errors);
+
+        public TimeSpan Elapsed => _stopwatch.Elapsed;
+
+        public async Task RunAsync(int concurrency, Func<long, Task> call, TimeSpan duration, Action? tick, CancellationToken cancellationToken)
+        {
+            var perWorker = new List<double>[concurrency];
+            _stopwatch.Start();
+            var until = total > 0 ? TimeSpan.MaxValue : duration;
+            var workers = new Task[concurrency];
+            for (var w = 0; w < concurrency; w++)
+            {
+                var latencies = perWorker[w] = [];
+                workers[w] = Task.Run(async () =>
+                {
+                    while (!cancellationToken.IsCancellationRequested)
+                    {
+                        var i = Interlocked.Increment(ref _next);
+                        if ((total > 0 && i >= total) || (total == 0 && _stopwatch.Elapsed >= until))
+                        {
+                            return;
+                        }
+                        var started = Stopwatch.GetTimestamp();
+                        try
+                        {
+                            await call(i).ConfigureAwait(false);
+                            latencies.Add(Stopwatch.GetElapsedTime(started).TotalMilliseconds);
+                        }
+                        catch (Exception ex) when (ex is not OperationCanceledException)
+                        {
+                            Interlocked.Increment(ref _errors);
+                            Interlocked.CompareExchange(ref _firstError, $"{ex.GetType().Name}: {ex.Message}", null);
+                        }
+                        Interlocked.Increment(ref _completed);
+                    }
+                }, cancellationToken);
+            }
+            var all = Task.WhenAll(workers);
+            while (!all.IsCompleted)
+            {
+                tick?.Invoke();
+                await Task.WhenAny(all, Task.Delay(100, cancellationToken)).ConfigureAwait(false);
+            }
+            await all.ConfigureAwait(false);
+            _stopwatch.Stop();
+            tick?.Invoke();
+            _latencies = perWorker.SelectMany(l => l).ToArray();
+            Array.Sort(_latencies);
+        }
+
+        public PhaseSummary Summary()
+        {
+            var seconds = _stopwatch.Elapsed.TotalSeconds;
+            var calls = Completed;
+            return new PhaseSummary(name, calls, Errors, Math.Round(seconds, 3), seconds > 0 ? Math.Round(calls / seconds, 1) : 0,
+                Math.Round(Percentile(0.50), 3), Math.Round(Percentile(0.99), 3), _firstError);
+        }
+
+        private double Percentile(double p)
+        {
+            if (_latencies.Length == 0)
+            {
+                return 0;
+            }
+            var index = (int)Math.Ceiling(p * _latencies.Length) - 1;
+            return _latencies[Math.Clamp(index, 0, _latencies.Length - 1)];
+        }
+    }
+}

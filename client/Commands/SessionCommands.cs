@@ -1,0 +1,91 @@
+using System.CommandLine;
+using OrleansSessions.ClientApp.Cli;
+using OrleansSessions.Sessions;
+
+namespace OrleansSessions.ClientApp.Commands;
+
+/// <summary>create, status, touch, close, sessions, history: one grain call each.</summary>
+internal static class SessionCommands
+{
+    public static IEnumerable<Command> Create(GlobalOptions global)
+    {
+        yield return UserCommand(global, "create", "Creates a session for a user.", async (client, userId, output) =>
+        {
+            output.Session(await client.GetGrain<IUserSessionsGrain>(userId).CreateSessionAsync().ConfigureAwait(false));
+        });
+        yield return SessionCommand(global, "status", "Shows a session (also after it ended).", async (client, sessionId, output) =>
+        {
+            output.Session(await client.GetGrain<ISessionGrain>(sessionId).GetAsync().ConfigureAwait(false));
+        });
+        yield return SessionCommand(global, "touch", "Records activity on a session, sliding its idle deadline.", async (client, sessionId, output) =>
+        {
+            output.Session(await client.GetGrain<ISessionGrain>(sessionId).TouchAsync().ConfigureAwait(false));
+        });
+        yield return SessionCommand(global, "close", "Logs a session out.", async (client, sessionId, output) =>
+        {
+            output.Session(await client.GetGrain<ISessionGrain>(sessionId).CloseAsync().ConfigureAwait(false));
+        });
+        yield return UserCommand(global, "sessions", "Lists a user's live sessions, oldest first.", async (client, userId, output) =>
+        {
+            output.Sessions(await client.GetGrain<IUserSessionsGrain>(userId).GetActiveSessionsAsync().ConfigureAwait(false), $"{userId} has no live session.");
+        });
+        yield return History(global);
+    }
+
+    private static Command History(GlobalOptions global)
+    {
+        var userId = new Argument<string>("userId") { Description = "The user." };
+        var limit = new Option<int>("--limit", "-n") { Description = "The most sessions to show.", DefaultValueFactory = _ => 20 };
+        limit.Validators.Add(result =>
+        {
+            if (result.GetValueOrDefault<int>() < 0)
+            {
+                result.AddError("--limit must be >= 0.");
+            }
+        });
+        var command = new Command("history", "Lists a user's ended sessions, newest first.") { userId, limit };
+        command.SetAction((parse, cancellationToken) =>
+        {
+            var user = parse.GetRequiredValue(userId);
+            var count = parse.GetValue(limit);
+            return CommandRunner.RunAsync(global.Read(parse), () => SessionKeys.ThrowIfInvalidUserId(user), async (client, output, _) =>
+            {
+                output.Sessions(await client.GetGrain<IUserSessionsGrain>(user).GetHistoryAsync(count).ConfigureAwait(false), $"{user} has no ended session.");
+                return ExitCodes.Ok;
+            }, cancellationToken);
+        });
+        return command;
+    }
+
+    private static Command UserCommand(GlobalOptions global, string name, string description, Func<IClusterClient, string, Output, Task> action)
+    {
+        var userId = new Argument<string>("userId") { Description = "The user (1..128 characters, no control characters)." };
+        var command = new Command(name, description) { userId };
+        command.SetAction((parse, cancellationToken) =>
+        {
+            var user = parse.GetRequiredValue(userId);
+            return CommandRunner.RunAsync(global.Read(parse), () => SessionKeys.ThrowIfInvalidUserId(user), async (client, output, _) =>
+            {
+                await action(client, user, output).ConfigureAwait(false);
+                return ExitCodes.Ok;
+            }, cancellationToken);
+        });
+        return command;
+    }
+
+    private static Command SessionCommand(GlobalOptions global, string name, string description, Func<IClusterClient, string, Output, Task> action)
+    {
+        var sessionId = new Argument<string>("sessionId") { Description = "The session id (sess_ and a UUIDv4)." };
+        var command = new Command(name, description) { sessionId };
+        command.SetAction((parse, cancellationToken) =>
+        {
+            var session = parse.GetRequiredValue(sessionId);
+            return CommandRunner.RunAsync(global.Read(parse), () => SessionKeys.ThrowIfInvalidSessionId(session), async (client, output, _) =>
+            {
+                await action(client, session, output).ConfigureAwait(false);
+                return ExitCodes.Ok;
+            }, cancellationToken);
+        });
+        return command;
+    }
+}

@@ -1,0 +1,27 @@
+using System.CommandLine;
+using OrleansSessions.ClientApp.Cli;
+using OrleansSessions.ClientApp.Commands;
+
+var global = new GlobalOptions();
+var root = new RootCommand("OrleansSessions client: sessions, chat router, live events, demo and load against a silo gateway.");
+global.AddTo(root);
+foreach (var command in SessionCommands.Create(global))
+{
+    root.Add(command);
+}
+root.Add(ChatCommand.Create(global));
+root.Add(WatchCommand.Create(global));
+root.Add(DemoCommand.Create(global));
+root.Add(LoadCommand.Create(global));
+
+var parse = root.Parse(args);
+if (parse.Errors.Count > 0)
+{
+    foreach (var error in parse.Errors)
+    {
+        await Console.Error.WriteLineAsync($"error: bad input: {error.Message}");
+    }
+    await Console.Error.WriteLineAsync("Run with --help for usage.");
+    return ExitCodes.BadInput;
+}
+return await parse.InvokeAsync();
