@@ -1,0 +1,59 @@
+using System.Net;
+using OrleansSessions.TestingHost;
+using static OrleansSessions.Silo.Tests.ApiCluster;
+
+namespace OrleansSessions.Silo.Tests;
+
+/// <summary>Security:ApiToken guards every /api call.</summary>
+public sealed class TokenAuthTests : IAsyncLifetime
+{
+    private const string Token = "s3cret-token";
+    private TestCluster _cluster = null!;
+
+    public async Task InitializeAsync() => _cluster = await ApiCluster.StartAsync(1, b => b.AddConfiguration("Security:ApiToken", Token));
+
+    public async Task DisposeAsync() => await _cluster.DisposeAsync();
+
+    [Theory]
+    [InlineData(null)]
+    [InlineData("wrong")]
+    [InlineData("s3cret-token-and-more")]
+    [InlineData("s3cret-toke")]
+    public async Task Api_calls_without_the_right_token_are_401_with_a_json_body(string? token)
+    {
+        using var http = Http(_cluster.Silos[0], token);
+        foreach (var (method, path) in new[] { (HttpMethod.Get, "/api/cluster"), (HttpMethod.Post, "/api/sessions"), (HttpMethod.Get, "/api/events"), (HttpMethod.Post, "/api/janitor/run") })
+        {
+            using var request = new HttpRequestMessage(method, path) { Content = method == HttpMethod.Post ? Json("{\"userId\":\"u\"}") : null };
+            using var response = await http.SendAsync(request);
+            Assert.Equal(HttpStatusCode.Unauthorized, response.StatusCode);
+            AssertError(await ReadJsonAsync(response), "unauthorized");
+            Assert.Equal("Bearer", response.Headers.WwwAuthenticate.ToString());
+        }
+    }
+
+    [Fact]
+    public async Task Api_calls_with_the_token_succeed()
+    {
+        using var http = Http(_cluster.Silos[0], Token);
+        var created = await CreateAsync(http, "token-user");
+        await SendAsync(http, HttpMethod.Get, $"/api/sessions/{created.GetProperty("sessionId").GetString()}", 200);
+        await SendAsync(http, HttpMethod.Get, "/api/cluster", 200);
+    }
+
+    [Fact]
+    public async Task The_token_may_come_as_access_token_query_for_EventSource()
+    {
+        using var http = Http(_cluster.Silos[0]);
+        await SendAsync(http, HttpMethod.Get, $"/api/cluster?access_token={Token}", 200);
+    }
+
+    [Fact]
+    public async Task Healthz_and_the_dashboard_page_need_no_token()
+    {
+        using var http = Http(_cluster.Silos[0]);
+        await SendAsync(http, HttpMethod.Get, "/healthz", 200);
+        using var page = await http.GetAsync("/");
+        Assert.Equal(HttpStatusCode.OK, page.StatusCode);
+    }
+}
