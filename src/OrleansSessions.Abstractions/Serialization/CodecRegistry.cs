@@ -21,12 +21,26 @@ public static class CodecRegistry
     /// <summary>Serializes a value to a new byte array.</summary>
     public static byte[] Serialize<T>(T value)
     {
-        var buffer = new System.Buffers.ArrayBufferWriter<byte>(256);
-        var writer = new CodecWriter(buffer);
-        Get<T>().Write(ref writer, value);
-        writer.Commit();
-        return buffer.WrittenSpan.ToArray();
+        var buffer = t_scratch ??= new System.Buffers.ArrayBufferWriter<byte>(1024);
+        buffer.ResetWrittenCount();
+        try
+        {
+            var writer = new CodecWriter(buffer);
+            Get<T>().Write(ref writer, value);
+            writer.Commit();
+            return buffer.WrittenSpan.ToArray();
+        }
+        finally
+        {
+            if (buffer.Capacity > 64 * 1024)
+            {
+                t_scratch = null;
+            }
+        }
     }
+
+    [ThreadStatic]
+    private static System.Buffers.ArrayBufferWriter<byte>? t_scratch;
 
     /// <summary>Deserializes a value written by <see cref="Serialize{T}"/>; the whole input must be consumed.</summary>
     public static T Deserialize<T>(ReadOnlySpan<byte> data)

@@ -7,7 +7,7 @@ namespace OrleansSessions.Runtime.Storage;
 /// <summary>Grain state in process memory (the embedded default; shared by the silos of a TestCluster). Not durable.</summary>
 public sealed class MemoryGrainStorage : IGrainStorage
 {
-    private readonly ConcurrentDictionary<(string, GrainId), (byte[] Data, long Version)> _records = new();
+    private readonly ConcurrentDictionary<(string, GrainId), StoredRecord> _records = new();
 
     /// <summary>The number of stored records.</summary>
     public int Count => _records.Count;
@@ -16,7 +16,7 @@ public sealed class MemoryGrainStorage : IGrainStorage
     public Task<GrainStateRecord> ReadAsync(string stateName, GrainId grainId, CancellationToken cancellationToken)
     {
         var record = _records.TryGetValue((stateName, grainId), out var stored)
-            ? new GrainStateRecord { Data = stored.Data, ETag = stored.Version.ToString(CultureInfo.InvariantCulture) }
+            ? new GrainStateRecord { Data = stored.Data, ETag = stored.ETag }
             : new GrainStateRecord();
         return Task.FromResult(record);
     }
@@ -29,15 +29,14 @@ public sealed class MemoryGrainStorage : IGrainStorage
         {
             if (_records.TryGetValue(key, out var stored))
             {
-                var storedTag = stored.Version.ToString(CultureInfo.InvariantCulture);
-                if (!string.Equals(storedTag, expectedETag, StringComparison.Ordinal))
+                if (!string.Equals(stored.ETag, expectedETag, StringComparison.Ordinal))
                 {
-                    throw new InconsistentStateException(storedTag, expectedETag);
+                    throw new InconsistentStateException(stored.ETag, expectedETag);
                 }
-                var next = (data, stored.Version + 1);
+                var next = new StoredRecord(data, stored.Version + 1);
                 if (_records.TryUpdate(key, next, stored))
                 {
-                    return Task.FromResult(next.Item2.ToString(CultureInfo.InvariantCulture));
+                    return Task.FromResult(next.ETag);
                 }
             }
             else
@@ -46,9 +45,10 @@ public sealed class MemoryGrainStorage : IGrainStorage
                 {
                     throw new InconsistentStateException(null, expectedETag);
                 }
-                if (_records.TryAdd(key, (data, 1)))
+                var first = new StoredRecord(data, 1);
+                if (_records.TryAdd(key, first))
                 {
-                    return Task.FromResult("1");
+                    return Task.FromResult(first.ETag);
                 }
             }
         }
@@ -62,11 +62,19 @@ public sealed class MemoryGrainStorage : IGrainStorage
         {
             return expectedETag is null ? Task.CompletedTask : throw new InconsistentStateException(null, expectedETag);
         }
-        var storedTag = stored.Version.ToString(CultureInfo.InvariantCulture);
-        if (!string.Equals(storedTag, expectedETag, StringComparison.Ordinal) || !_records.TryRemove(new KeyValuePair<(string, GrainId), (byte[], long)>(key, stored)))
+        if (!string.Equals(stored.ETag, expectedETag, StringComparison.Ordinal) || !_records.TryRemove(new KeyValuePair<(string, GrainId), StoredRecord>(key, stored)))
         {
-            throw new InconsistentStateException(storedTag, expectedETag);
+            throw new InconsistentStateException(stored.ETag, expectedETag);
         }
         return Task.CompletedTask;
+    }
+
+    private sealed class StoredRecord(byte[] data, long version)
+    {
+        public byte[] Data { get; } = data;
+
+        public long Version { get; } = version;
+
+        public string ETag { get; } = version.ToString(CultureInfo.InvariantCulture);
     }
 }
