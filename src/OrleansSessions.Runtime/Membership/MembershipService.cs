@@ -31,6 +31,7 @@ internal sealed partial class MembershipService : IAsyncDisposable
     private volatile MembershipTableSnapshot _snapshot = new([], -1);
     private volatile HashRing _ring = HashRing.Empty;
     private DateTimeOffset _startTime;
+    private DateTimeOffset? _tableHealthySince;
 
     public MembershipService(IMembershipTable table, LocalSilo local, IOptions<MembershipOptions> options, ConnectionManager connections, ILogger<MembershipService> logger)
     {
@@ -156,8 +157,20 @@ internal sealed partial class MembershipService : IAsyncDisposable
         await _refreshLock.WaitAsync(cancellationToken).ConfigureAwait(false);
         try
         {
-            var snapshot = await _table.ReadAllAsync(cancellationToken).ConfigureAwait(false);
+            MembershipTableSnapshot snapshot;
+            try
+            {
+                snapshot = await _table.ReadAllAsync(cancellationToken).ConfigureAwait(false);
+            }
+            catch (Exception) when (!cancellationToken.IsCancellationRequested)
+            {
+                _tableHealthySince = null;
+                throw;
+            }
             var now = DateTimeOffset.UtcNow;
+            _tableHealthySince ??= now;
+            // Heartbeats cannot be judged right after the table was unreachable: nobody could write them.
+            var heartbeatsTrustworthy = now - _tableHealthySince.Value > _options.IAmAliveTimeout;
             foreach (var entry in snapshot.Entries)
             {
                 if (entry.Silo == _local.Address && entry.Status == SiloStatus.Dead && !_stopping.IsCancellationRequested)
@@ -165,7 +178,7 @@ internal sealed partial class MembershipService : IAsyncDisposable
                     LogDeclaredDead(_logger, _local.Address);
                     DeclaredDead?.Invoke();
                 }
-                if (entry.Status == SiloStatus.Active && entry.Silo != _local.Address && now - entry.IAmAliveTime > _options.IAmAliveTimeout)
+                if (heartbeatsTrustworthy && entry.Status == SiloStatus.Active && entry.Silo != _local.Address && now - entry.IAmAliveTime > _options.IAmAliveTimeout)
                 {
                     await TryDeclareDeadAsync(entry.Silo, "stale heartbeat", cancellationToken).ConfigureAwait(false);
                 }
