@@ -1,0 +1,53 @@
+using OrleansSessions.Sessions;
+using static OrleansSessions.ClientApp.Tests.ClientProcess;
+
+namespace OrleansSessions.ClientApp.Tests;
+
+/// <summary>Failures: a message on stderr, nothing on stdout, and an exit code per kind.</summary>
+public sealed class ErrorTests(SiloFixture fixture) : IClassFixture<SiloFixture>
+{
+    private string[] Target => ClientProcess.Target(fixture.Cluster);
+
+    [Theory]
+    [InlineData("status", "not-a-session")]
+    [InlineData("touch", "sess_123")]
+    [InlineData("close", "SESS_00000000-0000-4000-8000-000000000000")]
+    public async Task Malformed_session_id_is_exit_2(string command, string sessionId)
+        => (await RunAsync([.. Target, "--json", command, sessionId])).AssertFailed(2, "bad input");
+
+    [Fact]
+    public async Task Malformed_user_id_is_exit_2()
+        => (await RunAsync([.. Target, "create", new string('u', 129)])).AssertFailed(2, "bad input");
+
+    [Theory]
+    [InlineData("frobnicate")]
+    [InlineData("history", "alice", "--limit", "-1")]
+    [InlineData("chat", "alice", "hi", "--lang", "fr")]
+    [InlineData("create")]
+    public async Task Bad_command_line_is_exit_2(params string[] arguments)
+        => (await RunAsync([.. Target, .. arguments])).AssertFailed(2, "bad input");
+
+    [Fact]
+    public async Task Malformed_gateway_is_exit_2()
+        => (await RunAsync(["--gateway", "nowhere", "status", $"sess_{Guid.NewGuid():D}"])).AssertFailed(2, "Invalid gateway endpoint 'nowhere'");
+
+    [Fact]
+    public async Task Unknown_session_is_exit_3()
+        => (await RunAsync([.. Target, "--json", "status", $"sess_{Guid.NewGuid():D}"])).AssertFailed(3, "not found");
+
+    [Fact]
+    public async Task Touching_a_closed_session_is_exit_4()
+    {
+        var session = await fixture.Cluster.Client.GetGrain<IUserSessionsGrain>(Users.New("closed")).CreateSessionAsync();
+        await fixture.Cluster.Client.GetGrain<ISessionGrain>(session.SessionId).CloseAsync();
+        (await RunAsync([.. Target, "--json", "touch", session.SessionId])).AssertFailed(4, "closed");
+    }
+
+    [Fact]
+    public async Task Unreachable_gateway_is_exit_5()
+        => (await RunAsync(["--gateway", $"127.0.0.1:{FreePort()}", "--connect-timeout", "1", "--json", "create", "alice"])).AssertFailed(5, "unavailable");
+
+    [Fact]
+    public async Task Wrong_cluster_id_is_exit_5()
+        => (await RunAsync(["--gateway", $"127.0.0.1:{fixture.Cluster.Silos[0].GatewayPort}", "--cluster-id", "other", "--connect-timeout", "1", "create", "alice"])).AssertFailed(5, "unavailable");
+}
