@@ -1,0 +1,72 @@
+#!/usr/bin/env bash
+# Starts a 3-silo cluster on local PostgreSQL (membership, reminders, grain state and deadline index shared),
+# then waits; Ctrl+C stops the silos gracefully. Silo i (0..2) listens on 11111+i, gateway 30000+i, HTTP 8080+i.
+#
+# Environment (optional):
+#   ORLEANSSESSIONS_PG  connection string (default Host=127.0.0.1;Username=postgres;Password=postgres;Database=orleanssessions)
+#   CLUSTER_ID          Cluster:ClusterId (default dev)
+#   SILOS               how many silos (default 3)
+#   CONFIGURATION       build configuration (default Debug)
+# Extra arguments are passed to every silo (e.g. --Sessions:IdleTimeout=00:00:30).
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+PG="${ORLEANSSESSIONS_PG:-Host=127.0.0.1;Username=postgres;Password=postgres;Database=orleanssessions}"
+CLUSTER_ID="${CLUSTER_ID:-dev}"
+SILOS="${SILOS:-3}"
+CONFIGURATION="${CONFIGURATION:-Debug}"
+export DOTNET_CLI_TELEMETRY_OPTOUT=1 DOTNET_NOLOGO=1
+
+# With the default connection string, create the database when it is missing (needs psql; harmless otherwise).
+if [ -z "${ORLEANSSESSIONS_PG:-}" ] && command -v psql >/dev/null 2>&1; then
+  if ! PGPASSWORD=postgres psql -h 127.0.0.1 -U postgres -d postgres -tAc "SELECT 1 FROM pg_database WHERE datname = 'orleanssessions'" 2>/dev/null | grep -q 1; then
+    PGPASSWORD=postgres psql -h 127.0.0.1 -U postgres -d postgres -qc "CREATE DATABASE orleanssessions" 2>/dev/null \
+      && echo "== created database orleanssessions" || true
+  fi
+fi
+
+echo "== building the silo ($CONFIGURATION)"
+dotnet build silo -c "$CONFIGURATION" -v quiet -nologo
+
+logs="${TMPDIR:-/tmp}/orleanssessions-cluster"
+mkdir -p "$logs"
+pids=()
+stop_all() {
+  echo "== stopping ${#pids[@]} silo(s)"
+  for pid in "${pids[@]}"; do kill -TERM "$pid" 2>/dev/null || true; done
+  for pid in "${pids[@]}"; do wait "$pid" 2>/dev/null || true; done
+}
+trap stop_all EXIT
+trap 'exit 130' INT TERM
+
+for i in $(seq 0 $((SILOS - 1))); do
+  dotnet "silo/bin/$CONFIGURATION/net10.0/OrleansSessions.Silo.dll" \
+    --Storage:Provider=postgres --Storage:ConnectionString="$PG" --Cluster:ClusterId="$CLUSTER_ID" \
+    --Silo:SiloPort=$((11111 + i)) --Silo:GatewayPort=$((30000 + i)) --Silo:HttpPort=$((8080 + i)) \
+    "$@" >"$logs/silo-$i.log" 2>&1 &
+  pids+=($!)
+done
+
+for i in $(seq 0 $((SILOS - 1))); do
+  deadline=$((SECONDS + 90))
+  until curl -fsS "http://127.0.0.1:$((8080 + i))/healthz" >/dev/null 2>&1; do
+    if ! kill -0 "${pids[$i]}" 2>/dev/null; then
+      echo "silo $i exited:" >&2
+      tail -n 20 "$logs/silo-$i.log" >&2
+      exit 1
+    fi
+    if [ "$SECONDS" -ge "$deadline" ]; then
+      echo "silo $i did not answer /healthz within 90 s; log: $logs/silo-$i.log" >&2
+      exit 1
+    fi
+    sleep 0.3
+  done
+  echo "== silo $i up: gateway 127.0.0.1:$((30000 + i)), dashboard http://127.0.0.1:$((8080 + i))/ (log $logs/silo-$i.log)"
+done
+
+gateways=$(seq -s, 0 $((SILOS - 1)) | sed -E 's/([0-9]+)/127.0.0.1:3000\1/g')
+echo "== cluster '$CLUSTER_ID' of $SILOS silos on PostgreSQL; try:"
+echo "   dotnet run --project client -- --gateway 127.0.0.1:30001 load --users 1000 --duration 10"
+echo "   curl -s http://127.0.0.1:8080/api/cluster"
+echo "   (gateways: $gateways) Ctrl+C stops the cluster."
+wait
