@@ -1,0 +1,5 @@
+namespace OrleansSessions.SiloHost.Api;
+
+/// <summary>The answer of DELETE /api/users/{userId}/sessions.</summary>
+/// <param name="Closed">How many live sessions were ended.</param>
+public sealed record ClosedCount(int Closed);

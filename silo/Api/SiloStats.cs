@@ -1,0 +1,9 @@
+namespace OrleansSessions.SiloHost.Api;
+
+/// <summary>The answer of GET /api/cluster/silo: this silo's own figures, read by its peers for GET /api/cluster.</summary>
+/// <param name="Address">host:port@generation.</param>
+/// <param name="Activations">Its activations.</param>
+/// <param name="Live">Sessions created minus ended here.</param>
+/// <param name="Created">Sessions created here.</param>
+/// <param name="Ended">Sessions ended here.</param>
+public sealed record SiloStats(string Address, int Activations, long Live, long Created, long Ended);
