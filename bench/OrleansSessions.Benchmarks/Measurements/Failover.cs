@@ -1,0 +1,173 @@
+using System.Diagnostics;
+using System.Globalization;
+using OrleansSessions.Benchmarks.Infrastructure;
+using OrleansSessions.Client;
+using OrleansSessions.Sessions;
+
+namespace OrleansSessions.Benchmarks.Measurements;
+
+/// <summary>
+/// Measurement 6: failover. Three silos as separate processes on PostgreSQL (default membership settings), clients
+/// touching every session continuously; one silo gets SIGKILL (kill -9). From that moment every session is probed
+/// (touch, retry every 50 ms) until it answers; failover time = when the last one answered. A session is lost if it
+/// answers not-found or ended, or if it comes back with a LastActivity older than a touch acknowledged before the kill.
+/// </summary>
+internal static class Failover
+{
+    public static async Task RunAsync(Args args)
+    {
+        var count = args.Int("sessions", 3_000);
+        var server = args.Get("pg", "Host=127.0.0.1;Port=5432;Username=postgres;Password=postgres");
+        var loadSeconds = args.Double("load-seconds", 3);
+        var connectionString = await PostgresDatabase.RecreateAsync(server, "orleanssessions_bench_failover", args.Int("pool", 10));
+        const string clusterId = "failoverbench";
+        string[] siloArgs = ["--Storage:Provider=postgres", $"--Storage:ConnectionString={connectionString}", $"--Cluster:ClusterId={clusterId}"];
+
+        var silos = new List<SiloProcess>();
+        var clients = new List<IClusterClient>();
+        try
+        {
+            // The first silo creates the schema; the others join it.
+            silos.Add(SiloProcess.Start("silo0", siloArgs));
+            await silos[0].WaitReadyAsync(TimeSpan.FromSeconds(60));
+            silos.Add(SiloProcess.Start("silo1", siloArgs));
+            silos.Add(SiloProcess.Start("silo2", siloArgs));
+            await Task.WhenAll(silos.Skip(1).Select(s => s.WaitReadyAsync(TimeSpan.FromSeconds(60))));
+            await Task.Delay(3000); // every silo reads the table (1 s refresh) and sees the other two on its ring
+
+            var gateways = silos.Select(s => s.Gateway).ToArray();
+            for (var c = 0; c < 6; c++)
+            {
+                // Each client starts on a random gateway and fails over to the next one in the list.
+                clients.Add(await new ClientBuilder().UseGateways(gateways).Configure(o => o.ClusterId = clusterId).ConnectAsync());
+            }
+            var ids = new string[count];
+            await Parallel.ForAsync(0, count, new ParallelOptions { MaxDegreeOfParallelism = 128 }, async (i, _) =>
+                ids[i] = (await clients[i % clients.Count].GetGrain<IUserSessionsGrain>("fo-" + i.ToString(CultureInfo.InvariantCulture)).CreateSessionAsync()).SessionId);
+
+            // Load: every session touched in turn; remember the newest acknowledged LastActivity of each.
+            var acknowledged = new DateTimeOffset[count];
+            using var stopLoad = new CancellationTokenSource();
+            long loadCalls = 0;
+            long loadErrors = 0;
+            var loaders = Enumerable.Range(0, 64).Select(w => Task.Run(async () =>
+            {
+                var client = clients[w % clients.Count];
+                for (var i = w; !stopLoad.IsCancellationRequested; i = (i + 64) % count)
+                {
+                    try
+                    {
+                        var info = await client.GetGrain<ISessionGrain>(ids[i]).TouchAsync();
+                        lock (acknowledged)
+                        {
+                            if (info.LastActivity > acknowledged[i])
+                            {
+                                acknowledged[i] = info.LastActivity;
+                            }
+                        }
+                        Interlocked.Increment(ref loadCalls);
+                    }
+                    catch (Exception)
+                    {
+                        Interlocked.Increment(ref loadErrors);
+                        await Task.Delay(10);
+                    }
+                }
+            })).ToArray();
+            await Task.Delay(TimeSpan.FromSeconds(loadSeconds));
+            var loadRate = Interlocked.Read(ref loadCalls) / loadSeconds;
+
+            var victim = silos[2];
+            var killedAt = Stopwatch.StartNew();
+            victim.Kill();
+            var killTime = DateTimeOffset.UtcNow;
+            DateTimeOffset[] ackAtKill;
+            lock (acknowledged)
+            {
+                ackAtKill = (DateTimeOffset[])acknowledged.Clone();
+            }
+
+            var answeredAfter = new double[count];
+            var failedFirst = new bool[count];
+            var lost = new string?[count];
+            var probeDeadline = TimeSpan.FromSeconds(args.Double("probe-timeout-seconds", 60));
+            await Parallel.ForAsync(0, count, new ParallelOptions { MaxDegreeOfParallelism = 512 }, async (i, _) =>
+            {
+                var client = clients[i % clients.Count];
+                while (true)
+                {
+                    try
+                    {
+                        var info = await client.GetGrain<ISessionGrain>(ids[i]).TouchAsync().AsTask().WaitAsync(TimeSpan.FromSeconds(2));
+                        answeredAfter[i] = killedAt.Elapsed.TotalSeconds;
+                        if (info.LastActivity < ackAtKill[i])
+                        {
+                            lost[i] = $"LastActivity {info.LastActivity:O} older than acknowledged {ackAtKill[i]:O}";
+                        }
+                        return;
+                    }
+                    catch (Exception ex) when (ex is SessionNotFoundException or SessionExpiredException or SessionClosedException)
+                    {
+                        answeredAfter[i] = killedAt.Elapsed.TotalSeconds;
+                        lost[i] = ex.GetType().Name;
+                        return;
+                    }
+                    catch (Exception)
+                    {
+                        failedFirst[i] = true;
+                        if (killedAt.Elapsed > probeDeadline)
+                        {
+                            answeredAfter[i] = double.PositiveInfinity;
+                            lost[i] = "no answer";
+                            return;
+                        }
+                        await Task.Delay(50);
+                    }
+                }
+            });
+            stopLoad.Cancel();
+            await Task.WhenAll(loaders);
+
+            var affected = failedFirst.Count(f => f);
+            var lostCount = lost.Count(l => l is not null);
+            var max = answeredAfter.Max();
+            var sorted = answeredAfter.Order().ToArray();
+            var affectedTimes = answeredAfter.Where((_, i) => failedFirst[i]).Order().ToArray();
+            var load = Load.Average();
+            var note = string.Create(CultureInfo.InvariantCulture,
+                $"3 silo processes on PostgreSQL, default membership (1 s probes, 3 misses); {count} sessions under ~{loadRate:N0} touches/s; kill -9 of one silo at {killTime:HH:mm:ss.fff}; {affected} sessions failed at least once, all answered after {max:F2}s (affected p50 {(affectedTimes.Length > 0 ? affectedTimes[affectedTimes.Length / 2] : 0):F2}s); {lostCount} lost{(lostCount > 0 ? ": " + lost.First(l => l is not null) : "")}; load {load}");
+            ResultSink.Add(new BenchResult
+            {
+                Target = "failover.allAnswered",
+                Value = max,
+                Unit = "s",
+                Goal = "<= 5",
+                Baseline = "seed: one process, in memory (a crash loses every session)",
+                Pass = max <= 5 && lostCount == 0,
+                Note = note,
+            });
+            ResultSink.Add(new BenchResult
+            {
+                Target = "failover.lostSessions",
+                Value = lostCount,
+                Unit = "sessions",
+                Goal = "0",
+                Baseline = "seed: all sessions of the process",
+                BaselineValue = count,
+                Pass = lostCount == 0,
+                Note = string.Create(CultureInfo.InvariantCulture, $"median answer time over all sessions {sorted[sorted.Length / 2]:F3}s"),
+            });
+        }
+        finally
+        {
+            foreach (var client in clients)
+            {
+                await client.DisposeAsync();
+            }
+            foreach (var silo in silos)
+            {
+                await silo.DisposeAsync();
+            }
+        }
+    }
+}

@@ -1,0 +1,117 @@
+#!/usr/bin/env bash
+# Runs every benchmark target next to its baseline and writes bench/results/latest.{md,json}.
+#
+#   bench/run.sh quick   # 100,000-session scale, under 10 minutes on 2 cores (build included)
+#   bench/run.sh full    # 1,000,000-session scale, longer
+#
+# On a fresh Debian machine (as root) it installs what it needs: redis-server and redis-tools (redis-benchmark is
+# the network baseline) and PostgreSQL through .ci/postgres.sh (janitor and failover run on it). It starts its own
+# redis-server on 127.0.0.1:${REDIS_PORT:-6390} without persistence and stops it at the end.
+# Environment: REDIS_PORT, PG (Npgsql connection string of the server; databases are created per measurement),
+# BENCH_STEPS (space-separated subset of: inproc memory expiry network janitor failover).
+set -uo pipefail
+
+MODE="${1:-quick}"
+case "$MODE" in quick|full) ;; *) echo "usage: bench/run.sh quick|full" >&2; exit 2 ;; esac
+
+ROOT="$(cd "$(dirname "$0")/.." && pwd)"
+cd "$ROOT"
+RESULTS="$ROOT/bench/results"
+RAW="$RESULTS/run-$MODE.jsonl.tmp"
+PIDS="$RESULTS/children.pids.tmp"
+REDIS_PORT="${REDIS_PORT:-6390}"
+PG="${PG:-Host=127.0.0.1;Port=5432;Username=postgres;Password=postgres}"
+STEPS="${BENCH_STEPS:-inproc memory expiry network janitor failover}"
+START=$(date +%s)
+REDIS_PID=""
+
+log() { echo "[bench $(date +%H:%M:%S)] $*"; }
+
+cleanup() {
+  if [ -f "$PIDS" ]; then
+    while read -r pid; do [ -n "$pid" ] && kill -9 "$pid" 2>/dev/null; done < "$PIDS"
+    rm -f "$PIDS"
+  fi
+  if [ -n "$REDIS_PID" ]; then
+    kill "$REDIS_PID" 2>/dev/null && wait "$REDIS_PID" 2>/dev/null
+    log "redis-server stopped"
+  fi
+}
+trap cleanup EXIT
+trap 'exit 130' INT TERM
+
+# 1. Tools.
+if ! command -v redis-benchmark >/dev/null 2>&1 || ! command -v redis-server >/dev/null 2>&1; then
+  if [ "$(id -u)" -ne 0 ]; then echo "redis-server/redis-benchmark missing and not root: apt-get install redis-server redis-tools" >&2; exit 1; fi
+  log "installing redis-server redis-tools"
+  export DEBIAN_FRONTEND=noninteractive
+  apt-get update -qq && apt-get install -y -qq redis-server redis-tools >/dev/null || exit 1
+fi
+if [ "$(id -u)" -eq 0 ]; then
+  bash .ci/postgres.sh >/dev/null || { echo "PostgreSQL setup (.ci/postgres.sh) failed" >&2; exit 1; }
+elif ! pg_isready -q -h 127.0.0.1 -p 5432 2>/dev/null; then
+  echo "PostgreSQL is not running and this is not root (run .ci/postgres.sh as root)" >&2; exit 1
+fi
+command -v dotnet >/dev/null 2>&1 || { echo "the .NET SDK is required (dotnet not found)" >&2; exit 1; }
+
+# 2. Build (Release).
+log "building bench (Release)"
+dotnet build bench/OrleansSessions.Benchmarks -c Release -nologo -v q -clp:ErrorsOnly || exit 1
+BIN="$ROOT/bench/OrleansSessions.Benchmarks/bin/Release/net10.0/OrleansSessions.Benchmarks"
+
+# 3. redis-server on loopback, no persistence.
+redis-server --port "$REDIS_PORT" --bind 127.0.0.1 --save "" --appendonly no --daemonize no --loglevel warning >"$RESULTS/redis.log.tmp" 2>&1 &
+REDIS_PID=$!
+for _ in $(seq 1 50); do redis-cli -p "$REDIS_PORT" ping >/dev/null 2>&1 && break; sleep 0.1; done
+redis-cli -p "$REDIS_PORT" ping >/dev/null 2>&1 || { echo "redis-server did not start on port $REDIS_PORT" >&2; exit 1; }
+log "redis-server on 127.0.0.1:$REDIS_PORT (pid $REDIS_PID)"
+
+# 4. Measurements, one process each.
+mkdir -p "$RESULTS"
+: > "$RAW"
+export BENCH_OUT="$RAW" BENCH_PIDS="$PIDS"
+if [ "$MODE" = quick ]; then
+  ARGS_inproc="--sessions 10000 --creates 100000 --seconds 5"
+  ARGS_memory="--sessions 100000"
+  ARGS_expiry="--sessions 100000 --idle-seconds 20"
+  ARGS_network="--sessions 10000 --seconds 5 --warmup-seconds 2 --redis-seconds 4"
+  ARGS_janitor="--sessions 20000"
+  ARGS_failover="--sessions 3000"
+  STEP_TIMEOUT=240
+else
+  ARGS_inproc="--sessions 100000 --creates 1000000 --seconds 10"
+  ARGS_memory="--sessions 1000000"
+  ARGS_expiry="--sessions 1000000 --idle-seconds 30"
+  ARGS_network="--sessions 100000 --seconds 10 --warmup-seconds 3 --redis-seconds 8"
+  ARGS_janitor="--sessions 100000"
+  ARGS_failover="--sessions 20000"
+  STEP_TIMEOUT=1800
+fi
+LOADS=""
+FAILED=""
+for step in $STEPS; do
+  args_var="ARGS_$step"
+  load="$(cut -d' ' -f1-3 /proc/loadavg)"
+  LOADS="$LOADS $step: $load;"
+  log "step $step (load $load): $BIN $step ${!args_var}"
+  extra=""
+  case "$step" in
+    network) extra="--redis-port $REDIS_PORT" ;;
+    janitor|failover) extra="--pg $PG" ;;
+  esac
+  # shellcheck disable=SC2086
+  if ! timeout --kill-after=10 "$STEP_TIMEOUT" "$BIN" "$step" ${!args_var} $extra; then
+    log "step $step FAILED"
+    FAILED="$FAILED $step"
+  fi
+  if [ -f "$PIDS" ]; then
+    while read -r pid; do [ -n "$pid" ] && kill -9 "$pid" 2>/dev/null; done < "$PIDS"
+    rm -f "$PIDS"
+  fi
+done
+
+# 5. Report.
+"$BIN" report --raw "$RAW" --out-dir "$RESULTS" --mode "$MODE" --loads "${LOADS# }" --failures "${FAILED# }" \
+  --commit "$(git rev-parse --short HEAD 2>/dev/null || echo unknown)"
+log "done in $(( $(date +%s) - START ))s"
+[ -z "$FAILED" ]
