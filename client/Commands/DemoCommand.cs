@@ -57,14 +57,19 @@ internal static class DemoCommand
             Step(TimeSpan.Zero, "message #1: no session yet, one is created", first);
 
             await AtAsync(TimeSpan.FromMinutes(15), cancellationToken).ConfigureAwait(false);
+            // The later steps count from this touch, not from the start, so a slow answer cannot eat their margins:
+            // the check at 14:40 is due 25 seed minutes after the touch was sent (before its deadline whenever the
+            // grain took it), the message at 14:50 35 minutes after its answer came (past the deadline whenever).
+            var sent = _clock.Elapsed;
             var second = await _router.HandleRequestAsync(userId, "Para dos personas", cancellationToken).ConfigureAwait(false);
+            var answered = _clock.Elapsed;
             Step(TimeSpan.FromMinutes(15), $"message #2: touch, last_activity = 14:15, valid until {Seed(TimeSpan.FromMinutes(45))}", second);
             if (second.Session.SessionId != first.Session.SessionId)
             {
                 return Fail("message #2 should have stayed in the first session");
             }
 
-            await AtAsync(TimeSpan.FromMinutes(40), cancellationToken).ConfigureAwait(false);
+            await UntilAsync(sent + TimeSpan.FromMinutes(25) * _scale, cancellationToken).ConfigureAwait(false);
             var active = await client.GetGrain<ISessionGrain>(first.Session.SessionId).IsActiveAsync().ConfigureAwait(false);
             Step(TimeSpan.FromMinutes(40), $"is_active() = {(active ? "true" : "false")} (5 seed minutes before the deadline)", null);
             if (!active)
@@ -72,7 +77,7 @@ internal static class DemoCommand
                 return Fail("the session should still be active at 14:40");
             }
 
-            await AtAsync(TimeSpan.FromMinutes(50), cancellationToken).ConfigureAwait(false);
+            await UntilAsync(answered + TimeSpan.FromMinutes(35) * _scale, cancellationToken).ConfigureAwait(false);
             var third = await _router.HandleRequestAsync(userId, "¿A qué hora?", cancellationToken).ConfigureAwait(false);
             Step(TimeSpan.FromMinutes(50), "message #3: 35 seed minutes without activity: SESSION TIMEOUT, a new session is needed", third);
             if (third.Reply != _router.ExpiredMessage || third.Session.SessionId == first.Session.SessionId)
@@ -138,9 +143,11 @@ internal static class DemoCommand
             return ValueTask.CompletedTask;
         }
 
-        private async Task AtAsync(TimeSpan seedOffset, CancellationToken cancellationToken)
+        private Task AtAsync(TimeSpan seedOffset, CancellationToken cancellationToken) => UntilAsync(seedOffset * _scale, cancellationToken);
+
+        private async Task UntilAsync(TimeSpan elapsed, CancellationToken cancellationToken)
         {
-            var due = seedOffset * _scale - _clock.Elapsed;
+            var due = elapsed - _clock.Elapsed;
             if (due > TimeSpan.Zero)
             {
                 await Task.Delay(due, cancellationToken).ConfigureAwait(false);

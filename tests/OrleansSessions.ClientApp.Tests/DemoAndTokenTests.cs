@@ -4,7 +4,7 @@ using static OrleansSessions.ClientApp.Tests.ClientProcess;
 
 namespace OrleansSessions.ClientApp.Tests;
 
-/// <summary>The demo's timeline on a silo with a 3 s idle timeout (real time), and the token options.</summary>
+/// <summary>The demo's timeline on a silo with a 6 s idle timeout (real time), and the token options.</summary>
 public sealed class DemoAndTokenTests : IAsyncLifetime
 {
     private const string Token = "demo-token";
@@ -12,8 +12,8 @@ public sealed class DemoAndTokenTests : IAsyncLifetime
 
     public async Task InitializeAsync() => _cluster = await new TestClusterBuilder(1)
         .ConfigureSilo(s => s.AddSessionGrains())
-        .AddConfiguration("Sessions:IdleTimeout", "00:00:03")
-        .AddConfiguration("Sessions:WarningBefore", "00:00:01")
+        .AddConfiguration("Sessions:IdleTimeout", "00:00:06")
+        .AddConfiguration("Sessions:WarningBefore", "00:00:02")
         .AddConfiguration("Security:ApiToken", Token)
         .BuildAndStartAsync();
 
@@ -25,7 +25,7 @@ public sealed class DemoAndTokenTests : IAsyncLifetime
         var result = await RunAsync([.. Target(_cluster), "--token", Token, "demo", "--user", Users.New("demo")], TimeSpan.FromSeconds(60));
         Assert.True(result.ExitCode == 0, $"stderr: {result.Stderr}\nstdout: {result.Stdout}");
         var output = result.Stdout;
-        Assert.Contains("Sessions:IdleTimeout is 00:00:03", output, StringComparison.Ordinal);
+        Assert.Contains("Sessions:IdleTimeout is 00:00:06", output, StringComparison.Ordinal);
         foreach (var step in new[] { "14:00  message #1", "14:15  message #2", "14:40  is_active() = true", "14:50  message #3" })
         {
             Assert.Contains(step, output, StringComparison.Ordinal);
