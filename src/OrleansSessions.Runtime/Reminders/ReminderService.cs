@@ -64,6 +64,10 @@ internal sealed partial class ReminderService : IAsyncDisposable
 
     private async Task RefreshSafeAsync()
     {
+        if (_stopping.IsCancellationRequested)
+        {
+            return;
+        }
         try
         {
             await RefreshAsync(_stopping.Token).ConfigureAwait(false);
@@ -200,8 +204,8 @@ internal sealed partial class ReminderService : IAsyncDisposable
             reminder.Stop();
         }
         _owned.Clear();
-        _stopping.Dispose();
-        _refreshLock.Dispose();
+        // The semaphore and the token source are left to the GC: a refresh started by a late ring change may still
+        // be waiting on them, and it returns at once because stopping is cancelled.
     }
 
     /// <summary>One owned reminder, scheduled on the silo's timer facility.</summary>
