@@ -60,6 +60,7 @@ dotnet build bench/OrleansSessions.Benchmarks -c Release -nologo -v q -clp:Error
 BIN="$ROOT/bench/OrleansSessions.Benchmarks/bin/Release/net10.0/OrleansSessions.Benchmarks"
 
 # 3. redis-server on loopback, no persistence.
+mkdir -p "$RESULTS"
 redis-server --port "$REDIS_PORT" --bind 127.0.0.1 --save "" --appendonly no --daemonize no --loglevel warning >"$RESULTS/redis.log.tmp" 2>&1 &
 REDIS_PID=$!
 for _ in $(seq 1 50); do redis-cli -p "$REDIS_PORT" ping >/dev/null 2>&1 && break; sleep 0.1; done
@@ -96,7 +97,7 @@ for step in $STEPS; do
   log "step $step (load $load): $BIN $step ${!args_var}"
   extra=""
   case "$step" in
-    network) extra="--redis-port $REDIS_PORT" ;;
+    network) extra="--redis-port $REDIS_PORT --redis-pid $REDIS_PID" ;;
     janitor|failover) extra="--pg $PG" ;;
   esac
   # shellcheck disable=SC2086

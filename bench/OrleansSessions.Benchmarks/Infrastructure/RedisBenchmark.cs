@@ -3,7 +3,11 @@ using System.Globalization;
 
 namespace OrleansSessions.Benchmarks.Infrastructure;
 
-internal sealed record RedisResult(double Rps, double P50, double P99, double Max);
+internal sealed record RedisResult(double Rps, double P50, double P99, double Max)
+{
+    /// <summary>CPU time of redis-server per request during the run (0 when its pid is unknown).</summary>
+    public double ServerUsPerCall { get; init; }
+}
 
 /// <summary>Runs redis-benchmark (EXPIRE on 10,000 existing keys) and parses its CSV summary.</summary>
 internal static class RedisBenchmark
@@ -14,12 +18,14 @@ internal static class RedisBenchmark
         await RunAsync(port, ["-c", "50", "-n", (keys * 20).ToString(CultureInfo.InvariantCulture), "-P", "64", "-r", keys.ToString(CultureInfo.InvariantCulture), "--csv", "SET", "key:__rand_int__", "v"]);
     }
 
-    public static async Task<RedisResult> RunExpireAsync(int port, int connections, int depth, double seconds)
+    public static async Task<RedisResult> RunExpireAsync(int port, int connections, int depth, double seconds, int serverPid)
     {
         // Calibrate -n from a short run so each depth runs about `seconds`.
         var probe = Parse(await RunAsync(port, Args(connections, depth, 50_000)));
         var n = Math.Max(100_000, (int)Math.Min(int.MaxValue / 2, probe.Rps * seconds));
-        return Parse(await RunAsync(port, Args(connections, depth, n)));
+        var cpu0 = serverPid > 0 ? CpuTime.Of(serverPid) : TimeSpan.Zero;
+        var result = Parse(await RunAsync(port, Args(connections, depth, n)));
+        return serverPid > 0 ? result with { ServerUsPerCall = (CpuTime.Of(serverPid) - cpu0).TotalMicroseconds / n } : result;
     }
 
     private static string[] Args(int connections, int depth, int n) =>

@@ -13,6 +13,10 @@ internal static class ResultSink
     public static void Add(BenchResult result)
     {
         Console.WriteLine(Format(result));
+        if (result.Note is not null)
+        {
+            Console.WriteLine("       " + result.Note);
+        }
         if (s_path is not null)
         {
             File.AppendAllText(s_path, JsonSerializer.Serialize(result, BenchJsonContext.Default.BenchResult) + "\n");

@@ -34,6 +34,11 @@ internal static class ExpiryLag
         var byReceipt = new LatencyHistogram();
         var gate = new Lock();
         var expired = 0;
+        var firstDeadline = DateTimeOffset.MaxValue;
+        var lastDeadline = DateTimeOffset.MinValue;
+        var lastEnd = DateTimeOffset.MinValue;
+        var maxLagPerSecond = new double[600];
+        var origin = DateTimeOffset.UtcNow + idle;
         var allExpired = new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously);
         var prefix = "lag-" + Guid.NewGuid().ToString("N")[..8];
         await using var subscription = await client.SubscribeAsync<SessionEvent>(SessionTopics.Events, e =>
@@ -45,6 +50,11 @@ internal static class ExpiryLag
                 {
                     byAt.Record((long)((e.At - e.Session.ExpiresAt).Ticks * 100));
                     byReceipt.Record((long)((received - e.Session.ExpiresAt).Ticks * 100));
+                    firstDeadline = e.Session.ExpiresAt < firstDeadline ? e.Session.ExpiresAt : firstDeadline;
+                    lastDeadline = e.Session.ExpiresAt > lastDeadline ? e.Session.ExpiresAt : lastDeadline;
+                    lastEnd = e.At > lastEnd ? e.At : lastEnd;
+                    var second = Math.Clamp((int)(e.Session.ExpiresAt - origin).TotalSeconds, 0, maxLagPerSecond.Length - 1);
+                    maxLagPerSecond[second] = Math.Max(maxLagPerSecond[second], (e.At - e.Session.ExpiresAt).TotalMilliseconds);
                     if (++expired == count)
                     {
                         allExpired.TrySetResult();
@@ -72,8 +82,14 @@ internal static class ExpiryLag
         var createSeconds = stopwatch.Elapsed.TotalSeconds;
         var live = cluster.ActivationCountOf<ISessionGrain>();
         Console.WriteLine(string.Create(CultureInfo.InvariantCulture, $"  created {count} sessions in {createSeconds:F1}s ({count / createSeconds:N0}/s); {live} live; waiting for expiry"));
+        var gcPause0 = GC.GetTotalPauseDuration();
+        var gen2 = GC.CollectionCount(2);
+        var gen0 = GC.CollectionCount(0);
         var completed = await Task.WhenAny(allExpired.Task, Task.Delay(idle + TimeSpan.FromSeconds(createSeconds * 2 + 120))) == allExpired.Task;
         var lastSeconds = stopwatch.Elapsed.TotalSeconds;
+        var gcNote = string.Create(CultureInfo.InvariantCulture,
+            $"GC while waiting for expiry: {GC.CollectionCount(0) - gen0} gen0, {GC.CollectionCount(2) - gen2} gen2, pause total {(GC.GetTotalPauseDuration() - gcPause0).TotalMilliseconds:F0} ms; max lag per second of deadlines [{string.Join(' ', maxLagPerSecond.Reverse().SkipWhile(v => v == 0).Reverse().Select(v => v.ToString("F0", CultureInfo.InvariantCulture)))}] ms");
+        Console.WriteLine("  " + gcNote);
         int seen;
         lock (gate)
         {
@@ -83,7 +99,7 @@ internal static class ExpiryLag
         var (baseP50, baseP99, baseMax, scale) = SimulateCleanupThread(Math.Min(count, 100_000));
         var load = Load.Average();
         var note = string.Create(CultureInfo.InvariantCulture,
-            $"{count} sessions live at once (created in {createSeconds:F1}s), IdleTimeout {idle.TotalSeconds}s, real time; {seen}/{count} expired events{(completed ? "" : " (TIMED OUT)")}; last at +{lastSeconds:F1}s; lag at subscriber receipt p50 {byReceipt.Milliseconds(0.5):F1} p99 {byReceipt.Milliseconds(0.99):F1} max {byReceipt.Milliseconds(1):F1} ms; load {load}");
+            $"{count} sessions live at once (created in {createSeconds:F1}s), IdleTimeout {idle.TotalSeconds}s, real time; {seen}/{count} expired events{(completed ? "" : " (TIMED OUT)")}; last at +{lastSeconds:F1}s; deadlines spread over {(lastDeadline - firstDeadline).TotalSeconds:F2}s ({count / Math.Max(0.001, (lastDeadline - firstDeadline).TotalSeconds):N0} due/s), ends processed over {(lastEnd - firstDeadline).TotalSeconds:F2}s ({seen / Math.Max(0.001, (lastEnd - firstDeadline).TotalSeconds):N0}/s); {gcNote}; lag at subscriber receipt p50 {byReceipt.Milliseconds(0.5):F1} p99 {byReceipt.Milliseconds(0.99):F1} max {byReceipt.Milliseconds(1):F1} ms; load {load}");
         var baseline = string.Create(CultureInfo.InvariantCulture, $"5-min cleanup thread, simulated at 1/{scale} scale, lags x{scale}");
         ResultSink.Add(new BenchResult
         {

@@ -53,6 +53,11 @@ internal static class HeapPerSession
         var sessionsOnly = (afterUsersCollected - before) / (double)count;
         var live = cluster.ActivationCountOf<ISessionGrain>();
 
+        // What is left without any activation: the stored states (in-memory storage) and the deadline index rows.
+        await cluster.ForceActivationCollectionAsync(TimeSpan.Zero);
+        await Task.Delay(500);
+        var storedOnly = (Heap() - before) / (double)count;
+
         var load = Load.Average();
         ResultSink.Add(new BenchResult
         {
@@ -77,6 +82,14 @@ internal static class HeapPerSession
             Pass = sessionsOnly <= 512,
             Note = string.Create(CultureInfo.InvariantCulture,
                 $"after collecting {collected} idle activations (user grains); {live} session activations remain live; stored user state stays in memory storage"),
+        });
+        ResultSink.Add(new BenchResult
+        {
+            Target = $"memory.storedStateAndIndexPerSession@{count}",
+            Value = storedOnly,
+            Unit = "bytes",
+            Note = string.Create(CultureInfo.InvariantCulture,
+                $"after force-collecting every activation: in-memory stored state of session and user + deadline index row; so one live session activation costs {sessionsOnly - storedOnly:F0} bytes and one idle user activation {perSession - sessionsOnly:F0} bytes"),
         });
     }
 

@@ -23,6 +23,7 @@ internal static class NetworkThroughput
         var sessionCount = args.Int("sessions", 10_000);
         var redisPort = args.Int("redis-port", 0);
         var redisSeconds = args.Double("redis-seconds", 4);
+        var redisPid = args.Int("redis-pid", 0);
 
         // Redis first, while the silo is not running: each side gets the machine to itself.
         var redis = new Dictionary<int, RedisResult>();
@@ -31,7 +32,7 @@ internal static class NetworkThroughput
             await RedisBenchmark.PopulateAsync(redisPort, sessionCount);
             foreach (var depth in depths)
             {
-                redis[depth] = await RedisBenchmark.RunExpireAsync(redisPort, connections, depth, redisSeconds);
+                redis[depth] = await RedisBenchmark.RunExpireAsync(redisPort, connections, depth, redisSeconds, redisPid);
                 Console.WriteLine(string.Create(CultureInfo.InvariantCulture, $"  redis EXPIRE depth {depth}: {redis[depth].Rps:N0}/s p50 {redis[depth].P50:F3} p99 {redis[depth].P99:F3} ms"));
             }
         }
@@ -59,7 +60,12 @@ internal static class NetworkThroughput
             foreach (var depth in depths)
             {
                 await ClosedLoopAsync(grains, depth, warmup, record: false);
+                var siloCpu0 = CpuTime.Of(silo.Pid);
+                var clientCpu0 = CpuTime.Self();
                 var (rate, histogram, errors) = await ClosedLoopAsync(grains, depth, duration, record: true);
+                var calls = rate * duration.TotalSeconds;
+                var siloUs = (CpuTime.Of(silo.Pid) - siloCpu0).TotalMicroseconds / calls;
+                var clientUs = (CpuTime.Self() - clientCpu0).TotalMicroseconds / calls;
                 peak = Math.Max(peak, rate);
                 var load = Load.Average();
                 var r = redis.GetValueOrDefault(depth);
@@ -73,7 +79,7 @@ internal static class NetworkThroughput
                     BaselineValue = r?.Rps,
                     Pass = r is not null && rate >= r.Rps,
                     Note = string.Create(CultureInfo.InvariantCulture,
-                        $"{connections} connections x {depth} in flight, {duration.TotalSeconds}s, {errors} errors; latency p50 {histogram.Milliseconds(0.5):F3} p99 {histogram.Milliseconds(0.99):F3} p99.9 {histogram.Milliseconds(0.999):F3} max {histogram.Milliseconds(1):F3} ms; redis p50 {r?.P50:F3} p99 {r?.P99:F3} ms; load {load}"),
+                        $"{connections} connections x {depth} in flight, {duration.TotalSeconds}s, {errors} errors; CPU per call: silo {siloUs:F2} us, client {clientUs:F2} us (redis-server {r?.ServerUsPerCall:F2} us); latency p50 {histogram.Milliseconds(0.5):F3} p99 {histogram.Milliseconds(0.99):F3} p99.9 {histogram.Milliseconds(0.999):F3} max {histogram.Milliseconds(1):F3} ms; redis p50 {r?.P50:F3} p99 {r?.P99:F3} ms; load {load}"),
                 });
                 foreach (var (name, q) in new[] { ("p50", 0.5), ("p99", 0.99), ("p99.9", 0.999) })
                 {
