@@ -22,6 +22,7 @@ public sealed partial class ClusterClient : IClusterClient, IGrainCallInvoker, I
     private readonly SemaphoreSlim _connectLock = new(1, 1);
     private readonly ConcurrentDictionary<string, ConcurrentDictionary<ISubscription, byte>> _subscriptions = new(StringComparer.Ordinal);
     private readonly CancellationTokenSource _disposing = new();
+    private readonly OrderedSender _sender;
     private volatile MessageConnection? _connection;
     private int _nextGateway;
     private int _disposed;
@@ -32,6 +33,7 @@ public sealed partial class ClusterClient : IClusterClient, IGrainCallInvoker, I
         _logger = logger;
         _callbacks = new CallbackTable(options.Messaging.ResponseTimeout);
         _nextGateway = Random.Shared.Next(options.Gateways.Count);
+        _sender = new OrderedSender(() => ConnectSlowAsync(_disposing.Token));
     }
 
     /// <inheritdoc />
@@ -48,16 +50,10 @@ public sealed partial class ClusterClient : IClusterClient, IGrainCallInvoker, I
     }
 
     /// <summary>Connects to a gateway now (otherwise the first call does).</summary>
-    public async Task ConnectAsync(CancellationToken cancellationToken = default) => await GetConnectionAsync(cancellationToken).ConfigureAwait(false);
-
-    private ValueTask<MessageConnection> GetConnectionAsync(CancellationToken cancellationToken)
+    public async Task ConnectAsync(CancellationToken cancellationToken = default)
     {
-        var connection = _connection;
-        if (connection is { IsClosed: false })
-        {
-            return ValueTask.FromResult(connection);
-        }
-        return new ValueTask<MessageConnection>(ConnectSlowAsync(cancellationToken));
+        ObjectDisposedException.ThrowIf(_disposed != 0, this);
+        await _sender.EnsureConnectedAsync().WaitAsync(cancellationToken).ConfigureAwait(false);
     }
 
     private async Task<MessageConnection> ConnectSlowAsync(CancellationToken cancellationToken)
@@ -125,20 +121,8 @@ public sealed partial class ClusterClient : IClusterClient, IGrainCallInvoker, I
     /// <inheritdoc />
     public ValueTask<TResult> InvokeAsync<TResult>(GrainId target, GrainRequest<TResult> request)
     {
-        var connecting = GetConnectionAsync(CancellationToken.None);
-        if (connecting.IsCompletedSuccessfully)
-        {
-            return Send(connecting.Result, target, request);
-        }
-        return InvokeSlowAsync(connecting, target, request);
-    }
-
-    private async ValueTask<TResult> InvokeSlowAsync<TResult>(ValueTask<MessageConnection> connecting, GrainId target, GrainRequest<TResult> request)
-        => await Send(await connecting.ConfigureAwait(false), target, request).ConfigureAwait(false);
-
-    private ValueTask<TResult> Send<TResult>(MessageConnection connection, GrainId target, GrainRequest<TResult> request)
-    {
-        var pending = new PendingCall<TResult> { Connection = connection };
+        ObjectDisposedException.ThrowIf(_disposed != 0, this);
+        var pending = new PendingCall<TResult>();
         var header = new RequestHeader
         {
             CorrelationId = _callbacks.Register(pending),
@@ -148,35 +132,23 @@ public sealed partial class ClusterClient : IClusterClient, IGrainCallInvoker, I
             Flags = request.Flags,
             CallChainId = Interlocked.Increment(ref s_chain),
         };
-        connection.Send(new RequestMessage(header, request, pending));
+        _sender.Send(new RequestMessage(header, request, pending));
         return new ValueTask<TResult>(pending.Task);
     }
 
     /// <inheritdoc />
     public void InvokeOneWay(GrainId target, GrainRequest request)
     {
-        _ = SendOneWayAsync(target, request);
-    }
-
-    private async Task SendOneWayAsync(GrainId target, GrainRequest request)
-    {
-        try
+        ObjectDisposedException.ThrowIf(_disposed != 0, this);
+        var header = new RequestHeader
         {
-            var connection = await GetConnectionAsync(CancellationToken.None).ConfigureAwait(false);
-            var header = new RequestHeader
-            {
-                Target = target,
-                MethodInterfaceId = request.InterfaceId,
-                MethodId = request.MethodId,
-                Flags = request.Flags | InvokeFlags.OneWay,
-                CallChainId = Interlocked.Increment(ref s_chain),
-            };
-            connection.Send(new RequestMessage(header, request, null));
-        }
-        catch (Exception ex)
-        {
-            LogOneWayFailed(_logger, request.ToString(), ex.Message);
-        }
+            Target = target,
+            MethodInterfaceId = request.InterfaceId,
+            MethodId = request.MethodId,
+            Flags = request.Flags | InvokeFlags.OneWay,
+            CallChainId = Interlocked.Increment(ref s_chain),
+        };
+        _sender.Send(new RequestMessage(header, request, null));
     }
 
     /// <inheritdoc />
@@ -188,10 +160,10 @@ public sealed partial class ClusterClient : IClusterClient, IGrainCallInvoker, I
         var subscribers = _subscriptions.GetOrAdd(topic, static _ => new());
         var first = subscribers.IsEmpty;
         subscribers[subscription] = 0;
-        var connection = await GetConnectionAsync(cancellationToken).ConfigureAwait(false);
+        await _sender.EnsureConnectedAsync().WaitAsync(cancellationToken).ConfigureAwait(false);
         if (first)
         {
-            await connection.SendAsync(new TopicMessage(MessageKind.Subscribe, topic)).ConfigureAwait(false);
+            _sender.Send(new TopicMessage(MessageKind.Subscribe, topic));
         }
         return subscription;
     }
@@ -200,7 +172,7 @@ public sealed partial class ClusterClient : IClusterClient, IGrainCallInvoker, I
     {
         if (_subscriptions.TryGetValue(topic, out var subscribers) && subscribers.TryRemove(subscription, out _) && subscribers.IsEmpty)
         {
-            _connection?.Send(new TopicMessage(MessageKind.Unsubscribe, topic));
+            _sender.Connection?.Send(new TopicMessage(MessageKind.Unsubscribe, topic));
         }
     }
 
@@ -255,7 +227,7 @@ public sealed partial class ClusterClient : IClusterClient, IGrainCallInvoker, I
         {
             try
             {
-                await GetConnectionAsync(_disposing.Token).ConfigureAwait(false);
+                await _sender.EnsureConnectedAsync().ConfigureAwait(false);
                 return;
             }
             catch (OperationCanceledException)
@@ -265,6 +237,10 @@ public sealed partial class ClusterClient : IClusterClient, IGrainCallInvoker, I
             catch (Exception ex)
             {
                 LogReconnectFailed(_logger, ex.Message);
+                if (ex is SiloUnavailableException { InnerException: null })
+                {
+                    return; // refused (token, cluster id): retrying cannot help
+                }
             }
         }
     }
@@ -277,11 +253,7 @@ public sealed partial class ClusterClient : IClusterClient, IGrainCallInvoker, I
             return;
         }
         await _disposing.CancelAsync().ConfigureAwait(false);
-        var connection = _connection;
-        if (connection is not null)
-        {
-            await connection.CloseAsync().ConfigureAwait(false);
-        }
+        await _sender.CloseAsync().ConfigureAwait(false);
         _callbacks.Dispose();
         _disposing.Dispose();
     }
@@ -349,9 +321,6 @@ public sealed partial class ClusterClient : IClusterClient, IGrainCallInvoker, I
 
     [LoggerMessage(EventId = 802, Level = LogLevel.Warning, Message = "Reconnect failed: {Reason}")]
     private static partial void LogReconnectFailed(ILogger logger, string reason);
-
-    [LoggerMessage(EventId = 803, Level = LogLevel.Warning, Message = "One-way call {Method} was not sent: {Reason}")]
-    private static partial void LogOneWayFailed(ILogger logger, string method, string reason);
 
     [LoggerMessage(EventId = 804, Level = LogLevel.Warning, Message = "An event handler on {Topic} failed")]
     private static partial void LogHandlerFailed(ILogger logger, string topic, Exception exception);

@@ -90,7 +90,7 @@ internal sealed class SiloRuntimeClient : IGrainCallInvoker, IGrainFactory, IDis
             Flags = request.Flags | InvokeFlags.OneWay,
             CallChainId = NewChainId(),
         };
-        _ = SendAsync(owner, new RequestMessage(header, request, null), null);
+        _connections.Send(owner, new RequestMessage(header, request, null));
     }
 
     /// <summary>Runs a request that arrived over a connection, forwarding it when another silo owns the grain.</summary>
@@ -116,12 +116,12 @@ internal sealed class SiloRuntimeClient : IGrainCallInvoker, IGrainFactory, IDis
         forwarded.Hops++;
         if (responder is null)
         {
-            _ = SendAsync(owner, new RequestMessage(forwarded, request, null), null);
+            _connections.Send(owner, new RequestMessage(forwarded, request, null));
             return;
         }
         var relay = new RelayCall(header.CorrelationId, responder);
         forwarded.CorrelationId = Callbacks.Register(relay);
-        _ = SendAsync(owner, new RequestMessage(forwarded, request, relay), relay);
+        _connections.Send(owner, new RequestMessage(forwarded, request, relay));
     }
 
     /// <summary>The remote owner of <paramref name="target"/>, or null when this silo should host it.</summary>
@@ -143,25 +143,8 @@ internal sealed class SiloRuntimeClient : IGrainCallInvoker, IGrainFactory, IDis
             Flags = request.Flags,
             CallChainId = chainId,
         };
-        _ = SendAsync(owner, new RequestMessage(header, request, pending), pending);
+        _connections.Send(owner, new RequestMessage(header, request, pending));
         return new ValueTask<TResult>(pending.Task);
-    }
-
-    private async Task SendAsync(SiloAddress owner, OutgoingMessage message, IPendingCall? pending)
-    {
-        try
-        {
-            var connection = await _connections.GetAsync(owner).ConfigureAwait(false);
-            if (pending is not null)
-            {
-                pending.Connection = connection;
-            }
-            await connection.SendAsync(message).ConfigureAwait(false);
-        }
-        catch (Exception ex)
-        {
-            message.OnSendFailed(ex is SiloUnavailableException ? ex : new SiloUnavailableException($"Cannot reach silo {owner}: {ex.Message}", ex));
-        }
     }
 
     /// <summary>Fails the calls that went out on a connection that closed.</summary>

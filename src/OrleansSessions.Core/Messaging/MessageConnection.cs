@@ -55,6 +55,10 @@ internal sealed partial class MessageConnection
     /// <summary>Queues a message; waits only when the send queue is full (backpressure).</summary>
     public ValueTask SendAsync(OutgoingMessage message)
     {
+        if (message.IsLocalOnly)
+        {
+            return ValueTask.CompletedTask;
+        }
         if (IsClosed)
         {
             message.OnSendFailed(new SiloUnavailableException($"Connection to {RemoteEndPoint} is closed."));

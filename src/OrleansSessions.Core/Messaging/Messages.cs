@@ -54,6 +54,14 @@ internal sealed class RequestMessage(RequestHeader header, GrainRequest request,
         request.WriteArguments(ref writer);
     }
 
+    public override void OnSending(MessageConnection connection)
+    {
+        if (pending is not null)
+        {
+            pending.Connection = connection;
+        }
+    }
+
     public override void OnSendFailed(Exception exception) => pending?.Fail(exception);
 }
 

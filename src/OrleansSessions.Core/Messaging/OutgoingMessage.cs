@@ -10,6 +10,14 @@ internal abstract class OutgoingMessage
     /// <summary>Writes everything after the kind byte.</summary>
     public abstract void WriteBody(ref CodecWriter writer);
 
+    /// <summary>True for markers that are never written to the wire.</summary>
+    public virtual bool IsLocalOnly => false;
+
+    /// <summary>Called just before the message is queued on <paramref name="connection"/>.</summary>
+    public virtual void OnSending(MessageConnection connection)
+    {
+    }
+
     /// <summary>Called when the message cannot be sent (too large, connection closed).</summary>
     public virtual void OnSendFailed(Exception exception)
     {

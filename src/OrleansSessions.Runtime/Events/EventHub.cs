@@ -28,21 +28,8 @@ internal sealed partial class EventHub(MembershipService membership, ConnectionM
         {
             if (silo != local.Address)
             {
-                _ = ForwardAsync(silo, topic, payload);
+                connections.Send(silo, new EventMessage(topic, true, payload));
             }
-        }
-    }
-
-    private async Task ForwardAsync(SiloAddress silo, string topic, byte[] payload)
-    {
-        try
-        {
-            var connection = await connections.GetAsync(silo).ConfigureAwait(false);
-            await connection.SendAsync(new EventMessage(topic, true, payload)).ConfigureAwait(false);
-        }
-        catch (Exception ex)
-        {
-            LogForwardFailed(logger, topic, silo, ex.Message);
         }
     }
 
@@ -146,9 +133,6 @@ internal sealed partial class EventHub(MembershipService membership, ConnectionM
             await _pump.ConfigureAwait(false);
         }
     }
-
-    [LoggerMessage(EventId = 500, Level = LogLevel.Warning, Message = "Could not forward an event on {Topic} to {Silo}: {Reason}")]
-    private static partial void LogForwardFailed(ILogger logger, string topic, SiloAddress silo, string reason);
 
     [LoggerMessage(EventId = 501, Level = LogLevel.Warning, Message = "An event handler on {Topic} failed")]
     private static partial void LogHandlerFailed(ILogger logger, string topic, Exception exception);

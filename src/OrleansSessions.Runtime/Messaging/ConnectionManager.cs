@@ -10,7 +10,7 @@ namespace OrleansSessions.Runtime.Messaging;
 /// <summary>Outbound connections from this silo to the other silos, one per silo, opened on first use.</summary>
 internal sealed class ConnectionManager : IAsyncDisposable
 {
-    private readonly ConcurrentDictionary<SiloAddress, Lazy<Task<MessageConnection>>> _connections = new();
+    private readonly ConcurrentDictionary<SiloAddress, OrderedSender> _connections = new();
     private readonly ConcurrentDictionary<MessageConnection, byte> _inbound = new();
     private readonly LocalSilo _local;
     private readonly MessagingOptions _messaging;
@@ -28,31 +28,26 @@ internal sealed class ConnectionManager : IAsyncDisposable
         _handler = new Lazy<SiloMessageHandler>(() => (SiloMessageHandler)services.GetService(typeof(SiloMessageHandler))!);
     }
 
+    /// <summary>Sends a message to a silo; messages to one silo go out in the order of these calls.</summary>
+    public void Send(SiloAddress silo, OutgoingMessage message)
+    {
+        if (_stopped)
+        {
+            message.OnSendFailed(new SiloUnavailableException("This silo is stopping."));
+            return;
+        }
+        _connections.GetOrAdd(silo, s => new OrderedSender(() => ConnectAsync(s))).Send(message);
+    }
+
+    /// <summary>The connection to a silo, opened if needed.</summary>
     public async ValueTask<MessageConnection> GetAsync(SiloAddress silo, CancellationToken cancellationToken = default)
     {
         if (_stopped)
         {
             throw new SiloUnavailableException("This silo is stopping.");
         }
-        while (true)
-        {
-            var lazy = _connections.GetOrAdd(silo, s => new Lazy<Task<MessageConnection>>(() => ConnectAsync(s)));
-            MessageConnection connection;
-            try
-            {
-                connection = await lazy.Value.WaitAsync(cancellationToken).ConfigureAwait(false);
-            }
-            catch (Exception) when (!cancellationToken.IsCancellationRequested)
-            {
-                _connections.TryRemove(new KeyValuePair<SiloAddress, Lazy<Task<MessageConnection>>>(silo, lazy));
-                throw;
-            }
-            if (!connection.IsClosed)
-            {
-                return connection;
-            }
-            _connections.TryRemove(new KeyValuePair<SiloAddress, Lazy<Task<MessageConnection>>>(silo, lazy));
-        }
+        var sender = _connections.GetOrAdd(silo, s => new OrderedSender(() => ConnectAsync(s)));
+        return await sender.EnsureConnectedAsync().WaitAsync(cancellationToken).ConfigureAwait(false);
     }
 
     private async Task<MessageConnection> ConnectAsync(SiloAddress silo)
@@ -81,9 +76,9 @@ internal sealed class ConnectionManager : IAsyncDisposable
     /// <summary>Closes and forgets the connection to a silo that left.</summary>
     public void Drop(SiloAddress silo)
     {
-        if (_connections.TryRemove(silo, out var lazy) && lazy.IsValueCreated && lazy.Value.IsCompletedSuccessfully)
+        if (_connections.TryRemove(silo, out var sender))
         {
-            _ = lazy.Value.Result.CloseAsync();
+            _ = sender.CloseAsync();
         }
     }
 
@@ -94,10 +89,7 @@ internal sealed class ConnectionManager : IAsyncDisposable
         var closing = new List<Task>();
         foreach (var pair in _connections)
         {
-            if (pair.Value.IsValueCreated && pair.Value.Value.IsCompletedSuccessfully)
-            {
-                closing.Add(pair.Value.Value.Result.CloseAsync());
-            }
+            closing.Add(pair.Value.CloseAsync());
         }
         foreach (var connection in _inbound.Keys)
         {
