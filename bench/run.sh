@@ -21,7 +21,7 @@ RAW="$RESULTS/run-$MODE.jsonl.tmp"
 PIDS="$RESULTS/children.pids.tmp"
 REDIS_PORT="${REDIS_PORT:-6390}"
 PG="${PG:-Host=127.0.0.1;Port=5432;Username=postgres;Password=postgres}"
-STEPS="${BENCH_STEPS:-inproc memory expiry network janitor failover}"
+STEPS="${BENCH_STEPS:-inproc memory expiry expiry-wksgc network janitor failover}"
 START=$(date +%s)
 REDIS_PID=""
 
@@ -73,16 +73,18 @@ mkdir -p "$RESULTS"
 export BENCH_OUT="$RAW" BENCH_PIDS="$PIDS"
 if [ "$MODE" = quick ]; then
   ARGS_inproc="--sessions 10000 --creates 100000 --seconds 5"
-  ARGS_memory="--sessions 100000"
+  ARGS_memory="--sessions 100000 --idle-seconds 30"
   ARGS_expiry="--sessions 100000 --idle-seconds 20"
+  ARGS_expiry_wksgc="$ARGS_expiry --variant wksGC"
   ARGS_network="--sessions 10000 --seconds 5 --warmup-seconds 2 --redis-seconds 4"
   ARGS_janitor="--sessions 20000"
   ARGS_failover="--sessions 3000"
   STEP_TIMEOUT=240
 else
   ARGS_inproc="--sessions 100000 --creates 1000000 --seconds 10"
-  ARGS_memory="--sessions 1000000"
+  ARGS_memory="--sessions 1000000 --idle-seconds 300"
   ARGS_expiry="--sessions 1000000 --idle-seconds 30"
+  ARGS_expiry_wksgc="$ARGS_expiry --variant wksGC"
   ARGS_network="--sessions 100000 --seconds 10 --warmup-seconds 3 --redis-seconds 8"
   ARGS_janitor="--sessions 100000"
   ARGS_failover="--sessions 20000"
@@ -91,17 +93,24 @@ fi
 LOADS=""
 FAILED=""
 for step in $STEPS; do
-  args_var="ARGS_$step"
+  args_var="ARGS_${step//-/_}"
+  mode="$step"
+  envs=()
+  if [ "$step" = expiry-wksgc ]; then
+    # The same expiry run under workstation concurrent GC (information: the silo host ships server GC).
+    mode=expiry
+    envs=(DOTNET_gcServer=0 DOTNET_gcConcurrent=1)
+  fi
   load="$(cut -d' ' -f1-3 /proc/loadavg)"
   LOADS="$LOADS $step: $load;"
-  log "step $step (load $load): $BIN $step ${!args_var}"
+  log "step $step (load $load): ${envs[*]} $BIN $mode ${!args_var}"
   extra=""
   case "$step" in
     network) extra="--redis-port $REDIS_PORT --redis-pid $REDIS_PID" ;;
     janitor|failover) extra="--pg $PG" ;;
   esac
   # shellcheck disable=SC2086
-  if ! timeout --kill-after=10 "$STEP_TIMEOUT" "$BIN" "$step" ${!args_var} $extra; then
+  if ! env "${envs[@]}" timeout --kill-after=10 "$STEP_TIMEOUT" "$BIN" "$mode" ${!args_var} $extra; then
     log "step $step FAILED"
     FAILED="$FAILED $step"
   fi

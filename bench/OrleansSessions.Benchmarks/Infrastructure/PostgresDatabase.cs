@@ -7,7 +7,7 @@ internal static class PostgresDatabase
 {
     public static async Task<string> RecreateAsync(string server, string name, int maxPoolSize)
     {
-        var admin = new NpgsqlConnectionStringBuilder(server) { Database = "postgres", Pooling = false }.ConnectionString;
+        var admin = new NpgsqlConnectionStringBuilder(server) { Database = "postgres", Pooling = false, SslMode = SslMode.Disable }.ConnectionString;
         await using (var connection = new NpgsqlConnection(admin))
         {
             await connection.OpenAsync();
@@ -19,6 +19,7 @@ internal static class PostgresDatabase
             await create.ExecuteNonQueryAsync();
         }
         // PostgreSQL allows 100 connections and other test runs share it: keep each pool small.
-        return new NpgsqlConnectionStringBuilder(server) { Database = name, MaxPoolSize = maxPoolSize }.ConnectionString;
+        // Loopback: no TLS (Npgsql would otherwise negotiate it), the same for the product and the SQL baseline.
+        return new NpgsqlConnectionStringBuilder(server) { Database = name, MaxPoolSize = maxPoolSize, SslMode = SslMode.Disable }.ConnectionString;
     }
 }

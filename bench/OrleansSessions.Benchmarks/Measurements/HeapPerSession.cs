@@ -20,6 +20,9 @@ internal static class HeapPerSession
     {
         var count = args.Int("sessions", 100_000);
         var concurrency = args.Int("concurrency", 64);
+        // With --idle-seconds the sessions get a short IdleTimeout, so the run can also show what the heap holds once
+        // the deadlines of the force-collected sessions have passed (their timer entries are due and dropped).
+        var idle = args.Get("idle-seconds") is null ? (TimeSpan?)null : args.Seconds("idle-seconds", 30);
 
         // Baseline first, on a clean heap.
         var baselineBefore = Heap();
@@ -33,9 +36,13 @@ internal static class HeapPerSession
         GC.KeepAlive(manager);
         manager = null;
 
-        await using var cluster = await new TestClusterBuilder(1)
-            .ConfigureSilo(s => s.AddSessionGrains())
-            .BuildAndStartAsync();
+        var builder = new TestClusterBuilder(1).ConfigureSilo(s => s.AddSessionGrains());
+        if (idle is { } idleTimeout)
+        {
+            builder.AddConfiguration("Sessions:IdleTimeout", idleTimeout.ToString("c", CultureInfo.InvariantCulture));
+        }
+        await using var cluster = await builder.BuildAndStartAsync();
+        var created = System.Diagnostics.Stopwatch.StartNew();
         var factory = cluster.Primary.Services.GetRequiredService<IGrainFactory>();
         await CreateAsync(factory, "warm", 2_000, concurrency);
         await Task.Delay(500);
@@ -57,6 +64,19 @@ internal static class HeapPerSession
         await cluster.ForceActivationCollectionAsync(TimeSpan.Zero);
         await Task.Delay(500);
         var storedOnly = (Heap() - before) / (double)count;
+        var activationsLeft = cluster.ActivationCountOf<ISessionGrain>();
+        var afterDeadlines = "";
+        var storedAfterDeadlines = storedOnly;
+        if (idle is { } wait)
+        {
+            var remaining = wait + TimeSpan.FromSeconds(2) - created.Elapsed;
+            if (remaining > TimeSpan.Zero)
+            {
+                await Task.Delay(remaining);
+            }
+            storedAfterDeadlines = (Heap() - before) / (double)count;
+            afterDeadlines = string.Create(CultureInfo.InvariantCulture, $"; once their deadlines passed (IdleTimeout {wait.TotalSeconds}s): {storedAfterDeadlines:F0} bytes per session (the difference was pinned by the collected sessions' timer entries)");
+        }
 
         var load = Load.Average();
         ResultSink.Add(new BenchResult
@@ -89,7 +109,7 @@ internal static class HeapPerSession
             Value = storedOnly,
             Unit = "bytes",
             Note = string.Create(CultureInfo.InvariantCulture,
-                $"after force-collecting every activation: in-memory stored state of session and user + deadline index row; so one live session activation costs {sessionsOnly - storedOnly:F0} bytes and one idle user activation {perSession - sessionsOnly:F0} bytes"),
+                $"after force-collecting every activation ({activationsLeft} session activations left): in-memory stored state of session and user + deadline index row + whatever still references the collected activations{afterDeadlines}; so one live session activation costs {sessionsOnly - storedAfterDeadlines:F0} bytes and one idle user activation {perSession - sessionsOnly:F0} bytes"),
         });
     }
 
