@@ -1,5 +1,5 @@
+using OrleansSessions.Events;
 using System.Collections.Concurrent;
-using System.Threading.Channels;
 using Microsoft.Extensions.Logging;
 using OrleansSessions.Invocation;
 using OrleansSessions.Messaging;
@@ -20,7 +20,7 @@ public sealed partial class ClusterClient : IClusterClient, IGrainCallInvoker, I
     private readonly ILogger _logger;
     private readonly CallbackTable _callbacks;
     private readonly SemaphoreSlim _connectLock = new(1, 1);
-    private readonly ConcurrentDictionary<string, ConcurrentDictionary<ISubscription, byte>> _subscriptions = new(StringComparer.Ordinal);
+    private readonly ConcurrentDictionary<string, ConcurrentDictionary<IEventSink, byte>> _subscriptions = new(StringComparer.Ordinal);
     private readonly CancellationTokenSource _disposing = new();
     private readonly OrderedSender _sender;
     private volatile MessageConnection? _connection;
@@ -156,7 +156,7 @@ public sealed partial class ClusterClient : IClusterClient, IGrainCallInvoker, I
     {
         ArgumentException.ThrowIfNullOrEmpty(topic);
         ArgumentNullException.ThrowIfNull(handler);
-        var subscription = new Subscription<TEvent>(this, topic, handler, _logger);
+        var subscription = new EventSubscription<TEvent>(topic, handler, Unsubscribe, _logger);
         var subscribers = _subscriptions.GetOrAdd(topic, static _ => new());
         var first = subscribers.IsEmpty;
         subscribers[subscription] = 0;
@@ -168,7 +168,7 @@ public sealed partial class ClusterClient : IClusterClient, IGrainCallInvoker, I
         return subscription;
     }
 
-    private void Unsubscribe(ISubscription subscription, string topic)
+    private void Unsubscribe(IEventSink subscription, string topic)
     {
         if (_subscriptions.TryGetValue(topic, out var subscribers) && subscribers.TryRemove(subscription, out _) && subscribers.IsEmpty)
         {
@@ -258,54 +258,6 @@ public sealed partial class ClusterClient : IClusterClient, IGrainCallInvoker, I
         _disposing.Dispose();
     }
 
-    private interface ISubscription
-    {
-        void Post(byte[] payload);
-    }
-
-    private sealed class Subscription<TEvent> : ISubscription, IAsyncDisposable
-    {
-        private readonly ClusterClient _client;
-        private readonly string _topic;
-        private readonly Func<TEvent, ValueTask> _handler;
-        private readonly ILogger _logger;
-        private readonly Channel<byte[]> _queue = Channel.CreateUnbounded<byte[]>(new UnboundedChannelOptions { SingleReader = true });
-        private readonly Task _pump;
-
-        public Subscription(ClusterClient client, string topic, Func<TEvent, ValueTask> handler, ILogger logger)
-        {
-            _client = client;
-            _topic = topic;
-            _handler = handler;
-            _logger = logger;
-            _pump = Task.Run(PumpAsync);
-        }
-
-        public void Post(byte[] payload) => _queue.Writer.TryWrite(payload);
-
-        private async Task PumpAsync()
-        {
-            await foreach (var payload in _queue.Reader.ReadAllAsync().ConfigureAwait(false))
-            {
-                try
-                {
-                    await _handler(CodecRegistry.Deserialize<TEvent>(payload)).ConfigureAwait(false);
-                }
-                catch (Exception ex)
-                {
-                    LogHandlerFailed(_logger, _topic, ex);
-                }
-            }
-        }
-
-        public async ValueTask DisposeAsync()
-        {
-            _client.Unsubscribe(this, _topic);
-            _queue.Writer.TryComplete();
-            await _pump.ConfigureAwait(false);
-        }
-    }
-
     private sealed class EmptyServiceProvider : IServiceProvider
     {
         public static readonly EmptyServiceProvider Instance = new();
@@ -322,6 +274,4 @@ public sealed partial class ClusterClient : IClusterClient, IGrainCallInvoker, I
     [LoggerMessage(EventId = 802, Level = LogLevel.Warning, Message = "Reconnect failed: {Reason}")]
     private static partial void LogReconnectFailed(ILogger logger, string reason);
 
-    [LoggerMessage(EventId = 804, Level = LogLevel.Warning, Message = "An event handler on {Topic} failed")]
-    private static partial void LogHandlerFailed(ILogger logger, string topic, Exception exception);
 }

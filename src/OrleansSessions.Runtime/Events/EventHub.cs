@@ -1,5 +1,4 @@
 using System.Collections.Concurrent;
-using System.Threading.Channels;
 using Microsoft.Extensions.Logging;
 using OrleansSessions.Events;
 using OrleansSessions.Messaging;
@@ -16,7 +15,7 @@ namespace OrleansSessions.Runtime.Events;
 /// </summary>
 internal sealed partial class EventHub(MembershipService membership, ConnectionManager connections, LocalSilo local, ILogger<EventHub> logger) : IEventPublisher
 {
-    private readonly ConcurrentDictionary<string, ConcurrentDictionary<ILocalSubscription, byte>> _local = new(StringComparer.Ordinal);
+    private readonly ConcurrentDictionary<string, ConcurrentDictionary<IEventSink, byte>> _local = new(StringComparer.Ordinal);
     private readonly ConcurrentDictionary<MessageConnection, ConcurrentDictionary<string, byte>> _connections = new();
 
     public void Publish<TEvent>(string topic, TEvent evt)
@@ -59,12 +58,12 @@ internal sealed partial class EventHub(MembershipService membership, ConnectionM
 
     public IAsyncDisposable Subscribe<TEvent>(string topic, Func<TEvent, ValueTask> handler)
     {
-        var subscription = new LocalSubscription<TEvent>(this, topic, handler, logger);
+        var subscription = new EventSubscription<TEvent>(topic, handler, Remove, logger);
         _local.GetOrAdd(topic, static _ => new())[subscription] = 0;
         return subscription;
     }
 
-    private void Remove(ILocalSubscription subscription, string topic)
+    private void Remove(IEventSink subscription, string topic)
     {
         if (_local.TryGetValue(topic, out var subscribers))
         {
@@ -84,56 +83,4 @@ internal sealed partial class EventHub(MembershipService membership, ConnectionM
     }
 
     public void RemoveConnection(MessageConnection connection) => _connections.TryRemove(connection, out _);
-
-    private interface ILocalSubscription
-    {
-        void Post(byte[] payload);
-    }
-
-    /// <summary>An in-silo subscriber: events are decoded and handed to the handler one at a time, in order.</summary>
-    private sealed class LocalSubscription<TEvent> : ILocalSubscription, IAsyncDisposable
-    {
-        private readonly EventHub _hub;
-        private readonly string _topic;
-        private readonly Func<TEvent, ValueTask> _handler;
-        private readonly ILogger _logger;
-        private readonly Channel<byte[]> _queue = Channel.CreateUnbounded<byte[]>(new UnboundedChannelOptions { SingleReader = true });
-        private readonly Task _pump;
-
-        public LocalSubscription(EventHub hub, string topic, Func<TEvent, ValueTask> handler, ILogger logger)
-        {
-            _hub = hub;
-            _topic = topic;
-            _handler = handler;
-            _logger = logger;
-            _pump = Task.Run(PumpAsync);
-        }
-
-        public void Post(byte[] payload) => _queue.Writer.TryWrite(payload);
-
-        private async Task PumpAsync()
-        {
-            await foreach (var payload in _queue.Reader.ReadAllAsync().ConfigureAwait(false))
-            {
-                try
-                {
-                    await _handler(CodecRegistry.Deserialize<TEvent>(payload)).ConfigureAwait(false);
-                }
-                catch (Exception ex)
-                {
-                    LogHandlerFailed(_logger, _topic, ex);
-                }
-            }
-        }
-
-        public async ValueTask DisposeAsync()
-        {
-            _hub.Remove(this, _topic);
-            _queue.Writer.TryComplete();
-            await _pump.ConfigureAwait(false);
-        }
-    }
-
-    [LoggerMessage(EventId = 501, Level = LogLevel.Warning, Message = "An event handler on {Topic} failed")]
-    private static partial void LogHandlerFailed(ILogger logger, string topic, Exception exception);
 }
