@@ -15,7 +15,6 @@ namespace OrleansSessions.Client;
 /// </summary>
 public sealed partial class ClusterClient : IClusterClient, IGrainCallInvoker, IMessageHandler
 {
-    private static long s_chain = Random.Shared.NextInt64(1, long.MaxValue / 2);
     private readonly ClientOptions _options;
     private readonly ILogger _logger;
     private readonly CallbackTable _callbacks;
@@ -123,15 +122,7 @@ public sealed partial class ClusterClient : IClusterClient, IGrainCallInvoker, I
     {
         ObjectDisposedException.ThrowIf(_disposed != 0, this);
         var pending = new PendingCall<TResult>();
-        var header = new RequestHeader
-        {
-            CorrelationId = _callbacks.Register(pending),
-            Target = target,
-            MethodInterfaceId = request.InterfaceId,
-            MethodId = request.MethodId,
-            Flags = request.Flags,
-            CallChainId = Interlocked.Increment(ref s_chain),
-        };
+        var header = RequestHeader.For(target, request, _callbacks.Register(pending), CallChain.NewId());
         _sender.Send(new RequestMessage(header, request, pending));
         return new ValueTask<TResult>(pending.Task);
     }
@@ -140,14 +131,7 @@ public sealed partial class ClusterClient : IClusterClient, IGrainCallInvoker, I
     public void InvokeOneWay(GrainId target, GrainRequest request)
     {
         ObjectDisposedException.ThrowIf(_disposed != 0, this);
-        var header = new RequestHeader
-        {
-            Target = target,
-            MethodInterfaceId = request.InterfaceId,
-            MethodId = request.MethodId,
-            Flags = request.Flags | InvokeFlags.OneWay,
-            CallChainId = Interlocked.Increment(ref s_chain),
-        };
+        var header = RequestHeader.For(target, request, 0, CallChain.NewId(), InvokeFlags.OneWay);
         _sender.Send(new RequestMessage(header, request, null));
     }
 

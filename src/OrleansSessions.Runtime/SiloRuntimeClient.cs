@@ -15,8 +15,6 @@ namespace OrleansSessions.Runtime;
 internal sealed class SiloRuntimeClient : IGrainCallInvoker, IGrainFactory, IDisposable
 {
     private const int MaxHops = 2;
-    [ThreadStatic]
-    private static long t_chain;
     private readonly GrainCatalog _catalog;
     private readonly MembershipService _membership;
     private readonly ConnectionManager _connections;
@@ -33,17 +31,7 @@ internal sealed class SiloRuntimeClient : IGrainCallInvoker, IGrainFactory, IDis
 
     public CallbackTable Callbacks { get; }
 
-    /// <summary>A new call-chain id: a per-thread counter starting at a random point, so ids do not collide across threads, silos or clients in practice and no cache line is shared.</summary>
-    public static long NewChainId()
-    {
-        var next = t_chain;
-        if (next == 0 || (next & 0xFFFFF) == 0)
-        {
-            next = Random.Shared.NextInt64(1, long.MaxValue) & ~0xFFFFFL;
-        }
-        t_chain = ++next;
-        return next;
-    }
+    public static long NewChainId() => CallChain.NewId();
 
     public TGrainInterface GetGrain<TGrainInterface>(string key) where TGrainInterface : IGrainWithStringKey
         => GrainInterfaceRegistry.CreateProxy<TGrainInterface>(key, this);
@@ -82,14 +70,7 @@ internal sealed class SiloRuntimeClient : IGrainCallInvoker, IGrainFactory, IDis
             _catalog.GetOrCreate(target).Enqueue(new OneWayWorkItem(target, request, this) { ChainId = NewChainId() });
             return;
         }
-        var header = new RequestHeader
-        {
-            Target = target,
-            MethodInterfaceId = request.InterfaceId,
-            MethodId = request.MethodId,
-            Flags = request.Flags | InvokeFlags.OneWay,
-            CallChainId = NewChainId(),
-        };
+        var header = RequestHeader.For(target, request, 0, NewChainId(), InvokeFlags.OneWay);
         _connections.Send(owner, new RequestMessage(header, request, null));
     }
 
@@ -134,15 +115,7 @@ internal sealed class SiloRuntimeClient : IGrainCallInvoker, IGrainFactory, IDis
     private ValueTask<TResult> SendRemoteAsync<TResult>(SiloAddress owner, GrainId target, GrainRequest<TResult> request, long chainId)
     {
         var pending = new PendingCall<TResult>();
-        var header = new RequestHeader
-        {
-            CorrelationId = Callbacks.Register(pending),
-            Target = target,
-            MethodInterfaceId = request.InterfaceId,
-            MethodId = request.MethodId,
-            Flags = request.Flags,
-            CallChainId = chainId,
-        };
+        var header = RequestHeader.For(target, request, Callbacks.Register(pending), chainId);
         _connections.Send(owner, new RequestMessage(header, request, pending));
         return new ValueTask<TResult>(pending.Task);
     }

@@ -15,6 +15,17 @@ internal struct RequestHeader
     public long CallChainId;
     public byte Hops;
 
+    /// <summary>The header of a new call of <paramref name="request"/> on <paramref name="target"/>.</summary>
+    public static RequestHeader For(GrainId target, GrainRequest request, long correlationId, long chainId, InvokeFlags extraFlags = InvokeFlags.None) => new()
+    {
+        CorrelationId = correlationId,
+        Target = target,
+        MethodInterfaceId = request.InterfaceId,
+        MethodId = request.MethodId,
+        Flags = request.Flags | extraFlags,
+        CallChainId = chainId,
+    };
+
     public readonly void Write(ref CodecWriter writer)
     {
         writer.WriteVarUInt64((ulong)CorrelationId);
