@@ -91,7 +91,9 @@ internal static class Failover
             var failedFirst = new bool[count];
             var lost = new string?[count];
             var probeDeadline = TimeSpan.FromSeconds(args.Double("probe-timeout-seconds", 60));
-            await Parallel.ForAsync(0, count, new ParallelOptions { MaxDegreeOfParallelism = 512 }, async (i, _) =>
+            // Every session probed at once: a bounded parallelism would make the sessions queued behind the affected
+            // ones look slow.
+            await Task.WhenAll(Enumerable.Range(0, count).Select(i => Task.Run(async () =>
             {
                 var client = clients[i % clients.Count];
                 while (true)
@@ -124,7 +126,7 @@ internal static class Failover
                         await Task.Delay(50);
                     }
                 }
-            });
+            })));
             stopLoad.Cancel();
             await Task.WhenAll(loaders);
 

@@ -42,13 +42,13 @@ internal static class HeapPerSession
             builder.AddConfiguration("Sessions:IdleTimeout", idleTimeout.ToString("c", CultureInfo.InvariantCulture));
         }
         await using var cluster = await builder.BuildAndStartAsync();
-        var created = System.Diagnostics.Stopwatch.StartNew();
         var factory = cluster.Primary.Services.GetRequiredService<IGrainFactory>();
         await CreateAsync(factory, "warm", 2_000, concurrency);
         await Task.Delay(500);
 
         var before = Heap();
         await CreateAsync(factory, "mem", count, concurrency);
+        var lastDeadline = DateTime.UtcNow + (idle ?? TimeSpan.Zero);
         await Task.Delay(1000); // let one-way notices and event deliveries drain
         var after = Heap();
         var perSession = (after - before) / (double)count;
@@ -69,7 +69,7 @@ internal static class HeapPerSession
         var storedAfterDeadlines = storedOnly;
         if (idle is { } wait)
         {
-            var remaining = wait + TimeSpan.FromSeconds(2) - created.Elapsed;
+            var remaining = lastDeadline + TimeSpan.FromSeconds(2) - DateTime.UtcNow;
             if (remaining > TimeSpan.Zero)
             {
                 await Task.Delay(remaining);

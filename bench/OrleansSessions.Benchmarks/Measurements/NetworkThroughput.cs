@@ -111,6 +111,18 @@ internal static class NetworkThroughput
             });
             ResultSink.Add(new BenchResult { Target = "net.touch.halfPeak.p50", Value = issued.Milliseconds(0.5), Unit = "ms" });
             ResultSink.Add(new BenchResult { Target = "net.touch.halfPeak.p99.9", Value = issued.Milliseconds(0.999), Unit = "ms" });
+
+            // The latency floor of this machine and transport: a light paced load.
+            var lowRate = args.Double("low-rate", 5_000);
+            var (lowAchieved, low, _) = await OpenLoopAsync(grains, lowRate, duration);
+            ResultSink.Add(new BenchResult
+            {
+                Target = "net.touch.lowRate.p99",
+                Value = low.Milliseconds(0.99),
+                Unit = "ms",
+                Note = string.Create(CultureInfo.InvariantCulture,
+                    $"paced at {lowRate:N0}/s over {connections} connections, achieved {lowAchieved:N0}/s; latency from send p50 {low.Milliseconds(0.5):F3} p99 {low.Milliseconds(0.99):F3} p99.9 {low.Milliseconds(0.999):F3} max {low.Milliseconds(1):F3} ms; load {Load.Average()}"),
+            });
         }
         finally
         {
