@@ -83,7 +83,7 @@ if [ "$MODE" = quick ]; then
 else
   ARGS_inproc="--sessions 100000 --creates 1000000 --seconds 10"
   ARGS_memory="--sessions 1000000 --idle-seconds 300"
-  ARGS_expiry="--sessions 1000000 --idle-seconds 30"
+  ARGS_expiry="--sessions 1000000 --idle-seconds 120"
   ARGS_expiry_wksgc="$ARGS_expiry --variant wksGC"
   ARGS_network="--sessions 100000 --seconds 10 --warmup-seconds 3 --redis-seconds 8"
   ARGS_janitor="--sessions 100000"
