@@ -17,7 +17,8 @@ namespace OrleansSessions.Runtime.Catalog;
 internal sealed partial class ActivationData : IGrainContext, IGrainFactory, IGrainCallInvoker
 {
     private const int MaxTurnsPerDispatch = 64;
-    private readonly Queue<WorkItem> _queue = new();
+    // Allocated on first use and locked through this object: an idle activation carries no queue and no lock object.
+    private Queue<WorkItem>? _queue;
     private readonly GrainCatalog _catalog;
     private object? _instance;
     private bool _running;
@@ -71,7 +72,7 @@ internal sealed partial class ActivationData : IGrainContext, IGrainFactory, IGr
 
     public void DeactivateOnIdle()
     {
-        lock (_queue)
+        lock (this)
         {
             if (State is ActivationState.Valid or ActivationState.Activating)
             {
@@ -102,7 +103,7 @@ internal sealed partial class ActivationData : IGrainContext, IGrainFactory, IGr
             throw new ArgumentOutOfRangeException(nameof(options), "Period must be > 0 or infinite.");
         }
         var timer = new GrainTimer(this, _catalog.TimerScheduler, callback, state, options);
-        lock (_queue)
+        lock (this)
         {
             if (State is ActivationState.Invalid or ActivationState.Deactivating)
             {
@@ -116,7 +117,7 @@ internal sealed partial class ActivationData : IGrainContext, IGrainFactory, IGr
 
     internal void RemoveTimer(GrainTimer timer)
     {
-        lock (_queue)
+        lock (this)
         {
             _timers?.Remove(timer);
         }
@@ -124,7 +125,7 @@ internal sealed partial class ActivationData : IGrainContext, IGrainFactory, IGr
 
     internal void AddParticipant(IActivationParticipant participant)
     {
-        lock (_queue)
+        lock (this)
         {
             (_participants ??= []).Add(participant);
         }
@@ -134,25 +135,39 @@ internal sealed partial class ActivationData : IGrainContext, IGrainFactory, IGr
     {
         get
         {
-            lock (_queue)
+            lock (this)
             {
                 return _timers?.Count ?? 0;
             }
         }
     }
 
+    private int QueueCount => _queue?.Count ?? 0;
+
+    /// <summary>Takes every queued item (under the lock).</summary>
+    private List<WorkItem> Drain()
+    {
+        if (_queue is null)
+        {
+            return [];
+        }
+        List<WorkItem> items = [.. _queue];
+        _queue = null;
+        return items;
+    }
+
     /// <summary>Runs a request inline on the caller's thread when the activation is idle (or the request re-enters its own chain); otherwise returns false.</summary>
     public bool TryInvokeInline<TResult>(GrainRequest<TResult> request, long chainId, out ValueTask<TResult> result)
     {
         bool interleave;
-        lock (_queue)
+        lock (this)
         {
             if (State != ActivationState.Valid || _deactivateOnIdle)
             {
                 result = default;
                 return false;
             }
-            if (!_running && _queue.Count == 0)
+            if (!_running && QueueCount == 0)
             {
                 _running = true;
                 _runningChain = chainId;
@@ -221,7 +236,7 @@ internal sealed partial class ActivationData : IGrainContext, IGrainFactory, IGr
         WorkItem? start = null;
         var interleave = false;
         var reject = false;
-        lock (_queue)
+        lock (this)
         {
             if (State == ActivationState.Invalid)
             {
@@ -233,13 +248,13 @@ internal sealed partial class ActivationData : IGrainContext, IGrainFactory, IGr
                 if (State == ActivationState.Creating)
                 {
                     State = ActivationState.Activating;
-                    _queue.Enqueue(item);
+                    (_queue ??= new Queue<WorkItem>(2)).Enqueue(item);
                     start = new ActivateWorkItem();
                 }
-                else if (_queue.Count > 0)
+                else if (QueueCount > 0)
                 {
-                    _queue.Enqueue(item);
-                    start = _queue.Dequeue();
+                    (_queue ??= new Queue<WorkItem>(2)).Enqueue(item);
+                    start = _queue!.Dequeue();
                 }
                 else
                 {
@@ -253,7 +268,7 @@ internal sealed partial class ActivationData : IGrainContext, IGrainFactory, IGr
             }
             else
             {
-                _queue.Enqueue(item);
+                (_queue ??= new Queue<WorkItem>(2)).Enqueue(item);
             }
         }
         if (reject)
@@ -296,7 +311,7 @@ internal sealed partial class ActivationData : IGrainContext, IGrainFactory, IGr
 
     private void EndInterleaved()
     {
-        lock (_queue)
+        lock (this)
         {
             _interleaved--;
         }
@@ -374,7 +389,7 @@ internal sealed partial class ActivationData : IGrainContext, IGrainFactory, IGr
 
     private bool TryDequeueNext(out WorkItem next)
     {
-        lock (_queue)
+        lock (this)
         {
             if (_deactivateOnIdle && State == ActivationState.Valid)
             {
@@ -383,12 +398,13 @@ internal sealed partial class ActivationData : IGrainContext, IGrainFactory, IGr
                 next = new DeactivateWorkItem(_deactivationReason);
                 return true;
             }
-            if (_queue.TryDequeue(out next!))
+            if (_queue is not null && _queue.TryDequeue(out next!))
             {
                 return true;
             }
             _running = false;
             _runningChain = 0;
+            next = null!;
             return false;
         }
     }
@@ -396,9 +412,9 @@ internal sealed partial class ActivationData : IGrainContext, IGrainFactory, IGr
     /// <summary>True when nothing is running or queued and the activation was unused for <paramref name="ageTicks"/>.</summary>
     internal bool IsInactiveFor(long nowTicks, long ageTicks, bool ignoreKeepAlive = false)
     {
-        lock (_queue)
+        lock (this)
         {
-            if (State != ActivationState.Valid || _running || _interleaved > 0 || _queue.Count > 0 || _deactivateOnIdle)
+            if (State != ActivationState.Valid || _running || _interleaved > 0 || QueueCount > 0 || _deactivateOnIdle)
             {
                 return false;
             }
@@ -431,7 +447,7 @@ internal sealed partial class ActivationData : IGrainContext, IGrainFactory, IGr
     /// <summary>Starts deactivation unless it has started already; completes when the activation is gone.</summary>
     internal Task DeactivateAsync(DeactivationReason reason)
     {
-        lock (_queue)
+        lock (this)
         {
             _deactivated ??= new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously);
             if (State == ActivationState.Invalid)
@@ -461,12 +477,11 @@ internal sealed partial class ActivationData : IGrainContext, IGrainFactory, IGr
     internal void Abort()
     {
         List<WorkItem> rejected;
-        lock (_queue)
+        lock (this)
         {
             State = ActivationState.Invalid;
-            rejected = [.. _queue];
-            _queue.Clear();
-            DisposeTimersLocked();
+            rejected = Drain();
+                        DisposeTimersLocked();
         }
         foreach (var item in rejected)
         {
@@ -508,12 +523,13 @@ internal sealed partial class ActivationData : IGrainContext, IGrainFactory, IGr
                 {
                     await participant.OnActivateAsync(cts.Token).ConfigureAwait(false);
                 }
+                _participants = null; // only needed for activation
             }
             if (_instance is Grain grain)
             {
                 await grain.OnActivateAsync(cts.Token).ConfigureAwait(false);
             }
-            lock (_queue)
+            lock (this)
             {
                 if (State == ActivationState.Activating)
                 {
@@ -526,12 +542,11 @@ internal sealed partial class ActivationData : IGrainContext, IGrainFactory, IGr
         {
             LogActivationFailed(_catalog.Logger, GrainId, ex);
             List<WorkItem> failed;
-            lock (_queue)
+            lock (this)
             {
                 State = ActivationState.Invalid;
-                failed = [.. _queue];
-                _queue.Clear();
-                DisposeTimersLocked();
+                failed = Drain();
+                                DisposeTimersLocked();
             }
             _catalog.Remove(this);
             foreach (var item in failed)
@@ -544,7 +559,7 @@ internal sealed partial class ActivationData : IGrainContext, IGrainFactory, IGr
 
     internal async ValueTask RunDeactivationAsync(DeactivationReason reason)
     {
-        lock (_queue)
+        lock (this)
         {
             State = ActivationState.Deactivating;
             DisposeTimersLocked();
@@ -562,12 +577,11 @@ internal sealed partial class ActivationData : IGrainContext, IGrainFactory, IGr
             }
         }
         List<WorkItem> rejected;
-        lock (_queue)
+        lock (this)
         {
             State = ActivationState.Invalid;
-            rejected = [.. _queue];
-            _queue.Clear();
-            _deactivated ??= new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously);
+            rejected = Drain();
+                        _deactivated ??= new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously);
         }
         _catalog.Remove(this);
         _instance = null;

@@ -15,7 +15,6 @@ internal sealed class GrainTimer : IGrainTimer, ITimerTarget
     private readonly Func<object?, CancellationToken, Task> _callback;
     private readonly object? _state;
     private readonly bool _keepAlive;
-    private readonly Lock _lock = new();
     private long _version;
     private TimeSpan _period;
     private bool _scheduled;
@@ -38,7 +37,7 @@ internal sealed class GrainTimer : IGrainTimer, ITimerTarget
     {
         get
         {
-            lock (_lock)
+            lock (this)
             {
                 return _keepAlive && _scheduled && !_stopped;
             }
@@ -56,7 +55,7 @@ internal sealed class GrainTimer : IGrainTimer, ITimerTarget
             throw new ArgumentOutOfRangeException(nameof(period));
         }
         long version;
-        lock (_lock)
+        lock (this)
         {
             ObjectDisposedException.ThrowIf(_stopped, this);
             version = ++_version;
@@ -71,7 +70,7 @@ internal sealed class GrainTimer : IGrainTimer, ITimerTarget
 
     public void OnDue(long version)
     {
-        lock (_lock)
+        lock (this)
         {
             if (_stopped || version != _version)
             {
@@ -83,7 +82,7 @@ internal sealed class GrainTimer : IGrainTimer, ITimerTarget
 
     internal async ValueTask RunTickAsync(long version)
     {
-        lock (_lock)
+        lock (this)
         {
             if (_stopped || version != _version)
             {
@@ -97,7 +96,7 @@ internal sealed class GrainTimer : IGrainTimer, ITimerTarget
         finally
         {
             TimeSpan period;
-            lock (_lock)
+            lock (this)
             {
                 period = _period;
                 if (_stopped || version != _version || period == Timeout.InfiniteTimeSpan)
@@ -119,7 +118,7 @@ internal sealed class GrainTimer : IGrainTimer, ITimerTarget
     /// <summary>Stops the timer without removing it from the activation (the activation is clearing its list).</summary>
     internal void Stop()
     {
-        lock (_lock)
+        lock (this)
         {
             _stopped = true;
             _version++;
