@@ -165,6 +165,55 @@ public sealed class MessagingTests
         Assert.Throws<FormatException>(() => new ClientBuilder().UseGateways("no-port"));
     }
 
+    [Fact]
+    public async Task A_full_send_queue_makes_senders_wait_until_the_peer_reads()
+    {
+        // The peer reads nothing at first: the pipe fills (pause threshold), the writer loop stops, the queue grows.
+        var toPeer = new System.IO.Pipelines.Pipe(new System.IO.Pipelines.PipeOptions(pauseWriterThreshold: 4096, resumeWriterThreshold: 2048));
+        var fromPeer = new System.IO.Pipelines.Pipe();
+        var options = new MessagingOptions { SendQueueCapacity = 8 };
+        var connection = new MessageConnection(new DuplexPipe(fromPeer.Reader, toPeer.Writer), options,
+            Microsoft.Extensions.Logging.Abstractions.NullLogger.Instance, "test");
+        var run = connection.RunAsync(new NullHandler());
+        var payload = new byte[1000];
+        ValueTask blocked = default;
+        var sent = 0;
+        for (; sent < 1000; sent++)
+        {
+            blocked = connection.SendAsync(new RawMessage(MessageKind.Event, payload, payload.Length));
+            if (!blocked.IsCompleted)
+            {
+                break;
+            }
+        }
+        Assert.False(blocked.IsCompleted, "a sender must wait once the queue is over capacity");
+        Assert.InRange(sent, options.SendQueueCapacity, 100);
+
+        // The peer starts reading: the queue drains and the waiting sender continues.
+        var drain = Task.Run(async () =>
+        {
+            while (true)
+            {
+                var result = await toPeer.Reader.ReadAsync();
+                toPeer.Reader.AdvanceTo(result.Buffer.End);
+                if (result.IsCompleted)
+                {
+                    return;
+                }
+            }
+        });
+        await blocked.AsTask().WaitAsync(Deadline);
+        await connection.CloseAsync();
+        await run.WaitAsync(Deadline);
+    }
+
+    private sealed class DuplexPipe(System.IO.Pipelines.PipeReader input, System.IO.Pipelines.PipeWriter output) : System.IO.Pipelines.IDuplexPipe
+    {
+        public System.IO.Pipelines.PipeReader Input { get; } = input;
+
+        public System.IO.Pipelines.PipeWriter Output { get; } = output;
+    }
+
     private static async Task<bool> IsClosedByServerAsync(int port, byte[] payload)
     {
         using var socket = new Socket(SocketType.Stream, ProtocolType.Tcp);

@@ -33,12 +33,14 @@ internal sealed partial class MessageConnection
         _options = options;
         _logger = logger;
         RemoteEndPoint = remoteEndPoint;
-        _sendQueue = Channel.CreateBounded<OutgoingMessage>(new BoundedChannelOptions(options.SendQueueCapacity)
-        {
-            SingleReader = true,
-            FullMode = BoundedChannelFullMode.Wait,
-        });
+        // A single-consumer unbounded channel takes no lock per message; the capacity is enforced by counting
+        // (see SendAsync and the receive loop), which keeps messages in the order they were sent.
+        _sendQueue = Channel.CreateUnbounded<OutgoingMessage>(new UnboundedChannelOptions { SingleReader = true });
     }
+
+    private int _queued;
+    private int _waitingForSpace;
+    private readonly SemaphoreSlim _space = new(0, int.MaxValue);
 
     public string RemoteEndPoint { get; }
 
@@ -52,7 +54,10 @@ internal sealed partial class MessageConnection
 
     public Task Closed => _closed.Task;
 
-    /// <summary>Queues a message; waits only when the send queue is full (backpressure).</summary>
+    /// <summary>
+    /// Queues a message (always, in order) and completes once the send queue is below
+    /// <see cref="MessagingOptions.SendQueueCapacity"/> again: callers that await it get backpressure.
+    /// </summary>
     public ValueTask SendAsync(OutgoingMessage message)
     {
         if (message.IsLocalOnly)
@@ -64,14 +69,17 @@ internal sealed partial class MessageConnection
             message.OnSendFailed(new SiloUnavailableException($"Connection to {RemoteEndPoint} is closed."));
             return ValueTask.CompletedTask;
         }
-        if (_sendQueue.Writer.TryWrite(message))
+        Interlocked.Increment(ref _queued);
+        if (!_sendQueue.Writer.TryWrite(message))
         {
+            Interlocked.Decrement(ref _queued);
+            message.OnSendFailed(new SiloUnavailableException($"Connection to {RemoteEndPoint} is closed."));
             return ValueTask.CompletedTask;
         }
-        return SendSlowAsync(message);
+        return Volatile.Read(ref _queued) > _options.SendQueueCapacity ? WaitForSpaceAsync() : ValueTask.CompletedTask;
     }
 
-    /// <summary>Queues a message without waiting; when the queue is full the message fails.</summary>
+    /// <summary>Queues a message without waiting.</summary>
     public void Send(OutgoingMessage message)
     {
         var pending = SendAsync(message);
@@ -81,15 +89,23 @@ internal sealed partial class MessageConnection
         }
     }
 
-    private async ValueTask SendSlowAsync(OutgoingMessage message)
+    private async ValueTask WaitForSpaceAsync()
     {
+        Interlocked.Increment(ref _waitingForSpace);
         try
         {
-            await _sendQueue.Writer.WriteAsync(message, _closing.Token).ConfigureAwait(false);
+            while (Volatile.Read(ref _queued) > _options.SendQueueCapacity && !_closing.IsCancellationRequested)
+            {
+                // The timeout only guards against a missed wake-up; the writer releases waiters as the queue drains.
+                await _space.WaitAsync(TimeSpan.FromMilliseconds(50), _closing.Token).ConfigureAwait(false);
+            }
         }
-        catch (Exception ex) when (ex is OperationCanceledException or ChannelClosedException)
+        catch (OperationCanceledException)
         {
-            message.OnSendFailed(new SiloUnavailableException($"Connection to {RemoteEndPoint} is closed."));
+        }
+        finally
+        {
+            Interlocked.Decrement(ref _waitingForSpace);
         }
     }
 
@@ -189,6 +205,11 @@ internal sealed partial class MessageConnection
             {
                 break;
             }
+            if (Volatile.Read(ref _queued) > _options.SendQueueCapacity)
+            {
+                // The peer sends faster than it reads our answers: stop reading until the send queue drains.
+                await WaitForSpaceAsync().ConfigureAwait(false);
+            }
         }
     }
 
@@ -258,6 +279,7 @@ internal sealed partial class MessageConnection
                 var written = 0;
                 while (written < 1024 && reader.TryRead(out var message))
                 {
+                    Interlocked.Decrement(ref _queued);
                     try
                     {
                         WriteFrame(message, scratch, output);
@@ -267,6 +289,10 @@ internal sealed partial class MessageConnection
                         message.OnSendFailed(ex);
                     }
                     written++;
+                }
+                if (Volatile.Read(ref _waitingForSpace) > 0 && Volatile.Read(ref _queued) <= _options.SendQueueCapacity / 2)
+                {
+                    _space.Release(Volatile.Read(ref _waitingForSpace));
                 }
                 var flush = await output.FlushAsync(_closing.Token).ConfigureAwait(false);
                 if (flush.IsCompleted)
