@@ -30,7 +30,7 @@ internal sealed partial class ActivationCollector(GrainCatalog catalog, IOptions
     /// <summary>Deactivates every activation idle for at least <paramref name="age"/>; returns how many.</summary>
     public async Task<int> CollectAsync(TimeSpan age, CancellationToken cancellationToken, bool ignoreKeepAlive = false)
     {
-        var now = catalog.GrainClock.GetUtcNow().UtcTicks;
+        var now = catalog.IdleClockTicks();
         var reason = new DeactivationReason(DeactivationReasonCode.ActivationIdle, $"Idle for {age}.");
         var tasks = new List<Task>();
         foreach (var activation in catalog.All)

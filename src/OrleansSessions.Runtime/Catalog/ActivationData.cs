@@ -37,7 +37,7 @@ internal sealed partial class ActivationData : IGrainContext, IGrainFactory, IGr
     {
         GrainId = grainId;
         _catalog = catalog;
-        _lastUsedTicks = catalog.GrainClock.GetUtcNow().UtcTicks;
+        _lastUsedTicks = catalog.IdleClockTicks();
     }
 
     public GrainId GrainId { get; }
@@ -84,7 +84,7 @@ internal sealed partial class ActivationData : IGrainContext, IGrainFactory, IGr
 
     public void DelayDeactivation(TimeSpan timeSpan)
     {
-        var until = _catalog.GrainClock.GetUtcNow().UtcTicks + timeSpan.Ticks;
+        var until = _catalog.IdleClockTicks() + timeSpan.Ticks;
         if (until > Volatile.Read(ref _keepAliveUntilTicks))
         {
             Volatile.Write(ref _keepAliveUntilTicks, until);
@@ -184,7 +184,7 @@ internal sealed partial class ActivationData : IGrainContext, IGrainFactory, IGr
                 return false;
             }
         }
-        _lastUsedTicks = _catalog.GrainClock.GetUtcNow().UtcTicks;
+        _lastUsedTicks = _catalog.IdleClockTicks();
         ValueTask<TResult> pending;
         try
         {
@@ -322,7 +322,7 @@ internal sealed partial class ActivationData : IGrainContext, IGrainFactory, IGr
         while (true)
         {
             _runningChain = item.ChainId;
-            _lastUsedTicks = _catalog.GrainClock.GetUtcNow().UtcTicks;
+            _lastUsedTicks = _catalog.IdleClockTicks();
             ValueTask pending;
             try
             {

@@ -35,12 +35,34 @@ internal sealed class PersistentState<TState>(ActivationData activation, string 
         RecordExists = true;
     }
 
-    public async Task WriteStateAsync(CancellationToken cancellationToken = default)
+    public Task WriteStateAsync(CancellationToken cancellationToken = default)
     {
         var data = CodecRegistry.Serialize(State);
+        Task<string> write;
         try
         {
-            Etag = await storage.WriteAsync(stateName, activation.GrainId, data, Etag, cancellationToken).ConfigureAwait(false);
+            write = storage.WriteAsync(stateName, activation.GrainId, data, Etag, cancellationToken);
+        }
+        catch (InconsistentStateException ex)
+        {
+            activation.DeactivateOnIdle();
+            return Task.FromException(ex);
+        }
+        if (write.IsCompletedSuccessfully)
+        {
+            // The in-memory provider completes synchronously: no state machine on the touch path.
+            Etag = write.Result;
+            RecordExists = true;
+            return Task.CompletedTask;
+        }
+        return AwaitWriteAsync(write);
+    }
+
+    private async Task AwaitWriteAsync(Task<string> write)
+    {
+        try
+        {
+            Etag = await write.ConfigureAwait(false);
             RecordExists = true;
         }
         catch (InconsistentStateException)
