@@ -123,5 +123,7 @@ done
 # 5. Report.
 "$BIN" report --raw "$RAW" --out-dir "$RESULTS" --mode "$MODE" --loads "${LOADS# }" --failures "${FAILED# }" \
   --commit "$(git rev-parse --short HEAD 2>/dev/null || echo unknown)"
+# Keep the latest run of each mode side by side as well.
+cp "$RESULTS/latest.md" "$RESULTS/latest-$MODE.md" && cp "$RESULTS/latest.json" "$RESULTS/latest-$MODE.json"
 log "done in $(( $(date +%s) - START ))s"
 [ -z "$FAILED" ]

@@ -47,6 +47,7 @@ internal static class InProcessThroughput
         var baselineTouch = BaselineTouches(manager, baselineIds, workers, duration);
 
         var load = Load.Average();
+        var live = cluster.ActivationCountOf<ISessionGrain>();
         ResultSink.Add(new BenchResult
         {
             Target = "inproc.touch",
@@ -56,7 +57,7 @@ internal static class InProcessThroughput
             Baseline = "dictionary+lock extend_timeout",
             BaselineValue = baselineTouch,
             Pass = touchRate >= 1_000_000,
-            Note = string.Create(CultureInfo.InvariantCulture, $"{workers} workers over {sessions} live sessions, {duration.TotalSeconds}s, memory storage; load {load}"),
+            Note = string.Create(CultureInfo.InvariantCulture, $"{workers} workers over {sessions} live sessions ({live} session activations in the silo, including those of the create run), {duration.TotalSeconds}s, memory storage; load {load}"),
         });
         ResultSink.Add(new BenchResult
         {
