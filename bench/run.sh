@@ -21,7 +21,7 @@ RAW="$RESULTS/run-$MODE.jsonl.tmp"
 PIDS="$RESULTS/children.pids.tmp"
 REDIS_PORT="${REDIS_PORT:-6390}"
 PG="${PG:-Host=127.0.0.1;Port=5432;Username=postgres;Password=postgres}"
-STEPS="${BENCH_STEPS:-inproc memory expiry expiry-wksgc network janitor failover}"
+STEPS="${BENCH_STEPS:-inproc memory expiry expiry-srvgc network janitor failover}"
 START=$(date +%s)
 REDIS_PID=""
 
@@ -54,8 +54,10 @@ elif ! pg_isready -q -h 127.0.0.1 -p 5432 2>/dev/null; then
 fi
 command -v dotnet >/dev/null 2>&1 || { echo "the .NET SDK is required (dotnet not found)" >&2; exit 1; }
 
-# 2. Build (Release).
-log "building bench (Release)"
+# 2. Build (Release). The commit (and whether the tree had local changes) is taken now, as built.
+COMMIT="$(git rev-parse --short HEAD 2>/dev/null || echo unknown)"
+if [ -n "$(git status --porcelain --untracked-files=no 2>/dev/null)" ]; then COMMIT="$COMMIT+local changes"; fi
+log "building bench (Release) at $COMMIT"
 dotnet build bench/OrleansSessions.Benchmarks -c Release -nologo -v q -clp:ErrorsOnly || exit 1
 BIN="$ROOT/bench/OrleansSessions.Benchmarks/bin/Release/net10.0/OrleansSessions.Benchmarks"
 
@@ -75,7 +77,7 @@ if [ "$MODE" = quick ]; then
   ARGS_inproc="--sessions 10000 --creates 100000 --seconds 5"
   ARGS_memory="--sessions 100000 --idle-seconds 30"
   ARGS_expiry="--sessions 100000 --idle-seconds 20"
-  ARGS_expiry_wksgc="$ARGS_expiry --variant wksGC"
+  ARGS_expiry_srvgc="$ARGS_expiry --variant serverGC"
   ARGS_network="--sessions 10000 --seconds 5 --warmup-seconds 2 --redis-seconds 4"
   ARGS_janitor="--sessions 20000"
   ARGS_failover="--sessions 3000"
@@ -84,7 +86,7 @@ else
   ARGS_inproc="--sessions 100000 --creates 1000000 --seconds 10"
   ARGS_memory="--sessions 1000000 --idle-seconds 300"
   ARGS_expiry="--sessions 1000000 --idle-seconds 120"
-  ARGS_expiry_wksgc="$ARGS_expiry --variant wksGC"
+  ARGS_expiry_srvgc="$ARGS_expiry --variant serverGC"
   ARGS_network="--sessions 100000 --seconds 10 --warmup-seconds 3 --redis-seconds 8"
   ARGS_janitor="--sessions 100000"
   ARGS_failover="--sessions 20000"
@@ -96,10 +98,10 @@ for step in $STEPS; do
   args_var="ARGS_${step//-/_}"
   mode="$step"
   envs=()
-  if [ "$step" = expiry-wksgc ]; then
-    # The same expiry run under workstation concurrent GC (information: the silo host ships server GC).
+  if [ "$step" = expiry-srvgc ]; then
+    # The same expiry run under server GC (information: the silo host ships workstation background GC).
     mode=expiry
-    envs=(DOTNET_gcServer=0 DOTNET_gcConcurrent=1)
+    envs=(DOTNET_gcServer=1)
   fi
   load="$(cut -d' ' -f1-3 /proc/loadavg)"
   LOADS="$LOADS $step: $load;"
@@ -122,7 +124,7 @@ done
 
 # 5. Report.
 "$BIN" report --raw "$RAW" --out-dir "$RESULTS" --mode "$MODE" --loads "${LOADS# }" --failures "${FAILED# }" \
-  --commit "$(git rev-parse --short HEAD 2>/dev/null || echo unknown)"
+  --commit "$COMMIT"
 # Keep the latest run of each mode side by side as well.
 cp "$RESULTS/latest.md" "$RESULTS/latest-$MODE.md" && cp "$RESULTS/latest.json" "$RESULTS/latest-$MODE.json"
 log "done in $(( $(date +%s) - START ))s"
