@@ -70,6 +70,32 @@ public sealed class TimerTests
     }
 
     [Fact]
+    public async Task A_deactivated_grain_with_a_far_timer_leaves_memory_at_once()
+    {
+        var time = new ManualTimeProvider();
+        await using var cluster = await StartAsync(time);
+        var grain = cluster.Client.GetGrain<ITimerGrain>("far-timer");
+        await grain.StartAsync(TimeSpan.FromHours(5), Timeout.InfiniteTimeSpan, keepAlive: false, callbackDelayMs: 0);
+        var activation = WeakActivation(cluster, "far-timer");
+        await grain.DeactivateAsync();
+        await TestCluster.WaitUntilAsync(() => !cluster.Primary.Handle.HasActivation<ITimerGrain>("far-timer"), Deadline);
+        // The timer's heap entry stays until its due time, five hours away; it must not hold the activation.
+        await TestCluster.WaitUntilAsync(() =>
+        {
+            GC.Collect();
+            GC.WaitForPendingFinalizers();
+            return !activation.IsAlive;
+        }, Deadline, "the activation is collected");
+    }
+
+    [System.Runtime.CompilerServices.MethodImpl(System.Runtime.CompilerServices.MethodImplOptions.NoInlining)]
+    private static WeakReference WeakActivation(TestCluster cluster, string key)
+    {
+        var catalog = Microsoft.Extensions.DependencyInjection.ServiceProviderServiceExtensions.GetRequiredService<Catalog.GrainCatalog>(cluster.Primary.Services);
+        return new WeakReference(catalog.Find(new GrainId(GrainInterfaceRegistry.GetInterfaceId<ITimerGrain>(), key)));
+    }
+
+    [Fact]
     public async Task A_keep_alive_timer_keeps_its_activation_from_idle_collection()
     {
         var time = new ManualTimeProvider();

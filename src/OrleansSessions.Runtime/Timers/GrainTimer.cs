@@ -15,6 +15,7 @@ internal sealed class GrainTimer : IGrainTimer, ITimerTarget
     private readonly Func<object?, CancellationToken, Task> _callback;
     private readonly object? _state;
     private readonly bool _keepAlive;
+    private readonly TimerSlot _slot;
     private long _version;
     private TimeSpan _period;
     private bool _scheduled;
@@ -28,6 +29,7 @@ internal sealed class GrainTimer : IGrainTimer, ITimerTarget
         _state = state;
         _keepAlive = options.KeepAlive;
         Interleave = options.Interleave;
+        _slot = new TimerSlot(this);
     }
 
     public bool Interleave { get; }
@@ -64,7 +66,7 @@ internal sealed class GrainTimer : IGrainTimer, ITimerTarget
         }
         if (dueTime != Timeout.InfiniteTimeSpan)
         {
-            _scheduler.Schedule(this, version, _scheduler.Clock.GetUtcNow().UtcTicks + dueTime.Ticks);
+            _scheduler.Schedule(_slot, version, _scheduler.Clock.GetUtcNow().UtcTicks + dueTime.Ticks);
         }
     }
 
@@ -110,7 +112,7 @@ internal sealed class GrainTimer : IGrainTimer, ITimerTarget
             }
             if (period != Timeout.InfiniteTimeSpan)
             {
-                _scheduler.Schedule(this, version, _scheduler.Clock.GetUtcNow().UtcTicks + period.Ticks);
+                _scheduler.Schedule(_slot, version, _scheduler.Clock.GetUtcNow().UtcTicks + period.Ticks);
             }
         }
     }
@@ -123,6 +125,7 @@ internal sealed class GrainTimer : IGrainTimer, ITimerTarget
             _stopped = true;
             _version++;
             _scheduled = false;
+            _slot.Target = null; // stale heap entries no longer keep the activation alive
         }
     }
 

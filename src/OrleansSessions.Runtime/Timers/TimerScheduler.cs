@@ -8,13 +8,22 @@ internal interface ITimerTarget
 }
 
 /// <summary>
+/// What the scheduler's heap holds for a target: clearing <see cref="Target"/> when the timer stops lets the
+/// target (and the activation behind it) be collected at once instead of when the stale entry falls due.
+/// </summary>
+internal sealed class TimerSlot(ITimerTarget target)
+{
+    public volatile ITimerTarget? Target = target;
+}
+
+/// <summary>
 /// The one silo-wide timer facility: a priority queue of deadlines driven by a single timer of the grain
 /// <see cref="TimeProvider"/>. Scheduling is O(log n); cancelling is O(1) (stale entries are skipped by
 /// version), so a million grain timers cost one timer and one heap.
 /// </summary>
 internal sealed class TimerScheduler : IDisposable
 {
-    private readonly PriorityQueue<(ITimerTarget Target, long Version), long> _queue = new();
+    private readonly PriorityQueue<(TimerSlot Slot, long Version), long> _queue = new();
     private readonly Lock _lock = new();
     private readonly TimeProvider _clock;
     private readonly ITimer _timer;
@@ -41,7 +50,10 @@ internal sealed class TimerScheduler : IDisposable
     }
 
     /// <summary>Schedules <paramref name="target"/> to be called with <paramref name="version"/> at <paramref name="dueUtcTicks"/>.</summary>
-    public void Schedule(ITimerTarget target, long version, long dueUtcTicks)
+    public void Schedule(ITimerTarget target, long version, long dueUtcTicks) => Schedule(new TimerSlot(target), version, dueUtcTicks);
+
+    /// <summary>Schedules the target of <paramref name="slot"/>; nothing happens if the slot is cleared before it is due.</summary>
+    public void Schedule(TimerSlot slot, long version, long dueUtcTicks)
     {
         bool rearm;
         lock (_lock)
@@ -50,7 +62,7 @@ internal sealed class TimerScheduler : IDisposable
             {
                 return;
             }
-            _queue.Enqueue((target, version), dueUtcTicks);
+            _queue.Enqueue((slot, version), dueUtcTicks);
             rearm = dueUtcTicks < _armedFor;
             if (rearm)
             {
@@ -77,7 +89,7 @@ internal sealed class TimerScheduler : IDisposable
 
     private void Fire()
     {
-        List<(ITimerTarget Target, long Version)>? due = null;
+        List<(TimerSlot Slot, long Version)>? due = null;
         long next;
         lock (_lock)
         {
@@ -98,11 +110,11 @@ internal sealed class TimerScheduler : IDisposable
         {
             return;
         }
-        foreach (var (target, version) in due)
+        foreach (var (slot, version) in due)
         {
             try
             {
-                target.OnDue(version);
+                slot.Target?.OnDue(version);
             }
             catch (Exception)
             {
