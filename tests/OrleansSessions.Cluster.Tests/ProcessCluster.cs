@@ -78,8 +78,21 @@ public sealed class ProcessCluster : IAsyncDisposable
     public async Task WaitForActiveSilosAsync(int count, TimeSpan? timeout = null)
     {
         await Wait.UntilAsync(async () => await CountActiveAsync().ConfigureAwait(false) == count, timeout ?? TimeSpan.FromSeconds(30), $"{count} active silos").ConfigureAwait(false);
-        // Each silo reads the table at least once a second; give them one refresh to agree.
-        await Task.Delay(TimeSpan.FromSeconds(1.5)).ConfigureAwait(false);
+        // And until every running silo's own view (its last read of the table, which is what its ring follows) agrees.
+        using var http = new HttpClient { Timeout = TimeSpan.FromSeconds(5) };
+        await Wait.UntilAsync(async () =>
+        {
+            foreach (var silo in Silos.Where(s => !s.HasExited))
+            {
+                using var cluster = System.Text.Json.JsonDocument.Parse(await http.GetStringAsync(new Uri($"http://127.0.0.1:{silo.HttpPort}/api/cluster")).ConfigureAwait(false));
+                var active = cluster.RootElement.GetProperty("silos").EnumerateArray().Count(e => e.GetProperty("status").GetString() == "active");
+                if (active != count)
+                {
+                    return false;
+                }
+            }
+            return true;
+        }, timeout ?? TimeSpan.FromSeconds(30), $"every silo sees {count} active silos").ConfigureAwait(false);
     }
 
     private async Task<long> CountActiveAsync()
