@@ -129,16 +129,5 @@ public ref struct CodecReader
         return Take((int)Math.Min(lengthPlusOne - 1, int.MaxValue)).ToArray();
     }
 
-    /// <summary>Reads a collection count and checks it against the bytes left (each element takes at least one byte).</summary>
-    public int ReadCount()
-    {
-        var count = ReadVarUInt32();
-        if (count > (uint)Remaining)
-        {
-            throw new SerializationException("Collection count exceeds message size.");
-        }
-        return (int)count;
-    }
-
     private static readonly UTF8Encoding StrictUtf8 = new(encoderShouldEmitUTF8Identifier: false, throwOnInvalidBytes: true);
 }

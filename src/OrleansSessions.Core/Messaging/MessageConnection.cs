@@ -47,9 +47,6 @@ internal sealed partial class MessageConnection
     /// <summary>Set by the handshake: the peer's silo address, or null for a client.</summary>
     public string? PeerSilo { get; set; }
 
-    /// <summary>Per-connection state of the owner (for example, the topics a client subscribed to).</summary>
-    public object? State { get; set; }
-
     public bool IsClosed => Volatile.Read(ref _closeStarted) != 0;
 
     public Task Closed => _closed.Task;

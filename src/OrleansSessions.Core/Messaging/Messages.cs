@@ -76,20 +76,6 @@ internal sealed class RequestMessage(RequestHeader header, GrainRequest request,
     public override void OnSendFailed(Exception exception) => pending?.Fail(exception);
 }
 
-/// <summary>A request whose arguments are already serialized (forwarded by a gateway or a silo).</summary>
-internal sealed class ForwardedRequestMessage(RequestHeader header, byte[] arguments, IPendingCall? pending) : OutgoingMessage
-{
-    public override MessageKind Kind => MessageKind.Request;
-
-    public override void WriteBody(ref CodecWriter writer)
-    {
-        header.Write(ref writer);
-        writer.WriteRaw(arguments);
-    }
-
-    public override void OnSendFailed(Exception exception) => pending?.Fail(exception);
-}
-
 /// <summary>A response with an already serialized payload.</summary>
 internal sealed class ResponseMessage(long correlationId, ResponseStatus status, ArrayBufferWriter<byte>? payload, byte[]? rawPayload = null) : OutgoingMessage
 {

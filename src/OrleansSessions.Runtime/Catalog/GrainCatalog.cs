@@ -79,8 +79,6 @@ internal sealed class GrainCatalog
     /// <summary>Raised after an activation completes OnActivateAsync.</summary>
     public event Action<ActivationData>? Activated;
 
-    public bool Hosts(int interfaceId) => _factories.ContainsKey(interfaceId);
-
     public ActivationData GetOrCreate(GrainId grainId)
     {
         if (_activations.TryGetValue(grainId, out var existing))
