@@ -22,6 +22,8 @@ public sealed partial class ClusterClient : IClusterClient, IGrainCallInvoker, I
     private readonly ConcurrentDictionary<string, ConcurrentDictionary<IEventSink, byte>> _subscriptions = new(StringComparer.Ordinal);
     private readonly CancellationTokenSource _disposing = new();
     private readonly OrderedSender _sender;
+    private readonly ConcurrentDictionary<long, TaskCompletionSource> _barriers = new();
+    private long _barrierIds;
     private volatile MessageConnection? _connection;
     private int _nextGateway;
     private int _disposed;
@@ -149,7 +151,30 @@ public sealed partial class ClusterClient : IClusterClient, IGrainCallInvoker, I
         {
             _sender.Send(new TopicMessage(MessageKind.Subscribe, topic));
         }
+        // A ping behind the subscribe frame: its pong means the gateway has registered the subscription, so no event
+        // published after this method returns is missed.
+        await BarrierAsync(cancellationToken).ConfigureAwait(false);
         return subscription;
+    }
+
+    private async Task BarrierAsync(CancellationToken cancellationToken)
+    {
+        var id = Interlocked.Increment(ref _barrierIds);
+        var reached = new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously);
+        _barriers[id] = reached;
+        try
+        {
+            _sender.Send(new PingMessage(MessageKind.Ping, id, "client"));
+            await reached.Task.WaitAsync(_options.Messaging.ResponseTimeout, cancellationToken).ConfigureAwait(false);
+        }
+        catch (TimeoutException ex)
+        {
+            throw new SiloUnavailableException("The gateway did not confirm the subscription in time.", ex);
+        }
+        finally
+        {
+            _barriers.TryRemove(id, out _);
+        }
     }
 
     private void Unsubscribe(IEventSink subscription, string topic)
@@ -186,6 +211,12 @@ public sealed partial class ClusterClient : IClusterClient, IGrainCallInvoker, I
                     }
                     break;
                 }
+            case MessageKind.Pong:
+                if (_barriers.TryRemove((long)reader.ReadVarUInt64(), out var barrier))
+                {
+                    barrier.TrySetResult();
+                }
+                break;
             default:
                 throw new ProtocolViolationException($"Unexpected {kind} frame from the gateway.");
         }
@@ -195,6 +226,13 @@ public sealed partial class ClusterClient : IClusterClient, IGrainCallInvoker, I
     {
         _callbacks.FailAll(call => ReferenceEquals(call.Connection, connection),
             new SiloUnavailableException($"The connection to gateway {connection.RemoteEndPoint} closed before the response arrived."));
+        foreach (var pair in _barriers)
+        {
+            if (_barriers.TryRemove(pair.Key, out var barrier))
+            {
+                barrier.TrySetException(new SiloUnavailableException($"The connection to gateway {connection.RemoteEndPoint} closed."));
+            }
+        }
         if (_disposed == 0)
         {
             LogDisconnected(_logger, connection.RemoteEndPoint, error?.Message ?? "closed");
