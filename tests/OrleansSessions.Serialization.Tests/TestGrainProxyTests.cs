@@ -294,9 +294,12 @@ public class TestGrainProxyTests
 
     private static async Task WaitFor(Func<bool> condition)
     {
-        for (var i = 0; i < 200 && !condition(); i++)
+        // Poll with a deadline: the condition is met by an asynchronous continuation.
+        var deadline = DateTime.UtcNow + TimeSpan.FromSeconds(10);
+        while (!condition() && DateTime.UtcNow < deadline)
         {
-            await Task.Delay(10);
+            await Task.Yield();
+            await Task.Delay(TimeSpan.FromMilliseconds(10));
         }
         Assert.True(condition());
     }
