@@ -25,7 +25,7 @@ namespace OrleansSessions.Grains;
 /// </remarks>
 internal sealed class SessionGrain : Grain, ISessionGrain
 {
-    private const string StateName = "session";
+    internal const string StateName = "session";
 
     private readonly IPersistentState<SessionState> _state;
     private readonly SessionServices _services;
@@ -212,7 +212,7 @@ internal sealed class SessionGrain : Grain, ISessionGrain
             }
             catch (Exception exception)
             {
-                throw WriteFailed(exception);
+                throw await ConflictAsync(exception);
             }
             return ToInfo(_state.State);
         }
@@ -228,7 +228,7 @@ internal sealed class SessionGrain : Grain, ISessionGrain
             }
             catch (Exception exception)
             {
-                throw WriteFailed(exception);
+                throw await ConflictAsync(exception);
             }
             return ToInfo(_state.State);
         }
@@ -392,6 +392,11 @@ internal sealed class SessionGrain : Grain, ISessionGrain
             state.Status = SessionStatus.Active;
             state.EndedAt = null;
             state.EndReason = null;
+            if (exception is InconsistentStateException && await TryAdoptStoredEndAsync())
+            {
+                // Ended meanwhile by someone else (the janitor's bulk sweep), who stored and reported that end.
+                return _state.State.SessionId.Length != 0 ? ToInfo(_state.State) : throw NotFound();
+            }
             throw WriteFailed(exception);
         }
 
@@ -583,6 +588,42 @@ internal sealed class SessionGrain : Grain, ISessionGrain
     private void Publish(SessionEventType type, SessionInfo info, DateTimeOffset now)
         => GrainContext.Events.Publish(SessionTopics.Events, new SessionEvent { Type = type, Session = info, At = now });
 
+    /// <summary>The exception for a caller whose write failed; after an ETag conflict, what storage holds decides it.</summary>
+    private async Task<Exception> ConflictAsync(Exception exception)
+    {
+        if (exception is InconsistentStateException && await TryAdoptStoredEndAsync())
+        {
+            return EndedOrMissing(_state.State);
+        }
+        return WriteFailed(exception);
+    }
+
+    /// <summary>
+    /// After an ETag conflict: reads the stored state. True when it holds an ended session (or none), which this
+    /// activation then adopts without reporting it again; false when the read failed or the stored session is
+    /// live (another activation wrote it), and the caller fails as for any other write error.
+    /// </summary>
+    private async Task<bool> TryAdoptStoredEndAsync()
+    {
+        try
+        {
+            await _state.ReadStateAsync();
+        }
+        catch (Exception)
+        {
+            return false;
+        }
+        if (IsLive)
+        {
+            return false;
+        }
+        StopLive();
+        DeactivateOnIdle();
+        var stored = _state.State;
+        SessionLog.SessionEndAdopted(_services.SessionLogger, GetPrimaryKeyString(), stored.SessionId.Length == 0 ? "missing" : stored.Status.ToString());
+        return true;
+    }
+
     private Exception WriteFailed(Exception exception)
     {
         StopLive();
@@ -614,7 +655,7 @@ internal sealed class SessionGrain : Grain, ISessionGrain
         }
     }
 
-    private static SessionInfo ToInfo(SessionState state) => new()
+    internal static SessionInfo ToInfo(SessionState state) => new()
     {
         SessionId = state.SessionId,
         UserId = state.UserId,

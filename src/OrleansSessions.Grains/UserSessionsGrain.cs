@@ -18,8 +18,9 @@ namespace OrleansSessions.Grains;
 /// </remarks>
 internal sealed class UserSessionsGrain : Grain, IUserSessionsGrain
 {
-    private const string StateName = "userSessions";
+    internal const string StateName = "userSessions";
     private const int CreateAttempts = 3;
+    private const int MergeAttempts = 4;
 
     private readonly IPersistentState<UserSessionsState> _state;
     private readonly SessionServices _services;
@@ -258,39 +259,11 @@ internal sealed class UserSessionsGrain : Grain, IUserSessionsGrain
     }
 
     /// <summary>Moves an ended session from the live list into history, once. Returns true when the state changed.</summary>
-    private bool RecordEnded(SessionInfo info)
-    {
-        var state = _state.State;
-        var removed = state.ActiveSessionIds.Remove(info.SessionId);
-        if (HistoryContains(info.SessionId))
-        {
-            return removed;
-        }
-        var history = state.History;
-        history.Insert(0, info);
-        var limit = _services.Options.HistoryLimit;
-        while (history.Count > limit)
-        {
-            var last = history.Count - 1;
-            _toForget.Add(history[last].SessionId);
-            history.RemoveAt(last);
-        }
-        return true;
-    }
+    private bool RecordEnded(SessionInfo info) => _state.State.RecordEnded(info, _services.Options.HistoryLimit, _toForget);
 
     private bool HistoryContains(string sessionId) => FindInHistory(sessionId) is not null;
 
-    private SessionInfo? FindInHistory(string sessionId)
-    {
-        foreach (var entry in _state.State.History)
-        {
-            if (string.Equals(entry.SessionId, sessionId, StringComparison.Ordinal))
-            {
-                return entry;
-            }
-        }
-        return null;
-    }
+    private SessionInfo? FindInHistory(string sessionId) => _state.State.FindInHistory(sessionId);
 
     /// <summary>Writes the state (one write at a time, even if turns interleave), then lets trimmed sessions forget themselves.</summary>
     private async Task PersistAsync()
@@ -322,7 +295,31 @@ internal sealed class UserSessionsGrain : Grain, IUserSessionsGrain
         {
             // The earlier write's caller saw its failure; this write stores the current state regardless.
         }
-        await _state.WriteStateAsync();
+        for (var attempt = 1; ; attempt++)
+        {
+            try
+            {
+                await _state.WriteStateAsync();
+                return;
+            }
+            catch (InconsistentStateException) when (attempt < MergeAttempts)
+            {
+                // Stored state moved on without this activation (the janitor recorded ends in bulk, or another
+                // activation wrote during a membership change): fold it into ours and write again.
+                await MergeStoredAsync();
+            }
+        }
+    }
+
+    private async Task MergeStoredAsync()
+    {
+        var mine = _state.State;
+        await _state.ReadStateAsync();
+        var stored = _state.State;
+        mine.MergeFrom(stored, _services.Options.HistoryLimit, _toForget);
+        // The same object stays in place: an interleaved turn may hold a reference to it across an await.
+        _state.State = mine;
+        SessionLog.UserStateMerged(_services.UserLogger, UserId);
     }
 
     private void ThrowIfInvalidKey()

@@ -3,6 +3,11 @@ using OrleansSessions.Sessions;
 namespace OrleansSessions.Grains;
 
 /// <summary>The stored state of one user's sessions.</summary>
+/// <remarks>
+/// Every change is monotonic (a session id joins the live list once, moves to history once, and leaves history only
+/// by trimming), so two versions of the state merge without loss: <see cref="MergeFrom"/>. That is how a user grain
+/// recovers when its write meets a newer stored version (the janitor's bulk sweep, a duplicate activation).
+/// </remarks>
 [GenerateSerializer]
 internal sealed class UserSessionsState
 {
@@ -14,4 +19,82 @@ internal sealed class UserSessionsState
 
     /// <summary>Ended sessions, newest first, at most Sessions:HistoryLimit.</summary>
     public List<SessionInfo> History { get; set; } = [];
+
+    /// <summary>
+    /// Moves an ended session from the live list into history, once, and trims history to
+    /// <paramref name="historyLimit"/>; the ids trimmed off are added to <paramref name="trimmed"/>.
+    /// Returns true when the state changed.
+    /// </summary>
+    public bool RecordEnded(SessionInfo info, int historyLimit, List<string> trimmed)
+    {
+        var removed = ActiveSessionIds.Remove(info.SessionId);
+        if (FindInHistory(info.SessionId) is not null)
+        {
+            return removed;
+        }
+        History.Insert(0, info);
+        Trim(historyLimit, trimmed);
+        return true;
+    }
+
+    /// <summary>The history entry of <paramref name="sessionId"/>, or null.</summary>
+    public SessionInfo? FindInHistory(string sessionId)
+    {
+        foreach (var entry in History)
+        {
+            if (string.Equals(entry.SessionId, sessionId, StringComparison.Ordinal))
+            {
+                return entry;
+            }
+        }
+        return null;
+    }
+
+    /// <summary>
+    /// Adds what <paramref name="stored"/> knows and this state does not: history entries (kept newest end first),
+    /// live ids not ended here, and the current session when this state has none. Live ids that ended in either
+    /// version leave the live list.
+    /// </summary>
+    public void MergeFrom(UserSessionsState stored, int historyLimit, List<string> trimmed)
+    {
+        var added = false;
+        foreach (var entry in stored.History)
+        {
+            if (FindInHistory(entry.SessionId) is null)
+            {
+                History.Add(entry);
+                added = true;
+            }
+        }
+        if (added)
+        {
+            // Stable: entries that ended at the same instant keep the order this state gave them.
+            var ordered = History.OrderByDescending(h => h.EndedAt ?? DateTimeOffset.MinValue).ToList();
+            History.Clear();
+            History.AddRange(ordered);
+        }
+        foreach (var id in stored.ActiveSessionIds)
+        {
+            if (!ActiveSessionIds.Contains(id))
+            {
+                ActiveSessionIds.Add(id);
+            }
+        }
+        ActiveSessionIds.RemoveAll(id => FindInHistory(id) is not null);
+        if (CurrentSessionId.Length == 0)
+        {
+            CurrentSessionId = stored.CurrentSessionId;
+        }
+        Trim(historyLimit, trimmed);
+    }
+
+    private void Trim(int historyLimit, List<string> trimmed)
+    {
+        while (History.Count > historyLimit)
+        {
+            var last = History.Count - 1;
+            trimmed.Add(History[last].SessionId);
+            History.RemoveAt(last);
+        }
+    }
 }

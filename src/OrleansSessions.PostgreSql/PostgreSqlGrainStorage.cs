@@ -16,8 +16,13 @@ namespace OrleansSessions.PostgreSql;
 /// </remarks>
 public sealed class PostgreSqlGrainStorage : IGrainStorage
 {
-    private const string ReadSql =
-        "SELECT data, etag FROM grain_state WHERE state_name = $1 AND interface_id = $2 AND grain_key = $3";
+    // Reads are grouped like writes: one statement over arrays returns the rows found, by their position.
+    private const string ReadBatchSql = """
+        SELECT i.ord, g.data, g.etag
+          FROM unnest($1::text[], $2::integer[], $3::text[]) WITH ORDINALITY AS i(state_name, interface_id, grain_key, ord)
+          JOIN grain_state AS g
+            ON g.state_name = i.state_name AND g.interface_id = i.interface_id AND g.grain_key = i.grain_key
+        """;
 
     private const string ReadETagSql =
         "SELECT etag FROM grain_state WHERE state_name = $1 AND interface_id = $2 AND grain_key = $3";
@@ -72,6 +77,7 @@ public sealed class PostgreSqlGrainStorage : IGrainStorage
 
     private readonly PostgreSqlDatabase _database;
     private readonly GroupCommitQueue<GrainStateKey, PendingWrite, WriteOutcome> _writes;
+    private readonly GroupCommitQueue<GrainStateKey, bool, GrainStateRecord> _reads;
 
     /// <summary>Creates the provider over a shared pool.</summary>
     public PostgreSqlGrainStorage(PostgreSqlDatabase database)
@@ -79,25 +85,17 @@ public sealed class PostgreSqlGrainStorage : IGrainStorage
         ArgumentNullException.ThrowIfNull(database);
         _database = database;
         _writes = new GroupCommitQueue<GrainStateKey, PendingWrite, WriteOutcome>(FlushWritesAsync, database.Options.MaxWriteBatchSize, database.Options.MaxConcurrentFlushes);
+        _reads = new GroupCommitQueue<GrainStateKey, bool, GrainStateRecord>(FlushReadsAsync, database.Options.MaxWriteBatchSize, database.Options.MaxConcurrentFlushes);
     }
 
     /// <inheritdoc />
+    /// <remarks>Reads that arrive while another read is in flight go to PostgreSQL together (an activation storm after a failover, a janitor batch).</remarks>
     public async Task<GrainStateRecord> ReadAsync(string stateName, GrainId grainId, CancellationToken cancellationToken)
     {
         ArgumentNullException.ThrowIfNull(stateName);
         await _database.EnsureSchemaAsync(cancellationToken).ConfigureAwait(false);
-        await using var command = _database.DataSource.CreateCommand(ReadSql);
-        AddKey(command, stateName, grainId);
-        await using var reader = await command.ExecuteReaderAsync(cancellationToken).ConfigureAwait(false);
-        if (!await reader.ReadAsync(cancellationToken).ConfigureAwait(false))
-        {
-            return new GrainStateRecord();
-        }
-        return new GrainStateRecord
-        {
-            Data = reader.GetFieldValue<byte[]>(0),
-            ETag = reader.GetInt64(1).ToString(CultureInfo.InvariantCulture),
-        };
+        cancellationToken.ThrowIfCancellationRequested();
+        return await _reads.EnqueueAsync(new GrainStateKey(stateName, grainId.InterfaceId, grainId.Key), true).ConfigureAwait(false);
     }
 
     /// <inheritdoc />
@@ -245,6 +243,41 @@ public sealed class PostgreSqlGrainStorage : IGrainStorage
         for (var i = 0; i < count; i++)
         {
             batch[i].TrySetResult(newETags[i] != 0 ? new WriteOutcome(newETags[i], null) : new WriteOutcome(null, storedETags![i]));
+        }
+    }
+
+    private async Task FlushReadsAsync(IReadOnlyList<GroupCommitQueue<GrainStateKey, bool, GrainStateRecord>.Operation> batch)
+    {
+        var count = batch.Count;
+        var stateNames = new string[count];
+        var interfaceIds = new int[count];
+        var keys = new string[count];
+        for (var i = 0; i < count; i++)
+        {
+            stateNames[i] = batch[i].Key.StateName;
+            interfaceIds[i] = batch[i].Key.InterfaceId;
+            keys[i] = batch[i].Key.Key;
+        }
+
+        await using var command = _database.DataSource.CreateCommand(ReadBatchSql);
+        command.Parameters.Add(new NpgsqlParameter<string[]> { TypedValue = stateNames });
+        command.Parameters.Add(new NpgsqlParameter<int[]> { TypedValue = interfaceIds });
+        command.Parameters.Add(new NpgsqlParameter<string[]> { TypedValue = keys });
+        var records = new GrainStateRecord?[count];
+        await using (var reader = await command.ExecuteReaderAsync().ConfigureAwait(false))
+        {
+            while (await reader.ReadAsync().ConfigureAwait(false))
+            {
+                records[reader.GetInt64(0) - 1] = new GrainStateRecord
+                {
+                    Data = reader.GetFieldValue<byte[]>(1),
+                    ETag = reader.GetInt64(2).ToString(CultureInfo.InvariantCulture),
+                };
+            }
+        }
+        for (var i = 0; i < count; i++)
+        {
+            batch[i].TrySetResult(records[i] ?? new GrainStateRecord());
         }
     }
 

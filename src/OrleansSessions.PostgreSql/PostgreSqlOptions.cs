@@ -9,7 +9,7 @@ public sealed class PostgreSqlOptions
     /// <summary>The cluster whose membership rows, reminders and deadlines these providers read and write (Cluster:ClusterId).</summary>
     public string ClusterId { get; set; } = "dev";
 
-    /// <summary>The largest number of grain state writes sent in one group-commit round trip.</summary>
+    /// <summary>The largest number of grain state writes (and, separately, reads) sent in one group-commit round trip.</summary>
     public int MaxWriteBatchSize { get; set; } = 2048;
 
     /// <summary>How many group-commit round trips each provider keeps in flight at once (each uses one pooled connection).</summary>

@@ -22,6 +22,7 @@ public sealed class OptionsTests
         Assert.Equal(TimeSpan.FromMinutes(5), janitor.Period);
         Assert.Equal(8, janitor.Partitions);
         Assert.Equal(1000, janitor.BatchSize);
+        Assert.Equal(TimeSpan.FromSeconds(10), janitor.BulkAfter);
     }
 
     [Fact]
@@ -38,6 +39,7 @@ public sealed class OptionsTests
             ["Janitor:Period"] = "00:01:00",
             ["Janitor:Partitions"] = "16",
             ["Janitor:BatchSize"] = "500",
+            ["Janitor:BulkAfter"] = "00:01:00",
         });
         Assert.Equal(TimeSpan.FromMinutes(20), sessions.IdleTimeout);
         Assert.Equal(TimeSpan.FromHours(12), sessions.AbsoluteTimeout);
@@ -48,6 +50,7 @@ public sealed class OptionsTests
         Assert.Equal(TimeSpan.FromMinutes(1), janitor.Period);
         Assert.Equal(16, janitor.Partitions);
         Assert.Equal(500, janitor.BatchSize);
+        Assert.Equal(TimeSpan.FromMinutes(1), janitor.BulkAfter);
     }
 
     [Theory]
@@ -73,6 +76,8 @@ public sealed class OptionsTests
     [InlineData("Janitor:Partitions", "0", "Janitor:Partitions must be between 1 and")]
     [InlineData("Janitor:BatchSize", "0", "Janitor:BatchSize must be > 0")]
     [InlineData("Janitor:Partitions", "eight", "Janitor:Partitions")]
+    [InlineData("Janitor:BulkAfter", "-00:00:01", "Janitor:BulkAfter must be >= 0")]
+    [InlineData("Janitor:BulkAfter", "later", "Janitor:BulkAfter")]
     public void Invalid_janitor_options_fail_with_a_message_naming_the_key(string key, string value, string expected)
     {
         var services = BuildServices(new() { [key] = value });

@@ -213,4 +213,26 @@ public sealed class GrainStorageTests(PostgreSqlFixture fixture, ITestOutputHelp
         output.WriteLine($"{writers} concurrent inserts committed in {transactions} transactions");
         Assert.True(transactions < writers / 2, $"expected group commit, saw {transactions} transactions for {writers} writes");
     }
+
+    [Fact]
+    public async Task Concurrent_reads_are_grouped_and_each_caller_gets_its_own_record()
+    {
+        const int records = 300;
+        var etags = await Task.WhenAll(Enumerable.Range(0, records).Select(i =>
+            _storage.WriteAsync(_stateName, Grain($"read-{i}"), Bytes($"value {i}"), null, default)));
+
+        // Existing and missing keys interleaved, all in flight at once.
+        var reads = Enumerable.Range(0, records * 2).Select(i =>
+            _storage.ReadAsync(_stateName, Grain(i % 2 == 0 ? $"read-{i / 2}" : $"missing-{i / 2}"), default)).ToArray();
+        var results = await Task.WhenAll(reads);
+        for (var i = 0; i < records; i++)
+        {
+            var found = results[2 * i];
+            Assert.Equal($"value {i}", Encoding.UTF8.GetString(found.Data!));
+            Assert.Equal(etags[i], found.ETag);
+            var missing = results[2 * i + 1];
+            Assert.Null(missing.Data);
+            Assert.Null(missing.ETag);
+        }
+    }
 }

@@ -25,4 +25,30 @@ internal static class CpuTime
     }
 
     public static TimeSpan Self() => Of(Environment.ProcessId);
+
+    /// <summary>The summed CPU time of every process whose command name is <paramref name="name"/> (e.g. all postgres backends).</summary>
+    public static TimeSpan OfAll(string name)
+    {
+        var total = TimeSpan.Zero;
+        foreach (var directory in Directory.EnumerateDirectories("/proc"))
+        {
+            var last = Path.GetFileName(directory);
+            if (!int.TryParse(last, NumberStyles.None, CultureInfo.InvariantCulture, out var pid))
+            {
+                continue;
+            }
+            try
+            {
+                if (string.Equals(File.ReadAllText(Path.Combine(directory, "comm")).Trim(), name, StringComparison.Ordinal))
+                {
+                    total += Of(pid);
+                }
+            }
+            catch (IOException)
+            {
+                // The process exited meanwhile.
+            }
+        }
+        return total;
+    }
 }

@@ -41,13 +41,24 @@ internal static class JanitorSweep
         var collected = await cluster.ForceActivationCollectionAsync(TimeSpan.Zero);
         var remaining = cluster.ActivationCountOf<ISessionGrain>();
         Console.WriteLine(string.Create(CultureInfo.InvariantCulture, $"  created {count} sessions on PostgreSQL in {createSeconds:F1}s ({count / createSeconds:N0}/s); collected {collected} activations, {remaining} session activations left"));
-        clock.Advance(idle + TimeSpan.FromSeconds(1));
+        // A minute past their deadline, as orphans are when a periodic sweep finds them (past Janitor:BulkAfter).
+        clock.Advance(idle + TimeSpan.FromMinutes(1));
 
         await using var data = NpgsqlDataSource.Create(connectionString);
         var dbStart = await ScalarAsync<DateTime>(data, "SELECT clock_timestamp()");
+        const string transactionsSql = "SELECT xact_commit + xact_rollback FROM pg_stat_database WHERE datname = current_database()";
+        await ExecuteAsync(data, "SELECT pg_stat_clear_snapshot()");
+        var transactions = await ScalarAsync<long>(data, transactionsSql);
+        var selfCpu = CpuTime.Self();
+        var postgresCpu = CpuTime.OfAll("postgres");
         stopwatch.Restart();
         var expired = await JanitorStartup.RunJanitorsAsync(factory, partitions);
         var sweepSeconds = stopwatch.Elapsed.TotalSeconds;
+        selfCpu = CpuTime.Self() - selfCpu;
+        postgresCpu = CpuTime.OfAll("postgres") - postgresCpu;
+        // Statistics reach the shared counters when a backend goes idle (at most once a second): wait for them.
+        await Task.Delay(TimeSpan.FromSeconds(1.5));
+        transactions = await ScalarAsync<long>(data, transactionsSql) - transactions;
 
         // One-way end notices may still be landing in user grains: wait until every user row was written after the
         // sweep started (or nothing changes for 5 s), then take the database's time of the last one.
@@ -89,7 +100,7 @@ internal static class JanitorSweep
             BaselineValue = baselineRate,
             Pass = expired == count && recorded >= count && rate >= 100_000,
             Note = string.Create(CultureInfo.InvariantCulture,
-                $"PostgreSQL 15 local; {expired}/{count} expired by RunJanitorsAsync ({partitions} partitions) in {sweepSeconds:F2}s, {recorded}/{count} user histories recorded after {recordedSeconds:F2}s; {dueLeft} deadline rows left; baseline UPDATE of {updated} rows in {baselineSeconds:F3}s; load {load}"),
+                $"PostgreSQL 15 local; {expired}/{count} expired by RunJanitorsAsync ({partitions} partitions) in {sweepSeconds:F2}s (CPU per session during the sweep: silo {selfCpu.TotalMicroseconds / count:F1} us, PostgreSQL {postgresCpu.TotalMicroseconds / count:F1} us; {transactions} statements), {recorded}/{count} user histories recorded after {recordedSeconds:F2}s; {dueLeft} deadline rows left; baseline UPDATE of {updated} rows in {baselineSeconds:F3}s; load {load}"),
         });
     }
 

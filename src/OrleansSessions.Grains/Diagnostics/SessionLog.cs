@@ -40,4 +40,10 @@ internal static partial class SessionLog
 
     [LoggerMessage(EventId = 1012, EventName = "UserSessionReconciled", Level = LogLevel.Debug, Message = "User {UserId}: session {SessionId} had ended without notice; recorded in history")]
     public static partial void UserSessionReconciled(ILogger logger, string userId, string sessionId);
+
+    [LoggerMessage(EventId = 1013, EventName = "UserStateMerged", Level = LogLevel.Debug, Message = "User {UserId}: the stored state had changed since it was read; merged and written again")]
+    public static partial void UserStateMerged(ILogger logger, string userId);
+
+    [LoggerMessage(EventId = 1014, EventName = "SessionEndAdopted", Level = LogLevel.Debug, Message = "Session {SessionId}: the stored state shows it ended ({Status}) without this activation; the activation adopts it")]
+    public static partial void SessionEndAdopted(ILogger logger, string sessionId, string status);
 }

@@ -19,6 +19,15 @@ public sealed class JanitorOptions
     /// <summary>Janitor:BatchSize: how many due entries one read of the deadline index returns. Default 1000.</summary>
     public int BatchSize { get; set; } = 1000;
 
+    /// <summary>
+    /// Janitor:BulkAfter: how long past its deadline a live session must be before a sweep ends it in bulk, straight
+    /// in storage (batched reads and compare-and-swap writes of session and user state), instead of waking its grain.
+    /// A session that late has no running activation (its own timer would have ended it), so the bulk end races no one;
+    /// if one does exist, the ETag check decides and the loser adopts the stored end. Sessions due more recently,
+    /// ended sessions whose row survived, and rows without a session go through the grain. Default 10 seconds.
+    /// </summary>
+    public TimeSpan BulkAfter { get; set; } = TimeSpan.FromSeconds(10);
+
     /// <summary>Malformed configuration values found while binding; reported by <see cref="JanitorOptionsValidator"/>.</summary>
     internal List<string> BindingFailures { get; } = [];
 
@@ -29,5 +38,6 @@ public sealed class JanitorOptions
         Period = reader.TimeSpan(nameof(Period), Period);
         Partitions = reader.Int32(nameof(Partitions), Partitions);
         BatchSize = reader.Int32(nameof(BatchSize), BatchSize);
+        BulkAfter = reader.TimeSpan(nameof(BulkAfter), BulkAfter);
     }
 }

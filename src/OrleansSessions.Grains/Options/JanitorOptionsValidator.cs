@@ -25,6 +25,10 @@ public sealed class JanitorOptionsValidator : IValidateOptions<JanitorOptions>
         {
             failures.Add("Janitor:BatchSize must be > 0");
         }
+        if (options.BulkAfter < TimeSpan.Zero)
+        {
+            failures.Add("Janitor:BulkAfter must be >= 0");
+        }
         return failures.Count == 0 ? ValidateOptionsResult.Success : ValidateOptionsResult.Fail(failures);
     }
 }

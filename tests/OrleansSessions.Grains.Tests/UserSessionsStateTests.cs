@@ -1,0 +1,61 @@
+using OrleansSessions.Sessions;
+
+namespace OrleansSessions.Grains.Tests;
+
+public sealed class UserSessionsStateTests
+{
+    private static readonly DateTimeOffset T0 = new(2026, 1, 1, 14, 0, 0, TimeSpan.Zero);
+
+    private static SessionInfo Ended(string id, int minute) => new()
+    {
+        SessionId = id,
+        UserId = "u",
+        CreatedAt = T0,
+        LastActivity = T0,
+        ExpiresAt = T0.AddMinutes(minute),
+        Status = SessionStatus.Expired,
+        EndedAt = T0.AddMinutes(minute),
+        EndReason = EndReason.IdleTimeout,
+    };
+
+    [Fact]
+    public void Record_ended_moves_a_session_to_history_once_and_trims_the_oldest()
+    {
+        var state = new UserSessionsState { ActiveSessionIds = ["a", "b", "c"] };
+        var trimmed = new List<string>();
+        Assert.True(state.RecordEnded(Ended("a", 1), historyLimit: 2, trimmed));
+        Assert.False(state.RecordEnded(Ended("a", 1), historyLimit: 2, trimmed));
+        Assert.True(state.RecordEnded(Ended("b", 2), historyLimit: 2, trimmed));
+        Assert.True(state.RecordEnded(Ended("c", 3), historyLimit: 2, trimmed));
+        Assert.Empty(state.ActiveSessionIds);
+        Assert.Equal(["c", "b"], state.History.Select(h => h.SessionId));
+        Assert.Equal(["a"], trimmed);
+    }
+
+    [Fact]
+    public void Merge_keeps_what_either_version_learned()
+    {
+        // Ours: created "d" after reading; the stored version: the janitor recorded "a" and "b" as ended.
+        var mine = new UserSessionsState { ActiveSessionIds = ["a", "b", "c", "d"], CurrentSessionId = "d", History = [Ended("x", 0)] };
+        var stored = new UserSessionsState { ActiveSessionIds = ["c"], CurrentSessionId = "c", History = [Ended("b", 5), Ended("a", 4), Ended("x", 0)] };
+        var trimmed = new List<string>();
+        mine.MergeFrom(stored, historyLimit: 10, trimmed);
+        Assert.Equal(["c", "d"], mine.ActiveSessionIds);
+        Assert.Equal("d", mine.CurrentSessionId);
+        Assert.Equal(["b", "a", "x"], mine.History.Select(h => h.SessionId));
+        Assert.Empty(trimmed);
+    }
+
+    [Fact]
+    public void Merge_adds_live_ids_only_the_stored_version_knows_and_trims_to_the_limit()
+    {
+        var mine = new UserSessionsState { ActiveSessionIds = ["a"], History = [Ended("y", 9)] };
+        var stored = new UserSessionsState { ActiveSessionIds = ["a", "e"], CurrentSessionId = "e", History = [Ended("z", 1), Ended("w", 0)] };
+        var trimmed = new List<string>();
+        mine.MergeFrom(stored, historyLimit: 2, trimmed);
+        Assert.Equal(["a", "e"], mine.ActiveSessionIds);
+        Assert.Equal("e", mine.CurrentSessionId);
+        Assert.Equal(["y", "z"], mine.History.Select(h => h.SessionId));
+        Assert.Equal(["w"], trimmed);
+    }
+}
