@@ -38,7 +38,13 @@ internal static class InProcessThroughput
         }
         var grains = ids.Select(id => factory.GetGrain<ISessionGrain>(id)).ToArray();
         await TouchLoopsAsync(grains, workers, TimeSpan.FromSeconds(2)); // warm-up: tiered JIT, PGO
+        var allocatedBefore = GC.GetTotalAllocatedBytes(precise: true);
+        var gen0Before = GC.CollectionCount(0);
+        var touchStopwatch = Stopwatch.StartNew();
         var touchRate = await TouchLoopsAsync(grains, workers, duration);
+        var touchCalls = touchRate * touchStopwatch.Elapsed.TotalSeconds;
+        var bytesPerTouch = (GC.GetTotalAllocatedBytes(precise: true) - allocatedBefore) / touchCalls;
+        var gen0PerSecond = (GC.CollectionCount(0) - gen0Before) / touchStopwatch.Elapsed.TotalSeconds;
 
         var manager = new DictionarySessionManager(TimeSpan.FromMinutes(30));
         var baselineCreate = BaselineCreates(manager, creates, workers);
@@ -57,7 +63,7 @@ internal static class InProcessThroughput
             Baseline = "dictionary+lock extend_timeout",
             BaselineValue = baselineTouch,
             Pass = touchRate >= 1_000_000,
-            Note = string.Create(CultureInfo.InvariantCulture, $"{workers} workers over {sessions} live sessions ({live} session activations in the silo, including those of the create run), {duration.TotalSeconds}s, memory storage; load {load}"),
+            Note = string.Create(CultureInfo.InvariantCulture, $"{workers} workers over {sessions} live sessions ({live} session activations in the silo, including those of the create run), {duration.TotalSeconds}s, memory storage; {bytesPerTouch:F0} bytes allocated per touch, {gen0PerSecond:F0} gen0 GCs/s; load {load}"),
         });
         ResultSink.Add(new BenchResult
         {

@@ -44,6 +44,9 @@ internal sealed partial class MessageConnection
 
     public string RemoteEndPoint { get; }
 
+    /// <summary>Per-connection state of the message handler (created once, on the receive loop).</summary>
+    public object? HandlerState { get; set; }
+
     /// <summary>Set by the handshake: the peer's silo address, or null for a client.</summary>
     public string? PeerSilo { get; set; }
 

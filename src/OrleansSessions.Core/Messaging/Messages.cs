@@ -114,6 +114,61 @@ internal sealed class ResponseMessage(long correlationId, ResponseStatus status,
     }
 }
 
+/// <summary>
+/// A successful response whose payload the invocation writes straight into it: the message is its own buffer,
+/// rented from the shared pool and returned once the frame is written (or the send failed), so the hot path
+/// allocates one object per response.
+/// </summary>
+internal sealed class PooledResponseMessage(long correlationId) : OutgoingMessage, IBufferWriter<byte>
+{
+    private byte[]? _buffer = ArrayPool<byte>.Shared.Rent(256);
+    private int _written;
+
+    public override MessageKind Kind => MessageKind.Response;
+
+    public void Advance(int count) => _written += count;
+
+    public Memory<byte> GetMemory(int sizeHint = 0) => Ensure(sizeHint).AsMemory(_written);
+
+    public Span<byte> GetSpan(int sizeHint = 0) => Ensure(sizeHint).AsSpan(_written);
+
+    public override void WriteBody(ref CodecWriter writer)
+    {
+        writer.WriteVarUInt64((ulong)correlationId);
+        writer.WriteByte((byte)ResponseStatus.Ok);
+        writer.WriteRaw(_buffer.AsSpan(0, _written));
+        Release();
+    }
+
+    public override void OnSendFailed(Exception exception) => Release();
+
+    /// <summary>Gives the buffer back to the pool; the message must not be sent afterwards.</summary>
+    public void Release()
+    {
+        var buffer = _buffer;
+        _buffer = null;
+        if (buffer is not null)
+        {
+            ArrayPool<byte>.Shared.Return(buffer);
+        }
+    }
+
+    private byte[] Ensure(int sizeHint)
+    {
+        var buffer = _buffer ?? throw new InvalidOperationException("The response was already written.");
+        var needed = _written + Math.Max(sizeHint, 1);
+        if (needed <= buffer.Length)
+        {
+            return buffer;
+        }
+        var larger = ArrayPool<byte>.Shared.Rent(Math.Max(needed, buffer.Length * 2));
+        buffer.AsSpan(0, _written).CopyTo(larger);
+        ArrayPool<byte>.Shared.Return(buffer);
+        _buffer = larger;
+        return larger;
+    }
+}
+
 /// <summary>An event on a topic with its serialized payload.</summary>
 internal sealed class EventMessage(string topic, bool forwarded, byte[] payload) : OutgoingMessage
 {

@@ -151,17 +151,18 @@ internal sealed class RemoteCallWorkItem(RequestHeader header, GrainRequest requ
             await request.InvokeAndWriteResultAsync(activation.Instance!, NullBufferWriter.Instance).ConfigureAwait(false);
             return;
         }
-        var output = new ArrayBufferWriter<byte>(128);
+        var response = new PooledResponseMessage(header.CorrelationId);
         try
         {
-            await request.InvokeAndWriteResultAsync(activation.Instance!, output).ConfigureAwait(false);
+            await request.InvokeAndWriteResultAsync(activation.Instance!, response).ConfigureAwait(false);
         }
         catch (Exception ex)
         {
+            response.Release();
             responder.Respond(ResponseMessage.FromException(header.CorrelationId, ex));
             return;
         }
-        responder.Respond(new ResponseMessage(header.CorrelationId, ResponseStatus.Ok, output));
+        responder.Respond(response);
     }
 
     public override void Reject(ActivationData activation) => client.InvokeForResponder(header, request, responder);

@@ -83,7 +83,7 @@ internal sealed partial class SiloMessageHandler(
         var info = GrainInterfaceRegistry.Find(header.MethodInterfaceId);
         var request = info?.RequestFactory(header.MethodId);
         var oneWay = (header.Flags & Invocation.InvokeFlags.OneWay) != 0;
-        var responder = oneWay ? null : new ConnectionResponder(connection);
+        var responder = oneWay ? null : (IResponder)(connection.HandlerState ??= new ConnectionResponder(connection));
         if (request is null)
         {
             responder?.Respond(ResponseMessage.FromException(header.CorrelationId,

@@ -29,14 +29,14 @@ public sealed class MemoryGrainStorage : IGrainStorage
         {
             if (_records.TryGetValue(key, out var stored))
             {
-                if (!string.Equals(stored.ETag, expectedETag, StringComparison.Ordinal))
+                if (!stored.HasETag(expectedETag))
                 {
                     throw new InconsistentStateException(stored.ETag, expectedETag);
                 }
                 var next = new StoredRecord(data, stored.Version + 1);
                 if (_records.TryUpdate(key, next, stored))
                 {
-                    return Task.FromResult(next.ETag);
+                    return next.ETagTask;
                 }
             }
             else
@@ -48,7 +48,7 @@ public sealed class MemoryGrainStorage : IGrainStorage
                 var first = new StoredRecord(data, 1);
                 if (_records.TryAdd(key, first))
                 {
-                    return Task.FromResult(first.ETag);
+                    return first.ETagTask;
                 }
             }
         }
@@ -71,10 +71,44 @@ public sealed class MemoryGrainStorage : IGrainStorage
 
     private sealed class StoredRecord(byte[] data, long version)
     {
+        // Every record counts its versions from 1, so the ETags (and their completed write tasks) of the first
+        // versions are the same for all records: shared, they cost no allocation on the write path.
+        private const int SharedVersions = 16_384;
+        private static readonly Task<string>?[] s_sharedETags = new Task<string>?[SharedVersions];
+
         public byte[] Data { get; } = data;
 
         public long Version { get; } = version;
 
-        public string ETag { get; } = version.ToString(CultureInfo.InvariantCulture);
+        public string ETag => ETagTask.Result;
+
+        /// <summary>Whether <paramref name="etag"/> is this record's ETag, without formatting one.</summary>
+        public bool HasETag(string? etag)
+        {
+            if (etag is null)
+            {
+                return false;
+            }
+            if (Version < SharedVersions)
+            {
+                return string.Equals(ETag, etag, StringComparison.Ordinal);
+            }
+            // The decimal form has no sign, no leading zero and no spaces: parsing it back must give the same text.
+            return etag.Length > 0 && etag[0] != '0'
+                && long.TryParse(etag, NumberStyles.None, CultureInfo.InvariantCulture, out var version)
+                && version == Version;
+        }
+
+        public Task<string> ETagTask
+        {
+            get
+            {
+                if (Version < SharedVersions)
+                {
+                    return s_sharedETags[Version] ??= Task.FromResult(Version.ToString(CultureInfo.InvariantCulture));
+                }
+                return Task.FromResult(Version.ToString(CultureInfo.InvariantCulture));
+            }
+        }
     }
 }
