@@ -91,7 +91,7 @@ internal static class ExpiryLag
         var completed = await Task.WhenAny(allExpired.Task, Task.Delay(idle + TimeSpan.FromSeconds(createSeconds * 2 + 120))) == allExpired.Task;
         var lastSeconds = stopwatch.Elapsed.TotalSeconds;
         var gcNote = string.Create(CultureInfo.InvariantCulture,
-            $"GC while waiting for expiry: {GC.CollectionCount(0) - gen0} gen0, {GC.CollectionCount(2) - gen2} gen2, pause total {(GC.GetTotalPauseDuration() - gcPause0).TotalMilliseconds:F0} ms; max lag per second of deadlines [{string.Join(' ', maxLagPerSecond.Reverse().SkipWhile(v => v == 0).Reverse().Select(v => v.ToString("F0", CultureInfo.InvariantCulture)))}] ms");
+            $"GC while waiting for expiry (DOTNET_GCgen0size={Environment.GetEnvironmentVariable("DOTNET_GCgen0size") ?? "unset"}): {GC.CollectionCount(0) - gen0} gen0, {GC.CollectionCount(2) - gen2} gen2, pause total {(GC.GetTotalPauseDuration() - gcPause0).TotalMilliseconds:F0} ms; max lag per second of deadlines [{string.Join(' ', maxLagPerSecond.Reverse().SkipWhile(v => v == 0).Reverse().Select(v => v.ToString("F0", CultureInfo.InvariantCulture)))}] ms");
         Console.WriteLine("  " + gcNote);
         int seen;
         lock (gate)
