@@ -16,8 +16,6 @@ CLUSTER_ID="${CLUSTER_ID:-dev}"
 SILOS="${SILOS:-3}"
 CONFIGURATION="${CONFIGURATION:-Debug}"
 export DOTNET_CLI_TELEMETRY_OPTOUT=1 DOTNET_NOLOGO=1
-# The silo's GC setting (README "Tuning"): a 4 MiB gen0 budget keeps gen0 pauses short with many live sessions.
-export DOTNET_GCgen0size="${DOTNET_GCgen0size:-0x400000}"
 
 # With the default connection string, create the database when it is missing (needs psql; harmless otherwise).
 if [ -z "${ORLEANSSESSIONS_PG:-}" ] && command -v psql >/dev/null 2>&1; then

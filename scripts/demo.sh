@@ -13,8 +13,6 @@ HTTP_PORT="${HTTP_PORT:-8080}"
 IDLE_TIMEOUT="${IDLE_TIMEOUT:-00:00:06}"
 CONFIGURATION="${CONFIGURATION:-Debug}"
 export DOTNET_CLI_TELEMETRY_OPTOUT=1 DOTNET_NOLOGO=1
-# The silo's GC setting (README "Tuning"): a 4 MiB gen0 budget keeps gen0 pauses short with many live sessions.
-export DOTNET_GCgen0size="${DOTNET_GCgen0size:-0x400000}"
 
 echo "== building silo and client ($CONFIGURATION)"
 dotnet build silo -c "$CONFIGURATION" -v quiet -nologo

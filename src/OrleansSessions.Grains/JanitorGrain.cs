@@ -131,7 +131,7 @@ internal sealed class JanitorGrain : Grain, IJanitorGrain, IRemindable
         for (var i = 0; i < due.Count; i++)
         {
             var record = reads[i].Result;
-            var state = record?.Data is { } data ? CodecRegistry.Deserialize<SessionState>(data) : null;
+            var state = record?.Data is { } data ? TryDecode(data) : null;
             if (record?.ETag is not { } etag || state is null || state.Status != SessionStatus.Active || state.SessionId.Length == 0
                 || now - state.ExpiresAt < bulkAfter)
             {
@@ -228,12 +228,12 @@ internal sealed class JanitorGrain : Grain, IJanitorGrain, IRemindable
             {
                 trimmedHere[i] = [];
                 var record = reads[i].Result;
-                if (record is null)
+                var state = record is null ? null : record.Data is { } data ? TryDecodeUser(data) : new UserSessionsState();
+                if (record is null || state is null)
                 {
                     writes[i] = Task.FromResult<string?>(null);
                     continue;
                 }
-                var state = record.Data is { } data ? CodecRegistry.Deserialize<UserSessionsState>(data) : new UserSessionsState();
                 var changed = false;
                 foreach (var info in byUser[users[i]])
                 {
@@ -305,6 +305,31 @@ internal sealed class JanitorGrain : Grain, IJanitorGrain, IRemindable
         {
             // A row left behind is found by the next sweep: its session is ended, so the grain removes it.
             SessionLog.DeadlineIndexWriteFailed(_services.JanitorLogger, exception, "(bulk)");
+        }
+    }
+
+    /// <summary>The stored session state, or null when it cannot be decoded (its grain reports that, not the sweep).</summary>
+    private static SessionState? TryDecode(byte[] data)
+    {
+        try
+        {
+            return CodecRegistry.Deserialize<SessionState>(data);
+        }
+        catch (SerializationException)
+        {
+            return null;
+        }
+    }
+
+    private static UserSessionsState? TryDecodeUser(byte[] data)
+    {
+        try
+        {
+            return CodecRegistry.Deserialize<UserSessionsState>(data);
+        }
+        catch (SerializationException)
+        {
+            return null;
         }
     }
 
