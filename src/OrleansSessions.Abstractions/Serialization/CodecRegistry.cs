@@ -39,6 +39,26 @@ public static class CodecRegistry
         }
     }
 
+    /// <summary>
+    /// Serializes a value into this thread's scratch buffer and returns the bytes, without allocating. The span is
+    /// valid until the next serialization on this thread: copy it before serializing anything else.
+    /// </summary>
+    public static ReadOnlySpan<byte> SerializeToScratch<T>(T value)
+    {
+        var buffer = t_scratch ??= new System.Buffers.ArrayBufferWriter<byte>(1024);
+        buffer.ResetWrittenCount();
+        var writer = new CodecWriter(buffer);
+        Get<T>().Write(ref writer, value);
+        writer.Commit();
+        var written = buffer.WrittenSpan;
+        if (buffer.Capacity > 64 * 1024)
+        {
+            // The span keeps the large buffer alive for the caller; the thread drops it for the next call.
+            t_scratch = null;
+        }
+        return written;
+    }
+
     [ThreadStatic]
     private static System.Buffers.ArrayBufferWriter<byte>? t_scratch;
 

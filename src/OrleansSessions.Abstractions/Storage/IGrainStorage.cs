@@ -22,3 +22,16 @@ public interface IGrainStorage
     /// <summary>Deletes a record under the same ETag rule as <see cref="WriteAsync"/>.</summary>
     Task ClearAsync(string stateName, GrainId grainId, string? expectedETag, CancellationToken cancellationToken);
 }
+
+/// <summary>
+/// A storage provider that completes writes synchronously and copies the bytes it is given (an in-process provider).
+/// Grain state writes through it without allocating: the state is serialized into a reused buffer and copied in.
+/// </summary>
+public interface ISynchronousGrainStorage : IGrainStorage
+{
+    /// <summary>
+    /// Writes a record if the stored ETag equals <paramref name="expectedETag"/> (null: no record may exist) and returns
+    /// the new ETag; otherwise throws <see cref="InconsistentStateException"/>. <paramref name="data"/> is copied.
+    /// </summary>
+    string Write(string stateName, GrainId grainId, ReadOnlySpan<byte> data, string? expectedETag);
+}

@@ -4,10 +4,21 @@ using OrleansSessions.Storage;
 
 namespace OrleansSessions.Runtime.Storage;
 
-/// <summary>Grain state in process memory (the embedded default; shared by the silos of a TestCluster). Not durable.</summary>
-public sealed class MemoryGrainStorage : IGrainStorage
+/// <summary>
+/// Grain state in process memory (the embedded default; shared by the silos of a TestCluster). Not durable.
+/// </summary>
+/// <remarks>
+/// A record is updated in place under its own lock: a write copies the new bytes into the record's buffer (reused
+/// while it fits) and bumps the version, so the hot path (a session touch) allocates nothing and writes no object
+/// reference into old memory. Reads copy the bytes out. ETags are the decimal version; those of the first versions
+/// are shared by all records.
+/// </remarks>
+public sealed class MemoryGrainStorage : ISynchronousGrainStorage
 {
-    private readonly ConcurrentDictionary<(string, GrainId), StoredRecord> _records = new();
+    private const int SharedVersions = 16_384;
+    private static readonly Task<string>?[] SharedETags = new Task<string>?[SharedVersions];
+
+    private readonly ConcurrentDictionary<(string, GrainId), Record> _records = new();
 
     /// <summary>The number of stored records.</summary>
     public int Count => _records.Count;
@@ -15,100 +26,143 @@ public sealed class MemoryGrainStorage : IGrainStorage
     /// <inheritdoc />
     public Task<GrainStateRecord> ReadAsync(string stateName, GrainId grainId, CancellationToken cancellationToken)
     {
-        var record = _records.TryGetValue((stateName, grainId), out var stored)
-            ? new GrainStateRecord { Data = stored.Data, ETag = stored.ETag }
-            : new GrainStateRecord();
-        return Task.FromResult(record);
+        if (_records.TryGetValue((stateName, grainId), out var record))
+        {
+            lock (record)
+            {
+                if (record.Version != 0)
+                {
+                    return Task.FromResult(new GrainStateRecord { Data = record.Data.AsSpan(0, record.Length).ToArray(), ETag = ETagOf(record.Version) });
+                }
+            }
+        }
+        return Task.FromResult(new GrainStateRecord());
     }
 
     /// <inheritdoc />
     public Task<string> WriteAsync(string stateName, GrainId grainId, byte[] data, string? expectedETag, CancellationToken cancellationToken)
     {
-        var key = (stateName, grainId);
-        while (true)
+        ArgumentNullException.ThrowIfNull(data);
+        try
         {
-            if (_records.TryGetValue(key, out var stored))
-            {
-                if (!stored.HasETag(expectedETag))
-                {
-                    throw new InconsistentStateException(stored.ETag, expectedETag);
-                }
-                var next = new StoredRecord(data, stored.Version + 1);
-                if (_records.TryUpdate(key, next, stored))
-                {
-                    return next.ETagTask;
-                }
-            }
-            else
-            {
-                if (expectedETag is not null)
-                {
-                    throw new InconsistentStateException(null, expectedETag);
-                }
-                var first = new StoredRecord(data, 1);
-                if (_records.TryAdd(key, first))
-                {
-                    return first.ETagTask;
-                }
-            }
+            return ETagTaskOf(WriteCore(stateName, grainId, data, expectedETag));
+        }
+        catch (InconsistentStateException exception)
+        {
+            return Task.FromException<string>(exception);
         }
     }
+
+    /// <inheritdoc />
+    public string Write(string stateName, GrainId grainId, ReadOnlySpan<byte> data, string? expectedETag)
+        => ETagOf(WriteCore(stateName, grainId, data, expectedETag));
 
     /// <inheritdoc />
     public Task ClearAsync(string stateName, GrainId grainId, string? expectedETag, CancellationToken cancellationToken)
     {
         var key = (stateName, grainId);
-        if (!_records.TryGetValue(key, out var stored))
+        if (!_records.TryGetValue(key, out var record))
         {
-            return expectedETag is null ? Task.CompletedTask : throw new InconsistentStateException(null, expectedETag);
+            return expectedETag is null ? Task.CompletedTask : Task.FromException(new InconsistentStateException(null, expectedETag));
         }
-        if (!string.Equals(stored.ETag, expectedETag, StringComparison.Ordinal) || !_records.TryRemove(new KeyValuePair<(string, GrainId), StoredRecord>(key, stored)))
+        lock (record)
         {
-            throw new InconsistentStateException(stored.ETag, expectedETag);
+            if (record.Version == 0)
+            {
+                return expectedETag is null ? Task.CompletedTask : Task.FromException(new InconsistentStateException(null, expectedETag));
+            }
+            if (!Matches(record.Version, expectedETag))
+            {
+                return Task.FromException(new InconsistentStateException(ETagOf(record.Version), expectedETag));
+            }
+            // Marked deleted under the lock: a writer that found it before the removal retries and sees no record.
+            record.Version = 0;
+            _records.TryRemove(new KeyValuePair<(string, GrainId), Record>(key, record));
         }
         return Task.CompletedTask;
     }
 
-    private sealed class StoredRecord(byte[] data, long version)
+    private long WriteCore(string stateName, GrainId grainId, ReadOnlySpan<byte> data, string? expectedETag)
     {
-        // Every record counts its versions from 1, so the ETags (and their completed write tasks) of the first
-        // versions are the same for all records: shared, they cost no allocation on the write path.
-        private const int SharedVersions = 16_384;
-        private static readonly Task<string>?[] s_sharedETags = new Task<string>?[SharedVersions];
-
-        public byte[] Data { get; } = data;
-
-        public long Version { get; } = version;
-
-        public string ETag => ETagTask.Result;
-
-        /// <summary>Whether <paramref name="etag"/> is this record's ETag, without formatting one.</summary>
-        public bool HasETag(string? etag)
+        var key = (stateName, grainId);
+        while (true)
         {
-            if (etag is null)
+            if (_records.TryGetValue(key, out var record))
             {
-                return false;
-            }
-            if (Version < SharedVersions)
-            {
-                return string.Equals(ETag, etag, StringComparison.Ordinal);
-            }
-            // The decimal form has no sign, no leading zero and no spaces: parsing it back must give the same text.
-            return etag.Length > 0 && etag[0] != '0'
-                && long.TryParse(etag, NumberStyles.None, CultureInfo.InvariantCulture, out var version)
-                && version == Version;
-        }
-
-        public Task<string> ETagTask
-        {
-            get
-            {
-                if (Version < SharedVersions)
+                lock (record)
                 {
-                    return s_sharedETags[Version] ??= Task.FromResult(Version.ToString(CultureInfo.InvariantCulture));
+                    if (record.Version != 0)
+                    {
+                        if (!Matches(record.Version, expectedETag))
+                        {
+                            throw new InconsistentStateException(ETagOf(record.Version), expectedETag);
+                        }
+                        record.Store(data);
+                        return ++record.Version;
+                    }
                 }
-                return Task.FromResult(Version.ToString(CultureInfo.InvariantCulture));
+                // Deleted meanwhile: look again.
+                continue;
             }
+            if (expectedETag is not null)
+            {
+                throw new InconsistentStateException(null, expectedETag);
+            }
+            var first = new Record(data.ToArray());
+            if (_records.TryAdd(key, first))
+            {
+                return first.Version;
+            }
+        }
+    }
+
+    /// <summary>Whether <paramref name="etag"/> is the ETag of <paramref name="version"/>, without formatting one.</summary>
+    private static bool Matches(long version, string? etag)
+    {
+        if (etag is null)
+        {
+            return false;
+        }
+        if (version < SharedVersions)
+        {
+            return string.Equals(ETagOf(version), etag, StringComparison.Ordinal);
+        }
+        // The decimal form has no sign, no leading zero and no spaces: parsing it back must give the same text.
+        return etag.Length > 0 && etag[0] != '0'
+            && long.TryParse(etag, NumberStyles.None, CultureInfo.InvariantCulture, out var parsed)
+            && parsed == version;
+    }
+
+    private static string ETagOf(long version)
+        => version < SharedVersions ? ETagTaskOf(version).Result : version.ToString(CultureInfo.InvariantCulture);
+
+    private static Task<string> ETagTaskOf(long version)
+    {
+        if (version < SharedVersions)
+        {
+            return SharedETags[version] ??= Task.FromResult(version.ToString(CultureInfo.InvariantCulture));
+        }
+        return Task.FromResult(version.ToString(CultureInfo.InvariantCulture));
+    }
+
+    private sealed class Record(byte[] data)
+    {
+        public byte[] Data = data;
+
+        public int Length = data.Length;
+
+        /// <summary>The current version, from 1; 0 once the record was deleted.</summary>
+        public long Version = 1;
+
+        public void Store(ReadOnlySpan<byte> data)
+        {
+            // Reuse the buffer while the state fits and does not shrink far below it.
+            if (data.Length > Data.Length || Data.Length > 2 * data.Length + 256)
+            {
+                Data = new byte[data.Length];
+            }
+            data.CopyTo(Data);
+            Length = data.Length;
         }
     }
 }

@@ -37,6 +37,21 @@ internal sealed class PersistentState<TState>(ActivationData activation, string 
 
     public Task WriteStateAsync(CancellationToken cancellationToken = default)
     {
+        if (storage is ISynchronousGrainStorage synchronous)
+        {
+            // In-process storage copies the bytes: serialize into the thread's scratch buffer, allocate nothing.
+            try
+            {
+                Etag = synchronous.Write(stateName, activation.GrainId, CodecRegistry.SerializeToScratch(State), Etag);
+            }
+            catch (InconsistentStateException ex)
+            {
+                activation.DeactivateOnIdle();
+                return Task.FromException(ex);
+            }
+            RecordExists = true;
+            return Task.CompletedTask;
+        }
         var data = CodecRegistry.Serialize(State);
         Task<string> write;
         try
