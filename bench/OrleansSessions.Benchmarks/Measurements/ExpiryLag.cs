@@ -88,10 +88,12 @@ internal static class ExpiryLag
         var gcPause0 = GC.GetTotalPauseDuration();
         var gen2 = GC.CollectionCount(2);
         var gen0 = GC.CollectionCount(0);
+        var gen1 = GC.CollectionCount(1);
         var completed = await Task.WhenAny(allExpired.Task, Task.Delay(idle + TimeSpan.FromSeconds(createSeconds * 2 + 120))) == allExpired.Task;
         var lastSeconds = stopwatch.Elapsed.TotalSeconds;
+        var lastEphemeral = GC.GetGCMemoryInfo(GCKind.Ephemeral);
         var gcNote = string.Create(CultureInfo.InvariantCulture,
-            $"GC while waiting for expiry (DOTNET_GCgen0size={Environment.GetEnvironmentVariable("DOTNET_GCgen0size") ?? "unset"}): {GC.CollectionCount(0) - gen0} gen0, {GC.CollectionCount(2) - gen2} gen2, pause total {(GC.GetTotalPauseDuration() - gcPause0).TotalMilliseconds:F0} ms; max lag per second of deadlines [{string.Join(' ', maxLagPerSecond.Reverse().SkipWhile(v => v == 0).Reverse().Select(v => v.ToString("F0", CultureInfo.InvariantCulture)))}] ms");
+            $"GC while waiting for expiry (DOTNET_GCgen0size={Environment.GetEnvironmentVariable("DOTNET_GCgen0size") ?? "unset"}): {GC.CollectionCount(0) - gen0} gen0 (of which {GC.CollectionCount(1) - gen1} gen1), {GC.CollectionCount(2) - gen2} gen2, pause total {(GC.GetTotalPauseDuration() - gcPause0).TotalMilliseconds:F0} ms; last ephemeral GC: gen{lastEphemeral.Generation}, pause {lastEphemeral.PauseDurations[0].TotalMilliseconds:F1} ms, promoted {lastEphemeral.PromotedBytes / 1048576.0:F1} MiB, heap {lastEphemeral.HeapSizeBytes / 1048576.0:F0} MiB; max lag per second of deadlines [{string.Join(' ', maxLagPerSecond.Reverse().SkipWhile(v => v == 0).Reverse().Select(v => v.ToString("F0", CultureInfo.InvariantCulture)))}] ms");
         Console.WriteLine("  " + gcNote);
         int seen;
         lock (gate)
