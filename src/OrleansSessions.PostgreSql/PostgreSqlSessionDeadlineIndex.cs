@@ -93,22 +93,15 @@ public sealed class PostgreSqlSessionDeadlineIndex : ISessionDeadlineIndex
 
     private ValueTask EnqueueAsync(string sessionId, Change change, CancellationToken cancellationToken)
     {
-        var schema = _database.EnsureSchemaAsync(cancellationToken);
-        if (!schema.IsCompletedSuccessfully)
-        {
-            return EnqueueAfterSchemaAsync(schema, sessionId, change);
-        }
+        // Queued at once, in the caller's order, even before the schema is ready: waiting for the schema first would
+        // let two changes of one session race into the queue. The flush waits for the schema instead.
+        cancellationToken.ThrowIfCancellationRequested();
         return new ValueTask(_changes.EnqueueAsync(sessionId, change));
-    }
-
-    private async ValueTask EnqueueAfterSchemaAsync(Task schema, string sessionId, Change change)
-    {
-        await schema.ConfigureAwait(false);
-        await _changes.EnqueueAsync(sessionId, change).ConfigureAwait(false);
     }
 
     private async Task FlushAsync(IReadOnlyList<GroupCommitQueue<string, Change, bool>.Operation> batch)
     {
+        await _database.EnsureSchemaAsync().ConfigureAwait(false);
         var count = batch.Count;
         var sessionIds = new string[count];
         var userIds = new string[count];

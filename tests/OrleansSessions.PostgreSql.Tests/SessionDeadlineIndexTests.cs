@@ -91,6 +91,25 @@ public sealed class SessionDeadlineIndexTests(PostgreSqlFixture fixture, ITestOu
     }
 
     [Fact]
+    public async Task Changes_queued_before_the_schema_is_ready_keep_their_order()
+    {
+        // A fresh pool has not checked the schema yet: the first changes wait for it, and must not overtake each other.
+        for (var i = 0; i < 20; i++)
+        {
+            await using var database = fixture.NewDatabase("deadlines-fresh");
+            var index = new PostgreSqlSessionDeadlineIndex(database);
+            var upsert = index.UpsertAsync("sess_first", "u", T0, 0).AsTask();
+            var remove = index.RemoveAsync("sess_first", 0).AsTask();
+            var upsertOther = index.UpsertAsync("sess_second", "u", T0, 0).AsTask();
+            var later = index.UpsertAsync("sess_second", "u", T0.AddSeconds(1), 0).AsTask();
+            await Task.WhenAll(upsert, remove, upsertOther, later);
+            var row = Assert.Single(await index.ReadDueAsync(0, T0.AddDays(1), 10));
+            Assert.Equal("sess_second", row.SessionId);
+            Assert.Equal(T0.AddSeconds(1), row.Deadline);
+        }
+    }
+
+    [Fact]
     public async Task Concurrent_changes_are_group_committed_and_all_durable()
     {
         const int sessions = 5000;
