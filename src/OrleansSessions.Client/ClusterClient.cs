@@ -217,6 +217,19 @@ public sealed partial class ClusterClient : IClusterClient, IGrainCallInvoker, I
                     barrier.TrySetResult();
                 }
                 break;
+            case MessageKind.GoAway:
+                // The gateway's silo is shutting down: new calls (and subscriptions) go to the next gateway; this
+                // connection stays open for the answers of calls already sent, until the silo closes it.
+                if (_sender.Detach(connection))
+                {
+                    Interlocked.CompareExchange(ref _connection, null, connection);
+                    LogDraining(_logger, connection.RemoteEndPoint);
+                    if (!_subscriptions.IsEmpty && _disposed == 0)
+                    {
+                        _ = ReconnectAsync();
+                    }
+                }
+                break;
             default:
                 throw new ProtocolViolationException($"Unexpected {kind} frame from the gateway.");
         }
@@ -292,6 +305,9 @@ public sealed partial class ClusterClient : IClusterClient, IGrainCallInvoker, I
 
     [LoggerMessage(EventId = 801, Level = LogLevel.Warning, Message = "Disconnected from gateway {Gateway}: {Reason}")]
     private static partial void LogDisconnected(ILogger logger, string gateway, string reason);
+
+    [LoggerMessage(EventId = 803, Level = LogLevel.Information, Message = "Gateway {Gateway} is shutting down; new calls go to another gateway")]
+    private static partial void LogDraining(ILogger logger, string gateway);
 
     [LoggerMessage(EventId = 802, Level = LogLevel.Warning, Message = "Reconnect failed: {Reason}")]
     private static partial void LogReconnectFailed(ILogger logger, string reason);

@@ -1,3 +1,4 @@
+using Microsoft.Extensions.DependencyInjection;
 using System.Buffers;
 using System.Buffers.Binary;
 using System.Net.Sockets;
@@ -154,6 +155,42 @@ public sealed class MessagingTests
         await cluster.KillSiloAsync(gateway);
         await cluster.WaitForViewAsync();
         await TestCluster.WaitUntilAsync(async () => await cluster.Client.GetGrain<IStatefulGrain>("failover").GetAsync() == "kept", Deadline);
+        Assert.NotEqual($"127.0.0.1:{gateway.GatewayPort}", client.ConnectedGateway);
+    }
+
+    [Fact]
+    public async Task A_client_told_to_go_away_sends_new_calls_to_another_gateway()
+    {
+        await using var cluster = await new TestClusterBuilder(2).ConfigureSilo(s => s.AddTestGrains()).BuildAndStartAsync();
+        var client = (ClusterClient)cluster.Client;
+        await cluster.Client.GetGrain<IStatefulGrain>("drain").SetAsync("kept");
+        var gateway = cluster.Silos.Single(s => client.ConnectedGateway!.EndsWith(":" + s.GatewayPort, StringComparison.Ordinal));
+
+        // What a graceful stop does first: the silo keeps serving, its clients move their new calls elsewhere.
+        gateway.Services.GetRequiredService<OrleansSessions.Runtime.Messaging.ConnectionManager>().DrainClients();
+        await TestCluster.WaitUntilAsync(() => Task.FromResult(client.ConnectedGateway != $"127.0.0.1:{gateway.GatewayPort}"), Deadline);
+        Assert.Equal("kept", await cluster.Client.GetGrain<IStatefulGrain>("drain").GetAsync());
+        Assert.NotNull(client.ConnectedGateway);
+        Assert.NotEqual($"127.0.0.1:{gateway.GatewayPort}", client.ConnectedGateway);
+    }
+
+    [Fact]
+    public async Task Calls_during_a_graceful_stop_of_the_clients_gateway_do_not_wait_for_the_web_server_timeout()
+    {
+        await using var cluster = await new TestClusterBuilder(2).ConfigureSilo(s => s.AddTestGrains()).BuildAndStartAsync();
+        var client = (ClusterClient)cluster.Client;
+        var keys = Enumerable.Range(0, 20).Select(i => $"stop-{i}").ToArray();
+        await Task.WhenAll(keys.Select(k => cluster.Client.GetGrain<IStatefulGrain>(k).SetAsync(k)));
+        var gateway = cluster.Silos.Single(s => client.ConnectedGateway!.EndsWith(":" + s.GatewayPort, StringComparison.Ordinal));
+
+        var stopwatch = System.Diagnostics.Stopwatch.StartNew();
+        await cluster.StopSiloAsync(gateway);
+        // Before, the stopped silo kept its client connections open (unserved) until the web server gave up after 30 s.
+        Assert.True(stopwatch.Elapsed < TimeSpan.FromSeconds(15), $"graceful stop took {stopwatch.Elapsed}");
+        foreach (var key in keys)
+        {
+            Assert.Equal(key, await cluster.Client.GetGrain<IStatefulGrain>(key).GetAsync());
+        }
         Assert.NotEqual($"127.0.0.1:{gateway.GatewayPort}", client.ConnectedGateway);
     }
 

@@ -254,7 +254,7 @@ internal sealed partial class MessageConnection
             throw new ProtocolViolationException($"Unsupported protocol version {span[0]}.");
         }
         kind = (MessageKind)span[1];
-        if (kind is < MessageKind.Handshake or > MessageKind.Pong)
+        if (kind is < MessageKind.Handshake or > MessageKind.GoAway)
         {
             if (rented is not null)
             {

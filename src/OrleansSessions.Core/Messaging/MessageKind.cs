@@ -12,6 +12,9 @@ internal enum MessageKind : byte
     Unsubscribe = 7,
     Ping = 8,
     Pong = 9,
+
+    /// <summary>Silo to client: this gateway is shutting down; send new calls elsewhere (answers still come here).</summary>
+    GoAway = 10,
 }
 
 /// <summary>The outcome carried by a response frame.</summary>

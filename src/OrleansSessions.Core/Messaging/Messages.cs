@@ -190,6 +190,16 @@ internal sealed class TopicMessage(MessageKind kind, string topic) : OutgoingMes
     public override void WriteBody(ref CodecWriter writer) => writer.WriteString(topic);
 }
 
+/// <summary>A frame without a body (GoAway).</summary>
+internal sealed class SignalMessage(MessageKind kind) : OutgoingMessage
+{
+    public override MessageKind Kind => kind;
+
+    public override void WriteBody(ref CodecWriter writer)
+    {
+    }
+}
+
 /// <summary>A probe or its answer: correlation id plus the sender's identity.</summary>
 internal sealed class PingMessage(MessageKind kind, long correlationId, string sender) : OutgoingMessage
 {

@@ -93,6 +93,23 @@ internal sealed class OrderedSender(Func<Task<MessageConnection>> connect)
         }
     }
 
+    /// <summary>
+    /// Stops sending on <paramref name="connection"/> if it is the current one (its peer is going away): the next
+    /// message opens a new connection. The old one is left open. Returns true when it was the current connection.
+    /// </summary>
+    public bool Detach(MessageConnection connection)
+    {
+        lock (_lock)
+        {
+            if (!ReferenceEquals(_connection, connection))
+            {
+                return false;
+            }
+            _connection = null;
+            return true;
+        }
+    }
+
     /// <summary>Closes the current connection, if any.</summary>
     public Task CloseAsync()
     {

@@ -67,6 +67,8 @@ internal sealed partial class SiloLifecycleService(
             return;
         }
         LogStopping(logger, silo.Address, catalog.Count);
+        // Clients move their new calls to other gateways while this silo still answers and forwards.
+        connections.DrainClients();
         try
         {
             await membership.BeginLeaveAsync(cancellationToken).ConfigureAwait(false);
@@ -95,6 +97,9 @@ internal sealed partial class SiloLifecycleService(
         {
             LogStepFailed(logger, "leave membership", ex.Message);
         }
+        // Nothing is served any more: close the connections now rather than leave clients waiting on them until the
+        // web server's shutdown timeout.
+        await connections.CloseAllAsync().ConfigureAwait(false);
     }
 
     public Task StopAsync(CancellationToken cancellationToken) => Task.CompletedTask;

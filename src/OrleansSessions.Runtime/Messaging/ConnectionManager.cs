@@ -12,6 +12,7 @@ internal sealed class ConnectionManager : IAsyncDisposable
 {
     private readonly ConcurrentDictionary<SiloAddress, OrderedSender> _connections = new();
     private readonly ConcurrentDictionary<MessageConnection, byte> _inbound = new();
+    private volatile bool _draining;
     private readonly LocalSilo _local;
     private readonly MessagingOptions _messaging;
     private readonly SecurityOptions _security;
@@ -66,7 +67,14 @@ internal sealed class ConnectionManager : IAsyncDisposable
     }
 
     /// <summary>Tracks an inbound connection so that stop can close it.</summary>
-    public void AddInbound(MessageConnection connection) => _inbound[connection] = 0;
+    public void AddInbound(MessageConnection connection)
+    {
+        _inbound[connection] = 0;
+        if (_draining && connection.PeerSilo is null)
+        {
+            connection.Send(new SignalMessage(MessageKind.GoAway));
+        }
+    }
 
     public void RemoveInbound(MessageConnection connection) => _inbound.TryRemove(connection, out _);
 
@@ -79,6 +87,23 @@ internal sealed class ConnectionManager : IAsyncDisposable
         if (_connections.TryRemove(silo, out var sender))
         {
             _ = sender.CloseAsync();
+        }
+    }
+
+    /// <summary>
+    /// Graceful shutdown, first step: tells every connected client to send new calls to another gateway
+    /// (<see cref="MessageKind.GoAway"/>); their connections stay open for the answers of calls already sent.
+    /// Clients that connect from now on are told at once.
+    /// </summary>
+    public void DrainClients()
+    {
+        _draining = true;
+        foreach (var connection in _inbound.Keys)
+        {
+            if (connection.PeerSilo is null)
+            {
+                connection.Send(new SignalMessage(MessageKind.GoAway));
+            }
         }
     }
 
