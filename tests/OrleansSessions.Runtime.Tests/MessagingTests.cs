@@ -244,6 +244,81 @@ public sealed class MessagingTests
         await run.WaitAsync(Deadline);
     }
 
+    [Fact]
+    public async Task Answers_written_on_the_receive_loop_and_messages_queued_by_other_threads_all_arrive_in_their_order()
+    {
+        var toPeer = new System.IO.Pipelines.Pipe();
+        var fromPeer = new System.IO.Pipelines.Pipe();
+        var connection = new MessageConnection(new DuplexPipe(fromPeer.Reader, toPeer.Writer), new MessagingOptions(),
+            Microsoft.Extensions.Logging.Abstractions.NullLogger.Instance, "test");
+        // Each Ping is answered on the receive loop (the inline path); Events come from another thread (the queue).
+        var run = connection.RunAsync(new EchoHandler());
+        const int pings = 2000;
+        const int events = 2000;
+        var background = Task.Run(() =>
+        {
+            for (var i = 0; i < events; i++)
+            {
+                var body = new byte[4];
+                BinaryPrimitives.WriteInt32LittleEndian(body, i);
+                connection.Send(new RawMessage(MessageKind.Event, body, 4));
+            }
+        });
+        for (var i = 0; i < pings; i++)
+        {
+            var frame = new byte[6 + 4];
+            BinaryPrimitives.WriteUInt32LittleEndian(frame, 6);
+            frame[4] = MessageConnection.ProtocolVersion;
+            frame[5] = (byte)MessageKind.Ping;
+            BinaryPrimitives.WriteInt32LittleEndian(frame.AsSpan(6), i);
+            await fromPeer.Writer.WriteAsync(frame);
+        }
+        await background;
+
+        var nextPong = 0;
+        var nextEvent = 0;
+        while (nextPong < pings || nextEvent < events)
+        {
+            var result = await toPeer.Reader.ReadAsync().AsTask().WaitAsync(Deadline);
+            var buffer = result.Buffer;
+            while (buffer.Length >= 4)
+            {
+                var header = new byte[4];
+                buffer.Slice(0, 4).CopyTo(header);
+                var length = (int)BinaryPrimitives.ReadUInt32LittleEndian(header);
+                if (buffer.Length < 4 + length)
+                {
+                    break;
+                }
+                var frame = buffer.Slice(4, length).ToArray();
+                var index = BinaryPrimitives.ReadInt32LittleEndian(frame.AsSpan(2));
+                if ((MessageKind)frame[1] == MessageKind.Pong)
+                {
+                    Assert.Equal(nextPong++, index);
+                }
+                else
+                {
+                    Assert.Equal(MessageKind.Event, (MessageKind)frame[1]);
+                    Assert.Equal(nextEvent++, index);
+                }
+                buffer = buffer.Slice(4 + length);
+            }
+            toPeer.Reader.AdvanceTo(buffer.Start, buffer.End);
+        }
+        await connection.CloseAsync();
+        await run.WaitAsync(Deadline);
+    }
+
+    private sealed class EchoHandler : IMessageHandler
+    {
+        public void OnFrame(MessageConnection connection, MessageKind kind, ReadOnlySpan<byte> payload)
+            => connection.Send(new RawMessage(MessageKind.Pong, payload.ToArray(), payload.Length));
+
+        public void OnClosed(MessageConnection connection, Exception? error)
+        {
+        }
+    }
+
     private sealed class DuplexPipe(System.IO.Pipelines.PipeReader input, System.IO.Pipelines.PipeWriter output) : System.IO.Pipelines.IDuplexPipe
     {
         public System.IO.Pipelines.PipeReader Input { get; } = input;

@@ -42,6 +42,18 @@ internal sealed partial class MessageConnection
     private int _waitingForSpace;
     private readonly SemaphoreSlim _space = new(0, int.MaxValue);
 
+    // Whoever writes to the transport's PipeWriter holds this: the writer loop, or the receive loop writing the
+    // answers its own frames produced (see SendAsync).
+    private readonly SemaphoreSlim _writeGate = new(1, 1);
+
+    // The connection whose receive loop runs on this thread, while it dispatches the frames of one read.
+    [ThreadStatic]
+    private static MessageConnection? t_receiving;
+
+    // Receive loop only: it holds the write gate and has written frames that are not flushed yet.
+    private bool _holdsWriteGate;
+    private ArrayBufferWriter<byte>? _inlineScratch;
+
     public string RemoteEndPoint { get; }
 
     /// <summary>Per-connection state of the message handler (created once, on the receive loop).</summary>
@@ -69,6 +81,10 @@ internal sealed partial class MessageConnection
             message.OnSendFailed(new SiloUnavailableException($"Connection to {RemoteEndPoint} is closed."));
             return ValueTask.CompletedTask;
         }
+        if (ReferenceEquals(t_receiving, this) && TryWriteInline(message))
+        {
+            return ValueTask.CompletedTask;
+        }
         Interlocked.Increment(ref _queued);
         if (!_sendQueue.Writer.TryWrite(message))
         {
@@ -77,6 +93,64 @@ internal sealed partial class MessageConnection
             return ValueTask.CompletedTask;
         }
         return Volatile.Read(ref _queued) > _options.SendQueueCapacity ? WaitForSpaceAsync() : ValueTask.CompletedTask;
+    }
+
+    /// <summary>
+    /// On the receive loop, a message produced while its frames are dispatched (the answer of a turn that completed
+    /// at once, a pong) is written straight into the pipe, and the loop flushes once after the read: no hop to the
+    /// writer loop. Only when nothing is queued (so it cannot overtake an earlier message) and the writer loop is
+    /// not writing; otherwise the message is queued as usual.
+    /// </summary>
+    private bool TryWriteInline(OutgoingMessage message)
+    {
+        if (Volatile.Read(ref _queued) != 0)
+        {
+            return false;
+        }
+        if (!_holdsWriteGate)
+        {
+            if (!_writeGate.Wait(0))
+            {
+                return false;
+            }
+            _holdsWriteGate = true;
+        }
+        try
+        {
+            WriteFrame(message, _inlineScratch ??= new ArrayBufferWriter<byte>(1024), _transport.Output);
+        }
+        catch (Exception ex) when (ex is SerializationException or ProtocolViolationException)
+        {
+            message.OnSendFailed(ex);
+        }
+        catch (InvalidOperationException ex)
+        {
+            // The pipe was completed: the connection is closing.
+            message.OnSendFailed(new SiloUnavailableException($"Connection to {RemoteEndPoint} is closed.", ex));
+        }
+        return true;
+    }
+
+    /// <summary>Receive loop, after the frames of one read: flushes what it wrote inline and lets the writer loop write again.</summary>
+    private async ValueTask FlushInlineAsync()
+    {
+        _holdsWriteGate = false;
+        try
+        {
+            var flush = _transport.Output.FlushAsync(_closing.Token);
+            if (!flush.IsCompletedSuccessfully)
+            {
+                await flush.ConfigureAwait(false);
+            }
+        }
+        catch (Exception ex) when (ex is OperationCanceledException or InvalidOperationException or IOException)
+        {
+            // Closing: the frames written are lost with the connection, as queued ones are.
+        }
+        finally
+        {
+            _writeGate.Release();
+        }
     }
 
     /// <summary>Queues a message without waiting.</summary>
@@ -176,6 +250,7 @@ internal sealed partial class MessageConnection
                 break;
             }
             var buffer = result.Buffer;
+            t_receiving = this;
             try
             {
                 while (TryReadFrame(ref buffer, out var kind, out var payload, out var rented))
@@ -199,7 +274,12 @@ internal sealed partial class MessageConnection
             }
             finally
             {
+                t_receiving = null;
                 reader.AdvanceTo(buffer.Start, buffer.End);
+                if (_holdsWriteGate)
+                {
+                    await FlushInlineAsync().ConfigureAwait(false);
+                }
             }
             if (result.IsCompleted || result.IsCanceled)
             {
@@ -276,25 +356,34 @@ internal sealed partial class MessageConnection
         {
             while (await reader.WaitToReadAsync(_closing.Token).ConfigureAwait(false))
             {
+                await _writeGate.WaitAsync(_closing.Token).ConfigureAwait(false);
                 var written = 0;
-                while (written < 1024 && reader.TryRead(out var message))
+                FlushResult flush;
+                try
                 {
-                    Interlocked.Decrement(ref _queued);
-                    try
+                    while (written < 1024 && reader.TryRead(out var message))
                     {
-                        WriteFrame(message, scratch, output);
+                        Interlocked.Decrement(ref _queued);
+                        try
+                        {
+                            WriteFrame(message, scratch, output);
+                        }
+                        catch (Exception ex) when (ex is SerializationException or ProtocolViolationException)
+                        {
+                            message.OnSendFailed(ex);
+                        }
+                        written++;
                     }
-                    catch (Exception ex) when (ex is SerializationException or ProtocolViolationException)
+                    if (Volatile.Read(ref _waitingForSpace) > 0 && Volatile.Read(ref _queued) <= _options.SendQueueCapacity / 2)
                     {
-                        message.OnSendFailed(ex);
+                        _space.Release(Volatile.Read(ref _waitingForSpace));
                     }
-                    written++;
+                    flush = await output.FlushAsync(_closing.Token).ConfigureAwait(false);
                 }
-                if (Volatile.Read(ref _waitingForSpace) > 0 && Volatile.Read(ref _queued) <= _options.SendQueueCapacity / 2)
+                finally
                 {
-                    _space.Release(Volatile.Read(ref _waitingForSpace));
+                    _writeGate.Release();
                 }
-                var flush = await output.FlushAsync(_closing.Token).ConfigureAwait(false);
                 if (flush.IsCompleted)
                 {
                     break;
