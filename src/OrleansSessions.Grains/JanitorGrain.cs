@@ -131,7 +131,7 @@ internal sealed class JanitorGrain : Grain, IJanitorGrain, IRemindable
         for (var i = 0; i < due.Count; i++)
         {
             var record = reads[i].Result;
-            var state = record?.Data is { } data ? TryDecode(data) : null;
+            var state = record?.Data is { } data ? TryDecode<SessionState>(data) : null;
             if (record?.ETag is not { } etag || state is null || state.Status != SessionStatus.Active || state.SessionId.Length == 0
                 || now - state.ExpiresAt < bulkAfter)
             {
@@ -228,7 +228,7 @@ internal sealed class JanitorGrain : Grain, IJanitorGrain, IRemindable
             {
                 trimmedHere[i] = [];
                 var record = reads[i].Result;
-                var state = record is null ? null : record.Data is { } data ? TryDecodeUser(data) : new UserSessionsState();
+                var state = record is null ? null : record.Data is { } data ? TryDecode<UserSessionsState>(data) : new UserSessionsState();
                 if (record is null || state is null)
                 {
                     writes[i] = Task.FromResult<string?>(null);
@@ -276,16 +276,10 @@ internal sealed class JanitorGrain : Grain, IJanitorGrain, IRemindable
 
     private void Report(List<SessionInfo> ended, DateTimeOffset now)
     {
-        var metrics = _services.Metrics;
-        var logger = _services.SessionLogger;
         foreach (var info in ended)
         {
-            var reason = info.EndReason ?? EndReason.IdleTimeout;
-            var deadline = info.ExpiresAt;
             GrainContext.Events.Publish(SessionTopics.Events, new SessionEvent { Type = SessionEventType.Expired, Session = info, At = now });
-            metrics.SessionEnded(reason);
-            metrics.ExpiryLag(now - deadline);
-            SessionLog.SessionExpired(logger, info.SessionId, info.UserId, SessionMetrics.ReasonName(reason), deadline, Math.Max(0, (now - deadline).TotalMilliseconds));
+            SessionGrain.ReportTimedOut(_services, info, now);
         }
     }
 
@@ -308,24 +302,12 @@ internal sealed class JanitorGrain : Grain, IJanitorGrain, IRemindable
         }
     }
 
-    /// <summary>The stored session state, or null when it cannot be decoded (its grain reports that, not the sweep).</summary>
-    private static SessionState? TryDecode(byte[] data)
+    /// <summary>A stored state, or null when it cannot be decoded (its grain reports that, not the sweep).</summary>
+    private static T? TryDecode<T>(byte[] data) where T : class
     {
         try
         {
-            return CodecRegistry.Deserialize<SessionState>(data);
-        }
-        catch (SerializationException)
-        {
-            return null;
-        }
-    }
-
-    private static UserSessionsState? TryDecodeUser(byte[] data)
-    {
-        try
-        {
-            return CodecRegistry.Deserialize<UserSessionsState>(data);
+            return CodecRegistry.Deserialize<T>(data);
         }
         catch (SerializationException)
         {

@@ -414,22 +414,21 @@ internal sealed class SessionGrain : Grain, ISessionGrain
             SessionLog.DeadlineIndexWriteFailed(_services.SessionLogger, exception, state.SessionId);
         }
 
-        var metrics = _services.Metrics;
-        metrics.SessionEnded(reason);
-        var reasonName = SessionMetrics.ReasonName(reason);
         if (isTimeout)
         {
-            var lag = now - deadline;
-            metrics.ExpiryLag(lag);
-            SessionLog.SessionExpired(_services.SessionLogger, state.SessionId, state.UserId, reasonName, deadline, Math.Max(0, lag.TotalMilliseconds));
-        }
-        else if (reason == EndReason.Evicted)
-        {
-            SessionLog.SessionEvicted(_services.SessionLogger, state.SessionId, state.UserId);
+            ReportTimedOut(_services, info, now);
         }
         else
         {
-            SessionLog.SessionClosed(_services.SessionLogger, state.SessionId, state.UserId, reasonName);
+            _services.Metrics.SessionEnded(reason);
+            if (reason == EndReason.Evicted)
+            {
+                SessionLog.SessionEvicted(_services.SessionLogger, state.SessionId, state.UserId);
+            }
+            else
+            {
+                SessionLog.SessionClosed(_services.SessionLogger, state.SessionId, state.UserId, SessionMetrics.ReasonName(reason));
+            }
         }
         DeactivateOnIdle();
         return info;
@@ -583,6 +582,17 @@ internal sealed class SessionGrain : Grain, ISessionGrain
     {
         // One-way: the user grain may be calling this grain right now (evict, close-all); waiting could deadlock.
         _ = GrainFactory.GetGrain<IUserSessionsGrain>(info.UserId).SessionEndedAsync(info);
+    }
+
+    /// <summary>Metrics and log line of a session that timed out, processed at <paramref name="now"/> (also used by the janitor's bulk end).</summary>
+    internal static void ReportTimedOut(SessionServices services, SessionInfo info, DateTimeOffset now)
+    {
+        var reason = info.EndReason ?? EndReason.IdleTimeout;
+        var deadline = info.ExpiresAt;
+        var lag = now - deadline;
+        services.Metrics.SessionEnded(reason);
+        services.Metrics.ExpiryLag(lag);
+        SessionLog.SessionExpired(services.SessionLogger, info.SessionId, info.UserId, SessionMetrics.ReasonName(reason), deadline, Math.Max(0, lag.TotalMilliseconds));
     }
 
     private void Publish(SessionEventType type, SessionInfo info, DateTimeOffset now)
