@@ -75,7 +75,7 @@ mkdir -p "$RESULTS"
 export BENCH_OUT="$RAW" BENCH_PIDS="$PIDS"
 if [ "$MODE" = quick ]; then
   ARGS_inproc="--sessions 10000 --creates 100000 --seconds 5"
-  ARGS_memory="--sessions 100000 --idle-seconds 30"
+  ARGS_memory="--sessions 100000"
   ARGS_expiry="--sessions 100000 --idle-seconds 20"
   ARGS_expiry_srvgc="$ARGS_expiry --variant serverGC"
   ARGS_expiry_gen0small="$ARGS_expiry --variant gen0size4MiB"
@@ -85,7 +85,7 @@ if [ "$MODE" = quick ]; then
   STEP_TIMEOUT=240
 else
   ARGS_inproc="--sessions 100000 --creates 1000000 --seconds 10"
-  ARGS_memory="--sessions 1000000 --idle-seconds 300"
+  ARGS_memory="--sessions 1000000"
   ARGS_expiry="--sessions 1000000 --idle-seconds 120"
   ARGS_expiry_srvgc="$ARGS_expiry --variant serverGC"
   ARGS_expiry_gen0small="$ARGS_expiry --variant gen0size4MiB"
@@ -116,7 +116,7 @@ for step in $STEPS; do
   extra=""
   case "$step" in
     network) extra="--redis-port $REDIS_PORT --redis-pid $REDIS_PID" ;;
-    janitor|failover) extra="--pg $PG" ;;
+    memory|janitor|failover) extra="--pg $PG" ;;
   esac
   # shellcheck disable=SC2086
   if ! env "${envs[@]}" timeout --kill-after=10 "$STEP_TIMEOUT" "$BIN" "$mode" ${!args_var} $extra; then

@@ -27,6 +27,9 @@ internal sealed class SessionGrain : Grain, ISessionGrain
 {
     internal const string StateName = "session";
 
+    /// <summary>A session due to wake sooner than this stays activated rather than going dormant.</summary>
+    private static readonly TimeSpan MinimumDormancy = TimeSpan.FromSeconds(1);
+
     private readonly IPersistentState<SessionState> _state;
     private readonly SessionServices _services;
     private readonly bool _validKey;
@@ -34,6 +37,10 @@ internal sealed class SessionGrain : Grain, ISessionGrain
 
     private IGrainTimer? _expiryTimer;
     private IGrainTimer? _warningTimer;
+    private IGrainTimer? _dormancyTimer;
+
+    // Set when this activation deactivates itself to go dormant (see OnDormancyTimer).
+    private bool _goingDormant;
 
     // An upper bound of the deadline held by this session's row in the deadline index.
     private DateTimeOffset _indexedDeadline;
@@ -60,6 +67,10 @@ internal sealed class SessionGrain : Grain, ISessionGrain
     /// <remarks>The runtime has read the state before this runs.</remarks>
     public override Task OnActivateAsync(CancellationToken cancellationToken)
     {
+        if (_validKey)
+        {
+            _services.Dormant.Remove(GetPrimaryKeyString());
+        }
         if (_validKey && IsLive)
         {
             // Whatever the index holds was written from a deadline no later than the stored one.
@@ -76,6 +87,11 @@ internal sealed class SessionGrain : Grain, ISessionGrain
         {
             // Saves the janitor from waking this session only to learn that it was touched meanwhile.
             await TryUpsertIndexAsync(cancellationToken);
+        }
+        if (_goingDormant && _validKey && IsLive)
+        {
+            // Decided earlier: whatever time it is now, the table wakes it at once if that is past.
+            _services.Dormant.Add(TimeProvider, GetPrimaryKeyString(), DormantWakeTime());
         }
     }
 
@@ -343,6 +359,17 @@ internal sealed class SessionGrain : Grain, ISessionGrain
         return false;
     }
 
+    public Task WakeAsync()
+    {
+        if (!_validKey || !IsLive)
+        {
+            DeactivateOnIdle();
+            return Task.CompletedTask;
+        }
+        // The warning timer's work: end if due, else warn if due (once per deadline), else nothing.
+        return OnWarningTimerAsync();
+    }
+
     public async Task ForgetAsync()
     {
         if (!_validKey || !Exists)
@@ -507,6 +534,49 @@ internal sealed class SessionGrain : Grain, ISessionGrain
             _services.Metrics.ActivationStarted();
         }
         ArmTimers(now);
+        var dormantAfter = _services.Options.DormantAfter;
+        if (dormantAfter > TimeSpan.Zero && _dormancyTimer is null)
+        {
+            var due = Until(_state.State.LastActivity + dormantAfter, now);
+            _dormancyTimer = RegisterGrainTimer(static (self, _) => self.OnDormancyTimer(), this, new GrainTimerCreationOptions(due, Timeout.InfiniteTimeSpan));
+        }
+    }
+
+    /// <summary>
+    /// Idle for Sessions:DormantAfter: the activation goes away and the silo's table of dormant sessions wakes the
+    /// session at its warning time or deadline (see <see cref="DormantSessions"/>). Not within reach of either: the
+    /// activation then sees the session to its end, unless a touch moves the deadline and it looks again.
+    /// </summary>
+    private Task OnDormancyTimer()
+    {
+        if (!IsLive)
+        {
+            return Task.CompletedTask;
+        }
+        var dormantAfter = _services.Options.DormantAfter;
+        var now = TimeProvider.GetUtcNow();
+        var idleUntil = _state.State.LastActivity + dormantAfter;
+        if (now < idleUntil)
+        {
+            _dormancyTimer?.Change(idleUntil - now, Timeout.InfiniteTimeSpan);
+        }
+        else if (DormantWakeTime() - now < MinimumDormancy)
+        {
+            _dormancyTimer?.Change(dormantAfter, Timeout.InfiniteTimeSpan);
+        }
+        else
+        {
+            _goingDormant = true;
+            DeactivateOnIdle();
+        }
+        return Task.CompletedTask;
+    }
+
+    /// <summary>When a dormant session must be woken: its warning time, else its deadline.</summary>
+    private DateTimeOffset DormantWakeTime()
+    {
+        var warningBefore = _services.Options.WarningBefore;
+        return warningBefore > TimeSpan.Zero ? _state.State.ExpiresAt - warningBefore : _state.State.ExpiresAt;
     }
 
     private void StopLive()
@@ -515,6 +585,8 @@ internal sealed class SessionGrain : Grain, ISessionGrain
         _expiryTimer = null;
         _warningTimer?.Dispose();
         _warningTimer = null;
+        _dormancyTimer?.Dispose();
+        _dormancyTimer = null;
         if (_countedActivation)
         {
             _countedActivation = false;

@@ -11,7 +11,7 @@ namespace OrleansSessions.Grains;
 /// The silo-wide services of the session grains, resolved once per silo rather than once per activation
 /// (a silo may hold a million session activations).
 /// </summary>
-internal sealed class SessionServices
+internal sealed class SessionServices : IDisposable
 {
     public SessionServices(
         IOptions<SessionOptions> sessionOptions,
@@ -28,7 +28,11 @@ internal sealed class SessionServices
         SessionLogger = loggerFactory.CreateLogger("OrleansSessions.Grains.SessionGrain");
         UserLogger = loggerFactory.CreateLogger("OrleansSessions.Grains.UserSessionsGrain");
         JanitorLogger = loggerFactory.CreateLogger("OrleansSessions.Grains.JanitorGrain");
+        Dormant = new DormantSessions(this, services);
     }
+
+    /// <summary>This silo's dormant sessions (idle live sessions without an activation).</summary>
+    public DormantSessions Dormant { get; }
 
     public SessionOptions Options { get; }
 
@@ -43,4 +47,6 @@ internal sealed class SessionServices
     public ILogger UserLogger { get; }
 
     public ILogger JanitorLogger { get; }
+
+    public void Dispose() => Dormant.Dispose();
 }

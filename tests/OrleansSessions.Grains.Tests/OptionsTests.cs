@@ -16,6 +16,7 @@ public sealed class OptionsTests
         Assert.Equal(TimeSpan.FromMinutes(30), sessions.IdleTimeout);
         Assert.Equal(TimeSpan.FromHours(8), sessions.AbsoluteTimeout);
         Assert.Equal(TimeSpan.FromMinutes(2), sessions.WarningBefore);
+        Assert.Equal(TimeSpan.FromMinutes(2), sessions.DormantAfter);
         Assert.Equal(0, sessions.MaxPerUser);
         Assert.Equal(OverLimitPolicy.EvictOldest, sessions.OverLimit);
         Assert.Equal(100, sessions.HistoryLimit);
@@ -33,6 +34,7 @@ public sealed class OptionsTests
             ["Sessions:IdleTimeout"] = "00:20:00",
             ["Sessions:AbsoluteTimeout"] = "12:00:00",
             ["Sessions:WarningBefore"] = "00:01:00",
+            ["Sessions:DormantAfter"] = "00:00:30",
             ["Sessions:MaxPerUser"] = "3",
             ["Sessions:OverLimit"] = "reject",
             ["Sessions:HistoryLimit"] = "10",
@@ -44,6 +46,7 @@ public sealed class OptionsTests
         Assert.Equal(TimeSpan.FromMinutes(20), sessions.IdleTimeout);
         Assert.Equal(TimeSpan.FromHours(12), sessions.AbsoluteTimeout);
         Assert.Equal(TimeSpan.FromMinutes(1), sessions.WarningBefore);
+        Assert.Equal(TimeSpan.FromSeconds(30), sessions.DormantAfter);
         Assert.Equal(3, sessions.MaxPerUser);
         Assert.Equal(OverLimitPolicy.Reject, sessions.OverLimit);
         Assert.Equal(10, sessions.HistoryLimit);
@@ -59,6 +62,7 @@ public sealed class OptionsTests
     [InlineData("Sessions:IdleTimeout", "soon", "Sessions:IdleTimeout")]
     [InlineData("Sessions:AbsoluteTimeout", "00:00:00", "Sessions:AbsoluteTimeout must be > 0")]
     [InlineData("Sessions:WarningBefore", "-00:00:01", "Sessions:WarningBefore must be >= 0")]
+    [InlineData("Sessions:DormantAfter", "-00:00:01", "Sessions:DormantAfter must be >= 0")]
     [InlineData("Sessions:MaxPerUser", "-1", "Sessions:MaxPerUser must be >= 0")]
     [InlineData("Sessions:MaxPerUser", "many", "Sessions:MaxPerUser")]
     [InlineData("Sessions:OverLimit", "Drop", "Sessions:OverLimit")]

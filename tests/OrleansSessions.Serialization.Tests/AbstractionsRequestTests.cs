@@ -53,7 +53,7 @@ public class AbstractionsRequestTests
 
     [Fact]
     public Task SessionGrain_Requests() => Check<ISessionGrain>(
-        8,
+        9,
         new("CreateAsync", 0, InvokeFlags.None, g => g.CreateAsync("user-1"), ["user-1"]),
         new("IsActiveAsync", 1, InvokeFlags.None, g => g.IsActiveAsync().AsTask(), []),
         new("TouchAsync", 2, InvokeFlags.None, g => g.TouchAsync().AsTask(), []),
@@ -61,7 +61,8 @@ public class AbstractionsRequestTests
         new("CloseAsync", 4, InvokeFlags.None, g => g.CloseAsync(), []),
         new("EndAsync", 5, InvokeFlags.None, g => g.EndAsync(EndReason.AbsoluteTimeout), [EndReason.AbsoluteTimeout]),
         new("ExpireIfDueAsync", 6, InvokeFlags.None, g => g.ExpireIfDueAsync(), []),
-        new("ForgetAsync", 7, InvokeFlags.OneWay, g => g.ForgetAsync(), []));
+        new("ForgetAsync", 7, InvokeFlags.OneWay, g => g.ForgetAsync(), []),
+        new("WakeAsync", 8, InvokeFlags.None, g => g.WakeAsync(), []));
 
     [Fact]
     public Task UserSessionsGrain_Requests() => Check<IUserSessionsGrain>(

@@ -105,6 +105,8 @@ internal sealed class RecordingGrain : ISessionGrain, IUserSessionsGrain, IJanit
 
     Task ISessionGrain.ForgetAsync() => Record(Task.CompletedTask, "ForgetAsync");
 
+    Task ISessionGrain.WakeAsync() => Record(Task.CompletedTask, "WakeAsync");
+
     Task<SessionInfo> IUserSessionsGrain.CreateSessionAsync() => Record(Task.FromResult(Result), "CreateSessionAsync");
 
     Task<IReadOnlyList<SessionInfo>> IUserSessionsGrain.GetActiveSessionsAsync()

@@ -3,6 +3,7 @@ using System.Runtime;
 using Microsoft.Extensions.DependencyInjection;
 using OrleansSessions.Benchmarks.Baselines;
 using OrleansSessions.Benchmarks.Infrastructure;
+using OrleansSessions.Grains.Diagnostics;
 using OrleansSessions.Hosting;
 using OrleansSessions.Sessions;
 using OrleansSessions.TestingHost;
@@ -10,9 +11,14 @@ using OrleansSessions.TestingHost;
 namespace OrleansSessions.Benchmarks.Measurements;
 
 /// <summary>
-/// Measurement 3: managed heap per idle live session. The heap after a full blocking compacting collection,
-/// before and after creating N sessions (one user each, default in-memory storage), divided by N. Baseline: the
-/// same measure for the dictionary-plus-lock manager's records. Run in its own process so nothing else shares the heap.
+/// Measurement 3: managed heap per idle live session. The heap after a full blocking compacting collection, before
+/// and after creating N sessions (one user each), divided by N. Three clusters in turn, in this process:
+/// (1) Sessions:DormantAfter 0, every session keeps its activation (the figure before dormancy, information);
+/// (2) the embedded in-memory storage with dormancy: once every session is dormant and the idle user activations
+/// are collected (as GrainCollection:CollectionAge does), the heap holds the stored states, the deadline index and
+/// the dormant table; (3) the same on PostgreSQL storage and deadline index: what the silo itself holds per idle
+/// session when its state is durable. DormantAfter is shortened (--dormant-seconds) so the run need not wait the
+/// default 2 minutes. Baseline: the same measure for the dictionary-plus-lock manager's records.
 /// </summary>
 internal static class HeapPerSession
 {
@@ -20,9 +26,8 @@ internal static class HeapPerSession
     {
         var count = args.Int("sessions", 100_000);
         var concurrency = args.Int("concurrency", 64);
-        // With --idle-seconds the sessions get a short IdleTimeout, so the run can also show what the heap holds once
-        // the deadlines of the force-collected sessions have passed (their timer entries are due and dropped).
-        var idle = args.Get("idle-seconds") is null ? (TimeSpan?)null : args.Seconds("idle-seconds", 30);
+        var dormantAfter = args.Seconds("dormant-seconds", 5);
+        var server = args.Get("pg");
 
         // Baseline first, on a clean heap.
         var baselineBefore = Heap();
@@ -35,82 +40,122 @@ internal static class HeapPerSession
         var baselinePerSession = (baselineAfter - baselineBefore) / (double)count;
         GC.KeepAlive(manager);
         manager = null;
+        var load = Load.Average();
 
-        var builder = new TestClusterBuilder(1).ConfigureSilo(s => s.AddSessionGrains());
-        if (idle is { } idleTimeout)
+        // (1) Every live session activated.
+        double activated;
+        double activatedUsersCollected;
+        await using (var cluster = await StartAsync(TimeSpan.Zero, null))
         {
-            builder.AddConfiguration("Sessions:IdleTimeout", idleTimeout.ToString("c", CultureInfo.InvariantCulture));
+            var (before, factory) = await WarmAsync(cluster, concurrency);
+            await CreateAsync(factory, "act", count, concurrency);
+            await DrainAsync(cluster);
+            activated = (Heap() - before) / (double)count;
+            await cluster.CollectIdleActivationsAsync(TimeSpan.Zero);
+            activatedUsersCollected = (Heap() - before) / (double)count;
         }
-        await using var cluster = await builder.BuildAndStartAsync();
+        ResultSink.Add(new BenchResult
+        {
+            Target = $"memory.heapPerSession.activated@{count}",
+            Value = activated,
+            Unit = "bytes",
+            Baseline = "dictionary+lock records",
+            BaselineValue = baselinePerSession,
+            Note = string.Create(CultureInfo.InvariantCulture,
+                $"Sessions:DormantAfter 0: session + user activation + in-memory stored state + deadline index row per session; {activatedUsersCollected:F0} bytes once the idle user activations are collected; load {load}"),
+        });
+
+        // (2) Dormant, in-memory storage.
+        await using (var cluster = await StartAsync(dormantAfter, null))
+        {
+            var (before, factory) = await WarmAsync(cluster, concurrency);
+            await CreateAsync(factory, "mem", count, concurrency);
+            var (waited, withUsers, dormant) = await DormantAsync(cluster, count, before);
+            var collected = await cluster.CollectIdleActivationsAsync(TimeSpan.Zero);
+            var perSession = (Heap() - before) / (double)count;
+            ResultSink.Add(new BenchResult
+            {
+                Target = $"memory.heapPerSession@{count}",
+                Value = perSession,
+                Unit = "bytes",
+                Goal = "<= 512",
+                Baseline = "dictionary+lock records",
+                BaselineValue = baselinePerSession,
+                Pass = perSession <= 512,
+                Note = string.Create(CultureInfo.InvariantCulture,
+                    $"embedded in-memory storage: {dormant} sessions dormant {waited:F1}s after the last create (Sessions:DormantAfter {dormantAfter.TotalSeconds}s), {collected} idle user activations collected; the heap holds the stored state of session and user, the deadline index row and the dormant table entry; {withUsers:F0} bytes while the user activations were still there"),
+            });
+        }
+
+        // (3) Dormant, PostgreSQL storage and deadline index.
+        if (server is not null)
+        {
+            var connectionString = await PostgresDatabase.RecreateAsync(server, "orleanssessions_bench_memory", args.Int("pool", 20));
+            await using var cluster = await StartAsync(dormantAfter, connectionString);
+            var (before, factory) = await WarmAsync(cluster, concurrency);
+            var created = System.Diagnostics.Stopwatch.StartNew();
+            await CreateAsync(factory, "pg", count, concurrency);
+            var createSeconds = created.Elapsed.TotalSeconds;
+            var (waited, withUsers, dormant) = await DormantAsync(cluster, count, before);
+            var collected = await cluster.CollectIdleActivationsAsync(TimeSpan.Zero);
+            var perSession = (Heap() - before) / (double)count;
+            ResultSink.Add(new BenchResult
+            {
+                Target = $"memory.heapPerSession.postgres@{count}",
+                Value = perSession,
+                Unit = "bytes",
+                Goal = "<= 512",
+                Baseline = "dictionary+lock records",
+                BaselineValue = baselinePerSession,
+                Pass = perSession <= 512,
+                Note = string.Create(CultureInfo.InvariantCulture,
+                    $"PostgreSQL storage and deadline index (created at {count / createSeconds:N0}/s): {dormant} sessions dormant {waited:F1}s after the last create, {collected} idle user activations collected; the silo's heap holds the dormant table entry (session id and wake-up time); {withUsers:F0} bytes while the user activations were still there"),
+            });
+        }
+    }
+
+    private static async Task<TestCluster> StartAsync(TimeSpan dormantAfter, string? postgres)
+    {
+        var builder = new TestClusterBuilder(1).ConfigureSilo(s =>
+        {
+            s.AddSessionGrains();
+            if (postgres is not null)
+            {
+                s.UsePostgreSql(postgres, "memorybench");
+            }
+        });
+        builder.AddConfiguration("Sessions:DormantAfter", dormantAfter.ToString("c", CultureInfo.InvariantCulture));
+        return await builder.BuildAndStartAsync();
+    }
+
+    private static async Task<(long Before, IGrainFactory Factory)> WarmAsync(TestCluster cluster, int concurrency)
+    {
         var factory = cluster.Primary.Services.GetRequiredService<IGrainFactory>();
         await CreateAsync(factory, "warm", 2_000, concurrency);
-        await Task.Delay(500);
+        await DrainAsync(cluster);
+        await cluster.CollectIdleActivationsAsync(TimeSpan.Zero);
+        return (Heap(), factory);
+    }
 
-        var before = Heap();
-        await CreateAsync(factory, "mem", count, concurrency);
-        var lastDeadline = DateTime.UtcNow + (idle ?? TimeSpan.Zero);
-        await Task.Delay(1000); // let one-way notices and event deliveries drain
-        var after = Heap();
-        var perSession = (after - before) / (double)count;
+    /// <summary>Waits (with a deadline) until <paramref name="count"/> more sessions are dormant; returns the wait, the heap per session then, and the dormant count.</summary>
+    private static async Task<(double Seconds, double PerSession, long Dormant)> DormantAsync(TestCluster cluster, int count, long before)
+    {
+        var metrics = cluster.Primary.Services.GetRequiredService<SessionMetrics>();
+        var stopwatch = System.Diagnostics.Stopwatch.StartNew();
+        await TestCluster.WaitUntilAsync(() => Task.FromResult(metrics.DormantSessions >= count), TimeSpan.FromSeconds(120 + count / 2_000));
+        var seconds = stopwatch.Elapsed.TotalSeconds;
+        await DrainAsync(cluster);
+        return (seconds, (Heap() - before) / (double)count, metrics.DormantSessions);
+    }
 
-        // Breakdown: collect the idle user grains (live sessions keep their activation through their keep-alive expiry timer).
-        var collected = await cluster.CollectIdleActivationsAsync(TimeSpan.Zero);
-        await Task.Delay(500);
-        var afterUsersCollected = Heap();
-        var sessionsOnly = (afterUsersCollected - before) / (double)count;
-        var live = cluster.ActivationCountOf<ISessionGrain>();
-
-        // What is left without any activation: the stored states (in-memory storage) and the deadline index rows.
-        await cluster.ForceActivationCollectionAsync(TimeSpan.Zero);
-        await Task.Delay(500);
-        var storedOnly = (Heap() - before) / (double)count;
-        var activationsLeft = cluster.ActivationCountOf<ISessionGrain>();
-        var afterDeadlines = "";
-        var storedAfterDeadlines = storedOnly;
-        if (idle is { } wait)
+    /// <summary>Lets one-way notices and event deliveries finish: a round trip to every user grain would be the exact test; a ping through the silo is enough once the creates are acknowledged.</summary>
+    private static async Task DrainAsync(TestCluster cluster)
+    {
+        var factory = cluster.Primary.Services.GetRequiredService<IGrainFactory>();
+        for (var i = 0; i < 3; i++)
         {
-            var remaining = lastDeadline + TimeSpan.FromSeconds(2) - DateTime.UtcNow;
-            if (remaining > TimeSpan.Zero)
-            {
-                await Task.Delay(remaining);
-            }
-            storedAfterDeadlines = (Heap() - before) / (double)count;
-            afterDeadlines = string.Create(CultureInfo.InvariantCulture, $"; once their deadlines passed (IdleTimeout {wait.TotalSeconds}s): {storedAfterDeadlines:F0} bytes per session (the difference was pinned by the collected sessions' timer entries)");
+            await factory.GetGrain<IUserSessionsGrain>("drain-" + i.ToString(CultureInfo.InvariantCulture)).GetActiveSessionsAsync();
         }
-
-        var load = Load.Average();
-        ResultSink.Add(new BenchResult
-        {
-            Target = $"memory.heapPerSession@{count}",
-            Value = perSession,
-            Unit = "bytes",
-            Goal = "<= 512",
-            Baseline = "dictionary+lock records",
-            BaselineValue = baselinePerSession,
-            Pass = perSession <= 512,
-            Note = string.Create(CultureInfo.InvariantCulture,
-                $"GC heap after full blocking compaction, before/after {count} idle sessions (session + user activation + in-memory stored state, one user per session); heap {before / 1048576.0:F0} -> {after / 1048576.0:F0} MiB; load {load}"),
-        });
-        ResultSink.Add(new BenchResult
-        {
-            Target = $"memory.heapPerSession.userGrainsCollected@{count}",
-            Value = sessionsOnly,
-            Unit = "bytes",
-            Goal = "<= 512",
-            Baseline = "dictionary+lock records",
-            BaselineValue = baselinePerSession,
-            Pass = sessionsOnly <= 512,
-            Note = string.Create(CultureInfo.InvariantCulture,
-                $"after collecting {collected} idle activations (user grains); {live} session activations remain live; stored user state stays in memory storage"),
-        });
-        ResultSink.Add(new BenchResult
-        {
-            Target = $"memory.storedStateAndIndexPerSession@{count}",
-            Value = storedOnly,
-            Unit = "bytes",
-            Note = string.Create(CultureInfo.InvariantCulture,
-                $"after force-collecting every activation ({activationsLeft} session activations left): in-memory stored state of session and user + deadline index row + whatever still references the collected activations{afterDeadlines}; so one live session activation costs {sessionsOnly - storedAfterDeadlines:F0} bytes and one idle user activation {perSession - sessionsOnly:F0} bytes"),
-        });
     }
 
     private static async Task CreateAsync(IGrainFactory factory, string prefix, int count, int concurrency)

@@ -35,4 +35,11 @@ public interface ISessionGrain : IGrainWithStringKey
     /// <summary>Drops the stored record of an ended session (its user's history no longer holds it).</summary>
     [OneWay]
     Task ForgetAsync();
+
+    /// <summary>
+    /// Does what the session's timers would have done by now: publishes the expiring warning once its time has come,
+    /// and ends the session once its deadline has passed. Does not count as activity. Used by the silo to wake a
+    /// dormant session (see Sessions:DormantAfter).
+    /// </summary>
+    Task WakeAsync();
 }

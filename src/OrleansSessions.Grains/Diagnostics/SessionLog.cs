@@ -46,4 +46,7 @@ internal static partial class SessionLog
 
     [LoggerMessage(EventId = 1014, EventName = "SessionEndAdopted", Level = LogLevel.Debug, Message = "Session {SessionId}: the stored state shows it ended ({Status}) without this activation; the activation adopts it")]
     public static partial void SessionEndAdopted(ILogger logger, string sessionId, string status);
+
+    [LoggerMessage(EventId = 1015, EventName = "DormantWakeFailed", Level = LogLevel.Warning, Message = "Session {SessionId}: waking the dormant session failed; the janitor ends it if it is due")]
+    public static partial void DormantWakeFailed(ILogger logger, Exception exception, string sessionId);
 }

@@ -5,7 +5,7 @@ namespace OrleansSessions.Grains.Diagnostics;
 
 /// <summary>
 /// The session domain's instruments on the "OrleansSessions" meter: sessions.created, sessions.ended (tag reason),
-/// sessions.live, sessions.expiring, sessions.expiry_lag (ms), sessions.activations and janitor.expired.
+/// sessions.live, sessions.expiring, sessions.expiry_lag (ms), sessions.activations, sessions.dormant and janitor.expired.
 /// One instance per silo.
 /// </summary>
 public sealed class SessionMetrics : IDisposable
@@ -23,6 +23,8 @@ public sealed class SessionMetrics : IDisposable
     private readonly Histogram<double> _expiryLag;
     private readonly Counter<long> _janitorExpired;
     private long _activeActivations;
+    private long _dormant;
+    private long _wentDormant;
     private long _createdTotal;
     private long _endedTotal;
 
@@ -37,6 +39,22 @@ public sealed class SessionMetrics : IDisposable
         _expiryLag = _meter.CreateHistogram<double>("sessions.expiry_lag", unit: "ms", description: "Time from a session's deadline to its expiry being processed.");
         _janitorExpired = _meter.CreateCounter<long>("janitor.expired", description: "Sessions expired by the janitor.");
         _meter.CreateObservableGauge("sessions.activations", () => Interlocked.Read(ref _activeActivations), description: "Activations of live sessions on this silo.");
+        _meter.CreateObservableGauge("sessions.dormant", () => Interlocked.Read(ref _dormant), description: "Idle live sessions on this silo held without an activation (Sessions:DormantAfter).");
+    }
+
+    /// <summary>Idle live sessions on this silo held without an activation right now.</summary>
+    public long DormantSessions => Interlocked.Read(ref _dormant);
+
+    /// <summary>How many times a session of this silo went dormant since it started.</summary>
+    public long WentDormant => Interlocked.Read(ref _wentDormant);
+
+    internal void DormantChanged(long delta)
+    {
+        Interlocked.Add(ref _dormant, delta);
+        if (delta > 0)
+        {
+            Interlocked.Add(ref _wentDormant, delta);
+        }
     }
 
     /// <summary>Activations of live sessions on this silo right now.</summary>

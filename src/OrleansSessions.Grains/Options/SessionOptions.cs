@@ -18,6 +18,13 @@ public sealed class SessionOptions
     /// </summary>
     public TimeSpan WarningBefore { get; set; } = TimeSpan.FromMinutes(2);
 
+    /// <summary>
+    /// Sessions:DormantAfter: a live session idle this long gives up its activation and waits in the silo's table of
+    /// dormant sessions (its id and wake-up time only) until a call, its warning or its deadline activates it again
+    /// from storage; zero keeps every live session activated until it ends. Default 2 minutes.
+    /// </summary>
+    public TimeSpan DormantAfter { get; set; } = TimeSpan.FromMinutes(2);
+
     /// <summary>Sessions:MaxPerUser: the most live sessions one user may have; 0 means unlimited. Default 0.</summary>
     public int MaxPerUser { get; set; }
 
@@ -37,6 +44,7 @@ public sealed class SessionOptions
         IdleTimeout = reader.TimeSpan(nameof(IdleTimeout), IdleTimeout);
         AbsoluteTimeout = reader.TimeSpan(nameof(AbsoluteTimeout), AbsoluteTimeout);
         WarningBefore = reader.TimeSpan(nameof(WarningBefore), WarningBefore);
+        DormantAfter = reader.TimeSpan(nameof(DormantAfter), DormantAfter);
         MaxPerUser = reader.Int32(nameof(MaxPerUser), MaxPerUser);
         OverLimit = reader.Enum(nameof(OverLimit), OverLimit);
         HistoryLimit = reader.Int32(nameof(HistoryLimit), HistoryLimit);

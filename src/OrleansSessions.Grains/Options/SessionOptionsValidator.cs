@@ -22,6 +22,10 @@ public sealed class SessionOptionsValidator : IValidateOptions<SessionOptions>
         {
             failures.Add("Sessions:WarningBefore must be >= 0");
         }
+        if (options.DormantAfter < TimeSpan.Zero)
+        {
+            failures.Add("Sessions:DormantAfter must be >= 0 (0 = never dormant)");
+        }
         if (options.MaxPerUser < 0)
         {
             failures.Add("Sessions:MaxPerUser must be >= 0 (0 = unlimited)");
