@@ -8,7 +8,7 @@
 # the network baseline) and PostgreSQL through .ci/postgres.sh (janitor and failover run on it). It starts its own
 # redis-server on 127.0.0.1:${REDIS_PORT:-6390} without persistence and stops it at the end.
 # Environment: REDIS_PORT, PG (Npgsql connection string of the server; databases are created per measurement),
-# BENCH_STEPS (space-separated subset of: inproc memory expiry expiry-srvgc expiry-gen0small network janitor failover).
+# BENCH_STEPS (space-separated subset of: inproc memory expiry expiry-dormant expiry-srvgc expiry-gen0small network janitor failover).
 set -uo pipefail
 
 MODE="${1:-quick}"
@@ -21,7 +21,7 @@ RAW="$RESULTS/run-$MODE.jsonl.tmp"
 PIDS="$RESULTS/children.pids.tmp"
 REDIS_PORT="${REDIS_PORT:-6390}"
 PG="${PG:-Host=127.0.0.1;Port=5432;Username=postgres;Password=postgres}"
-STEPS="${BENCH_STEPS:-inproc memory expiry expiry-srvgc expiry-gen0small network janitor failover}"
+STEPS="${BENCH_STEPS:-inproc memory expiry expiry-dormant expiry-srvgc expiry-gen0small network janitor failover}"
 START=$(date +%s)
 REDIS_PID=""
 
@@ -77,6 +77,7 @@ if [ "$MODE" = quick ]; then
   ARGS_inproc="--sessions 10000 --creates 100000 --seconds 5"
   ARGS_memory="--sessions 100000"
   ARGS_expiry="--sessions 100000 --idle-seconds 20"
+  ARGS_expiry_dormant="$ARGS_expiry --variant dormant --dormant-seconds 5"
   ARGS_expiry_srvgc="$ARGS_expiry --variant serverGC"
   ARGS_expiry_gen0small="$ARGS_expiry --variant gen0size4MiB"
   ARGS_network="--sessions 10000 --seconds 5 --warmup-seconds 2 --redis-seconds 4"
@@ -87,6 +88,7 @@ else
   ARGS_inproc="--sessions 100000 --creates 1000000 --seconds 10"
   ARGS_memory="--sessions 1000000"
   ARGS_expiry="--sessions 1000000 --idle-seconds 120"
+  ARGS_expiry_dormant="$ARGS_expiry --variant dormant --dormant-seconds 10"
   ARGS_expiry_srvgc="$ARGS_expiry --variant serverGC"
   ARGS_expiry_gen0small="$ARGS_expiry --variant gen0size4MiB"
   ARGS_network="--sessions 100000 --seconds 10 --warmup-seconds 3 --redis-seconds 8"
@@ -100,6 +102,10 @@ for step in $STEPS; do
   args_var="ARGS_${step//-/_}"
   mode="$step"
   envs=()
+  if [ "$step" = expiry-dormant ]; then
+    # The same expiry run with idle sessions dormant before their deadline (Sessions:DormantAfter), as in production.
+    mode=expiry
+  fi
   if [ "$step" = expiry-srvgc ]; then
     # The same expiry run under server GC (information: the silo host ships workstation background GC).
     mode=expiry

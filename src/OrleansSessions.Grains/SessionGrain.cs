@@ -67,15 +67,17 @@ internal sealed class SessionGrain : Grain, ISessionGrain
     /// <remarks>The runtime has read the state before this runs.</remarks>
     public override Task OnActivateAsync(CancellationToken cancellationToken)
     {
-        if (_validKey)
-        {
-            _services.Dormant.Remove(GetPrimaryKeyString());
-        }
+        var warned = _validKey ? _services.Dormant.Remove(GetPrimaryKeyString()) : default;
         if (_validKey && IsLive)
         {
             // Whatever the index holds was written from a deadline no later than the stored one.
             _indexedDeadline = _state.State.ExpiresAt;
             StartLive(TimeProvider.GetUtcNow());
+            if (warned != default && warned == _state.State.ExpiresAt)
+            {
+                // Published while the session was dormant: not again for this deadline.
+                _warnedDeadline = warned;
+            }
         }
         return Task.CompletedTask;
     }
@@ -92,6 +94,7 @@ internal sealed class SessionGrain : Grain, ISessionGrain
         {
             // Decided earlier: whatever time it is now, the table wakes it at once if that is past.
             _services.Dormant.Add(TimeProvider, GetPrimaryKeyString(), DormantWakeTime());
+            _services.Metrics.WentDormantOnce();
         }
     }
 
@@ -631,7 +634,8 @@ internal sealed class SessionGrain : Grain, ISessionGrain
     private async Task UpsertIndexAsync()
     {
         var state = _state.State;
-        await _services.DeadlineIndex.UpsertAsync(state.SessionId, state.UserId, state.ExpiresAt, _partition);
+        // The key's string, not the state's copy: an in-memory index then shares it with the activation and storage.
+        await _services.DeadlineIndex.UpsertAsync(GetPrimaryKeyString(), state.UserId, state.ExpiresAt, _partition);
         _indexedDeadline = state.ExpiresAt;
     }
 
@@ -640,7 +644,7 @@ internal sealed class SessionGrain : Grain, ISessionGrain
         var state = _state.State;
         try
         {
-            await _services.DeadlineIndex.UpsertAsync(state.SessionId, state.UserId, state.ExpiresAt, _partition, cancellationToken);
+            await _services.DeadlineIndex.UpsertAsync(GetPrimaryKeyString(), state.UserId, state.ExpiresAt, _partition, cancellationToken);
             _indexedDeadline = state.ExpiresAt;
         }
         catch (Exception exception)

@@ -50,7 +50,7 @@ public sealed class DormancyTests
     }
 
     [Fact]
-    public async Task A_dormant_session_is_warned_and_expires_on_time_exactly_once()
+    public async Task A_dormant_session_is_warned_and_expires_on_time_exactly_once_without_an_activation()
     {
         var time = new ManualTimeProvider(SessionCluster.Start);
         await using var cluster = await SessionCluster.StartAsync(time, Config);
@@ -63,25 +63,56 @@ public sealed class DormancyTests
         await SessionCluster.WaitUntilAsync(() => Metrics(silo).DormantSessions == 1);
         Assert.False(silo.Handle.HasActivation<ISessionGrain>(created.SessionId));
 
-        // Woken at its warning time (14:28): the warning, then the activation stays to the end.
+        // Its warning time (14:28): the warning, and it sleeps on until its deadline.
         time.SetUtcNow(SessionCluster.Start.AddMinutes(28));
         await SessionCluster.WaitUntilAsync(() => events.Of(created.SessionId, SessionEventType.Expiring).Count == 1);
         var warning = Assert.Single(events.Of(created.SessionId, SessionEventType.Expiring));
         Assert.Equal(SessionCluster.Start.AddMinutes(28), warning.At);
-        Assert.Equal(0, Metrics(silo).DormantSessions);
-        time.Advance(TimeSpan.FromSeconds(90));
-        Assert.True(silo.Handle.HasActivation<ISessionGrain>(created.SessionId));
-        Assert.True(await cluster.Client.GetGrain<ISessionGrain>(created.SessionId).IsActiveAsync());
+        Assert.Equal(SessionCluster.Start.AddMinutes(30), warning.Session.ExpiresAt);
+        await SessionCluster.WaitUntilAsync(() => Metrics(silo).DormantSessions == 1);
 
         time.SetUtcNow(SessionCluster.Start.AddMinutes(30));
         await SessionCluster.WaitUntilAsync(() => events.Of(created.SessionId, SessionEventType.Expired).Count == 1);
         var expired = Assert.Single(events.Of(created.SessionId, SessionEventType.Expired));
         Assert.Equal(SessionCluster.Start.AddMinutes(30), expired.At);
         Assert.Equal(EndReason.IdleTimeout, expired.Session.EndReason);
+        Assert.Equal(SessionCluster.Start.AddMinutes(30), expired.Session.EndedAt);
         Assert.Single(events.Of(created.SessionId, SessionEventType.Expiring));
+        Assert.Equal(0, Metrics(silo).DormantSessions);
+        Assert.Equal(1, Metrics(silo).WentDormant);
+        Assert.False(silo.Handle.HasActivation<ISessionGrain>(created.SessionId));
+
+        // Stored and recorded as the grain would have: in history, inactive, and gone from the deadline index.
+        await SessionCluster.WaitUntilAsync(async () => (await user.GetHistoryAsync(10)).Count == 1);
         var entry = Assert.Single(await user.GetHistoryAsync(10));
         Assert.Equal(created.SessionId, entry.SessionId);
-        await SessionCluster.WaitUntilAsync(() => !silo.Handle.HasActivation<ISessionGrain>(created.SessionId));
+        Assert.Empty(await user.GetActiveSessionsAsync());
+        var stored = await cluster.Client.GetGrain<ISessionGrain>(created.SessionId).GetAsync();
+        Assert.Equal(SessionStatus.Expired, stored.Status);
+        Assert.Equal(0, await SessionCluster.RunJanitorsAsync(cluster.Client));
+    }
+
+    [Fact]
+    public async Task A_session_activated_after_its_dormant_warning_does_not_warn_again()
+    {
+        var time = new ManualTimeProvider(SessionCluster.Start);
+        await using var cluster = await SessionCluster.StartAsync(time, Config);
+        var silo = cluster.Silos[0];
+        await using var events = await EventRecorder.SubscribeAsync(cluster.Client);
+        var created = await cluster.Client.GetGrain<IUserSessionsGrain>("dormant-warned").CreateSessionAsync();
+        time.Advance(TimeSpan.FromMinutes(2));
+        await SessionCluster.WaitUntilAsync(() => Metrics(silo).DormantSessions == 1);
+        time.SetUtcNow(SessionCluster.Start.AddMinutes(28));
+        await SessionCluster.WaitUntilAsync(() => events.Of(created.SessionId, SessionEventType.Expiring).Count == 1);
+
+        // A read activates it inside the warning window; its own warning timer must not publish again, and its
+        // expiry timer (queued after that warning tick) ends it.
+        Assert.True(await cluster.Client.GetGrain<ISessionGrain>(created.SessionId).IsActiveAsync());
+        Assert.Equal(0, Metrics(silo).DormantSessions);
+        time.SetUtcNow(SessionCluster.Start.AddMinutes(29));
+        time.SetUtcNow(SessionCluster.Start.AddMinutes(30));
+        await SessionCluster.WaitUntilAsync(() => events.Of(created.SessionId, SessionEventType.Expired).Count == 1);
+        Assert.Single(events.Of(created.SessionId, SessionEventType.Expiring));
     }
 
     [Fact]
@@ -107,6 +138,7 @@ public sealed class DormancyTests
         await SessionCluster.WaitUntilAsync(() => events.All.Count(e => e.Type == SessionEventType.Expired) == 20);
         Assert.All(events.All.Where(e => e.Type == SessionEventType.Expired), e => Assert.Equal(SessionCluster.Start.AddMinutes(30), e.At));
         Assert.Equal(0, Metrics(silo).DormantSessions);
+        Assert.Equal(0, silo.Handle.ActivationCountOf<ISessionGrain>());
         foreach (var session in sessions)
         {
             Assert.False(await cluster.Client.GetGrain<ISessionGrain>(session.SessionId).IsActiveAsync());

@@ -46,5 +46,62 @@ public sealed class TimerSchedulerTests
             _last = due;
             Fired++;
         }
+
+        public bool IsCurrent(long version) => true;
+    }
+
+    [Fact]
+    public void Stale_entries_are_dropped_once_they_are_most_of_the_queue_and_live_ones_still_fire()
+    {
+        var time = new ManualTimeProvider();
+        using var scheduler = new TimerScheduler(time);
+        var start = time.GetUtcNow().UtcTicks;
+        var targets = new List<VersionedTarget>();
+        for (var i = 0; i < 20_000; i++)
+        {
+            var target = new VersionedTarget();
+            targets.Add(target);
+            scheduler.Schedule(target, target.Version, start + TimeSpan.TicksPerHour);
+        }
+        // Three in four are stopped long before they are due (as the timers of an activation that goes away).
+        for (var i = 0; i < targets.Count; i++)
+        {
+            if (i % 4 != 0)
+            {
+                targets[i].Stop();
+                scheduler.NoteStale();
+            }
+        }
+        Assert.Equal(20_000, scheduler.Count);
+
+        // The next schedule finds them and drops them.
+        var late = new VersionedTarget();
+        scheduler.Schedule(late, late.Version, start + 2 * TimeSpan.TicksPerHour);
+        Assert.Equal(5_001, scheduler.Count);
+
+        time.Advance(TimeSpan.FromHours(2));
+        Assert.Equal(5_000, targets.Count(t => t.Fired == 1));
+        Assert.All(targets.Where((_, i) => i % 4 != 0), t => Assert.Equal(0, t.Fired));
+        Assert.Equal(1, late.Fired);
+        Assert.Equal(0, scheduler.Count);
+    }
+
+    private sealed class VersionedTarget : ITimerTarget
+    {
+        public long Version { get; private set; } = 1;
+
+        public int Fired { get; private set; }
+
+        public void Stop() => Version++;
+
+        public void OnDue(long version)
+        {
+            if (version == Version)
+            {
+                Fired++;
+            }
+        }
+
+        public bool IsCurrent(long version) => version == Version;
     }
 }

@@ -45,17 +45,12 @@ public sealed class SessionMetrics : IDisposable
     /// <summary>Idle live sessions on this silo held without an activation right now.</summary>
     public long DormantSessions => Interlocked.Read(ref _dormant);
 
-    /// <summary>How many times a session of this silo went dormant since it started.</summary>
+    /// <summary>How many times a session activation of this silo gave way to a dormant entry since the silo started.</summary>
     public long WentDormant => Interlocked.Read(ref _wentDormant);
 
-    internal void DormantChanged(long delta)
-    {
-        Interlocked.Add(ref _dormant, delta);
-        if (delta > 0)
-        {
-            Interlocked.Add(ref _wentDormant, delta);
-        }
-    }
+    internal void DormantChanged(long delta) => Interlocked.Add(ref _dormant, delta);
+
+    internal void WentDormantOnce() => Interlocked.Increment(ref _wentDormant);
 
     /// <summary>Activations of live sessions on this silo right now.</summary>
     public long ActiveSessionActivations => Interlocked.Read(ref _activeActivations);

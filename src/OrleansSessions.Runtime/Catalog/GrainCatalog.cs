@@ -94,7 +94,20 @@ internal sealed class GrainCatalog
 
     public ActivationData? Find(GrainId grainId) => _activations.GetValueOrDefault(grainId);
 
-    public IEnumerable<ActivationData> All => _activations.Values;
+    /// <summary>
+    /// Every activation, enumerated without a snapshot: <c>ConcurrentDictionary.Values</c> would hold every lock of
+    /// the dictionary while it copies a million entries, stopping activations from being created or removed.
+    /// </summary>
+    public IEnumerable<ActivationData> All
+    {
+        get
+        {
+            foreach (var pair in _activations)
+            {
+                yield return pair.Value;
+            }
+        }
+    }
 
     public int CountOf(int interfaceId)
     {
@@ -123,7 +136,7 @@ internal sealed class GrainCatalog
     public async Task DeactivateAsync(Func<ActivationData, bool> predicate, DeactivationReason reason, CancellationToken cancellationToken)
     {
         var tasks = new List<Task>();
-        foreach (var activation in _activations.Values)
+        foreach (var activation in All)
         {
             if (predicate(activation))
             {
@@ -136,7 +149,7 @@ internal sealed class GrainCatalog
     /// <summary>Drops every activation without running grain code (kill).</summary>
     public void AbortAll()
     {
-        foreach (var activation in _activations.Values)
+        foreach (var activation in All)
         {
             activation.Abort();
         }
