@@ -247,8 +247,6 @@ internal sealed partial class ReminderService : IAsyncDisposable
             _ = service.DeliverAsync(this, _due);
         }
 
-        public bool IsCurrent(long version) => !_stopped && version == Volatile.Read(ref _version);
-
         public void Stop()
         {
             _stopped = true;

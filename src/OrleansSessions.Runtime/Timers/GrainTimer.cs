@@ -60,10 +60,6 @@ internal sealed class GrainTimer : IGrainTimer, ITimerTarget
         lock (this)
         {
             ObjectDisposedException.ThrowIf(_stopped, this);
-            if (_scheduled)
-            {
-                _scheduler.NoteStale();
-            }
             version = ++_version;
             _period = period;
             _scheduled = dueTime != Timeout.InfiniteTimeSpan;
@@ -85,9 +81,6 @@ internal sealed class GrainTimer : IGrainTimer, ITimerTarget
         }
         _activation.Enqueue(new TimerTickWorkItem(this, version));
     }
-
-    /// <remarks>Without the lock: the scheduler asks this for every entry while it drops stale ones, under its own lock.</remarks>
-    public bool IsCurrent(long version) => !Volatile.Read(ref _stopped) && version == Volatile.Read(ref _version);
 
     internal async ValueTask RunTickAsync(long version)
     {
@@ -129,10 +122,6 @@ internal sealed class GrainTimer : IGrainTimer, ITimerTarget
     {
         lock (this)
         {
-            if (_scheduled && !_stopped)
-            {
-                _scheduler.NoteStale();
-            }
             _stopped = true;
             _version++;
             _scheduled = false;

@@ -5,9 +5,6 @@ internal interface ITimerTarget
 {
     /// <summary>Called on a timer thread (or inside a manual clock's Advance) when due. Must be quick.</summary>
     void OnDue(long version);
-
-    /// <summary>Whether an entry scheduled with <paramref name="version"/> would still do something (used to drop stale entries).</summary>
-    bool IsCurrent(long version);
 }
 
 /// <summary>
@@ -26,14 +23,11 @@ internal sealed class TimerSlot(ITimerTarget target)
 /// </summary>
 internal sealed class TimerScheduler : IDisposable
 {
-    private const long StaleCompactionThreshold = 4096;
-
     private readonly PriorityQueue<(TimerSlot Slot, long Version), long> _queue = new();
     private readonly Lock _lock = new();
     private readonly TimeProvider _clock;
     private readonly ITimer _timer;
     private long _armedFor = long.MaxValue;
-    private long _stale;
     private bool _disposed;
 
     public TimerScheduler(TimeProvider clock)
@@ -68,10 +62,6 @@ internal sealed class TimerScheduler : IDisposable
             {
                 return;
             }
-            if (Volatile.Read(ref _stale) > StaleCompactionThreshold && Volatile.Read(ref _stale) * 2 > _queue.Count)
-            {
-                DropStaleLocked();
-            }
             _queue.Enqueue((slot, version), dueUtcTicks);
             rearm = dueUtcTicks < _armedFor;
             if (rearm)
@@ -83,29 +73,6 @@ internal sealed class TimerScheduler : IDisposable
         {
             Arm(dueUtcTicks);
         }
-    }
-
-    /// <summary>
-    /// Notes that an entry in the queue became void (its timer was changed or stopped before it fell due). When
-    /// void entries are more than half of the queue it is rebuilt without them, so timers that are re-armed or
-    /// stopped long before their due time (an idle session's, when it goes dormant) cost nothing until then.
-    /// </summary>
-    public void NoteStale() => Interlocked.Increment(ref _stale);
-
-    private void DropStaleLocked()
-    {
-        var kept = new List<((TimerSlot Slot, long Version) Entry, long Due)>(_queue.Count / 2);
-        foreach (var (entry, due) in _queue.UnorderedItems)
-        {
-            if (entry.Slot.Target is { } target && target.IsCurrent(entry.Version))
-            {
-                kept.Add((entry, due));
-            }
-        }
-        _queue.Clear();
-        _queue.EnqueueRange(kept);
-        _queue.TrimExcess();
-        Interlocked.Exchange(ref _stale, 0);
     }
 
     private void Arm(long dueUtcTicks)
