@@ -30,14 +30,15 @@ internal static class ExpiryLag
         // without it every session keeps its activation and its own expiry timer (DormantAfter 0).
         var dormantAfter = args.Get("dormant-seconds") is null ? TimeSpan.Zero : args.Seconds("dormant-seconds", 5);
         var scored = variant is null || variant == "dormant";
-        // The silo sets the process's GC latency mode at start (Silo:GcLatencyMode, SustainedLowLatency by default).
-        var latencyMode = args.Get("latency-mode") ?? "SustainedLowLatency";
+        if (args.Get("latency-mode") is { } latencyMode)
+        {
+            System.Runtime.GCSettings.LatencyMode = Enum.Parse<System.Runtime.GCLatencyMode>(latencyMode, ignoreCase: true);
+        }
 
         await using var cluster = await new TestClusterBuilder(1)
             .AddConfiguration("Sessions:IdleTimeout", idle.ToString("c", CultureInfo.InvariantCulture))
             .AddConfiguration("Sessions:WarningBefore", "00:00:00")
             .AddConfiguration("Sessions:DormantAfter", dormantAfter.ToString("c", CultureInfo.InvariantCulture))
-            .AddConfiguration("Silo:GcLatencyMode", latencyMode)
             .ConfigureSilo(s => s.AddSessionGrains())
             .BuildAndStartAsync();
         var client = cluster.Primary.Services.GetRequiredService<IClusterClient>();

@@ -24,15 +24,9 @@ internal sealed partial class SiloLifecycleService(
     SiloRuntimeClient runtimeClient,
     IHostApplicationLifetime lifetime,
     IOptions<GrainCollectionOptions> collectionOptions,
-    IOptions<SiloOptions> siloOptions,
     ILogger<SiloLifecycleService> logger) : IHostedLifecycleService
 {
-    public Task StartingAsync(CancellationToken cancellationToken)
-    {
-        // Process-wide; a background collection is only possible when the runtime has concurrent GC enabled (the default).
-        System.Runtime.GCSettings.LatencyMode = siloOptions.Value.GcLatencyMode;
-        return Task.CompletedTask;
-    }
+    public Task StartingAsync(CancellationToken cancellationToken) => Task.CompletedTask;
 
     public async Task StartAsync(CancellationToken cancellationToken)
     {

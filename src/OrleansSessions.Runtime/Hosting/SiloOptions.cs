@@ -14,13 +14,6 @@ public sealed class SiloOptions
 
     /// <summary>HTTP port (Silo:HttpPort), 8080 by default; 0 serves no HTTP.</summary>
     public int HttpPort { get; set; } = 8080;
-
-    /// <summary>
-    /// The process's GC latency mode while the silo runs (Silo:GcLatencyMode): SustainedLowLatency by default, so
-    /// gen2 collections of a large heap (a million sessions) run in the background instead of stopping every turn
-    /// for seconds; Interactive or Batch otherwise.
-    /// </summary>
-    public System.Runtime.GCLatencyMode GcLatencyMode { get; set; } = System.Runtime.GCLatencyMode.SustainedLowLatency;
 }
 
 /// <summary>Cluster identity (configuration section "Cluster").</summary>

@@ -14,10 +14,6 @@ internal sealed class SiloOptionsValidator(IOptions<SecurityOptions> security) :
         {
             errors.Add("Silo:Host must not be empty.");
         }
-        if (options.GcLatencyMode is not (System.Runtime.GCLatencyMode.SustainedLowLatency or System.Runtime.GCLatencyMode.Interactive or System.Runtime.GCLatencyMode.Batch))
-        {
-            errors.Add("Silo:GcLatencyMode must be SustainedLowLatency, Interactive or Batch.");
-        }
         if (options.SiloPort is < 1 or > 65535)
         {
             errors.Add("Silo:SiloPort must be between 1 and 65535.");
