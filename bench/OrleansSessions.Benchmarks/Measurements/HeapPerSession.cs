@@ -66,52 +66,42 @@ internal static class HeapPerSession
         });
 
         // (2) Dormant, in-memory storage.
-        await using (var cluster = await StartAsync(dormantAfter, null))
-        {
-            var (before, factory) = await WarmAsync(cluster, concurrency);
-            await CreateAsync(factory, "mem", count, concurrency);
-            var (waited, withUsers, dormant) = await DormantAsync(cluster, count, before);
-            var collected = await cluster.CollectIdleActivationsAsync(TimeSpan.Zero);
-            var perSession = (Heap() - before) / (double)count;
-            ResultSink.Add(new BenchResult
-            {
-                Target = $"memory.heapPerSession@{count}",
-                Value = perSession,
-                Unit = "bytes",
-                Goal = "<= 512",
-                Baseline = "dictionary+lock records",
-                BaselineValue = baselinePerSession,
-                Pass = perSession <= 512,
-                Note = string.Create(CultureInfo.InvariantCulture,
-                    $"embedded in-memory storage: {dormant} sessions dormant {waited:F1}s after the last create (Sessions:DormantAfter {dormantAfter.TotalSeconds}s), {collected} idle user activations collected; the heap holds the stored state of session and user, the deadline index row and the dormant table entry; {withUsers:F0} bytes while the user activations were still there"),
-            });
-        }
+        await MeasureDormantAsync(count, concurrency, dormantAfter, null, "", baselinePerSession, (rate, dormant, waited, collected, withUsers) => string.Create(CultureInfo.InvariantCulture,
+            $"embedded in-memory storage: {dormant} sessions dormant {waited:F1}s after the last create (Sessions:DormantAfter {dormantAfter.TotalSeconds}s), {collected} idle user activations collected; the heap holds the stored state of session and user, the deadline index row and the dormant table entry; {withUsers:F0} bytes while the user activations were still there"));
 
         // (3) Dormant, PostgreSQL storage and deadline index.
         if (server is not null)
         {
             var connectionString = await PostgresDatabase.RecreateAsync(server, "orleanssessions_bench_memory", args.Int("pool", 20));
-            await using var cluster = await StartAsync(dormantAfter, connectionString);
-            var (before, factory) = await WarmAsync(cluster, concurrency);
-            var created = System.Diagnostics.Stopwatch.StartNew();
-            await CreateAsync(factory, "pg", count, concurrency);
-            var createSeconds = created.Elapsed.TotalSeconds;
-            var (waited, withUsers, dormant) = await DormantAsync(cluster, count, before);
-            var collected = await cluster.CollectIdleActivationsAsync(TimeSpan.Zero);
-            var perSession = (Heap() - before) / (double)count;
-            ResultSink.Add(new BenchResult
-            {
-                Target = $"memory.heapPerSession.postgres@{count}",
-                Value = perSession,
-                Unit = "bytes",
-                Goal = "<= 512",
-                Baseline = "dictionary+lock records",
-                BaselineValue = baselinePerSession,
-                Pass = perSession <= 512,
-                Note = string.Create(CultureInfo.InvariantCulture,
-                    $"PostgreSQL storage and deadline index (created at {count / createSeconds:N0}/s): {dormant} sessions dormant {waited:F1}s after the last create, {collected} idle user activations collected; the silo's heap holds the dormant table entry (session id and wake-up time); {withUsers:F0} bytes while the user activations were still there"),
-            });
+            await MeasureDormantAsync(count, concurrency, dormantAfter, connectionString, ".postgres", baselinePerSession, (rate, dormant, waited, collected, withUsers) => string.Create(CultureInfo.InvariantCulture,
+                $"PostgreSQL storage and deadline index (created at {rate:N0}/s): {dormant} sessions dormant {waited:F1}s after the last create, {collected} idle user activations collected; the silo's heap holds the dormant table entry (session id and wake-up time); {withUsers:F0} bytes while the user activations were still there"));
         }
+    }
+
+    /// <summary>Creates <paramref name="count"/> sessions, waits until all are dormant, collects the idle user activations and reports the heap per session.</summary>
+    private static async Task MeasureDormantAsync(
+        int count, int concurrency, TimeSpan dormantAfter, string? postgres, string suffix, double baselinePerSession,
+        Func<double, long, double, int, double, string> note)
+    {
+        await using var cluster = await StartAsync(dormantAfter, postgres);
+        var (before, factory) = await WarmAsync(cluster, concurrency);
+        var created = System.Diagnostics.Stopwatch.StartNew();
+        await CreateAsync(factory, "dormant", count, concurrency);
+        var rate = count / created.Elapsed.TotalSeconds;
+        var (waited, withUsers, dormant) = await DormantAsync(cluster, count, before);
+        var collected = await cluster.CollectIdleActivationsAsync(TimeSpan.Zero);
+        var perSession = (Heap() - before) / (double)count;
+        ResultSink.Add(new BenchResult
+        {
+            Target = $"memory.heapPerSession{suffix}@{count}",
+            Value = perSession,
+            Unit = "bytes",
+            Goal = "<= 512",
+            Baseline = "dictionary+lock records",
+            BaselineValue = baselinePerSession,
+            Pass = perSession <= 512,
+            Note = note(rate, dormant, waited, collected, withUsers),
+        });
     }
 
     private static async Task<TestCluster> StartAsync(TimeSpan dormantAfter, string? postgres)
