@@ -315,10 +315,7 @@ internal sealed class DormantSessions : IDisposable
     /// <summary>Ends a session stored live past its deadline, as <c>SessionGrain</c> does: store, then user grain, event, index, metrics and log.</summary>
     private async Task<bool> TryEndAsync(GrainId grainId, SessionState state, string etag, DateTimeOffset now)
     {
-        var reason = state.ExpiresAt >= state.CreatedAt + _services.Options.AbsoluteTimeout ? EndReason.AbsoluteTimeout : EndReason.IdleTimeout;
-        state.Status = SessionStatus.Expired;
-        state.EndedAt = state.ExpiresAt;
-        state.EndReason = reason;
+        SessionGrain.MarkTimedOut(state, _services.Options.AbsoluteTimeout);
         try
         {
             await _storage!.WriteAsync(SessionGrain.StateName, grainId, CodecRegistry.Serialize(state), etag, CancellationToken.None).ConfigureAwait(false);

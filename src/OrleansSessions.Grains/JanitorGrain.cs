@@ -138,10 +138,7 @@ internal sealed class JanitorGrain : Grain, IJanitorGrain, IRemindable
                 viaGrain.Add(due[i].SessionId);
                 continue;
             }
-            var reason = state.ExpiresAt >= state.CreatedAt + absolute ? EndReason.AbsoluteTimeout : EndReason.IdleTimeout;
-            state.Status = SessionStatus.Expired;
-            state.EndedAt = state.ExpiresAt;
-            state.EndReason = reason;
+            SessionGrain.MarkTimedOut(state, absolute);
             ends.Add((state, etag));
         }
 

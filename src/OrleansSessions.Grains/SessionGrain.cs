@@ -394,12 +394,18 @@ internal sealed class SessionGrain : Grain, ISessionGrain
     }
 
     private Task<SessionInfo> ExpireAsync(DateTimeOffset now)
+        => EndCoreAsync(TimeoutReason(_state.State, _services.Options.AbsoluteTimeout), now);
+
+    /// <summary>Which timeout ended a session that reached its deadline: the absolute cap when that is what the deadline was.</summary>
+    internal static EndReason TimeoutReason(SessionState state, TimeSpan absoluteTimeout)
+        => state.ExpiresAt >= state.CreatedAt + absoluteTimeout ? EndReason.AbsoluteTimeout : EndReason.IdleTimeout;
+
+    /// <summary>Marks a live session past its deadline as expired at its deadline (the janitor's and the dormant table's end without an activation).</summary>
+    internal static void MarkTimedOut(SessionState state, TimeSpan absoluteTimeout)
     {
-        var state = _state.State;
-        var reason = state.ExpiresAt >= state.CreatedAt + _services.Options.AbsoluteTimeout
-            ? EndReason.AbsoluteTimeout
-            : EndReason.IdleTimeout;
-        return EndCoreAsync(reason, now);
+        state.EndReason = TimeoutReason(state, absoluteTimeout);
+        state.Status = SessionStatus.Expired;
+        state.EndedAt = state.ExpiresAt;
     }
 
     /// <summary>Ends the live session: store, then report to the user grain, subscribers, the index and metrics.</summary>
