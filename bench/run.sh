@@ -1,14 +1,19 @@
 #!/usr/bin/env bash
 # Runs every benchmark target next to its baseline and writes bench/results/latest.{md,json}.
 #
-#   bench/run.sh quick   # 100,000-session scale, under 10 minutes on 2 cores (build included)
+#   bench/run.sh quick   # 100,000-session scale for memory and expiry, under 10 minutes on 2 cores (build included)
 #   bench/run.sh full    # 1,000,000-session scale, longer
 #
 # On a fresh Debian machine (as root) it installs what it needs: redis-server and redis-tools (redis-benchmark is
 # the network baseline) and PostgreSQL through .ci/postgres.sh (janitor and failover run on it). It starts its own
 # redis-server on 127.0.0.1:${REDIS_PORT:-6390} without persistence and stops it at the end.
 # Environment: REDIS_PORT, PG (Npgsql connection string of the server; databases are created per measurement),
-# BENCH_STEPS (space-separated subset of: inproc memory expiry expiry-dormant expiry-srvgc expiry-gen0small network janitor failover).
+# BENCH_STEPS (space-separated subset of: inproc memory expiry expiry-srvgc expiry-gen0small network janitor failover;
+# quick runs all but the two GC variants of expiry by default, full runs all).
+# Everything runs on Microsoft Orleans: in-process silos (Host.CreateApplicationBuilder + UseOrleans) for inproc,
+# memory, expiry and janitor; processes of the silo host (silo/bin/Release/net10.0/OrleansSessions.Silo.dll, built
+# with the bench) for network and failover; the bare Orleans floor (bench/OrleansSessions.Benchmarks/Bare) beside
+# the in-process and network touch.
 set -uo pipefail
 
 MODE="${1:-quick}"
@@ -21,7 +26,11 @@ RAW="$RESULTS/run-$MODE.jsonl.tmp"
 PIDS="$RESULTS/children.pids.tmp"
 REDIS_PORT="${REDIS_PORT:-6390}"
 PG="${PG:-Host=127.0.0.1;Port=5432;Username=postgres;Password=postgres}"
-STEPS="${BENCH_STEPS:-inproc memory expiry expiry-dormant expiry-srvgc expiry-gen0small network janitor failover}"
+if [ "$MODE" = quick ]; then
+  STEPS="${BENCH_STEPS:-inproc memory expiry network janitor failover}"
+else
+  STEPS="${BENCH_STEPS:-inproc memory expiry expiry-srvgc expiry-gen0small network janitor failover}"
+fi
 START=$(date +%s)
 REDIS_PID=""
 
@@ -57,7 +66,7 @@ command -v dotnet >/dev/null 2>&1 || { echo "the .NET SDK is required (dotnet no
 # 2. Build (Release). The commit (and whether the tree had local changes) is taken now, as built.
 COMMIT="$(git rev-parse --short HEAD 2>/dev/null || echo unknown)"
 if [ -n "$(git status --porcelain --untracked-files=no 2>/dev/null)" ]; then COMMIT="$COMMIT+local changes"; fi
-log "building bench (Release) at $COMMIT"
+log "building bench and the silo host (Release) at $COMMIT"
 dotnet build bench/OrleansSessions.Benchmarks -c Release -nologo -v q -clp:ErrorsOnly || exit 1
 BIN="$ROOT/bench/OrleansSessions.Benchmarks/bin/Release/net10.0/OrleansSessions.Benchmarks"
 
@@ -74,25 +83,23 @@ mkdir -p "$RESULTS"
 : > "$RAW"
 export BENCH_OUT="$RAW" BENCH_PIDS="$PIDS"
 if [ "$MODE" = quick ]; then
-  ARGS_inproc="--sessions 10000 --creates 100000 --seconds 5"
+  ARGS_inproc="--sessions 10000 --creates 10000 --seconds 5 --warmup-seconds 2"
   ARGS_memory="--sessions 100000"
   ARGS_expiry="--sessions 100000 --idle-seconds 20"
-  ARGS_expiry_dormant="$ARGS_expiry --variant dormant --dormant-seconds 5"
   ARGS_expiry_srvgc="$ARGS_expiry --variant serverGC"
   ARGS_expiry_gen0small="$ARGS_expiry --variant gen0size4MiB"
-  ARGS_network="--sessions 10000 --seconds 5 --warmup-seconds 2 --redis-seconds 4"
-  ARGS_janitor="--sessions 20000"
+  ARGS_network="--sessions 10000 --seconds 4 --warmup-seconds 1.5 --redis-seconds 3"
+  ARGS_janitor="--sessions 5000"
   ARGS_failover="--sessions 3000"
   STEP_TIMEOUT=240
 else
-  ARGS_inproc="--sessions 100000 --creates 1000000 --seconds 10"
+  ARGS_inproc="--sessions 100000 --creates 100000 --seconds 10 --depths 1,64,1024"
   ARGS_memory="--sessions 1000000"
   ARGS_expiry="--sessions 1000000 --idle-seconds 120"
-  ARGS_expiry_dormant="$ARGS_expiry --variant dormant --dormant-seconds 10"
   ARGS_expiry_srvgc="$ARGS_expiry --variant serverGC"
   ARGS_expiry_gen0small="$ARGS_expiry --variant gen0size4MiB"
   ARGS_network="--sessions 100000 --seconds 10 --warmup-seconds 3 --redis-seconds 8"
-  ARGS_janitor="--sessions 100000"
+  ARGS_janitor="--sessions 50000"
   ARGS_failover="--sessions 20000"
   STEP_TIMEOUT=1800
 fi
@@ -102,17 +109,13 @@ for step in $STEPS; do
   args_var="ARGS_${step//-/_}"
   mode="$step"
   envs=()
-  if [ "$step" = expiry-dormant ]; then
-    # The same expiry run with idle sessions dormant before their deadline (Sessions:DormantAfter), as in production.
-    mode=expiry
-  fi
   if [ "$step" = expiry-srvgc ]; then
     # The same expiry run under server GC (information: the silo host ships workstation background GC).
     mode=expiry
     envs=(DOTNET_gcServer=1)
   fi
   if [ "$step" = expiry-gen0small ]; then
-    # The same expiry run with a 4 MiB gen0 budget (information; README "Tuning": shorter expiry lag, lower throughput).
+    # The same expiry run with a 4 MiB gen0 budget (information).
     mode=expiry
     envs=(DOTNET_GCgen0size=0x400000)
   fi
@@ -122,7 +125,7 @@ for step in $STEPS; do
   extra=""
   case "$step" in
     network) extra="--redis-port $REDIS_PORT --redis-pid $REDIS_PID" ;;
-    memory|janitor|failover) extra="--pg $PG" ;;
+    janitor|failover) extra="--pg $PG" ;;
   esac
   # shellcheck disable=SC2086
   if ! env "${envs[@]}" timeout --kill-after=10 "$STEP_TIMEOUT" "$BIN" "$mode" ${!args_var} $extra; then

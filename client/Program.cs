@@ -17,11 +17,12 @@ root.Add(LoadCommand.Create(global));
 var parse = root.Parse(args);
 if (parse.Errors.Count > 0)
 {
-    foreach (var error in parse.Errors)
+    // One line per error, never a stack trace; the last one says where the usage is.
+    for (var i = 0; i < parse.Errors.Count; i++)
     {
-        await Console.Error.WriteLineAsync($"error: bad input: {error.Message}");
+        var hint = i == parse.Errors.Count - 1 ? " (run with --help for usage)" : "";
+        await Console.Error.WriteLineAsync($"error: bad input: {parse.Errors[i].Message}{hint}");
     }
-    await Console.Error.WriteLineAsync("Run with --help for usage.");
     return ExitCodes.BadInput;
 }
 return await parse.InvokeAsync();

@@ -1,6 +1,14 @@
 #!/usr/bin/env bash
-# Starts a 3-silo cluster on local PostgreSQL (membership, reminders, grain state and deadline index shared),
-# then waits; Ctrl+C stops the silos gracefully. Silo i (0..2) listens on 11111+i, gateway 30000+i, HTTP 8080+i.
+# Starts a cluster of Orleans silos (3 by default) on local PostgreSQL: membership (OrleansMembershipTable, keyed by
+# CLUSTER_ID), reminders, grain state and the session deadline index are shared in one database (the silos apply the
+# schema at start). Then it waits; Ctrl+C (or SIGTERM) stops every silo gracefully. Silo i listens on 11111+i, its
+# gateway on 30000+i and its HTTP API/dashboard on 8080+i; logs go to ${TMPDIR:-/tmp}/orleanssessions-cluster/silo-i.log.
+#
+# Defaults passed to every silo before your arguments (yours win): --Janitor:Period=00:00:10, so that the sessions of a
+# silo you kill -9 are expired by the janitor reminders on the survivors within seconds of their deadline, not 5 minutes.
+#
+# Try failover: dotnet run --project client -- --gateway 127.0.0.1:30001 --cluster-id $CLUSTER_ID create alice; kill -9 one silo's pid (printed
+# below); the session still answers through another gateway once the survivors have declared the silo dead (a few s).
 #
 # Environment (optional):
 #   ORLEANSSESSIONS_PG  connection string (default Host=127.0.0.1;Username=postgres;Password=postgres;Database=orleanssessions)
@@ -43,7 +51,7 @@ for i in $(seq 0 $((SILOS - 1))); do
   dotnet "silo/bin/$CONFIGURATION/net10.0/OrleansSessions.Silo.dll" \
     --Storage:Provider=postgres --Storage:ConnectionString="$PG" --Cluster:ClusterId="$CLUSTER_ID" \
     --Silo:SiloPort=$((11111 + i)) --Silo:GatewayPort=$((30000 + i)) --Silo:HttpPort=$((8080 + i)) \
-    "$@" >"$logs/silo-$i.log" 2>&1 &
+    --Janitor:Period=00:00:10 "$@" >"$logs/silo-$i.log" 2>&1 &
   pids+=($!)
 done
 
@@ -61,12 +69,13 @@ for i in $(seq 0 $((SILOS - 1))); do
     fi
     sleep 0.3
   done
-  echo "== silo $i up: gateway 127.0.0.1:$((30000 + i)), dashboard http://127.0.0.1:$((8080 + i))/ (log $logs/silo-$i.log)"
+  echo "== silo $i up (pid ${pids[$i]}): gateway 127.0.0.1:$((30000 + i)), dashboard http://127.0.0.1:$((8080 + i))/ (log $logs/silo-$i.log)"
 done
 
-gateways=$(seq -s, 0 $((SILOS - 1)) | sed -E 's/([0-9]+)/127.0.0.1:3000\1/g')
+gateways=$(for i in $(seq 0 $((SILOS - 1))); do printf '127.0.0.1:%d ' $((30000 + i)); done)
 echo "== cluster '$CLUSTER_ID' of $SILOS silos on PostgreSQL; try:"
-echo "   dotnet run --project client -- --gateway 127.0.0.1:30001 load --users 1000 --duration 10"
+echo "   dotnet run --project client -- --gateway 127.0.0.1:30001 --cluster-id $CLUSTER_ID create alice"
+echo "   dotnet run --project client -- --gateway 127.0.0.1:30001 --cluster-id $CLUSTER_ID load --users 1000 --duration 10"
 echo "   curl -s http://127.0.0.1:8080/api/cluster"
 echo "   (gateways: $gateways) Ctrl+C stops the cluster."
 wait

@@ -9,8 +9,8 @@ try
     builder.AddSessionSilo(args);
     var app = builder.Build();
     app.MapSessionSilo();
-    // Ctrl+C and SIGTERM stop the host; the silo's lifecycle service then leaves placement, deactivates (persisting)
-    // every grain and leaves membership.
+    // Ctrl+C and SIGTERM stop the host; Orleans then stops the silo gracefully: it tells its clients to use another
+    // gateway, deactivates (persisting) every grain and leaves membership.
     await app.RunAsync();
     return 0;
 }
@@ -21,6 +21,6 @@ catch (Exception ex) when (StartupFailure.TryDescribe(ex, configuration, out var
 }
 catch (Exception ex)
 {
-    await Console.Error.WriteLineAsync($"silo: failed: {ex}");
+    await Console.Error.WriteLineAsync($"silo: failed: {ex.GetType().Name}: {ex.Message.ReplaceLineEndings(" ")}");
     return 1;
 }

@@ -1,4 +1,3 @@
-using OrleansSessions.Benchmarks;
 using OrleansSessions.Benchmarks.Infrastructure;
 using OrleansSessions.Benchmarks.Measurements;
 
@@ -8,8 +7,8 @@ var options = new Args(args.Skip(1));
 ResultSink.Configure(options.Get("out") ?? Environment.GetEnvironmentVariable("BENCH_OUT"));
 switch (mode)
 {
-    case "silo":
-        return await SiloMode.RunAsync(args.Skip(1).ToArray());
+    case "bare-silo":
+        return await BareSiloMode.RunAsync(options);
     case "inproc":
         await InProcessThroughput.RunAsync(options);
         return 0;
@@ -30,10 +29,7 @@ switch (mode)
         return 0;
     case "report":
         return Report.Run(options);
-    case "micro":
-        Micro.Run();
-        return 0;
     default:
-        Console.Error.WriteLine("usage: OrleansSessions.Benchmarks silo|inproc|network|memory|expiry|janitor|failover|report|micro [--name value ...]");
+        Console.Error.WriteLine("usage: OrleansSessions.Benchmarks inproc|memory|expiry|network|janitor|failover|report|bare-silo [--name value ...]");
         return 2;
 }

@@ -1,4 +1,7 @@
+using Microsoft.Extensions.DependencyInjection;
+using Microsoft.Extensions.Hosting;
 using OrleansSessions.Client;
+using OrleansSessions.Hosting;
 using OrleansSessions.Sessions;
 
 namespace OrleansSessions.ClientApp.Cli;
@@ -6,6 +9,8 @@ namespace OrleansSessions.ClientApp.Cli;
 /// <summary>Connects to the cluster, runs one command and turns its failures into a message on stderr and an exit code.</summary>
 internal static class CommandRunner
 {
+    private static readonly TimeSpan StopTimeout = TimeSpan.FromSeconds(5);
+
     /// <summary>Runs <paramref name="validate"/> (input checks, before any connection), then <paramref name="command"/> on a connected client.</summary>
     public static async Task<int> RunAsync(CliSettings settings, Action? validate, Func<IClusterClient, Output, CancellationToken, Task<int>> command, CancellationToken cancellationToken)
     {
@@ -13,9 +18,16 @@ internal static class CommandRunner
         try
         {
             validate?.Invoke();
-            _ = ClientBuilder.ParseEndpoint(settings.Gateway);
-            await using var client = await ConnectAsync(settings, cancellationToken).ConfigureAwait(false);
-            return await command(client, output, cancellationToken).ConfigureAwait(false);
+            ValidateGateways(settings);
+            var host = await ConnectAsync(settings, cancellationToken).ConfigureAwait(false);
+            try
+            {
+                return await command(host.Services.GetRequiredService<IClusterClient>(), output, cancellationToken).ConfigureAwait(false);
+            }
+            finally
+            {
+                await StopAsync(host).ConfigureAwait(false);
+            }
         }
         catch (OperationCanceledException) when (cancellationToken.IsCancellationRequested)
         {
@@ -29,32 +41,119 @@ internal static class CommandRunner
         }
     }
 
-    public static async Task<IClusterClient> ConnectAsync(CliSettings settings, CancellationToken cancellationToken)
-        => await new ClientBuilder()
-            .UseGateways(settings.Gateway)
-            .Configure(o =>
-            {
-                o.ApiToken = settings.Token;
-                o.ClusterId = settings.ClusterId;
-                o.ConnectTimeout = settings.ConnectTimeout;
-            })
-            .ConnectAsync(cancellationToken).ConfigureAwait(false);
-
-    /// <summary>The exit code and one-line message for a failure.</summary>
-    public static (int Code, string Message) Describe(Exception exception, CliSettings settings) => exception switch
+    /// <summary>Starts an Orleans client host on the settings' gateways; fails (with Orleans' exception) when none answers within the connect timeout.</summary>
+    public static async Task<IHost> ConnectAsync(CliSettings settings, CancellationToken cancellationToken)
     {
-        SessionNotFoundException e => (ExitCodes.NotFound, $"not found: {e.Message}"),
-        SessionExpiredException e => (ExitCodes.Conflict, $"expired: {e.Message}"),
-        SessionClosedException e => (ExitCodes.Conflict, $"closed: {e.Message}"),
-        SessionLimitExceededException e => (ExitCodes.Conflict, $"session limit: {e.Message}"),
-        FormatException e => (ExitCodes.BadInput, $"bad input: {e.Message}"),
-        ArgumentException e => (ExitCodes.BadInput, $"bad input: {StripParameter(e)}"),
-        GrainCallException { RemoteTypeName: { } type } e when type.StartsWith("System.Argument", StringComparison.Ordinal) => (ExitCodes.BadInput, $"bad input: {e.Message}"),
-        SiloUnavailableException e => (ExitCodes.Unavailable, $"unavailable ({settings}): {e.Message}"),
-        TimeoutException e => (ExitCodes.Unavailable, $"no answer in time ({settings}): {e.Message}"),
-        _ => (ExitCodes.Failure, $"{exception.GetType().Name}: {exception.Message}"),
-    };
+        // No default configuration sources or logging providers: the command's output is all that is printed.
+        var builder = Host.CreateApplicationBuilder(new HostApplicationBuilderSettings { DisableDefaults = true, ApplicationName = "OrleansSessions.ClientApp" });
+        builder.UseOrleansClient(client => client.UseOrleansSessions(o =>
+        {
+            foreach (var gateway in settings.Gateways)
+            {
+                o.Gateways.Add(gateway);
+            }
+            o.ClusterId = settings.ClusterId;
+            o.ConnectTimeout = settings.ConnectTimeout;
+        }));
+        var host = builder.Build();
+        try
+        {
+            await host.StartAsync(cancellationToken).ConfigureAwait(false);
+        }
+        catch
+        {
+            await DisposeQuietlyAsync(host).ConfigureAwait(false);
+            throw;
+        }
+        return host;
+    }
 
-    private static string StripParameter(ArgumentException e)
-        => e.ParamName is null ? e.Message : e.Message.Replace($" (Parameter '{e.ParamName}')", "", StringComparison.Ordinal);
+    private static async Task StopAsync(IHost host)
+    {
+        using var timeout = new CancellationTokenSource(StopTimeout);
+        try
+        {
+            await host.StopAsync(timeout.Token).ConfigureAwait(false);
+        }
+        catch (Exception)
+        {
+            // The command's result is already decided; a slow or failed goodbye to the gateway does not change it.
+        }
+        await DisposeQuietlyAsync(host).ConfigureAwait(false);
+    }
+
+    private static async Task DisposeQuietlyAsync(IHost host)
+    {
+        try
+        {
+            if (host is IAsyncDisposable asyncDisposable)
+            {
+                await asyncDisposable.DisposeAsync().ConfigureAwait(false);
+            }
+            else
+            {
+                host.Dispose();
+            }
+        }
+        catch (Exception)
+        {
+            // Same as above.
+        }
+    }
+
+    /// <summary>A malformed --gateway is bad input, reported before any connection attempt.</summary>
+    private static void ValidateGateways(CliSettings settings)
+    {
+        foreach (var gateway in settings.Gateways)
+        {
+            try
+            {
+                _ = GatewayEndpoints.Parse(gateway);
+            }
+            catch (FormatException ex)
+            {
+                throw new ArgumentException(ex.Message, ex);
+            }
+        }
+    }
+
+    /// <summary>The exit code and one-line message for a failure, both from <see cref="SessionFailure.Classify"/>.</summary>
+    public static (int Code, string Message) Describe(Exception exception, CliSettings settings)
+    {
+        var failure = SessionFailure.Classify(exception);
+        var detail = OneLine(failure.Detail);
+        var message = failure.Code switch
+        {
+            "session_not_found" => $"not found: {detail}",
+            "session_expired" => $"expired: {detail}",
+            "session_closed" => $"closed: {detail}",
+            "session_limit_exceeded" => $"session limit: {detail}",
+            "invalid_argument" => $"bad input: {detail}",
+            "timeout" => $"no answer in time ({settings}): {detail}",
+            "storage_unavailable" => $"storage unavailable ({settings}): {detail}",
+            _ when failure.Kind == SessionFailureKind.Unavailable => $"unavailable ({settings}): {detail}{Cause(exception, failure.Detail)}",
+            _ when failure.Kind == SessionFailureKind.BadInput => $"bad input: {detail}",
+            _ => $"{Unwrap(exception).GetType().Name}: {detail}",
+        };
+        return (ExitCodes.For(failure.Kind), message);
+    }
+
+    // Orleans' connection failures say "unable to connect to any gateway"; the first non-Orleans exception below
+    // says why (connection refused, unexpected cluster id), when there is one.
+    private static string Cause(Exception exception, string detail)
+    {
+        for (var inner = exception.InnerException; inner is not null; inner = inner.InnerException)
+        {
+            if (inner is not OrleansException and not AggregateException)
+            {
+                return detail.Contains(inner.Message, StringComparison.Ordinal) ? "" : $" ({OneLine(inner.Message)})";
+            }
+        }
+        return "";
+    }
+
+    private static Exception Unwrap(Exception exception)
+        => exception is AggregateException { InnerExceptions.Count: 1 } aggregate ? aggregate.InnerExceptions[0] : exception;
+
+    private static string OneLine(string text) => string.Join(' ', text.Split(['\r', '\n'], StringSplitOptions.RemoveEmptyEntries | StringSplitOptions.TrimEntries));
 }

@@ -1,3 +1,5 @@
+using OrleansSessions.Sessions;
+
 namespace OrleansSessions.ClientApp.Cli;
 
 /// <summary>The process exit codes of the client app.</summary>
@@ -18,6 +20,16 @@ internal static class ExitCodes
     /// <summary>The session has ended (expired or closed), or the user is at the session limit.</summary>
     public const int Conflict = 4;
 
-    /// <summary>No gateway answered, the token was refused, or the cluster did not answer in time.</summary>
+    /// <summary>No gateway answered, or the cluster did not answer in time.</summary>
     public const int Unavailable = 5;
+
+    /// <summary>The exit code of a failure kind: the one classification shared with the HTTP API's status codes.</summary>
+    public static int For(SessionFailureKind kind) => kind switch
+    {
+        SessionFailureKind.BadInput => BadInput,
+        SessionFailureKind.NotFound => NotFound,
+        SessionFailureKind.Conflict => Conflict,
+        SessionFailureKind.Unavailable => Unavailable,
+        _ => Failure,
+    };
 }

@@ -1,6 +1,7 @@
 using System.CommandLine;
 using System.Diagnostics;
 using System.Globalization;
+using OrleansSessions.Client;
 using OrleansSessions.ClientApp.Cli;
 using OrleansSessions.Sessions;
 
@@ -42,7 +43,7 @@ internal static class DemoCommand
 
         public async Task<int> RunAsync(CancellationToken cancellationToken)
         {
-            await using var events = await client.SubscribeAsync<SessionEvent>(SessionTopics.Events, OnEventAsync, cancellationToken).ConfigureAwait(false);
+            await using var events = await client.SubscribeToSessionEventsAsync(OnEventAsync, cancellationToken).ConfigureAwait(false);
             Say($"demo user {userId}");
 
             _clock.Start();
@@ -124,7 +125,7 @@ internal static class DemoCommand
             return ExitCodes.Ok;
         }
 
-        private ValueTask OnEventAsync(SessionEvent e)
+        private Task OnEventAsync(SessionEvent e)
         {
             if (string.Equals(e.Session.UserId, userId, StringComparison.Ordinal))
             {
@@ -140,7 +141,7 @@ internal static class DemoCommand
                     Say($"{Now()}  {SeedLabel(_clock.Elapsed)}  event {Output.Describe(e)}");
                 }
             }
-            return ValueTask.CompletedTask;
+            return Task.CompletedTask;
         }
 
         private Task AtAsync(TimeSpan seedOffset, CancellationToken cancellationToken) => UntilAsync(seedOffset * _scale, cancellationToken);

@@ -15,35 +15,12 @@ internal static class LoadCommand
 {
     public static Command Create(GlobalOptions global)
     {
-        var users = new Option<int>("--users") { Description = "Distinct users.", DefaultValueFactory = _ => 100 };
-        var sessions = new Option<int>("--sessions") { Description = "Sessions per user.", DefaultValueFactory = _ => 1 };
-        var touches = new Option<int>("--touches") { Description = "Touches per session (ignored with --duration).", DefaultValueFactory = _ => 10 };
-        var concurrency = new Option<int>("--concurrency", "-c") { Description = "Concurrent callers.", DefaultValueFactory = _ => 32 };
-        var duration = new Option<double>("--duration") { Description = "Seconds to keep touching (0: --touches per session instead).", DefaultValueFactory = _ => 0 };
-        foreach (var option in new[] { users, sessions, concurrency })
-        {
-            option.Validators.Add(r =>
-            {
-                if (r.GetValueOrDefault<int>() < 1)
-                {
-                    r.AddError($"{option.Name} must be >= 1.");
-                }
-            });
-        }
-        touches.Validators.Add(r =>
-        {
-            if (r.GetValueOrDefault<int>() < 0)
-            {
-                r.AddError("--touches must be >= 0.");
-            }
-        });
-        duration.Validators.Add(r =>
-        {
-            if (r.GetValueOrDefault<double>() is < 0 or > 86_400)
-            {
-                r.AddError("--duration must be between 0 and 86400 seconds.");
-            }
-        });
+        var users = NumericOptions.Int("--users", null, "Distinct users.", 100, v => v >= 1, "--users must be >= 1.");
+        var sessions = NumericOptions.Int("--sessions", null, "Sessions per user.", 1, v => v >= 1, "--sessions must be >= 1.");
+        var touches = NumericOptions.Int("--touches", null, "Touches per session (ignored with --duration).", 10, v => v >= 0, "--touches must be >= 0.");
+        var concurrency = NumericOptions.Int("--concurrency", "-c", "Concurrent callers.", 32, v => v >= 1, "--concurrency must be >= 1.");
+        var duration = NumericOptions.Double("--duration", null, "Seconds to keep touching (0: --touches per session instead).", 0, v => v is >= 0 and <= 86_400,
+            "--duration must be between 0 and 86400 seconds.");
         var command = new Command("load", "Creates sessions and touches them concurrently; reports throughput and p50/p99 latency.")
         {
             users, sessions, touches, concurrency, duration,

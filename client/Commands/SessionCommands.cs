@@ -35,14 +35,7 @@ internal static class SessionCommands
     private static Command History(GlobalOptions global)
     {
         var userId = new Argument<string>("userId") { Description = "The user." };
-        var limit = new Option<int>("--limit", "-n") { Description = "The most sessions to show.", DefaultValueFactory = _ => 20 };
-        limit.Validators.Add(result =>
-        {
-            if (result.GetValueOrDefault<int>() < 0)
-            {
-                result.AddError("--limit must be >= 0.");
-            }
-        });
+        var limit = NumericOptions.Int("--limit", "-n", "The most sessions to show.", 20, v => v >= 0, "--limit must be >= 0.");
         var command = new Command("history", "Lists a user's ended sessions, newest first.") { userId, limit };
         command.SetAction((parse, cancellationToken) =>
         {

@@ -1,4 +1,5 @@
 using System.CommandLine;
+using OrleansSessions.Client;
 using OrleansSessions.ClientApp.Cli;
 using OrleansSessions.Sessions;
 
@@ -23,7 +24,7 @@ internal static class WatchCommand
             }, async (client, output, ct) =>
             {
                 var gate = new object();
-                await using var subscription = await client.SubscribeAsync<SessionEvent>(SessionTopics.Events, e =>
+                await using var subscription = await client.SubscribeToSessionEventsAsync(e =>
                 {
                     if (userId is null || string.Equals(e.Session.UserId, userId, StringComparison.Ordinal))
                     {
@@ -40,7 +41,7 @@ internal static class WatchCommand
                             output.Out.Flush();
                         }
                     }
-                    return ValueTask.CompletedTask;
+                    return Task.CompletedTask;
                 }, ct).ConfigureAwait(false);
                 // On stderr so that stdout holds events only; scripts and tests wait for this line.
                 await output.Error.WriteLineAsync($"watching session events{(userId is null ? "" : $" of {userId}")} (Ctrl+C to stop)").ConfigureAwait(false);

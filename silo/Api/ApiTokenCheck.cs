@@ -2,7 +2,7 @@ using System.Security.Cryptography;
 using System.Text;
 using Microsoft.AspNetCore.Http;
 using Microsoft.Extensions.Options;
-using OrleansSessions.Runtime.Hosting;
+using OrleansSessions.SiloHost.Hosting;
 
 namespace OrleansSessions.SiloHost.Api;
 

@@ -4,8 +4,10 @@ using Microsoft.AspNetCore.Routing;
 using Microsoft.Extensions.DependencyInjection;
 using Microsoft.Extensions.Logging;
 using Microsoft.OpenApi;
-using OrleansSessions.Runtime.Hosting;
+using Orleans.Runtime;
 using OrleansSessions.Sessions;
+using OrleansSessions.SiloHost.Cluster;
+using OrleansSessions.SiloHost.Hosting;
 
 namespace OrleansSessions.SiloHost.Api;
 
@@ -21,6 +23,7 @@ public static partial class SessionApiExtensions
         {
             options.Configure(configure);
         }
+        services.AddOptions<SecurityOptions>().BindConfiguration(SecurityOptions.SectionName);
         services.ConfigureHttpJsonOptions(o => SessionJson.Configure(o.SerializerOptions));
         services.AddSingleton<ApiTokenCheck>();
         services.AddSingleton<ClusterStatusReader>();
@@ -36,15 +39,11 @@ public static partial class SessionApiExtensions
     {
         ArgumentNullException.ThrowIfNull(endpoints);
         endpoints.MapOpenApi();
-        endpoints.MapGet("/healthz", async (Silo silo) =>
-        {
-            if (!silo.Started.IsCompleted)
-            {
-                return Results.Json(new { status = "starting" }, statusCode: StatusCodes.Status503ServiceUnavailable);
-            }
-            await silo.Started.ConfigureAwait(false);
-            return Results.Ok(new { status = "ok", silo = silo.Address.ToString() });
-        }).WithName("Health").WithSummary("200 when the silo serves.");
+        // Readiness tied to membership: 200 once this silo is Active in the cluster, 503 while it joins or leaves.
+        endpoints.MapGet("/healthz", (ISiloStatusOracle oracle) => oracle.CurrentStatus == SiloStatus.Active
+                ? Results.Ok(new { status = "ok", silo = oracle.SiloAddress.ToParsableString() })
+                : Results.Json(new { status = ClusterStatusReader.StatusName(oracle.CurrentStatus) }, statusCode: StatusCodes.Status503ServiceUnavailable))
+            .WithName("Health").WithSummary("200 when the silo serves.");
 
         var api = endpoints.MapGroup("/api");
         api.AddEndpointFilter(CheckTokenAsync);
@@ -93,7 +92,7 @@ public static partial class SessionApiExtensions
             .Produces(StatusCodes.Status200OK, contentType: "text/event-stream").Produces<ApiError>(StatusCodes.Status400BadRequest);
         api.MapGet("/cluster", (ClusterStatusReader reader, HttpContext context) => reader.ReadAsync(context.RequestAborted))
             .WithName("Cluster").WithSummary("The silos and the cluster's session counts.");
-        api.MapGet("/cluster/silo", (ClusterStatusReader reader) => reader.LocalStats())
+        api.MapGet("/cluster/silo", (ClusterStatusReader reader) => reader.LocalStatsAsync())
             .WithName("SiloStats").WithSummary("This silo's own figures (read by its peers).");
         return endpoints;
     }

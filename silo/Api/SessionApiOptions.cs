@@ -9,7 +9,7 @@ public sealed class SessionApiOptions
     /// <summary>Events buffered per /api/events client before the oldest are dropped (a client too slow to read loses events, the silo never grows). Default 4096.</summary>
     public int EventBufferSize { get; set; } = 4096;
 
-    /// <summary>How long GET /api/cluster waits for each peer's figures. Default 1 s.</summary>
+    /// <summary>How long GET /api/cluster waits for each silo's figures. Default 1 s.</summary>
     public TimeSpan PeerTimeout { get; set; } = TimeSpan.FromSeconds(1);
 
     /// <summary>The default of ?limit= for GET /api/users/{userId}/history. Default 100.</summary>

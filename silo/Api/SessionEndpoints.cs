@@ -2,7 +2,7 @@ using System.Globalization;
 using System.Text.Json;
 using Microsoft.AspNetCore.Http;
 using Microsoft.Extensions.Options;
-using OrleansSessions.Grains;
+using OrleansSessions.Grains.Hosting;
 using OrleansSessions.Grains.Options;
 using OrleansSessions.Sessions;
 
@@ -78,5 +78,5 @@ internal static class SessionEndpoints
             : ApiErrors.BadRequest("invalid_user_id", InvalidUserIdDetail);
 
     public static async Task<IResult> RunJanitorAsync(IGrainFactory grains, IOptions<JanitorOptions> janitor)
-        => TypedResults.Ok(new ExpiredCount(await JanitorStartup.RunJanitorsAsync(grains, janitor.Value.Partitions).ConfigureAwait(false)));
+        => TypedResults.Ok(new ExpiredCount(await Janitors.RunAsync(grains, janitor.Value.Partitions).ConfigureAwait(false)));
 }

@@ -1,6 +1,6 @@
 namespace OrleansSessions.SiloHost.Api;
 
-/// <summary>The answer of GET /api/cluster/silo: this silo's own figures, read by its peers for GET /api/cluster.</summary>
+/// <summary>The answer of GET /api/cluster/silo: this silo's own figures (the cluster view reads them through Orleans).</summary>
 /// <param name="Address">host:port@generation.</param>
 /// <param name="Activations">Its activations.</param>
 /// <param name="Live">Sessions created minus ended here.</param>

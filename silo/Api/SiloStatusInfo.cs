@@ -2,10 +2,10 @@ namespace OrleansSessions.SiloHost.Api;
 
 /// <summary>One silo as seen by GET /api/cluster.</summary>
 /// <param name="Address">host:port@generation.</param>
-/// <param name="Status">joining, active, shutting_down or dead.</param>
-/// <param name="Activations">Its activations; null when it did not answer (dead, or no HTTP).</param>
+/// <param name="Status">joining, active, shutting_down, stopping or dead (Orleans' SiloStatus).</param>
+/// <param name="Activations">Its activations; null when it did not answer (dead, or stopping).</param>
 /// <param name="GatewayPort">The port clients connect to.</param>
-/// <param name="HttpPort">Its HTTP port (0: none).</param>
+/// <param name="HttpPort">Its HTTP port (0: none, or it did not answer).</param>
 /// <param name="Live">Sessions created minus ended by this silo since it started; null when it did not answer.</param>
 /// <param name="Created">Sessions created by this silo since it started; null when it did not answer.</param>
 /// <param name="Ended">Sessions ended by this silo since it started; null when it did not answer.</param>

@@ -1,23 +1,29 @@
+using System.Net;
 using Microsoft.AspNetCore.Builder;
+using Microsoft.AspNetCore.Hosting;
+using Microsoft.AspNetCore.Hosting.Server;
 using Microsoft.Extensions.Configuration;
 using Microsoft.Extensions.DependencyInjection;
+using Microsoft.Extensions.Hosting;
 using Microsoft.Extensions.Logging;
+using Orleans.Configuration;
+using OrleansSessions.Grains;
 using OrleansSessions.Hosting;
-using OrleansSessions.Runtime.Hosting;
 using OrleansSessions.SiloHost.Api;
+using OrleansSessions.SiloHost.Cluster;
 using OrleansSessions.SiloHost.Dashboard;
 
 namespace OrleansSessions.SiloHost.Hosting;
 
-/// <summary>Builds the silo host of <c>dotnet run --project silo</c>.</summary>
+/// <summary>Builds the silo host of <c>dotnet run --project silo</c>: an ASP.NET Core app hosting one Orleans silo.</summary>
 public static class SiloHostExtensions
 {
     /// <summary>
     /// Adds the configuration sources of the contract (appsettings.json, OrleansSessions__Section__Key environment
-    /// variables, --Section:Key=value arguments, the later winning), the silo with the session grains on the storage
-    /// of Storage:Provider, the janitor start, and the HTTP API and dashboard services.
+    /// variables, --Section:Key=value arguments, the later winning), the Orleans silo with the session grains on the
+    /// storage of Storage:Provider, Kestrel on Silo:Host:Silo:HttpPort, and the HTTP API and dashboard services.
     /// </summary>
-    /// <exception cref="SiloConfigurationException">Storage:Provider is unknown.</exception>
+    /// <exception cref="SiloConfigurationException">A host key is invalid, a port is in use, or the host is exposed without a token.</exception>
     public static WebApplicationBuilder AddSessionSilo(this WebApplicationBuilder builder, string[] args)
     {
         ArgumentNullException.ThrowIfNull(builder);
@@ -26,12 +32,13 @@ public static class SiloHostExtensions
         builder.Configuration.AddCommandLine(args);
         // Startup failures are reported by Program in one line; the host's own error log would add a stack trace.
         builder.Logging.AddFilter("Microsoft.Extensions.Hosting.Internal.Host", LogLevel.Critical);
-        builder.UseOrleansSessionsSilo(silo =>
-        {
-            silo.AddSessionGrains();
-            silo.UseConfiguredStorage();
-        });
-        builder.Services.AddHostedService<JanitorStarter>();
+
+        var settings = SiloSettings.Read(builder.Configuration);
+        settings.ThrowIfPortsInUse();
+        builder.Services.AddSingleton(settings);
+
+        ConfigureHttp(builder, settings);
+        builder.UseOrleans(silo => silo.AddSessionSilo(settings));
         builder.Services.AddSessionApi();
         return builder;
     }
@@ -45,28 +52,89 @@ public static class SiloHostExtensions
         return app;
     }
 
-    /// <summary>Selects the storage providers from Storage:Provider: memory (default) or postgres (Storage:ConnectionString).</summary>
-    /// <exception cref="SiloConfigurationException">Storage:Provider is neither memory nor postgres.</exception>
-    public static ISiloBuilder UseConfiguredStorage(this ISiloBuilder silo)
+    private static void ConfigureHttp(WebApplicationBuilder builder, SiloSettings settings)
     {
-        ArgumentNullException.ThrowIfNull(silo);
-        var provider = silo.Configuration["Storage:Provider"];
-        if (string.IsNullOrWhiteSpace(provider) || string.Equals(provider.Trim(), "memory", StringComparison.OrdinalIgnoreCase))
+        if (settings.HttpPort == 0)
         {
-            return silo;
+            // Silo:HttpPort=0: no HTTP at all (Kestrel would otherwise fall back to localhost:5000).
+            builder.Services.AddSingleton<IServer, NoHttpServer>();
+            return;
         }
-        if (string.Equals(provider.Trim(), "postgres", StringComparison.OrdinalIgnoreCase) || string.Equals(provider.Trim(), "postgresql", StringComparison.OrdinalIgnoreCase))
+        builder.WebHost.UseUrls();
+        builder.WebHost.ConfigureKestrel(kestrel => kestrel.Listen(settings.Host, settings.HttpPort));
+    }
+
+    private static void AddSessionSilo(this ISiloBuilder silo, SiloSettings settings)
+    {
+        silo.AddOrleansSessions();
+        switch (settings.StorageProvider)
         {
-            try
-            {
-                return silo.UsePostgreSql();
-            }
-            catch (ArgumentException ex)
-            {
-                var text = ex.ParamName is null ? ex.Message : ex.Message.Replace($" (Parameter '{ex.ParamName}')", "", StringComparison.Ordinal);
-                throw new SiloConfigurationException(text, ex);
-            }
+            case "postgres":
+                UsePostgreSql(silo, settings);
+                break;
+            default:
+                // One silo, nothing to install: the development membership on this silo, state and reminders in memory.
+                silo.UseLocalhostClustering(settings.SiloPort, settings.GatewayPort, new IPEndPoint(settings.AdvertisedAddress, settings.SiloPort), SiloSettings.ServiceId, settings.ClusterId);
+                silo.AddMemoryGrainStorage(SessionStorage.Name);
+                silo.AddMemoryGrainStorage("PubSubStore");
+                silo.UseInMemoryReminderService();
+                break;
         }
-        throw new SiloConfigurationException($"Storage:Provider '{provider}' is not supported: use memory or postgres.");
+
+        silo.Configure<ClusterOptions>(o =>
+        {
+            o.ServiceId = SiloSettings.ServiceId;
+            o.ClusterId = settings.ClusterId;
+        });
+        silo.Configure<EndpointOptions>(o =>
+        {
+            o.AdvertisedIPAddress = settings.AdvertisedAddress;
+            o.SiloPort = settings.SiloPort;
+            o.GatewayPort = settings.GatewayPort;
+            o.SiloListeningEndpoint = new IPEndPoint(settings.Host, settings.SiloPort);
+            o.GatewayListeningEndpoint = new IPEndPoint(settings.Host, settings.GatewayPort);
+        });
+        silo.Configure<ClusterMembershipOptions>(o =>
+        {
+            o.ProbeTimeout = settings.ProbeTimeout;
+            o.NumMissedProbesLimit = settings.NumMissedProbesLimit;
+            o.NumProbedSilos = settings.NumProbedSilos;
+            o.NumVotesForDeathDeclaration = Math.Min(o.NumVotesForDeathDeclaration, settings.NumProbedSilos);
+            o.TableRefreshTimeout = settings.TableRefreshPeriod;
+            o.IAmAliveTablePublishTimeout = settings.IAmAlivePeriod;
+            o.NumMissedTableIAmAliveLimit = (int)Math.Ceiling(settings.IAmAliveTimeout / settings.IAmAlivePeriod);
+        });
+        silo.Configure<GrainCollectionOptions>(o =>
+        {
+            o.CollectionAge = settings.CollectionAge;
+            o.CollectionQuantum = settings.CollectionQuantum;
+        });
+        silo.Configure<SiloMessagingOptions>(o => o.ResponseTimeout = settings.ResponseTimeout);
+        silo.Configure<ClientMessagingOptions>(o => o.ResponseTimeout = settings.ResponseTimeout);
+        // Configure runs before AddOrleansSessions' PostConfigure, which may still lower the minimum to Janitor:Period.
+        silo.Configure<ReminderOptions>(o =>
+        {
+            o.MinimumReminderPeriod = settings.MinimumReminderPeriod;
+            o.RefreshReminderListPeriod = settings.ReminderRefreshPeriod;
+        });
+
+        silo.AddSiloReports();
+        silo.AddSessionEventHub();
+        silo.Services.AddSingleton<SiloLifecycleLog>();
+        silo.Services.AddSingleton<ILifecycleParticipant<ISiloLifecycle>>(sp => sp.GetRequiredService<SiloLifecycleLog>());
+    }
+
+    // Clustering, reminders, grain storage (incl. PubSubStore) and the deadline index on PostgreSQL; the schema is applied at start.
+    private static void UsePostgreSql(ISiloBuilder silo, SiloSettings settings)
+    {
+        try
+        {
+            silo.UseOrleansSessionsPostgreSql(settings.ConnectionString);
+        }
+        catch (ArgumentException ex)
+        {
+            var text = ex.ParamName is null ? ex.Message : ex.Message.Replace($" (Parameter '{ex.ParamName}')", "", StringComparison.Ordinal);
+            throw new SiloConfigurationException(text, ex);
+        }
     }
 }

@@ -1,11 +1,11 @@
+using System.Data.Common;
 using System.Globalization;
 using System.Net.Sockets;
 using System.Text.RegularExpressions;
 using Microsoft.AspNetCore.Connections;
 using Microsoft.Extensions.Configuration;
 using Microsoft.Extensions.Options;
-using Npgsql;
-using OrleansSessions.PostgreSql;
+using Orleans.Runtime;
 
 namespace OrleansSessions.SiloHost.Hosting;
 
@@ -24,26 +24,31 @@ public static partial class StartupFailure
             switch (e)
             {
                 case SiloConfigurationException:
-                    message = e.Message;
+                    message = OneLine(e.Message);
                     return true;
                 case OptionsValidationException validation:
-                    message = "Invalid configuration: " + string.Join("; ", validation.Failures);
+                    message = OneLine("Invalid configuration: " + string.Join("; ", validation.Failures));
+                    return true;
+                case OrleansConfigurationException:
+                    message = OneLine("Invalid configuration: " + e.Message);
+                    return true;
+                case InvalidOperationException when ConversionPattern().Match(e.Message) is { Success: true } conversion:
+                    // Binding Sessions:IdleTimeout=soon onto a TimeSpan, for example.
+                    message = OneLine($"Invalid configuration: {conversion.Groups["key"].Value} '{conversion.Groups["value"].Value}' is not a valid {ShortTypeName(conversion.Groups["type"].Value)}");
                     return true;
                 case AddressInUseException:
                 case IOException when e.InnerException is AddressInUseException:
-                    message = DescribePortInUse(e.Message, configuration);
-                    return true;
                 case SocketException { SocketErrorCode: SocketError.AddressAlreadyInUse }:
                     message = DescribePortInUse(e.Message, configuration);
                     return true;
                 case SocketException { SocketErrorCode: SocketError.AddressNotAvailable }:
-                    message = $"Silo:Host cannot be bound on this machine: {e.Message}";
+                    message = OneLine($"Silo:Host cannot be bound on this machine: {e.Message}");
                     return true;
-                case PostgreSqlUnavailableException:
-                    message = $"PostgreSQL is unreachable (Storage:ConnectionString): {e.Message}";
+                case DbException:
+                    message = OneLine($"PostgreSQL is unreachable or refused the connection (Storage:ConnectionString): {e.Message}");
                     return true;
-                case NpgsqlException:
-                    message = $"PostgreSQL is unreachable or refused the connection (Storage:ConnectionString): {e.Message}";
+                case not null when e.GetType().FullName is { } name && (name.StartsWith("Npgsql.", StringComparison.Ordinal) || name.StartsWith("OrleansSessions.PostgreSql.", StringComparison.Ordinal)):
+                    message = OneLine($"PostgreSQL is unreachable (Storage:ConnectionString): {e.Message}");
                     return true;
                 default:
                     break;
@@ -58,7 +63,7 @@ public static partial class StartupFailure
         var match = PortPattern().Match(text);
         if (!match.Success || !int.TryParse(match.Groups[1].Value, NumberStyles.None, CultureInfo.InvariantCulture, out var port))
         {
-            return $"A silo port is already in use: {text}";
+            return OneLine($"A silo port is already in use (Silo:SiloPort, Silo:GatewayPort or Silo:HttpPort): {text}");
         }
         var key = "Silo:HttpPort";
         if (configuration is not null)
@@ -72,11 +77,19 @@ public static partial class StartupFailure
                 key = "Silo:GatewayPort";
             }
         }
-        return string.Create(CultureInfo.InvariantCulture, $"{key} {port} is already in use (another silo or program listens on it); choose another with --{key}=<port>.");
+        return SiloSettings.PortInUseMessage(key, port);
     }
 
     private static int Port(IConfiguration configuration, string key, int fallback)
         => int.TryParse(configuration[key], NumberStyles.None, CultureInfo.InvariantCulture, out var value) ? value : fallback;
+
+    private static string ShortTypeName(string typeName)
+    {
+        var dot = typeName.LastIndexOf('.');
+        return dot < 0 ? typeName : typeName[(dot + 1)..];
+    }
+
+    private static string OneLine(string text) => text.ReplaceLineEndings(" ").Trim();
 
     private static IEnumerable<Exception> Flatten(Exception exception)
     {
@@ -102,4 +115,7 @@ public static partial class StartupFailure
 
     [GeneratedRegex(@":(\d{1,5})(?!\d)")]
     private static partial Regex PortPattern();
+
+    [GeneratedRegex(@"Failed to convert configuration value (?:'(?<value>[^']*)' )?at '(?<key>[^']+)' to type '(?<type>[^']+)'")]
+    private static partial Regex ConversionPattern();
 }

@@ -1,83 +1,76 @@
+using Orleans.Runtime;
+using Orleans.Storage;
+using Orleans.Streams;
 using OrleansSessions.Grains.Diagnostics;
 using OrleansSessions.Grains.Storage;
 using OrleansSessions.Sessions;
-using OrleansSessions.Storage;
-using OrleansSessions.Timers;
 
 namespace OrleansSessions.Grains;
 
 /// <summary>
-/// One session. Every answer is computed from its timestamps and the grain clock at call time; timers only make
-/// the end (and its event) happen without a caller.
+/// One session. Every answer is computed from its timestamps and the grain's <see cref="TimeProvider"/> at call time;
+/// timers (see SessionGrain.Timers.cs) only make the end and the warning happen without a caller.
 /// </summary>
 /// <remarks>
 /// <para>
 /// Hot path: <see cref="TouchAsync"/> updates two fields and writes the state; it does not touch timers or the
-/// deadline index. The expiry timer is armed at the deadline known when it was armed; when it fires and the
-/// deadline has moved later it re-arms itself and refreshes the index row (lazy re-arm), so a session touched
-/// a million times a second re-arms at most once per idle period.
+/// deadline index. The expiry timer is armed at the deadline known when it was armed; when it fires and the deadline
+/// has moved later it re-arms itself and refreshes the index row (lazy re-arm).
 /// </para>
 /// <para>
-/// Any call that finds the deadline passed on a session that has not ended ends it on the spot, so a session
-/// ends exactly once (turns of one activation never overlap) whichever of timer, caller or janitor comes first.
-/// An end is stored first, then reported: user grain (one-way), event, deadline index, deactivation.
+/// Any call that finds the deadline passed on a session that has not ended ends it on the spot, so a session ends
+/// exactly once (turns of one activation never overlap) whichever of timer, caller or janitor comes first. Every end
+/// goes through <see cref="EndCoreAsync"/>: stored first, then reported (user grain one-way, event, deadline index,
+/// metrics and log), then the activation is deactivated.
+/// </para>
+/// <para>
+/// Memory: a live session keeps its activation until its deadline (see SessionGrain.Timers.cs); an ended one is
+/// deactivated right after its end, and an activation made later to read an ended or unknown session is collected
+/// after the short age below. Callers' reads never deactivate (the janitor's and the user grain's internal calls
+/// may): calls queued behind a deactivation are forwarded to the next activation, and if that one deactivated too
+/// they would be forwarded on until Orleans rejects them.
 /// </para>
 /// </remarks>
-internal sealed class SessionGrain : Grain, ISessionGrain
+[GrainType("session")]
+[CollectionAgeLimit(Minutes = 2)]
+internal sealed partial class SessionGrain : Grain, ISessionGrain, ISessionLifecycleGrain
 {
-    internal const string StateName = "session";
-
-    /// <summary>A session due to wake sooner than this stays activated rather than going dormant.</summary>
-    private static readonly TimeSpan MinimumDormancy = TimeSpan.FromSeconds(1);
-
     private readonly IPersistentState<SessionState> _state;
     private readonly SessionServices _services;
+    private readonly TimeProvider _time;
     private readonly bool _validKey;
     private readonly int _partition;
 
-    private IGrainTimer? _expiryTimer;
-    private IGrainTimer? _warningTimer;
-    private IGrainTimer? _dormancyTimer;
-
-    // Set when this activation deactivates itself to go dormant (see OnDormancyTimer).
-    private bool _goingDormant;
+    private IAsyncStream<SessionEvent>? _events;
 
     // An upper bound of the deadline held by this session's row in the deadline index.
     private DateTimeOffset _indexedDeadline;
 
-    // The deadline for which "expiring" was published (default: none since the last re-arm).
-    private DateTimeOffset _warnedDeadline;
-
     private bool _countedActivation;
 
-    public SessionGrain(IPersistentStateFactory stateFactory, SessionServices services)
+    public SessionGrain(
+        [PersistentState(SessionStorage.SessionStateName, SessionStorage.Name)] IPersistentState<SessionState> state,
+        SessionServices services,
+        TimeProvider time)
     {
-        ArgumentNullException.ThrowIfNull(stateFactory);
+        _state = state;
         _services = services;
-        _state = stateFactory.Create<SessionState>(GrainContext, StateName);
-        var key = GetPrimaryKeyString();
+        _time = time;
+        var key = this.GetPrimaryKeyString();
         _validKey = SessionKeys.IsValidSessionId(key);
         _partition = _validKey ? SessionDeadlinePartitioner.GetPartition(key, services.Janitor.Partitions) : 0;
     }
 
-    private bool Exists => _state.State.SessionId.Length != 0;
+    private SessionState State => _state.State;
 
-    private bool IsLive => _state.State.Status == SessionStatus.Active && _state.State.SessionId.Length != 0;
-
-    /// <remarks>The runtime has read the state before this runs.</remarks>
+    /// <remarks>Orleans has read the state before this runs.</remarks>
     public override Task OnActivateAsync(CancellationToken cancellationToken)
     {
-        var warned = _validKey ? _services.Dormant.Remove(GetPrimaryKeyString()) : default;
-        if (_validKey && IsLive)
+        if (_validKey && State.IsLive)
         {
             // Whatever the index holds was written from a deadline no later than the stored one.
-            _indexedDeadline = _state.State.ExpiresAt;
-            StartLive(TimeProvider.GetUtcNow());
-            if (warned != default && warned == _state.State.ExpiresAt)
-            {
-                // Published while the session was dormant: not again for this deadline.
-                _warnedDeadline = warned;
-            }
+            _indexedDeadline = State.ExpiresAt;
+            StartLive(_time.GetUtcNow());
         }
         return Task.CompletedTask;
     }
@@ -85,16 +78,10 @@ internal sealed class SessionGrain : Grain, ISessionGrain
     public override async Task OnDeactivateAsync(DeactivationReason reason, CancellationToken cancellationToken)
     {
         StopLive();
-        if (_validKey && IsLive && _state.State.ExpiresAt > _indexedDeadline)
+        if (_validKey && State.IsLive && State.ExpiresAt > _indexedDeadline)
         {
             // Saves the janitor from waking this session only to learn that it was touched meanwhile.
             await TryUpsertIndexAsync(cancellationToken);
-        }
-        if (_goingDormant && _validKey && IsLive)
-        {
-            // Decided earlier: whatever time it is now, the table wakes it at once if that is past.
-            _services.Dormant.Add(TimeProvider, GetPrimaryKeyString(), DormantWakeTime());
-            _services.Metrics.WentDormantOnce();
         }
     }
 
@@ -102,22 +89,13 @@ internal sealed class SessionGrain : Grain, ISessionGrain
     {
         ThrowIfInvalidKey();
         SessionKeys.ThrowIfInvalidUserId(userId);
-        if (Exists)
+        if (State.Exists)
         {
-            throw new SessionAlreadyExistsException($"Session {GetPrimaryKeyString()} already exists.");
+            throw new SessionAlreadyExistsException($"Session {this.GetPrimaryKeyString()} already exists.");
         }
 
-        var options = _services.Options;
-        var now = TimeProvider.GetUtcNow();
-        var state = new SessionState
-        {
-            SessionId = GetPrimaryKeyString(),
-            UserId = userId,
-            CreatedAt = now,
-            LastActivity = now,
-            ExpiresAt = Min(now + options.IdleTimeout, now + options.AbsoluteTimeout),
-            Status = SessionStatus.Active,
-        };
+        var now = _time.GetUtcNow();
+        var state = SessionState.Create(this.GetPrimaryKeyString(), userId, now, _services.Options);
 
         // The row goes in before the state: a stored live session always has a row the janitor can find.
         await _services.DeadlineIndex.UpsertAsync(state.SessionId, state.UserId, state.ExpiresAt, _partition);
@@ -141,27 +119,26 @@ internal sealed class SessionGrain : Grain, ISessionGrain
         }
 
         StartLive(now);
-        var info = ToInfo(state);
+        var info = state.ToInfo();
         _services.Metrics.SessionCreated();
         SessionLog.SessionCreated(_services.SessionLogger, state.SessionId, state.UserId, state.ExpiresAt);
-        Publish(SessionEventType.Created, info, now);
+        await PublishAsync(SessionEventType.Created, info, now);
         return info;
     }
 
     public ValueTask<bool> IsActiveAsync()
     {
         ThrowIfInvalidKey();
-        var state = _state.State;
-        if (state.Status == SessionStatus.Active && state.SessionId.Length != 0)
+        var state = State;
+        if (state.IsLive)
         {
-            var now = TimeProvider.GetUtcNow();
-            if (now < state.ExpiresAt)
+            var now = _time.GetUtcNow();
+            if (state.IsActiveAt(now))
             {
                 return new ValueTask<bool>(true);
             }
             return ExpireThenFalseAsync(now);
         }
-        DeactivateOnIdle();
         return new ValueTask<bool>(false);
 
         async ValueTask<bool> ExpireThenFalseAsync(DateTimeOffset now)
@@ -174,126 +151,92 @@ internal sealed class SessionGrain : Grain, ISessionGrain
     public ValueTask<SessionInfo> TouchAsync()
     {
         ThrowIfInvalidKey();
-        var state = _state.State;
-        if (state.Status != SessionStatus.Active || state.SessionId.Length == 0)
+        var state = State;
+        if (!state.IsLive)
         {
             return ValueTask.FromException<SessionInfo>(EndedOrMissing(state));
         }
 
-        var now = TimeProvider.GetUtcNow();
-        if (now >= state.ExpiresAt)
+        var now = _time.GetUtcNow();
+        if (state.IsDueAt(now))
         {
             return ExpireThenThrowAsync(now);
         }
 
-        var options = _services.Options;
-        var previousDeadline = state.ExpiresAt;
-        var deadline = Min(now + options.IdleTimeout, state.CreatedAt + options.AbsoluteTimeout);
-        state.LastActivity = now;
-        state.ExpiresAt = deadline;
-        if (_warnedDeadline != default && deadline != _warnedDeadline)
+        var previousDeadline = state.Touch(now, _services.Options);
+        if (state.ExpiresAt != previousDeadline)
         {
-            RearmWarning(now);
+            OnDeadlineMoved(now);
         }
-        if (deadline < previousDeadline)
+        if (state.ExpiresAt < previousDeadline)
         {
-            // Only after the timeouts were shortened by configuration: the index row and the timer may now be
-            // later than the real deadline, which the index contract forbids.
+            // Only after the timeouts were shortened by configuration: the index row and the timer may now be later
+            // than the real deadline, which the index contract forbids.
             return ShortenedDeadlineAsync(now);
         }
-
-        Task write;
-        try
-        {
-            write = _state.WriteStateAsync();
-        }
-        catch (Exception exception)
-        {
-            return ValueTask.FromException<SessionInfo>(WriteFailed(exception));
-        }
-        if (write.IsCompletedSuccessfully)
-        {
-            return new ValueTask<SessionInfo>(ToInfo(state));
-        }
-        return AwaitWriteAsync(write);
+        return WriteTouchAsync();
 
         async ValueTask<SessionInfo> ExpireThenThrowAsync(DateTimeOffset now)
         {
             await ExpireAsync(now);
-            throw new SessionExpiredException($"Session {GetPrimaryKeyString()} has expired.");
-        }
-
-        async ValueTask<SessionInfo> AwaitWriteAsync(Task pending)
-        {
-            try
-            {
-                await pending;
-            }
-            catch (Exception exception)
-            {
-                throw await ConflictAsync(exception);
-            }
-            return ToInfo(_state.State);
+            throw new SessionExpiredException($"Session {this.GetPrimaryKeyString()} has expired.");
         }
 
         async ValueTask<SessionInfo> ShortenedDeadlineAsync(DateTimeOffset now)
         {
-            await _services.DeadlineIndex.UpsertAsync(GetPrimaryKeyString(), _state.State.UserId, _state.State.ExpiresAt, _partition);
-            _indexedDeadline = _state.State.ExpiresAt;
+            await UpsertIndexAsync();
             ArmTimers(now);
-            try
-            {
-                await _state.WriteStateAsync();
-            }
-            catch (Exception exception)
-            {
-                throw await ConflictAsync(exception);
-            }
-            return ToInfo(_state.State);
+            return await WriteTouchAsync();
         }
+    }
+
+    private async ValueTask<SessionInfo> WriteTouchAsync()
+    {
+        try
+        {
+            await _state.WriteStateAsync();
+        }
+        catch (Exception exception)
+        {
+            throw await ConflictAsync(exception);
+        }
+        return State.ToInfo();
     }
 
     public ValueTask<SessionInfo> GetAsync()
     {
         ThrowIfInvalidKey();
-        var state = _state.State;
-        if (state.SessionId.Length == 0)
+        var state = State;
+        if (!state.Exists)
         {
-            DeactivateOnIdle();
             return ValueTask.FromException<SessionInfo>(NotFound());
         }
-        if (state.Status == SessionStatus.Active)
+        if (state.IsLive)
         {
-            var now = TimeProvider.GetUtcNow();
-            if (now >= state.ExpiresAt)
+            var now = _time.GetUtcNow();
+            if (state.IsDueAt(now))
             {
                 return new ValueTask<SessionInfo>(ExpireAsync(now));
             }
         }
-        else
-        {
-            DeactivateOnIdle();
-        }
-        return new ValueTask<SessionInfo>(ToInfo(state));
+        return new ValueTask<SessionInfo>(state.ToInfo());
     }
 
     public Task<SessionInfo> CloseAsync()
     {
         ThrowIfInvalidKey();
-        var state = _state.State;
-        if (state.SessionId.Length == 0)
+        var state = State;
+        if (!state.Exists)
         {
-            DeactivateOnIdle();
             return Task.FromException<SessionInfo>(NotFound());
         }
-        if (state.Status != SessionStatus.Active)
+        if (!state.IsLive)
         {
-            DeactivateOnIdle();
-            return Task.FromResult(ToInfo(state));
+            return Task.FromResult(state.ToInfo());
         }
-        var now = TimeProvider.GetUtcNow();
+        var now = _time.GetUtcNow();
         // Past its deadline the session was no longer active: it expired, whatever the caller meant to do.
-        return now >= state.ExpiresAt ? ExpireAsync(now) : EndCoreAsync(EndReason.Logout, now);
+        return state.IsDueAt(now) ? ExpireAsync(now) : EndCoreAsync(EndReason.Logout, now);
     }
 
     public async Task<SessionInfo?> EndAsync(EndReason reason)
@@ -303,27 +246,25 @@ internal sealed class SessionGrain : Grain, ISessionGrain
         {
             throw new ArgumentException($"Unknown end reason {(int)reason}.", nameof(reason));
         }
-        var state = _state.State;
-        if (state.SessionId.Length == 0)
+        var state = State;
+        if (!state.Exists)
         {
-            DeactivateOnIdle();
             return null;
         }
-        if (state.Status != SessionStatus.Active)
+        if (!state.IsLive)
         {
-            DeactivateOnIdle();
-            return ToInfo(state);
+            return state.ToInfo();
         }
-        var now = TimeProvider.GetUtcNow();
-        if (now >= state.ExpiresAt)
+        var now = _time.GetUtcNow();
+        if (state.IsDueAt(now))
         {
             return await ExpireAsync(now);
         }
-        if (reason is EndReason.IdleTimeout or EndReason.AbsoluteTimeout)
+        if (SessionState.IsTimeout(reason))
         {
             // A timeout that has not happened: the caller's view was stale. Fix the index row and stay active.
             await UpsertIndexAsync();
-            return ToInfo(state);
+            return state.ToInfo();
         }
         return await EndCoreAsync(reason, now);
     }
@@ -332,28 +273,27 @@ internal sealed class SessionGrain : Grain, ISessionGrain
     {
         if (!_validKey)
         {
-            DeactivateOnIdle();
             return false;
         }
-        var state = _state.State;
-        if (state.SessionId.Length == 0)
+        var state = State;
+        if (!state.Exists)
         {
             // A row without a session: its creation failed after the row was written, or it was forgotten.
-            await _services.DeadlineIndex.RemoveAsync(GetPrimaryKeyString(), _partition);
+            await _services.DeadlineIndex.RemoveAsync(this.GetPrimaryKeyString(), _partition);
             DeactivateOnIdle();
             return false;
         }
-        if (state.Status != SessionStatus.Active)
+        if (!state.IsLive)
         {
             // Ended, but the row survived: the end's follow-up was cut short (crash). Finish it; the user grain
             // records an end once however often it hears of it.
-            NotifyUser(ToInfo(state));
+            NotifyUser(state.ToInfo());
             await _services.DeadlineIndex.RemoveAsync(state.SessionId, _partition);
             DeactivateOnIdle();
             return false;
         }
-        var now = TimeProvider.GetUtcNow();
-        if (now >= state.ExpiresAt)
+        var now = _time.GetUtcNow();
+        if (state.IsDueAt(now))
         {
             await ExpireAsync(now);
             return true;
@@ -362,30 +302,19 @@ internal sealed class SessionGrain : Grain, ISessionGrain
         return false;
     }
 
-    public Task WakeAsync()
-    {
-        if (!_validKey || !IsLive)
-        {
-            DeactivateOnIdle();
-            return Task.CompletedTask;
-        }
-        // The warning timer's work: end if due, else warn if due (once per deadline), else nothing.
-        return OnWarningTimerAsync();
-    }
-
     public async Task ForgetAsync()
     {
-        if (!_validKey || !Exists)
+        if (!_validKey || !State.Exists)
         {
             DeactivateOnIdle();
             return;
         }
-        if (_state.State.Status == SessionStatus.Active)
+        if (State.IsLive)
         {
             // Only ended sessions leave history; a live one is never forgotten.
             return;
         }
-        var sessionId = _state.State.SessionId;
+        var sessionId = State.SessionId;
         await _state.ClearStateAsync();
         _state.State = new SessionState();
         await _services.DeadlineIndex.RemoveAsync(sessionId, _partition);
@@ -393,31 +322,16 @@ internal sealed class SessionGrain : Grain, ISessionGrain
         DeactivateOnIdle();
     }
 
-    private Task<SessionInfo> ExpireAsync(DateTimeOffset now)
-        => EndCoreAsync(TimeoutReason(_state.State, _services.Options.AbsoluteTimeout), now);
+    private Task<SessionInfo> ExpireAsync(DateTimeOffset now) => EndCoreAsync(State.TimeoutReason(_services.Options.AbsoluteTimeout), now);
 
-    /// <summary>Which timeout ended a session that reached its deadline: the absolute cap when that is what the deadline was.</summary>
-    internal static EndReason TimeoutReason(SessionState state, TimeSpan absoluteTimeout)
-        => state.ExpiresAt >= state.CreatedAt + absoluteTimeout ? EndReason.AbsoluteTimeout : EndReason.IdleTimeout;
-
-    /// <summary>Marks a live session past its deadline as expired at its deadline (the janitor's and the dormant table's end without an activation).</summary>
-    internal static void MarkTimedOut(SessionState state, TimeSpan absoluteTimeout)
-    {
-        state.EndReason = TimeoutReason(state, absoluteTimeout);
-        state.Status = SessionStatus.Expired;
-        state.EndedAt = state.ExpiresAt;
-    }
-
-    /// <summary>Ends the live session: store, then report to the user grain, subscribers, the index and metrics.</summary>
+    /// <summary>
+    /// The one path by which a session ends (timer, caller, user grain, janitor): store the end, then report it to the
+    /// user grain, subscribers, the deadline index, metrics and the log, then leave memory.
+    /// </summary>
     private async Task<SessionInfo> EndCoreAsync(EndReason reason, DateTimeOffset now)
     {
-        var state = _state.State;
-        var isTimeout = reason is EndReason.IdleTimeout or EndReason.AbsoluteTimeout;
-        var deadline = state.ExpiresAt;
-        state.Status = isTimeout ? SessionStatus.Expired : SessionStatus.Closed;
-        // A timed-out session stopped being active at its deadline, however late the end is processed.
-        state.EndedAt = isTimeout ? deadline : now;
-        state.EndReason = reason;
+        var state = State;
+        state.End(reason, now);
         try
         {
             await _state.WriteStateAsync();
@@ -425,21 +339,19 @@ internal sealed class SessionGrain : Grain, ISessionGrain
         catch (Exception exception)
         {
             // Storage may or may not hold the end: drop this activation so the next call reads what it holds.
-            state.Status = SessionStatus.Active;
-            state.EndedAt = null;
-            state.EndReason = null;
+            state.UndoEnd();
             if (exception is InconsistentStateException && await TryAdoptStoredEndAsync())
             {
-                // Ended meanwhile by someone else (the janitor's bulk sweep), who stored and reported that end.
-                return _state.State.SessionId.Length != 0 ? ToInfo(_state.State) : throw NotFound();
+                // Ended meanwhile by another activation, which stored and reported that end.
+                return State.Exists ? State.ToInfo() : throw NotFound();
             }
             throw WriteFailed(exception);
         }
 
         StopLive();
-        var info = ToInfo(state);
+        var info = state.ToInfo();
         NotifyUser(info);
-        Publish(isTimeout ? SessionEventType.Expired : reason == EndReason.Evicted ? SessionEventType.Evicted : SessionEventType.Closed, info, now);
+        await PublishAsync(SessionState.EventFor(reason), info, now);
         try
         {
             await _services.DeadlineIndex.RemoveAsync(state.SessionId, _partition);
@@ -449,208 +361,45 @@ internal sealed class SessionGrain : Grain, ISessionGrain
             // The janitor will find the row, see the session ended and remove it.
             SessionLog.DeadlineIndexWriteFailed(_services.SessionLogger, exception, state.SessionId);
         }
-
-        if (isTimeout)
-        {
-            ReportTimedOut(_services, info, now);
-        }
-        else
-        {
-            _services.Metrics.SessionEnded(reason);
-            if (reason == EndReason.Evicted)
-            {
-                SessionLog.SessionEvicted(_services.SessionLogger, state.SessionId, state.UserId);
-            }
-            else
-            {
-                SessionLog.SessionClosed(_services.SessionLogger, state.SessionId, state.UserId, SessionMetrics.ReasonName(reason));
-            }
-        }
+        Report(info, now);
         DeactivateOnIdle();
         return info;
     }
 
-    private async Task OnExpiryTimerAsync()
+    /// <summary>Metrics and the log line of an end.</summary>
+    private void Report(SessionInfo info, DateTimeOffset now)
     {
-        try
+        var reason = info.EndReason ?? EndReason.IdleTimeout;
+        _services.Metrics.SessionEnded(reason);
+        if (SessionState.IsTimeout(reason))
         {
-            if (!IsLive)
-            {
-                return;
-            }
-            var state = _state.State;
-            var now = TimeProvider.GetUtcNow();
-            if (now >= state.ExpiresAt)
-            {
-                await ExpireAsync(now);
-                return;
-            }
-            // Touched since the timer was armed: follow the deadline, and let the index follow too.
-            _expiryTimer?.Change(Until(state.ExpiresAt, now), Timeout.InfiniteTimeSpan);
-            if (state.ExpiresAt > _indexedDeadline)
-            {
-                await TryUpsertIndexAsync(CancellationToken.None);
-            }
+            var lag = now - info.ExpiresAt;
+            _services.Metrics.ExpiryLag(lag);
+            SessionLog.SessionExpired(_services.SessionLogger, info.SessionId, info.UserId, SessionMetrics.ReasonName(reason), info.ExpiresAt, Math.Max(0, lag.TotalMilliseconds));
         }
-        catch (Exception exception)
+        else if (reason == EndReason.Evicted)
         {
-            SessionLog.SessionTimerFailed(_services.SessionLogger, exception, GetPrimaryKeyString());
-        }
-    }
-
-    private async Task OnWarningTimerAsync()
-    {
-        try
-        {
-            if (!IsLive)
-            {
-                return;
-            }
-            var state = _state.State;
-            var now = TimeProvider.GetUtcNow();
-            if (now >= state.ExpiresAt)
-            {
-                await ExpireAsync(now);
-                return;
-            }
-            var warnAt = state.ExpiresAt - _services.Options.WarningBefore;
-            if (now < warnAt)
-            {
-                _warningTimer?.Change(warnAt - now, Timeout.InfiniteTimeSpan);
-                return;
-            }
-            if (_warnedDeadline == state.ExpiresAt)
-            {
-                return;
-            }
-            // Not re-armed here: the next touch that moves the deadline re-arms it (see TouchAsync).
-            _warnedDeadline = state.ExpiresAt;
-            _services.Metrics.Expiring();
-            SessionLog.SessionExpiring(_services.SessionLogger, state.SessionId, state.UserId, state.ExpiresAt);
-            Publish(SessionEventType.Expiring, ToInfo(state), now);
-        }
-        catch (Exception exception)
-        {
-            SessionLog.SessionTimerFailed(_services.SessionLogger, exception, GetPrimaryKeyString());
-        }
-    }
-
-    private void StartLive(DateTimeOffset now)
-    {
-        if (!_countedActivation)
-        {
-            _countedActivation = true;
-            _services.Metrics.ActivationStarted();
-        }
-        ArmTimers(now);
-        var dormantAfter = _services.Options.DormantAfter;
-        if (dormantAfter > TimeSpan.Zero && _dormancyTimer is null)
-        {
-            var due = Until(_state.State.LastActivity + dormantAfter, now);
-            _dormancyTimer = RegisterGrainTimer(static (self, _) => self.OnDormancyTimer(), this, new GrainTimerCreationOptions(due, Timeout.InfiniteTimeSpan));
-        }
-    }
-
-    /// <summary>
-    /// Idle for Sessions:DormantAfter: the activation goes away and the silo's table of dormant sessions wakes the
-    /// session at its warning time or deadline (see <see cref="DormantSessions"/>). Not within reach of either: the
-    /// activation then sees the session to its end, unless a touch moves the deadline and it looks again.
-    /// </summary>
-    private Task OnDormancyTimer()
-    {
-        if (!IsLive)
-        {
-            return Task.CompletedTask;
-        }
-        var dormantAfter = _services.Options.DormantAfter;
-        var now = TimeProvider.GetUtcNow();
-        var idleUntil = _state.State.LastActivity + dormantAfter;
-        if (now < idleUntil)
-        {
-            _dormancyTimer?.Change(idleUntil - now, Timeout.InfiniteTimeSpan);
-        }
-        else if (DormantWakeTime() - now < MinimumDormancy)
-        {
-            _dormancyTimer?.Change(dormantAfter, Timeout.InfiniteTimeSpan);
+            SessionLog.SessionEvicted(_services.SessionLogger, info.SessionId, info.UserId);
         }
         else
         {
-            _goingDormant = true;
-            DeactivateOnIdle();
-        }
-        return Task.CompletedTask;
-    }
-
-    /// <summary>When a dormant session must be woken: its warning time, else its deadline.</summary>
-    private DateTimeOffset DormantWakeTime()
-    {
-        var warningBefore = _services.Options.WarningBefore;
-        return warningBefore > TimeSpan.Zero ? _state.State.ExpiresAt - warningBefore : _state.State.ExpiresAt;
-    }
-
-    private void StopLive()
-    {
-        _expiryTimer?.Dispose();
-        _expiryTimer = null;
-        _warningTimer?.Dispose();
-        _warningTimer = null;
-        _dormancyTimer?.Dispose();
-        _dormancyTimer = null;
-        if (_countedActivation)
-        {
-            _countedActivation = false;
-            _services.Metrics.ActivationStopped();
-        }
-    }
-
-    private void ArmTimers(DateTimeOffset now)
-    {
-        var deadline = _state.State.ExpiresAt;
-        var due = Until(deadline, now);
-        if (_expiryTimer is null)
-        {
-            _expiryTimer = RegisterGrainTimer(static (self, _) => self.OnExpiryTimerAsync(), this, new GrainTimerCreationOptions(due, Timeout.InfiniteTimeSpan) { KeepAlive = true });
-        }
-        else
-        {
-            _expiryTimer.Change(due, Timeout.InfiniteTimeSpan);
-        }
-        RearmWarning(now);
-    }
-
-    private void RearmWarning(DateTimeOffset now)
-    {
-        _warnedDeadline = default;
-        var warningBefore = _services.Options.WarningBefore;
-        if (warningBefore <= TimeSpan.Zero)
-        {
-            return;
-        }
-        var due = Until(_state.State.ExpiresAt - warningBefore, now);
-        if (_warningTimer is null)
-        {
-            _warningTimer = RegisterGrainTimer(static (self, _) => self.OnWarningTimerAsync(), this, new GrainTimerCreationOptions(due, Timeout.InfiniteTimeSpan));
-        }
-        else
-        {
-            _warningTimer.Change(due, Timeout.InfiniteTimeSpan);
+            SessionLog.SessionClosed(_services.SessionLogger, info.SessionId, info.UserId, SessionMetrics.ReasonName(reason));
         }
     }
 
     private async Task UpsertIndexAsync()
     {
-        var state = _state.State;
-        // The key's string, not the state's copy: an in-memory index then shares it with the activation and storage.
-        await _services.DeadlineIndex.UpsertAsync(GetPrimaryKeyString(), state.UserId, state.ExpiresAt, _partition);
+        var state = State;
+        await _services.DeadlineIndex.UpsertAsync(this.GetPrimaryKeyString(), state.UserId, state.ExpiresAt, _partition);
         _indexedDeadline = state.ExpiresAt;
     }
 
     private async Task TryUpsertIndexAsync(CancellationToken cancellationToken)
     {
-        var state = _state.State;
+        var state = State;
         try
         {
-            await _services.DeadlineIndex.UpsertAsync(GetPrimaryKeyString(), state.UserId, state.ExpiresAt, _partition, cancellationToken);
+            await _services.DeadlineIndex.UpsertAsync(this.GetPrimaryKeyString(), state.UserId, state.ExpiresAt, _partition, cancellationToken);
             _indexedDeadline = state.ExpiresAt;
         }
         catch (Exception exception)
@@ -663,37 +412,36 @@ internal sealed class SessionGrain : Grain, ISessionGrain
     private void NotifyUser(SessionInfo info)
     {
         // One-way: the user grain may be calling this grain right now (evict, close-all); waiting could deadlock.
-        _ = GrainFactory.GetGrain<IUserSessionsGrain>(info.UserId).SessionEndedAsync(info);
+        _ = GrainFactory.GetGrain<IUserSessionsRecorder>(info.UserId).SessionEndedAsync(info);
     }
 
-    /// <summary>Metrics and log line of a session that timed out, processed at <paramref name="now"/> (also used by the janitor's bulk end).</summary>
-    internal static void ReportTimedOut(SessionServices services, SessionInfo info, DateTimeOffset now)
+    /// <summary>Publishes an event on the session events stream. A failed publish is logged: the end is stored either way.</summary>
+    private async Task PublishAsync(SessionEventType type, SessionInfo info, DateTimeOffset now)
     {
-        var reason = info.EndReason ?? EndReason.IdleTimeout;
-        var deadline = info.ExpiresAt;
-        var lag = now - deadline;
-        services.Metrics.SessionEnded(reason);
-        services.Metrics.ExpiryLag(lag);
-        SessionLog.SessionExpired(services.SessionLogger, info.SessionId, info.UserId, SessionMetrics.ReasonName(reason), deadline, Math.Max(0, lag.TotalMilliseconds));
+        try
+        {
+            _events ??= this.GetStreamProvider(SessionStreams.ProviderName).GetStream<SessionEvent>(SessionStreams.Namespace, SessionStreams.EventsKey);
+            await _events.OnNextAsync(new SessionEvent { Type = type, Session = info, At = now });
+        }
+        catch (Exception exception)
+        {
+            SessionLog.EventPublishFailed(_services.SessionLogger, exception, info.SessionId, type.ToString());
+        }
     }
-
-    private void Publish(SessionEventType type, SessionInfo info, DateTimeOffset now)
-        => GrainContext.Events.Publish(SessionTopics.Events, new SessionEvent { Type = type, Session = info, At = now });
 
     /// <summary>The exception for a caller whose write failed; after an ETag conflict, what storage holds decides it.</summary>
     private async Task<Exception> ConflictAsync(Exception exception)
     {
         if (exception is InconsistentStateException && await TryAdoptStoredEndAsync())
         {
-            return EndedOrMissing(_state.State);
+            return EndedOrMissing(State);
         }
         return WriteFailed(exception);
     }
 
     /// <summary>
     /// After an ETag conflict: reads the stored state. True when it holds an ended session (or none), which this
-    /// activation then adopts without reporting it again; false when the read failed or the stored session is
-    /// live (another activation wrote it), and the caller fails as for any other write error.
+    /// activation then adopts without reporting it again; false when the read failed or the stored session is live.
     /// </summary>
     private async Task<bool> TryAdoptStoredEndAsync()
     {
@@ -705,14 +453,14 @@ internal sealed class SessionGrain : Grain, ISessionGrain
         {
             return false;
         }
-        if (IsLive)
+        if (State.IsLive)
         {
             return false;
         }
         StopLive();
         DeactivateOnIdle();
-        var stored = _state.State;
-        SessionLog.SessionEndAdopted(_services.SessionLogger, GetPrimaryKeyString(), stored.SessionId.Length == 0 ? "missing" : stored.Status.ToString());
+        var stored = State;
+        SessionLog.SessionEndAdopted(_services.SessionLogger, this.GetPrimaryKeyString(), stored.Exists ? stored.Status.ToString() : "missing");
         return true;
     }
 
@@ -725,41 +473,24 @@ internal sealed class SessionGrain : Grain, ISessionGrain
 
     private Exception EndedOrMissing(SessionState state)
     {
-        if (state.SessionId.Length == 0)
+        if (!state.Exists)
         {
-            DeactivateOnIdle();
             return NotFound();
         }
-        DeactivateOnIdle();
         return state.Status == SessionStatus.Closed
             ? new SessionClosedException($"Session {state.SessionId} was closed.")
             : new SessionExpiredException($"Session {state.SessionId} has expired.");
     }
 
-    private SessionNotFoundException NotFound() => new($"Session {GetPrimaryKeyString()} does not exist.");
+    private SessionNotFoundException NotFound() => new($"Session {this.GetPrimaryKeyString()} does not exist.");
 
     private void ThrowIfInvalidKey()
     {
         if (!_validKey)
         {
-            DeactivateOnIdle();
             throw new ArgumentException("A session id is 'sess_' followed by a lower-case UUIDv4.", "sessionId");
         }
     }
-
-    internal static SessionInfo ToInfo(SessionState state) => new()
-    {
-        SessionId = state.SessionId,
-        UserId = state.UserId,
-        CreatedAt = state.CreatedAt,
-        LastActivity = state.LastActivity,
-        ExpiresAt = state.ExpiresAt,
-        Status = state.Status,
-        EndedAt = state.EndedAt,
-        EndReason = state.EndReason,
-    };
-
-    private static DateTimeOffset Min(DateTimeOffset a, DateTimeOffset b) => a <= b ? a : b;
 
     private static TimeSpan Until(DateTimeOffset when, DateTimeOffset now) => when > now ? when - now : TimeSpan.Zero;
 }

@@ -1,25 +1,124 @@
+using OrleansSessions.Grains.Options;
 using OrleansSessions.Sessions;
 
 namespace OrleansSessions.Grains;
 
-/// <summary>The stored state of one session. An empty <see cref="SessionId"/> means no session exists.</summary>
-[GenerateSerializer]
+/// <summary>
+/// The stored state of one session and its lifetime rules. An empty <see cref="SessionId"/> means no session exists.
+/// Every rule is a pure function of the state, the options and the time given, so it is tested without a grain.
+/// </summary>
+[GenerateSerializer, Alias("OrleansSessions.SessionState")]
 internal sealed class SessionState
 {
+    [Id(0)]
     public string SessionId { get; set; } = string.Empty;
 
+    [Id(1)]
     public string UserId { get; set; } = string.Empty;
 
+    [Id(2)]
     public DateTimeOffset CreatedAt { get; set; }
 
+    [Id(3)]
     public DateTimeOffset LastActivity { get; set; }
 
-    /// <summary>min(LastActivity + IdleTimeout, CreatedAt + AbsoluteTimeout); only moves later while active.</summary>
+    /// <summary>min(LastActivity + IdleTimeout, CreatedAt + AbsoluteTimeout); only moves later while active (unless the timeouts are shortened).</summary>
+    [Id(4)]
     public DateTimeOffset ExpiresAt { get; set; }
 
+    [Id(5)]
     public SessionStatus Status { get; set; }
 
+    [Id(6)]
     public DateTimeOffset? EndedAt { get; set; }
 
+    [Id(7)]
     public EndReason? EndReason { get; set; }
+
+    /// <summary>True when a session was created under this key.</summary>
+    public bool Exists => SessionId.Length != 0;
+
+    /// <summary>True when the session exists and has not ended (its deadline may have passed: see <see cref="IsDueAt"/>).</summary>
+    public bool IsLive => Status == SessionStatus.Active && SessionId.Length != 0;
+
+    /// <summary>A new live session created at <paramref name="now"/>.</summary>
+    public static SessionState Create(string sessionId, string userId, DateTimeOffset now, SessionOptions options) => new()
+    {
+        SessionId = sessionId,
+        UserId = userId,
+        CreatedAt = now,
+        LastActivity = now,
+        ExpiresAt = Deadline(now, now, options),
+        Status = SessionStatus.Active,
+    };
+
+    /// <summary>The deadline of a session created at <paramref name="createdAt"/> and last active at <paramref name="lastActivity"/>.</summary>
+    public static DateTimeOffset Deadline(DateTimeOffset createdAt, DateTimeOffset lastActivity, SessionOptions options)
+    {
+        var idle = lastActivity + options.IdleTimeout;
+        var absolute = createdAt + options.AbsoluteTimeout;
+        return idle <= absolute ? idle : absolute;
+    }
+
+    /// <summary>True while the session is live and <paramref name="now"/> is before its deadline: the exact answer of is-active.</summary>
+    public bool IsActiveAt(DateTimeOffset now) => IsLive && now < ExpiresAt;
+
+    /// <summary>True when the session is live but its deadline has passed: it must end now, by timeout.</summary>
+    public bool IsDueAt(DateTimeOffset now) => IsLive && now >= ExpiresAt;
+
+    /// <summary>Records activity at <paramref name="now"/> (the session must be active at <paramref name="now"/>). Returns the previous deadline.</summary>
+    public DateTimeOffset Touch(DateTimeOffset now, SessionOptions options)
+    {
+        var previous = ExpiresAt;
+        LastActivity = now;
+        ExpiresAt = Deadline(CreatedAt, now, options);
+        return previous;
+    }
+
+    /// <summary>Which timeout ended a session that reached its deadline: the absolute cap when that is what the deadline was.</summary>
+    public EndReason TimeoutReason(TimeSpan absoluteTimeout)
+        => ExpiresAt >= CreatedAt + absoluteTimeout ? Sessions.EndReason.AbsoluteTimeout : Sessions.EndReason.IdleTimeout;
+
+    /// <summary>
+    /// Ends the live session with <paramref name="reason"/> at <paramref name="now"/>. A timed-out session stopped being
+    /// active at its deadline, however late the end is processed, so that is its end time.
+    /// </summary>
+    public void End(EndReason reason, DateTimeOffset now)
+    {
+        var isTimeout = IsTimeout(reason);
+        Status = isTimeout ? SessionStatus.Expired : SessionStatus.Closed;
+        EndedAt = isTimeout ? ExpiresAt : now;
+        EndReason = reason;
+    }
+
+    /// <summary>Puts back a live state after an end that could not be stored.</summary>
+    public void UndoEnd()
+    {
+        Status = SessionStatus.Active;
+        EndedAt = null;
+        EndReason = null;
+    }
+
+    /// <summary>When the expiring warning is due; null when warnings are off.</summary>
+    public DateTimeOffset? WarningAt(TimeSpan warningBefore) => warningBefore > TimeSpan.Zero ? ExpiresAt - warningBefore : null;
+
+    /// <summary>The event an end with <paramref name="reason"/> publishes.</summary>
+    public static SessionEventType EventFor(EndReason reason)
+        => IsTimeout(reason) ? SessionEventType.Expired : reason == Sessions.EndReason.Evicted ? SessionEventType.Evicted : SessionEventType.Closed;
+
+    /// <summary>True for idle_timeout and absolute_timeout.</summary>
+    public static bool IsTimeout(EndReason reason) => reason is Sessions.EndReason.IdleTimeout or Sessions.EndReason.AbsoluteTimeout;
+
+    /// <summary>A snapshot for callers.</summary>
+    public SessionInfo ToInfo() => new()
+    {
+        SessionId = SessionId,
+        UserId = UserId,
+        CreatedAt = CreatedAt,
+        LastActivity = LastActivity,
+        ExpiresAt = ExpiresAt,
+        Status = Status,
+        EndedAt = EndedAt,
+        EndReason = EndReason,
+    };
 }

@@ -1,7 +1,8 @@
+using Orleans.Runtime;
+using Orleans.Storage;
 using OrleansSessions.Grains.Diagnostics;
 using OrleansSessions.Grains.Options;
 using OrleansSessions.Sessions;
-using OrleansSessions.Storage;
 
 namespace OrleansSessions.Grains;
 
@@ -13,12 +14,11 @@ namespace OrleansSessions.Grains;
 /// This grain calls session grains and waits; session grains call it only one-way
 /// (<see cref="SessionEndedAsync"/>), so no cycle can wait on itself. An end may be heard more than once (the
 /// session grain's notice, this grain's own reading of a session it called, the janitor's repair of an
-/// interrupted end): <see cref="RecordEnded"/> enters a session in history only once. Nothing here keeps indexes
-/// across an await, so an interleaved notice (call-chain reentrancy) cannot corrupt the lists.
+/// interrupted end): <see cref="RecordEnded"/> enters a session in history only once.
 /// </remarks>
-internal sealed class UserSessionsGrain : Grain, IUserSessionsGrain
+[GrainType("user-sessions")]
+internal sealed class UserSessionsGrain : Grain, IUserSessionsGrain, IUserSessionsRecorder
 {
-    internal const string StateName = "userSessions";
     private const int CreateAttempts = 3;
     private const int MergeAttempts = 4;
 
@@ -26,17 +26,17 @@ internal sealed class UserSessionsGrain : Grain, IUserSessionsGrain
     private readonly SessionServices _services;
     private readonly bool _validKey;
     private readonly List<string> _toForget = [];
-    private Task _lastWrite = Task.CompletedTask;
 
-    public UserSessionsGrain(IPersistentStateFactory stateFactory, SessionServices services)
+    public UserSessionsGrain(
+        [PersistentState(SessionStorage.UserStateName, SessionStorage.Name)] IPersistentState<UserSessionsState> state,
+        SessionServices services)
     {
-        ArgumentNullException.ThrowIfNull(stateFactory);
         _services = services;
-        _state = stateFactory.Create<UserSessionsState>(GrainContext, StateName);
-        _validKey = SessionKeys.IsValidUserId(GetPrimaryKeyString());
+        _state = state;
+        _validKey = SessionKeys.IsValidUserId(this.GetPrimaryKeyString());
     }
 
-    private string UserId => GetPrimaryKeyString();
+    private string UserId => this.GetPrimaryKeyString();
 
     public async Task<SessionInfo> CreateSessionAsync()
     {
@@ -54,7 +54,7 @@ internal sealed class UserSessionsGrain : Grain, IUserSessionsGrain
             while (state.ActiveSessionIds.Count >= options.MaxPerUser)
             {
                 var oldest = state.ActiveSessionIds[0];
-                var ended = await GrainFactory.GetGrain<ISessionGrain>(oldest).EndAsync(EndReason.Evicted);
+                var ended = await GrainFactory.GetGrain<ISessionLifecycleGrain>(oldest).EndAsync(EndReason.Evicted);
                 if (ended is null || ended.Status == SessionStatus.Active)
                 {
                     state.ActiveSessionIds.Remove(oldest);
@@ -72,7 +72,7 @@ internal sealed class UserSessionsGrain : Grain, IUserSessionsGrain
             var sessionId = SessionKeys.NewSessionId();
             try
             {
-                info = await GrainFactory.GetGrain<ISessionGrain>(sessionId).CreateAsync(UserId);
+                info = await GrainFactory.GetGrain<ISessionLifecycleGrain>(sessionId).CreateAsync(UserId);
             }
             catch (SessionAlreadyExistsException) when (attempt < CreateAttempts)
             {
@@ -148,7 +148,7 @@ internal sealed class UserSessionsGrain : Grain, IUserSessionsGrain
         var calls = new Task<SessionInfo?>[ids.Length];
         for (var i = 0; i < ids.Length; i++)
         {
-            calls[i] = GrainFactory.GetGrain<ISessionGrain>(ids[i]).EndAsync(EndReason.LogoutAll);
+            calls[i] = GrainFactory.GetGrain<ISessionLifecycleGrain>(ids[i]).EndAsync(EndReason.LogoutAll);
         }
         try
         {
@@ -265,13 +265,23 @@ internal sealed class UserSessionsGrain : Grain, IUserSessionsGrain
 
     private SessionInfo? FindInHistory(string sessionId) => _state.State.FindInHistory(sessionId);
 
-    /// <summary>Writes the state (one write at a time, even if turns interleave), then lets trimmed sessions forget themselves.</summary>
+    /// <summary>Writes the state, then lets trimmed sessions forget themselves.</summary>
     private async Task PersistAsync()
     {
-        var previous = _lastWrite;
-        var write = WriteAfterAsync(previous);
-        _lastWrite = write;
-        await write;
+        for (var attempt = 1; ; attempt++)
+        {
+            try
+            {
+                await _state.WriteStateAsync();
+                break;
+            }
+            catch (InconsistentStateException) when (attempt < MergeAttempts)
+            {
+                // Stored state moved on without this activation (another activation wrote during a membership
+                // change): fold it into ours and write again.
+                await MergeStoredAsync();
+            }
+        }
 
         if (_toForget.Count > 0)
         {
@@ -280,33 +290,7 @@ internal sealed class UserSessionsGrain : Grain, IUserSessionsGrain
             _toForget.Clear();
             foreach (var sessionId in forget)
             {
-                _ = GrainFactory.GetGrain<ISessionGrain>(sessionId).ForgetAsync();
-            }
-        }
-    }
-
-    private async Task WriteAfterAsync(Task previous)
-    {
-        try
-        {
-            await previous;
-        }
-        catch
-        {
-            // The earlier write's caller saw its failure; this write stores the current state regardless.
-        }
-        for (var attempt = 1; ; attempt++)
-        {
-            try
-            {
-                await _state.WriteStateAsync();
-                return;
-            }
-            catch (InconsistentStateException) when (attempt < MergeAttempts)
-            {
-                // Stored state moved on without this activation (the janitor recorded ends in bulk, or another
-                // activation wrote during a membership change): fold it into ours and write again.
-                await MergeStoredAsync();
+                _ = GrainFactory.GetGrain<ISessionLifecycleGrain>(sessionId).ForgetAsync();
             }
         }
     }
@@ -317,7 +301,6 @@ internal sealed class UserSessionsGrain : Grain, IUserSessionsGrain
         await _state.ReadStateAsync();
         var stored = _state.State;
         mine.MergeFrom(stored, _services.Options.HistoryLimit, _toForget);
-        // The same object stays in place: an interleaved turn may hold a reference to it across an await.
         _state.State = mine;
         SessionLog.UserStateMerged(_services.UserLogger, UserId);
     }
@@ -326,7 +309,6 @@ internal sealed class UserSessionsGrain : Grain, IUserSessionsGrain
     {
         if (!_validKey)
         {
-            DeactivateOnIdle();
             throw new ArgumentException("A user id has 1 to 128 characters and no control characters.", "userId");
         }
     }

@@ -8,16 +8,19 @@ namespace OrleansSessions.Grains;
 /// by trimming), so two versions of the state merge without loss: <see cref="MergeFrom"/>. That is how a user grain
 /// recovers when its write meets a newer stored version (the janitor's bulk sweep, a duplicate activation).
 /// </remarks>
-[GenerateSerializer]
+[GenerateSerializer, Alias("OrleansSessions.UserSessionsState")]
 internal sealed class UserSessionsState
 {
     /// <summary>Ids of sessions believed live, oldest first.</summary>
+    [Id(0)]
     public List<string> ActiveSessionIds { get; set; } = [];
 
     /// <summary>The most recently created session; empty when none.</summary>
+    [Id(1)]
     public string CurrentSessionId { get; set; } = string.Empty;
 
     /// <summary>Ended sessions, newest first, at most Sessions:HistoryLimit.</summary>
+    [Id(2)]
     public List<SessionInfo> History { get; set; } = [];
 
     /// <summary>

@@ -1,88 +1,105 @@
+using Npgsql;
+
 namespace OrleansSessions.PostgreSql;
 
 /// <summary>
-/// The schema of every PostgreSQL provider, as an ordered list of migrations. Each migration is idempotent DDL
-/// (IF NOT EXISTS) so a half-applied step can simply run again; the applied versions are recorded in schema_version.
+/// The project's PostgreSQL schema: the <c>OrleansQuery</c> table with every query Orleans' ADO.NET clustering,
+/// grain storage and reminder providers load, their tables, and the session deadline index table. The script is
+/// embedded in this assembly and idempotent; <see cref="ApplyAsync"/> runs it in one transaction under a
+/// transaction-level advisory lock, so any number of silos may apply it at once, and again at every start.
 /// </summary>
-internal static class PostgreSqlSchema
+public static class PostgreSqlSchema
 {
-    /// <summary>The key of the transaction-scoped advisory lock that serialises migrations across silos.</summary>
-    public const long MigrationLockKey = 0x4F53_5347_5343_4831; // "OSSGSCH1"
+    /// <summary>The key of the transaction-level advisory lock (<c>pg_advisory_xact_lock</c>) that serialises schema runs.</summary>
+    public const long AdvisoryLockKey = 0x4F53_5347_5343_4832; // "OSSGSCH2"
 
-    public const string CreateVersionTable = """
-        CREATE TABLE IF NOT EXISTS schema_version (
-            version    integer PRIMARY KEY,
-            applied_at timestamptz NOT NULL DEFAULT now()
-        );
-        """;
+    /// <summary>The table of the session deadline index.</summary>
+    public const string DeadlinesTable = "orleanssessions_deadlines";
 
-    public static readonly IReadOnlyList<(int Version, string Description, string Sql)> Migrations =
+    /// <summary>The query keys Orleans' ADO.NET clustering provider requires (it fails at start when one is missing).</summary>
+    public static IReadOnlyList<string> ClusteringQueryKeys { get; } =
     [
-        (1, "grain state, membership, reminders", """
-            -- One sequence for all row versions: an ETag is never reused, even after a row is deleted and
-            -- re-created, so a stale writer can never match a newer incarnation of its row (no ABA).
-            CREATE SEQUENCE IF NOT EXISTS etag_seq CACHE 64;
-
-            CREATE TABLE IF NOT EXISTS grain_state (
-                state_name   text        NOT NULL,
-                interface_id integer     NOT NULL,
-                grain_key    text        NOT NULL,
-                data         bytea       NOT NULL,
-                etag         bigint      NOT NULL,
-                updated_at   timestamptz NOT NULL,
-                PRIMARY KEY (state_name, interface_id, grain_key)
-            );
-
-            CREATE TABLE IF NOT EXISTS membership_version (
-                cluster_id text   PRIMARY KEY,
-                version    bigint NOT NULL
-            );
-
-            CREATE TABLE IF NOT EXISTS membership (
-                cluster_id    text        NOT NULL,
-                silo          text        NOT NULL,
-                host          text        NOT NULL,
-                port          integer     NOT NULL,
-                generation    bigint      NOT NULL,
-                gateway_port  integer     NOT NULL,
-                http_port     integer     NOT NULL,
-                status        integer     NOT NULL,
-                start_time    timestamptz NOT NULL,
-                iamalive_time timestamptz NOT NULL,
-                suspected_by  text[]      NOT NULL DEFAULT '{}',
-                PRIMARY KEY (cluster_id, silo)
-            );
-
-            CREATE TABLE IF NOT EXISTS reminders (
-                cluster_id    text        NOT NULL,
-                interface_id  integer     NOT NULL,
-                grain_key     text        NOT NULL,
-                grain_hash    bigint      NOT NULL,
-                reminder_name text        NOT NULL,
-                start_at      timestamptz NOT NULL,
-                period_ticks  bigint      NOT NULL,
-                etag          bigint      NOT NULL,
-                PRIMARY KEY (cluster_id, interface_id, grain_key, reminder_name)
-            );
-
-            CREATE INDEX IF NOT EXISTS reminders_ring_idx ON reminders (cluster_id, grain_hash);
-            """),
-        (2, "session deadline index", """
-            CREATE TABLE IF NOT EXISTS session_deadlines (
-                cluster_id text        NOT NULL,
-                session_id text        NOT NULL,
-                user_id    text        NOT NULL,
-                partition  integer     NOT NULL,
-                deadline   timestamptz NOT NULL,
-                PRIMARY KEY (cluster_id, session_id)
-            );
-
-            -- The janitor reads one partition's due rows in (deadline, session_id) order.
-            CREATE INDEX IF NOT EXISTS session_deadlines_due_idx
-                ON session_deadlines (cluster_id, partition, deadline, session_id);
-            """),
+        "InsertMembershipVersionKey", "MembershipReadAllKey", "MembershipReadRowKey", "InsertMembershipKey",
+        "UpdateMembershipKey", "UpdateIAmAlivetimeKey", "GatewaysQueryKey", "DeleteMembershipTableEntriesKey",
+        "CleanupDefunctSiloEntriesKey",
     ];
 
-    /// <summary>The newest schema version this build knows.</summary>
-    public static int LatestVersion => Migrations[^1].Version;
+    /// <summary>The optional clustering key the provider uses when present: deletes one Dead row only if unchanged.</summary>
+    public const string CleanupDefunctSiloEntryKey = "CleanupDefunctSiloEntryKey";
+
+    /// <summary>The query keys of Orleans' ADO.NET grain storage (DeleteStorageKey is needed for DeleteStateOnClear).</summary>
+    public static IReadOnlyList<string> PersistenceQueryKeys { get; } =
+        ["ReadFromStorageKey", "WriteToStorageKey", "ClearStorageKey", "DeleteStorageKey"];
+
+    /// <summary>The query keys Orleans' ADO.NET reminder table requires.</summary>
+    public static IReadOnlyList<string> RemindersQueryKeys { get; } =
+    [
+        "ReadReminderRowsKey", "ReadReminderRowKey", "ReadRangeRows1Key", "ReadRangeRows2Key",
+        "UpsertReminderRowKey", "DeleteReminderRowKey", "DeleteReminderRowsKey",
+    ];
+
+    private static readonly Lazy<string> ScriptText = new(LoadScript);
+
+    /// <summary>The schema script (PostgreSQL), as embedded in this assembly.</summary>
+    public static string Script => ScriptText.Value;
+
+    /// <summary>
+    /// Creates or completes the schema in the database (and search path) of <paramref name="dataSource"/>.
+    /// Safe to run any number of times, concurrently from any number of processes.
+    /// </summary>
+    /// <exception cref="PostgreSqlUnavailableException">The server could not be reached or refused the connection.</exception>
+    /// <exception cref="InvalidOperationException">The server was reached but the script failed (for example, missing privileges).</exception>
+    public static async Task ApplyAsync(NpgsqlDataSource dataSource, CancellationToken cancellationToken = default)
+    {
+        ArgumentNullException.ThrowIfNull(dataSource);
+        var endpoint = PostgreSqlEndpoint.From(dataSource.ConnectionString);
+        NpgsqlConnection connection;
+        try
+        {
+            connection = await dataSource.OpenConnectionAsync(cancellationToken).ConfigureAwait(false);
+        }
+        catch (Exception exception) when (exception is NpgsqlException or TimeoutException)
+        {
+            throw PostgreSqlUnavailableException.For(endpoint, exception);
+        }
+
+        await using (connection.ConfigureAwait(false))
+        {
+            try
+            {
+                var transaction = await connection.BeginTransactionAsync(cancellationToken).ConfigureAwait(false);
+                await using (transaction.ConfigureAwait(false))
+                {
+                    await using (var @lock = new NpgsqlCommand("SELECT pg_advisory_xact_lock(@key)", connection, transaction))
+                    {
+                        @lock.Parameters.Add(new NpgsqlParameter<long>("key", AdvisoryLockKey));
+                        await @lock.ExecuteNonQueryAsync(cancellationToken).ConfigureAwait(false);
+                    }
+                    await using (var script = new NpgsqlCommand(Script, connection, transaction))
+                    {
+                        await script.ExecuteNonQueryAsync(cancellationToken).ConfigureAwait(false);
+                    }
+                    await transaction.CommitAsync(cancellationToken).ConfigureAwait(false);
+                }
+            }
+            catch (PostgresException exception)
+            {
+                throw new InvalidOperationException(
+                    $"Applying the OrleansSessions schema to PostgreSQL at {endpoint} failed: {PostgreSqlEndpoint.OneLine(exception.Message)}", exception);
+            }
+            catch (NpgsqlException exception)
+            {
+                // The connection broke during the script.
+                throw PostgreSqlUnavailableException.For(endpoint, exception);
+            }
+        }
+    }
+
+    private static string LoadScript()
+    {
+        using var stream = typeof(PostgreSqlSchema).Assembly.GetManifestResourceStream("OrleansSessions.PostgreSql.sql")
+            ?? throw new InvalidOperationException("The embedded resource OrleansSessions.PostgreSql.sql is missing from " + typeof(PostgreSqlSchema).Assembly.GetName().Name + ".");
+        using var reader = new StreamReader(stream);
+        return reader.ReadToEnd();
+    }
 }

@@ -1,10 +1,15 @@
+using Npgsql;
+
 namespace OrleansSessions.PostgreSql;
 
-/// <summary>PostgreSQL could not be reached or refused the connection. The message names host, port, database and user, never the password.</summary>
-public sealed class PostgreSqlUnavailableException : Exception
+/// <summary>
+/// PostgreSQL could not be reached or refused the connection. The message is one line naming host, port and
+/// database, never the password: "PostgreSQL at host:port (database 'x') is unreachable: ...".
+/// </summary>
+public sealed class PostgreSqlUnavailableException : InvalidOperationException
 {
     /// <summary>Creates the exception.</summary>
-    public PostgreSqlUnavailableException() : base("PostgreSQL is unavailable.") { }
+    public PostgreSqlUnavailableException() : base("PostgreSQL is unreachable.") { }
 
     /// <summary>Creates the exception with a message.</summary>
     public PostgreSqlUnavailableException(string message) : base(message) { }
@@ -12,13 +17,12 @@ public sealed class PostgreSqlUnavailableException : Exception
     /// <summary>Creates the exception with a message and the connection error.</summary>
     public PostgreSqlUnavailableException(string message, Exception innerException) : base(message, innerException) { }
 
-    /// <summary>Creates the exception for one server endpoint.</summary>
-    public PostgreSqlUnavailableException(string host, int port, string database, string innerMessage, Exception innerException)
-        : base($"Could not connect to PostgreSQL at host '{host}', port {port}, database '{database}': {innerMessage}", innerException)
+    private PostgreSqlUnavailableException(PostgreSqlEndpoint endpoint, string reason, Exception innerException)
+        : base($"PostgreSQL at {endpoint} (database '{endpoint.Database}') is unreachable: {reason}", innerException)
     {
-        Host = host;
-        Port = port;
-        Database = database;
+        Host = endpoint.Host;
+        Port = endpoint.Port;
+        Database = endpoint.Database;
     }
 
     /// <summary>The host from the connection string.</summary>
@@ -29,4 +33,15 @@ public sealed class PostgreSqlUnavailableException : Exception
 
     /// <summary>The database from the connection string.</summary>
     public string? Database { get; }
+
+    internal static PostgreSqlUnavailableException For(PostgreSqlEndpoint endpoint, Exception exception)
+    {
+        // Npgsql says "Failed to connect to 127.0.0.1:1" and keeps the cause ("Connection refused") inside.
+        var reason = exception.Message;
+        if (exception is not PostgresException && exception.InnerException is { Message: { Length: > 0 } inner } && !reason.Contains(inner, StringComparison.Ordinal))
+        {
+            reason = $"{reason} ({inner})";
+        }
+        return new PostgreSqlUnavailableException(endpoint, PostgreSqlEndpoint.OneLine(reason), exception);
+    }
 }

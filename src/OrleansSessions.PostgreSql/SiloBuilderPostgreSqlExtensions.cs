@@ -1,85 +1,143 @@
-using Microsoft.Extensions.Configuration;
 using Microsoft.Extensions.DependencyInjection;
 using Microsoft.Extensions.DependencyInjection.Extensions;
-using Microsoft.Extensions.Logging;
+using Microsoft.Extensions.Options;
+using Npgsql;
+using Orleans.Configuration;
+using OrleansSessions.Grains;
 using OrleansSessions.Grains.Storage;
 using OrleansSessions.PostgreSql;
-using OrleansSessions.Runtime.Membership;
-using OrleansSessions.Runtime.Reminders;
-using OrleansSessions.Storage;
 
 namespace OrleansSessions.Hosting;
 
-/// <summary>Registers the PostgreSQL providers on a silo.</summary>
+/// <summary>Puts a silo's Orleans clustering, reminders and grain storage, and the session deadline index, on PostgreSQL.</summary>
 public static class SiloBuilderPostgreSqlExtensions
 {
+    /// <summary>The ADO.NET invariant of Npgsql, which Orleans' ADO.NET providers are given.</summary>
+    public const string Invariant = "Npgsql";
+
+    /// <summary>The grain storage name Orleans streams keep their subscriptions in.</summary>
+    public const string PubSubStoreName = "PubSubStore";
+
+    /// <summary>The service key of the silo's <see cref="NpgsqlDataSource"/> (a keyed singleton; every provider shares it).</summary>
+    public const string DataSourceServiceKey = "OrleansSessions.PostgreSql";
+
     /// <summary>
-    /// Uses PostgreSQL for grain storage (<see cref="IGrainStorage"/>), membership (<see cref="IMembershipTable"/>),
-    /// reminders (<see cref="IReminderTable"/>) and the session deadline index (<see cref="ISessionDeadlineIndex"/>),
-    /// all over one connection pool (<see cref="PostgreSqlDatabase"/>).
+    /// Uses PostgreSQL at <c>Storage:ConnectionString</c> of the silo configuration; see
+    /// <see cref="UseOrleansSessionsPostgreSql(ISiloBuilder, string)"/>.
+    /// </summary>
+    /// <exception cref="ArgumentException">Storage:ConnectionString is missing, empty or not a valid Npgsql connection string.</exception>
+    public static ISiloBuilder UseOrleansSessionsPostgreSql(this ISiloBuilder builder)
+    {
+        ArgumentNullException.ThrowIfNull(builder);
+        return builder.UseOrleansSessionsPostgreSql(builder.Configuration["Storage:ConnectionString"] ?? "");
+    }
+
+    /// <summary>
+    /// Puts the silo on PostgreSQL, all over one <see cref="NpgsqlDataSource"/> per silo:
+    /// <list type="bullet">
+    /// <item>applies <see cref="PostgreSqlSchema"/> at the first silo lifecycle stage, before Orleans' providers start;</item>
+    /// <item>Orleans ADO.NET clustering (<c>UseAdoNetClustering</c>, invariant "Npgsql");</item>
+    /// <item>Orleans ADO.NET reminders (<c>UseAdoNetReminderService</c>);</item>
+    /// <item>Orleans ADO.NET grain storage named <see cref="SessionStorage.Name"/> (session and user state) and
+    /// <see cref="PubSubStoreName"/> (stream subscriptions), both with <c>DeleteStateOnClear</c>;</item>
+    /// <item><see cref="ISessionDeadlineIndex"/> replaced by <see cref="PostgreSqlSessionDeadlineIndex"/>, scoped by the
+    /// silo's ServiceId.</item>
+    /// </list>
+    /// Works before or after <c>AddOrleansSessions()</c>, which adds its in-memory deadline index with TryAdd.
+    /// Calling it again replaces the connection string.
     /// </summary>
     /// <remarks>
-    /// Any registration of those services made before this call is removed, and the runtime and AddSessionGrains add
-    /// their in-memory defaults with TryAdd, which does nothing once a provider is registered; so PostgreSQL wins
-    /// whether this is called before or after them. A later plain Add of one of those services would still win
-    /// (last registration resolves), which is the usual .NET rule for an explicit override.
-    /// The schema is created or migrated when the runtime initializes the membership or reminder table.
+    /// A server that cannot be reached at start fails the silo's start with <see cref="PostgreSqlUnavailableException"/>
+    /// ("PostgreSQL at host:port (database 'x') is unreachable: ..."). Clients of the cluster use
+    /// <c>UseAdoNetClustering</c> with the same connection string and invariant, once a silo has applied the schema.
     /// </remarks>
-    /// <exception cref="ArgumentException">The connection string or cluster id is empty.</exception>
-    public static ISiloBuilder UsePostgreSql(this ISiloBuilder builder, string connectionString, string clusterId)
+    /// <param name="builder">The silo builder.</param>
+    /// <param name="connectionString">An Npgsql connection string (Storage:ConnectionString).</param>
+    /// <returns>The builder.</returns>
+    /// <exception cref="ArgumentException">The connection string is empty or not a valid Npgsql connection string; the message names Storage:ConnectionString.</exception>
+    public static ISiloBuilder UseOrleansSessionsPostgreSql(this ISiloBuilder builder, string connectionString)
     {
         ArgumentNullException.ThrowIfNull(builder);
-        return builder.UsePostgreSql(options =>
-        {
-            options.ConnectionString = connectionString;
-            options.ClusterId = clusterId;
-        });
-    }
-
-    /// <summary>
-    /// Uses PostgreSQL with the connection string from <c>Storage:ConnectionString</c> and the cluster id from
-    /// <c>Cluster:ClusterId</c> (default "dev") of the silo configuration; see <see cref="UsePostgreSql(ISiloBuilder, string, string)"/>.
-    /// </summary>
-    /// <exception cref="ArgumentException">Storage:ConnectionString is missing or empty.</exception>
-    public static ISiloBuilder UsePostgreSql(this ISiloBuilder builder)
-    {
-        ArgumentNullException.ThrowIfNull(builder);
-        var configuration = builder.Configuration;
-        return builder.UsePostgreSql(
-            configuration["Storage:ConnectionString"] ?? "",
-            configuration["Cluster:ClusterId"] is { Length: > 0 } clusterId ? clusterId : "dev");
-    }
-
-    /// <summary>Uses PostgreSQL with options set by <paramref name="configure"/>; see <see cref="UsePostgreSql(ISiloBuilder, string, string)"/>.</summary>
-    /// <exception cref="ArgumentException">The configured options are invalid.</exception>
-    public static ISiloBuilder UsePostgreSql(this ISiloBuilder builder, Action<PostgreSqlOptions> configure)
-    {
-        ArgumentNullException.ThrowIfNull(builder);
-        ArgumentNullException.ThrowIfNull(configure);
-        var options = new PostgreSqlOptions();
-        configure(options);
-        options.Validate(); // fail at configuration time, naming the key
-
+        var settings = new PostgreSqlSettings(ValidateConnectionString(connectionString));
         var services = builder.Services;
-        services.RemoveAll<PostgreSqlOptions>();
-        services.RemoveAll<PostgreSqlDatabase>();
-        services.AddSingleton(options);
-        services.AddSingleton(sp => new PostgreSqlDatabase(options, sp.GetService<ILogger<PostgreSqlDatabase>>()));
+        var again = services.Any(d => d.ServiceType == typeof(PostgreSqlSettings));
+        services.RemoveAll<PostgreSqlSettings>();
+        services.AddSingleton(settings);
+        if (again)
+        {
+            return builder;
+        }
 
-        Replace<PostgreSqlGrainStorage, IGrainStorage>(services, sp => new PostgreSqlGrainStorage(sp.GetRequiredService<PostgreSqlDatabase>()));
-        Replace<PostgreSqlMembershipTable, IMembershipTable>(services, sp => new PostgreSqlMembershipTable(sp.GetRequiredService<PostgreSqlDatabase>()));
-        Replace<PostgreSqlReminderTable, IReminderTable>(services, sp => new PostgreSqlReminderTable(sp.GetRequiredService<PostgreSqlDatabase>()));
-        Replace<PostgreSqlSessionDeadlineIndex, ISessionDeadlineIndex>(services, sp => new PostgreSqlSessionDeadlineIndex(sp.GetRequiredService<PostgreSqlDatabase>()));
+        services.AddKeyedSingleton<NpgsqlDataSource>(DataSourceServiceKey,
+            (sp, _) => NpgsqlDataSource.Create(sp.GetRequiredService<PostgreSqlSettings>().ConnectionString));
+        services.AddSingleton<ILifecycleParticipant<ISiloLifecycle>, PostgreSqlSchemaStartup>();
+
+        builder.UseAdoNetClustering((OptionsBuilder<AdoNetClusteringSiloOptions> options) =>
+            options.Configure<IServiceProvider>((o, sp) =>
+            {
+                o.Invariant = Invariant;
+                o.ConnectionString = null;
+                o.DataSource = DataSource(sp);
+            }));
+        builder.UseAdoNetReminderService((OptionsBuilder<AdoNetReminderTableOptions> options) =>
+            options.Configure<IServiceProvider>((o, sp) =>
+            {
+                o.Invariant = Invariant;
+                o.ConnectionString = null;
+                o.DataSource = DataSource(sp);
+            }));
+        AddGrainStorage(builder, SessionStorage.Name);
+        AddGrainStorage(builder, PubSubStoreName);
+
+        // A driver failure outside a grain call (an activation reading its state while PostgreSQL restarts) is sent to
+        // the caller as it is: let Orleans' exception serializer carry Npgsql's exceptions (a caller without Npgsql
+        // receives Orleans' fallback exception naming the type, which SessionFailure classifies as storage_unavailable).
+        services.Configure<Orleans.Serialization.ExceptionSerializationOptions>(o => o.SupportedNamespacePrefixes.Add("Npgsql"));
+
+        services.RemoveAll<ISessionDeadlineIndex>();
+        services.AddSingleton<ISessionDeadlineIndex>(sp =>
+            new PostgreSqlSessionDeadlineIndex(DataSource(sp), sp.GetRequiredService<IOptions<ClusterOptions>>().Value.ServiceId));
         return builder;
     }
 
-    private static void Replace<TImplementation, TService>(IServiceCollection services, Func<IServiceProvider, TImplementation> factory)
-        where TImplementation : class, TService
-        where TService : class
+    private static void AddGrainStorage(ISiloBuilder builder, string name)
+        => builder.AddAdoNetGrainStorage(name, (OptionsBuilder<AdoNetGrainStorageOptions> options) =>
+            options.Configure<IServiceProvider>((o, sp) =>
+            {
+                o.Invariant = Invariant;
+                o.ConnectionString = null;
+                o.DataSource = DataSource(sp);
+                // Ended sessions that are forgotten leave no row behind.
+                o.DeleteStateOnClear = true;
+            }));
+
+    private static NpgsqlDataSource DataSource(IServiceProvider services)
+        => services.GetRequiredKeyedService<NpgsqlDataSource>(DataSourceServiceKey);
+
+    /// <summary>Throws <see cref="ArgumentException"/> naming Storage:ConnectionString (never its password) when it is unusable.</summary>
+    internal static string ValidateConnectionString(string? connectionString)
     {
-        services.RemoveAll<TImplementation>();
-        services.RemoveAll<TService>();
-        services.AddSingleton(factory);
-        services.AddSingleton<TService>(sp => sp.GetRequiredService<TImplementation>());
+        if (string.IsNullOrWhiteSpace(connectionString))
+        {
+            throw new ArgumentException(
+                "Storage:ConnectionString must be set to an Npgsql connection string (Host=...;Port=5432;Database=...;Username=...;Password=...) to use PostgreSQL.",
+                nameof(connectionString));
+        }
+        NpgsqlConnectionStringBuilder parsed;
+        try
+        {
+            parsed = new NpgsqlConnectionStringBuilder(connectionString);
+        }
+        catch (Exception exception) when (exception is ArgumentException or FormatException or InvalidCastException or OverflowException or KeyNotFoundException)
+        {
+            throw new ArgumentException($"Storage:ConnectionString is not a valid Npgsql connection string: {PostgreSqlEndpoint.OneLine(exception.Message)}", nameof(connectionString), exception);
+        }
+        if (string.IsNullOrWhiteSpace(parsed.Host))
+        {
+            throw new ArgumentException("Storage:ConnectionString has no Host.", nameof(connectionString));
+        }
+        return connectionString;
     }
+
+    private sealed record PostgreSqlSettings(string ConnectionString);
 }

@@ -1,21 +1,37 @@
-using OrleansSessions.Hosting;
+using Microsoft.Extensions.DependencyInjection;
+using Microsoft.Extensions.Time.Testing;
+using Orleans.TestingHost;
 using OrleansSessions.Sessions;
-using OrleansSessions.TestingHost;
 
 namespace OrleansSessions.ClientApp.Tests;
 
-/// <summary>ChatRouter on a manual grain clock: the seed's 14:00 / 14:15 / 14:50 timeline, in English and Spanish.</summary>
+/// <summary>
+/// ChatRouter against the session grains on a fake grain clock (a FakeTimeProvider as the silo's TimeProvider; Orleans'
+/// background areas stay on the system clock): the seed's 14:00 / 14:15 / 14:50 timeline, in English and Spanish.
+/// </summary>
 public sealed class ChatRouterTests : IAsyncLifetime
 {
-    private readonly ManualTimeProvider _clock = new(new DateTimeOffset(2025, 11, 10, 14, 0, 0, TimeSpan.Zero));
+    private static readonly DateTimeOffset Start = new(2025, 11, 10, 14, 0, 0, TimeSpan.Zero);
+
+    // Configurators are created by type (no instance capture): the clock of the cluster being built is a static.
+    private static FakeTimeProvider s_clock = new(Start);
+
+    private readonly FakeTimeProvider _clock = new(Start);
     private TestCluster _cluster = null!;
 
-    public async Task InitializeAsync() => _cluster = await new TestClusterBuilder(1)
-        .ConfigureSilo(s => s.AddSessionGrains())
-        .UseGrainTimeProvider(_clock)
-        .BuildAndStartAsync();
+    public async Task InitializeAsync()
+    {
+        s_clock = _clock;
+        var builder = SessionClusters.Builder(ConnectionTransportType.InMemory);
+        builder.AddSiloBuilderConfigurator<FakeClockConfigurator>();
+        _cluster = builder.Build();
+        await _cluster.DeployAsync();
+    }
 
     public async Task DisposeAsync() => await _cluster.DisposeAsync();
+
+    // Advance runs due timer callbacks inline: off the test's thread, as Orleans' own fake-time tests do.
+    private Task AdvanceAsync(TimeSpan by) => Task.Run(() => _clock.Advance(by)).WaitAsync(SessionClusters.WaitLimit);
 
     [Theory]
     [InlineData("en", "You said: ", "Session expired. Please log in again.")]
@@ -31,13 +47,13 @@ public sealed class ChatRouterTests : IAsyncLifetime
         Assert.Equal(SessionStatus.Active, first.Session.Status);
         Assert.Equal(start + TimeSpan.FromMinutes(30), first.Session.ExpiresAt);
 
-        _clock.Advance(TimeSpan.FromMinutes(15));
+        await AdvanceAsync(TimeSpan.FromMinutes(15));
         var (reply, session) = await router.HandleRequestAsync(user, "mensaje 2");
         Assert.Equal(echo + "mensaje 2", reply);
         Assert.Equal(first.Session.SessionId, session.SessionId);
         Assert.Equal(start + TimeSpan.FromMinutes(45), session.ExpiresAt);
 
-        _clock.Advance(TimeSpan.FromMinutes(35));
+        await AdvanceAsync(TimeSpan.FromMinutes(35));
         var third = await router.HandleRequestAsync(user, "mensaje 3");
         Assert.Equal(expired, third.Reply);
         Assert.Equal(router.ExpiredMessage, third.Reply);
@@ -57,17 +73,20 @@ public sealed class ChatRouterTests : IAsyncLifetime
     [Fact]
     public async Task Expiry_between_the_check_and_the_touch_is_treated_as_expired()
     {
-        // The deadline passes with no timer having run (activation collected): the router's read of the current
-        // session is what ends it, exactly at the deadline.
+        // The deadline passes with no timer having run (activation gone): the router's read of the current session
+        // is what ends it, exactly at the deadline.
         var router = new ChatRouter(_cluster.Client);
         var user = Users.New("router-gap");
         var first = await router.HandleRequestAsync(user, "hi");
-        await _cluster.ForceActivationCollectionAsync(TimeSpan.Zero);
-        _clock.Advance(TimeSpan.FromMinutes(30));
+        await _cluster.DeactivateAsync(_cluster.Client.GetGrain<ISessionGrain>(first.Session.SessionId));
+        await AdvanceAsync(TimeSpan.FromMinutes(30));
 
         var next = await router.HandleRequestAsync(user, "hi again");
         Assert.Equal(ChatRouter.ExpiredMessageEnglish, next.Reply);
         Assert.NotEqual(first.Session.SessionId, next.Session.SessionId);
+        var old = await _cluster.Client.GetGrain<ISessionGrain>(first.Session.SessionId).GetAsync();
+        Assert.Equal(SessionStatus.Expired, old.Status);
+        Assert.Equal(first.Session.ExpiresAt, old.EndedAt);
     }
 
     [Fact]
@@ -79,6 +98,7 @@ public sealed class ChatRouterTests : IAsyncLifetime
         await _cluster.Client.GetGrain<ISessionGrain>(first.Session.SessionId).CloseAsync();
         var next = await router.HandleRequestAsync(user, "¿sigo aquí?");
         Assert.Equal(ChatRouter.ExpiredMessageSpanish, next.Reply);
+        Assert.NotEqual(first.Session.SessionId, next.Session.SessionId);
     }
 
     [Fact]
@@ -89,5 +109,15 @@ public sealed class ChatRouterTests : IAsyncLifetime
         await Assert.ThrowsAsync<ArgumentException>(() => router.HandleRequestAsync("", "hi"));
         await Assert.ThrowsAsync<ArgumentException>(() => router.HandleRequestAsync(new string('x', 129), "hi"));
         await Assert.ThrowsAsync<ArgumentNullException>(() => router.HandleRequestAsync("bob", null!));
+    }
+
+    private sealed class FakeClockConfigurator : ISiloConfigurator
+    {
+        public void Configure(ISiloBuilder siloBuilder)
+        {
+            siloBuilder.Services.AddSingleton<TimeProvider>(s_clock);
+            // Membership, messaging, reminders and the rest stay on the system clock: only grain time is fake.
+            siloBuilder.Services.UseTimeProviderForBackgroundAreas(TimeProvider.System);
+        }
     }
 }

@@ -116,11 +116,15 @@ public sealed class CommandTests(SiloFixture fixture) : IClassFixture<SiloFixtur
             var second = JsonDocument.Parse((await process.StandardOutput.ReadLineAsync(deadline.Token))!).RootElement;
             Assert.Equal("closed", second.GetProperty("type").GetString());
             Assert.Equal("logout", second.GetProperty("session").GetProperty("endReason").GetString());
+
+            await StopAsync(process);
+            Assert.True(process.ExitCode is 0 or 130, $"exit {process.ExitCode} after Ctrl+C");
         }
         finally
         {
-            process.Kill(entireProcessTree: true);
-            await process.WaitForExitAsync();
+            // Ctrl+C: watch unsubscribes and leaves the cluster (a killed client's subscription would linger in the
+            // stream pub-sub until the gateway drops the client).
+            await StopAsync(process);
         }
     }
 

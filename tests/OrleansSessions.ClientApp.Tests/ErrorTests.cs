@@ -27,9 +27,12 @@ public sealed class ErrorTests(SiloFixture fixture) : IClassFixture<SiloFixture>
     public async Task Bad_command_line_is_exit_2(params string[] arguments)
         => (await RunAsync([.. Target, .. arguments])).AssertFailed(2, "bad input");
 
-    [Fact]
-    public async Task Malformed_gateway_is_exit_2()
-        => (await RunAsync(["--gateway", "nowhere", "status", $"sess_{Guid.NewGuid():D}"])).AssertFailed(2, "Invalid gateway endpoint 'nowhere'");
+    [Theory]
+    [InlineData("nowhere")]
+    [InlineData("host:99999")]
+    [InlineData("::1:30000")]
+    public async Task Malformed_gateway_is_exit_2(string gateway)
+        => (await RunAsync(["--gateway", "127.0.0.1:30000", "--gateway", gateway, "status", $"sess_{Guid.NewGuid():D}"])).AssertFailed(2, $"Invalid gateway endpoint '{gateway}'");
 
     [Fact]
     public async Task Unknown_session_is_exit_3()
@@ -49,5 +52,26 @@ public sealed class ErrorTests(SiloFixture fixture) : IClassFixture<SiloFixture>
 
     [Fact]
     public async Task Wrong_cluster_id_is_exit_5()
-        => (await RunAsync(["--gateway", $"127.0.0.1:{fixture.Cluster.Silos[0].GatewayPort}", "--cluster-id", "other", "--connect-timeout", "1", "create", "alice"])).AssertFailed(5, "unavailable");
+        => (await RunAsync(["--gateway", Gateway(fixture.Cluster), "--cluster-id", "other", "--connect-timeout", "1", "create", "alice"])).AssertFailed(5, "unavailable");
+
+    [Theory]
+    [InlineData("history", "alice", "--limit", "abc")]
+    [InlineData("load", "--users", "many")]
+    [InlineData("load", "--duration", "soon")]
+    [InlineData("--connect-timeout", "forever", "create", "alice")]
+    public async Task Non_numeric_option_value_is_exit_2_with_one_line(params string[] arguments)
+    {
+        var result = await RunAsync([.. Target, .. arguments]);
+        result.AssertFailed(2, "bad input");
+        Assert.Contains("'", result.Stderr, StringComparison.Ordinal);
+        Assert.Single(result.Stderr.Split('\n', StringSplitOptions.RemoveEmptyEntries));
+    }
+
+    [Fact]
+    public async Task Gateway_is_repeatable_and_a_dead_one_is_skipped()
+    {
+        var user = Users.New("gw");
+        var result = await RunAsync(["--gateway", $"127.0.0.1:{FreePort()}", "--gateway", Gateway(fixture.Cluster), "--cluster-id", fixture.Cluster.Options.ClusterId, "--json", "create", user]);
+        Assert.Equal(user, result.Json().GetProperty("userId").GetString());
+    }
 }

@@ -4,8 +4,11 @@ using System.Net;
 using System.Net.Sockets;
 using System.Text;
 using System.Text.Json;
+using Orleans.TestingHost;
+using OrleansSessions.Client;
+using OrleansSessions.Grains;
 using OrleansSessions.Hosting;
-using OrleansSessions.TestingHost;
+using OrleansSessions.Sessions;
 
 [assembly: CollectionBehavior(DisableTestParallelization = true)]
 
@@ -20,9 +23,12 @@ internal static class ClientProcess
 
     public static string Dll => Path.Combine(Root, "client", "bin", Configuration, "net10.0", "OrleansSessions.ClientApp.dll");
 
+    /// <summary>The gateway of <paramref name="cluster"/>'s first silo as host:port.</summary>
+    public static string Gateway(TestCluster cluster) => cluster.Silos[0].GatewayAddress.Endpoint.ToString();
+
     /// <summary>The global options that point the client at <paramref name="cluster"/>'s first silo.</summary>
     public static string[] Target(TestCluster cluster)
-        => ["--gateway", $"127.0.0.1:{cluster.Silos[0].GatewayPort}", "--cluster-id", "testcluster"];
+        => ["--gateway", Gateway(cluster), "--cluster-id", cluster.Options.ClusterId];
 
     public static async Task<Result> RunAsync(IEnumerable<string> arguments, TimeSpan? timeout = null, IDictionary<string, string?>? environment = null)
     {
@@ -59,8 +65,9 @@ internal static class ClientProcess
         {
             info.ArgumentList.Add(argument);
         }
-        // The token variable of the developer's shell must not leak into the tests.
+        // The variables of the developer's shell must not leak into the tests.
         info.Environment.Remove("OrleansSessions__Security__ApiToken");
+        info.Environment.Remove("OrleansSessions__Cluster__ClusterId");
         if (environment is not null)
         {
             foreach (var (key, value) in environment)
@@ -76,6 +83,30 @@ internal static class ClientProcess
             }
         }
         return Process.Start(info) ?? throw new InvalidOperationException("Could not start the client.");
+    }
+
+    /// <summary>Stops <paramref name="process"/> as Ctrl+C would (SIGINT), killing it if it has not exited within the wait limit.</summary>
+    public static async Task StopAsync(Process process)
+    {
+        if (process.HasExited)
+        {
+            return;
+        }
+        using (var signal = Process.Start("kill", ["-INT", process.Id.ToString(CultureInfo.InvariantCulture)]))
+        {
+            await signal.WaitForExitAsync();
+        }
+        using var deadline = new CancellationTokenSource(SessionClusters.WaitLimit);
+        try
+        {
+            await process.WaitForExitAsync(deadline.Token);
+        }
+        catch (OperationCanceledException)
+        {
+            process.Kill(entireProcessTree: true);
+            await process.WaitForExitAsync();
+            Assert.Fail("The client did not stop on SIGINT.");
+        }
     }
 
     public static int FreePort()
@@ -113,13 +144,69 @@ internal static class ClientProcess
     }
 }
 
+/// <summary>Test clusters of Orleans' TestingHost hosting the session grains, reachable over TCP by client processes.</summary>
+internal static class SessionClusters
+{
+    /// <summary>How long a condition may take to become true (events, process output).</summary>
+    public static readonly TimeSpan WaitLimit = TimeSpan.FromSeconds(30);
+
+    /// <summary>A one-silo builder: session grains, memory storage and reminders, TCP gateway, ServiceId of the real silos.</summary>
+    public static TestClusterBuilder Builder(ConnectionTransportType transport = ConnectionTransportType.TcpSocket)
+    {
+        var builder = new TestClusterBuilder(1);
+        builder.Options.ConnectionTransport = transport;
+        builder.Options.ServiceId = SessionClientOptions.DefaultServiceId;
+        builder.Options.ConfigureFileLogging = false;
+        builder.AddSiloBuilderConfigurator<SessionSiloConfigurator>();
+        builder.AddClientBuilderConfigurator<SessionClientConfigurator>();
+        return builder;
+    }
+
+    /// <summary>Waits until <paramref name="condition"/> holds, failing after <see cref="WaitLimit"/>.</summary>
+    public static async Task WaitUntilAsync(Func<bool> condition, string what)
+    {
+        using var deadline = new CancellationTokenSource(WaitLimit);
+        while (!condition())
+        {
+            try
+            {
+                await Task.Delay(20, deadline.Token);
+            }
+            catch (OperationCanceledException)
+            {
+                Assert.Fail($"Timed out after {WaitLimit.TotalSeconds:0} s waiting for {what}.");
+            }
+        }
+    }
+
+    private sealed class SessionSiloConfigurator : ISiloConfigurator
+    {
+        public void Configure(ISiloBuilder siloBuilder)
+        {
+            siloBuilder.AddOrleansSessions();
+            siloBuilder.AddMemoryGrainStorage(SessionStorage.Name);
+            siloBuilder.AddMemoryGrainStorage("PubSubStore");
+            siloBuilder.UseInMemoryReminderService();
+        }
+    }
+
+    private sealed class SessionClientConfigurator : IClientBuilderConfigurator
+    {
+        public void Configure(Microsoft.Extensions.Configuration.IConfiguration configuration, IClientBuilder clientBuilder)
+            => clientBuilder.AddMemoryStreams(SessionStreams.ProviderName);
+    }
+}
+
 /// <summary>One silo hosting the session grains with default options.</summary>
 public sealed class SiloFixture : IAsyncLifetime
 {
     public TestCluster Cluster { get; private set; } = null!;
 
     public async Task InitializeAsync()
-        => Cluster = await new TestClusterBuilder(1).ConfigureSilo(s => s.AddSessionGrains()).BuildAndStartAsync();
+    {
+        Cluster = SessionClusters.Builder().Build();
+        await Cluster.DeployAsync();
+    }
 
     public async Task DisposeAsync() => await Cluster.DisposeAsync();
 }

@@ -1,71 +1,109 @@
+using System.Diagnostics;
+using System.Text.Json;
+using Microsoft.Extensions.DependencyInjection;
+using Microsoft.Extensions.Hosting;
 using Npgsql;
-using OrleansSessions.Client;
+using Orleans.Configuration;
+using OrleansSessions.Hosting;
+using OrleansSessions.Sessions;
 
 namespace OrleansSessions.Cluster.Tests;
 
-/// <summary>N silo processes on one PostgreSQL database and a client connected to their gateways.</summary>
+/// <summary>
+/// N real silo processes of one cluster (its own Cluster:ClusterId) on PostgreSQL, and an Orleans client
+/// (<c>UseOrleansClient</c> + <c>UseOrleansSessions</c>) with every silo's gateway, the first silo's gateway first.
+/// Disposing stops the client and kills every silo it started.
+/// </summary>
 public sealed class ProcessCluster : IAsyncDisposable
 {
-    public static string ConnectionString =>
+    private readonly IHost? _clientHost;
+
+    private ProcessCluster(string clusterId, List<SiloProcess> silos, IHost clientHost)
+    {
+        ClusterId = clusterId;
+        Silos = silos;
+        _clientHost = clientHost;
+        Client = clientHost.Services.GetRequiredService<IClusterClient>();
+    }
+
+    /// <summary>ORLEANSSESSIONS_TEST_POSTGRES, or the local test database of .ci/postgres.sh.</summary>
+    public static string DefaultConnectionString =>
         Environment.GetEnvironmentVariable("ORLEANSSESSIONS_TEST_POSTGRES")
         ?? "Host=127.0.0.1;Port=5432;Username=postgres;Password=postgres;Database=orleanssessions_test";
 
-    private ProcessCluster(List<SiloProcess> silos, IClusterClient client, string clusterId)
-    {
-        Silos = silos;
-        Client = client;
-        ClusterId = clusterId;
-    }
+    public string ClusterId { get; }
 
-    public List<SiloProcess> Silos { get; }
+    public IReadOnlyList<SiloProcess> Silos { get; }
 
     public IClusterClient Client { get; }
 
-    public string ClusterId { get; }
+    public IEnumerable<SiloProcess> Running => Silos.Where(s => !s.HasExited);
 
-    public static async Task<ProcessCluster> StartAsync(int count, IDictionary<string, string>? settings = null)
+    public static string NewClusterId(string prefix) => $"ct-{prefix}-{Guid.NewGuid():N}"[..(prefix.Length + 15)];
+
+    /// <summary>Starts <paramref name="count"/> silos (the first alone, so that it applies the schema, then the rest at once) and the client.</summary>
+    public static async Task<ProcessCluster> StartAsync(string prefix, int count, IReadOnlyDictionary<string, string>? settings = null, string? connectionString = null)
     {
-        await EnsurePostgresAsync().ConfigureAwait(false);
-        var clusterId = "proc-" + Guid.NewGuid().ToString("N")[..12];
+        connectionString ??= DefaultConnectionString;
+        await EnsurePostgresAsync(connectionString).ConfigureAwait(false);
+        var clusterId = NewClusterId(prefix);
         var all = new Dictionary<string, string>(StringComparer.OrdinalIgnoreCase)
         {
             ["Cluster:ClusterId"] = clusterId,
             ["Storage:Provider"] = "postgres",
-            ["Storage:ConnectionString"] = ConnectionString,
+            ["Storage:ConnectionString"] = connectionString,
             ["Janitor:Period"] = "00:00:02",
-            ["Reminders:MinimumReminderPeriod"] = "00:00:01",
-            ["Reminders:RefreshPeriod"] = "00:00:02",
+            ["Reminders:RefreshPeriod"] = "00:00:05",
             ["Logging:LogLevel:Default"] = "Warning",
+            ["Logging:LogLevel:OrleansSessions"] = "Warning",
             ["Logging:LogLevel:Microsoft.Hosting.Lifetime"] = "Warning",
         };
-        if (settings is not null)
+        foreach (var (key, value) in settings ?? new Dictionary<string, string>())
         {
-            foreach (var (key, value) in settings)
-            {
-                all[key] = value;
-            }
+            all[key] = value;
         }
         var silos = new List<SiloProcess>();
+        IHost? clientHost = null;
         try
         {
-            foreach (var _ in Enumerable.Range(0, count))
+            silos.Add(await SiloProcess.StartAsync(0, all).ConfigureAwait(false));
+            var rest = Enumerable.Range(1, count - 1).Select(i => SiloProcess.StartAsync(i, all)).ToList();
+            try
             {
-                silos.Add(await SiloProcess.StartAsync(all).ConfigureAwait(false));
+                await Task.WhenAll(rest).ConfigureAwait(false);
             }
-            var client = await new ClientBuilder()
-                .UseGateways(silos.Select(s => $"127.0.0.1:{s.GatewayPort}").ToArray())
-                .Configure(o =>
+            finally
+            {
+                silos.AddRange(rest.Where(t => t.IsCompletedSuccessfully).Select(t => t.Result));
+            }
+            silos.Sort((a, b) => a.Index.CompareTo(b.Index));
+
+            var builder = Host.CreateApplicationBuilder(new HostApplicationBuilderSettings { DisableDefaults = true });
+            builder.UseOrleansClient(client =>
+            {
+                client.UseOrleansSessions(o =>
                 {
+                    foreach (var silo in silos)
+                    {
+                        o.Gateways.Add(silo.Gateway);
+                    }
                     o.ClusterId = clusterId;
-                    o.Messaging.ResponseTimeout = TimeSpan.FromSeconds(10);
-                })
-                .ConnectAsync().ConfigureAwait(false);
-            var cluster = new ProcessCluster(silos, client, clusterId);
-            await cluster.WaitForActiveSilosAsync(count).ConfigureAwait(false);
+                    o.ConnectTimeout = TimeSpan.FromSeconds(20);
+                });
+                client.Configure<ClientMessagingOptions>(o => o.ResponseTimeout = TimeSpan.FromSeconds(10));
+            });
+            clientHost = builder.Build();
+            await clientHost.StartAsync().ConfigureAwait(false);
+            var cluster = new ProcessCluster(clusterId, silos, clientHost);
+            await cluster.WaitForActiveSilosAsync(count, TimeSpan.FromSeconds(30)).ConfigureAwait(false);
             return cluster;
         }
         catch
         {
+            if (clientHost is not null)
+            {
+                await StopClientAsync(clientHost).ConfigureAwait(false);
+            }
             foreach (var silo in silos)
             {
                 await silo.DisposeAsync().ConfigureAwait(false);
@@ -74,76 +112,99 @@ public sealed class ProcessCluster : IAsyncDisposable
         }
     }
 
-    /// <summary>Waits until the membership table of this cluster lists exactly <paramref name="count"/> active silos.</summary>
-    public async Task WaitForActiveSilosAsync(int count, TimeSpan? timeout = null)
+    /// <summary>Waits until every running silo's own membership view (GET /api/cluster) lists exactly <paramref name="count"/> active silos.</summary>
+    public async Task WaitForActiveSilosAsync(int count, TimeSpan timeout)
     {
-        await Wait.UntilAsync(async () => await CountActiveAsync().ConfigureAwait(false) == count, timeout ?? TimeSpan.FromSeconds(30), $"{count} active silos").ConfigureAwait(false);
-        // And until every running silo's own view (its last read of the table, which is what its ring follows) agrees.
-        using var http = new HttpClient { Timeout = TimeSpan.FromSeconds(5) };
+        using var http = new HttpClient { Timeout = TimeSpan.FromSeconds(3) };
+        var seen = "";
         await Wait.UntilAsync(async () =>
         {
-            foreach (var silo in Silos.Where(s => !s.HasExited))
+            var views = new List<string>();
+            var ok = true;
+            foreach (var silo in Running)
             {
-                using var cluster = System.Text.Json.JsonDocument.Parse(await http.GetStringAsync(new Uri($"http://127.0.0.1:{silo.HttpPort}/api/cluster")).ConfigureAwait(false));
-                var active = cluster.RootElement.GetProperty("silos").EnumerateArray().Count(e => e.GetProperty("status").GetString() == "active");
-                if (active != count)
-                {
-                    return false;
-                }
+                var active = await ActiveSilosAsync(http, silo).ConfigureAwait(false);
+                views.Add($"silo {silo.Index}: {active.Count} active");
+                ok &= active.Count == count;
             }
-            return true;
-        }, timeout ?? TimeSpan.FromSeconds(30), $"every silo sees {count} active silos").ConfigureAwait(false);
+            seen = string.Join("; ", views);
+            return ok;
+        }, timeout, () => $"{count} active silos in every running silo's view ({seen})").ConfigureAwait(false);
     }
 
-    private async Task<long> CountActiveAsync()
+    /// <summary>The addresses of the silos <paramref name="silo"/> sees as active.</summary>
+    public static async Task<List<string>> ActiveSilosAsync(HttpClient http, SiloProcess silo)
     {
-        await using var connection = new NpgsqlConnection(ConnectionString);
-        await connection.OpenAsync().ConfigureAwait(false);
-        await using var command = new NpgsqlCommand("SELECT count(*) FROM membership WHERE cluster_id = @c AND status = 2", connection);
-        command.Parameters.AddWithValue("c", ClusterId);
-        return (long)(await command.ExecuteScalarAsync().ConfigureAwait(false))!;
+        using var cluster = JsonDocument.Parse(await http.GetStringAsync(silo.Url("/api/cluster")).ConfigureAwait(false));
+        return cluster.RootElement.GetProperty("silos").EnumerateArray()
+            .Where(e => e.GetProperty("status").GetString() == "active")
+            .Select(e => e.GetProperty("address").GetString() ?? "")
+            .ToList();
     }
 
-    /// <summary>Retries a call while the cluster recovers (unreachable gateway, dead owner, timeout).</summary>
-    public static async Task<T> RetryAsync<T>(Func<Task<T>> call, TimeSpan timeout)
-    {
-        var deadline = DateTime.UtcNow + timeout;
-        while (true)
-        {
-            try
-            {
-                return await call().ConfigureAwait(false);
-            }
-            catch (Exception ex) when (IsTransient(ex) && DateTime.UtcNow < deadline)
-            {
-                await Task.Delay(50).ConfigureAwait(false);
-            }
-        }
-    }
+    /// <summary>The tails of every silo's output, for failure messages.</summary>
+    public string Logs(int lines = 30) => string.Join('\n', Silos.Select(s => s.Tail(lines)));
 
-    public static bool IsTransient(Exception ex) => ex is SiloUnavailableException or GrainCallTimeoutException or TimeoutException
-        || ex is NpgsqlException || (ex is GrainCallException g && g.RemoteTypeName?.StartsWith("Npgsql", StringComparison.Ordinal) == true)
-        || ex is Storage.InconsistentStateException;
-
-    private static async Task EnsurePostgresAsync()
+    private static async Task EnsurePostgresAsync(string connectionString)
     {
         try
         {
-            await using var connection = new NpgsqlConnection(ConnectionString);
+            await using var connection = new NpgsqlConnection(connectionString);
             await connection.OpenAsync().ConfigureAwait(false);
         }
         catch (Exception ex)
         {
-            throw new InvalidOperationException($"PostgreSQL is not reachable with '{new NpgsqlConnectionStringBuilder(ConnectionString) { Password = null }}' (run .ci/postgres.sh or set ORLEANSSESSIONS_TEST_POSTGRES): {ex.Message}", ex);
+            throw new InvalidOperationException($"PostgreSQL is not reachable with '{new NpgsqlConnectionStringBuilder(connectionString) { Password = null }}' (run .ci/postgres.sh or set ORLEANSSESSIONS_TEST_POSTGRES): {ex.Message}", ex);
         }
+    }
+
+    private static async Task StopClientAsync(IHost host)
+    {
+        using var stop = new CancellationTokenSource(TimeSpan.FromSeconds(5));
+        try
+        {
+            await host.StopAsync(stop.Token).ConfigureAwait(false);
+        }
+        catch (Exception ex) when (ex is OperationCanceledException or OrleansException or TimeoutException)
+        {
+            // the cluster is (partly) gone: nothing to say goodbye to
+        }
+        host.Dispose();
     }
 
     public async ValueTask DisposeAsync()
     {
-        await Client.DisposeAsync().ConfigureAwait(false);
+        if (_clientHost is not null)
+        {
+            await StopClientAsync(_clientHost).ConfigureAwait(false);
+        }
         foreach (var silo in Silos)
         {
             await silo.DisposeAsync().ConfigureAwait(false);
+        }
+    }
+}
+
+/// <summary>Grain calls while the cluster recovers.</summary>
+internal static class Calls
+{
+    /// <summary>A transient cluster failure: Orleans unavailable/timeout (<see cref="SessionFailureKind.Unavailable"/>) or a per-attempt timeout.</summary>
+    public static bool IsTransient(Exception ex) => ex is TimeoutException || SessionFailure.Classify(ex).Kind == SessionFailureKind.Unavailable;
+
+    /// <summary>Retries <paramref name="call"/> on transient failures, each attempt bounded by <paramref name="attempt"/>, until <paramref name="timeout"/>.</summary>
+    public static async Task<T> RetryAsync<T>(Func<Task<T>> call, TimeSpan timeout, TimeSpan? attempt = null)
+    {
+        var clock = Stopwatch.StartNew();
+        while (true)
+        {
+            try
+            {
+                return await call().WaitAsync(attempt ?? TimeSpan.FromSeconds(5)).ConfigureAwait(false);
+            }
+            catch (Exception ex) when (IsTransient(ex) && clock.Elapsed < timeout)
+            {
+                await Task.Delay(50).ConfigureAwait(false);
+            }
         }
     }
 }

@@ -1,23 +1,40 @@
+using System.Collections.Concurrent;
 using System.Diagnostics;
 using System.Globalization;
+using System.Net;
 using System.Net.Sockets;
 using System.Text;
 
 namespace OrleansSessions.Cluster.Tests;
 
-/// <summary>One silo started as its own process (the real silo host), on PostgreSQL.</summary>
+/// <summary>
+/// One real silo process (silo/bin/&lt;Configuration&gt;/net10.0/OrleansSessions.Silo.dll) on free loopback ports.
+/// <see cref="KillAsync"/> is a real SIGKILL (kill -9), not Orleans' in-process KillSiloAsync. Every process started
+/// here is also remembered in <see cref="Running"/> and killed when the test process exits, so a failing test leaves
+/// nothing behind.
+/// </summary>
 public sealed class SiloProcess : IAsyncDisposable
 {
+    private static readonly ConcurrentDictionary<int, Process> Running = new();
     private readonly StringBuilder _output = new();
-    private Process? _process;
+    private readonly Process _process;
 
-    private SiloProcess(int siloPort, int gatewayPort, int httpPort, IReadOnlyDictionary<string, string> settings)
+    static SiloProcess()
     {
+        AppDomain.CurrentDomain.ProcessExit += (_, _) => KillLeftovers();
+    }
+
+    private SiloProcess(Process process, int index, int siloPort, int gatewayPort, int httpPort)
+    {
+        _process = process;
+        Index = index;
         SiloPort = siloPort;
         GatewayPort = gatewayPort;
         HttpPort = httpPort;
-        Settings = settings;
     }
+
+    /// <summary>The silo's position in its cluster (0-based), for messages.</summary>
+    public int Index { get; }
 
     public int SiloPort { get; }
 
@@ -25,9 +42,16 @@ public sealed class SiloProcess : IAsyncDisposable
 
     public int HttpPort { get; }
 
-    public IReadOnlyDictionary<string, string> Settings { get; }
+    public int ProcessId => _process.Id;
 
-    public bool HasExited => _process is null || _process.HasExited;
+    /// <summary>The silo address reported by /healthz ("127.0.0.1:port@generation").</summary>
+    public string Address { get; private set; } = "";
+
+    public bool HasExited => _process.HasExited;
+
+    public string Gateway => $"127.0.0.1:{GatewayPort.ToString(CultureInfo.InvariantCulture)}";
+
+    public Uri Url(string path) => new($"http://127.0.0.1:{HttpPort.ToString(CultureInfo.InvariantCulture)}{path}");
 
     public string Output
     {
@@ -40,53 +64,83 @@ public sealed class SiloProcess : IAsyncDisposable
         }
     }
 
-    public static async Task<SiloProcess> StartAsync(IReadOnlyDictionary<string, string> settings)
+    /// <summary>The last <paramref name="lines"/> lines of the silo's console output, for failure messages.</summary>
+    public string Tail(int lines = 40)
     {
-        var silo = new SiloProcess(Ports.Next(), Ports.Next(), Ports.Next(), settings);
-        await silo.StartAsync().ConfigureAwait(false);
-        return silo;
+        var all = Output.Split('\n');
+        return $"--- silo {Index} (pid {_process.Id}, gateway {GatewayPort}) ---\n" + string.Join('\n', all.Skip(Math.Max(0, all.Length - lines)));
     }
 
-    /// <summary>Starts (or restarts) the process on the same ports.</summary>
-    public async Task StartAsync()
+    /// <summary>Starts the silo with <paramref name="settings"/> (configuration keys without "--") and waits for /healthz 200.</summary>
+    public static async Task<SiloProcess> StartAsync(int index, IReadOnlyDictionary<string, string> settings, TimeSpan? timeout = null)
     {
+        var dll = Repo.SiloDll;
+        if (!File.Exists(dll))
+        {
+            throw new FileNotFoundException("Build the silo first (dotnet build silo).", dll);
+        }
+        var (siloPort, gatewayPort, httpPort) = (Ports.Next(), Ports.Next(), Ports.Next());
         var info = new ProcessStartInfo("dotnet")
         {
             RedirectStandardOutput = true,
             RedirectStandardError = true,
             UseShellExecute = false,
+            WorkingDirectory = Repo.Root,
         };
-        info.ArgumentList.Add(SiloDll);
-        foreach (var (key, value) in Settings)
+        info.Environment["DOTNET_CLI_TELEMETRY_OPTOUT"] = "1";
+        info.ArgumentList.Add(dll);
+        foreach (var (key, value) in settings)
         {
             info.ArgumentList.Add($"--{key}={value}");
         }
-        info.ArgumentList.Add($"--Silo:SiloPort={SiloPort.ToString(CultureInfo.InvariantCulture)}");
-        info.ArgumentList.Add($"--Silo:GatewayPort={GatewayPort.ToString(CultureInfo.InvariantCulture)}");
-        info.ArgumentList.Add($"--Silo:HttpPort={HttpPort.ToString(CultureInfo.InvariantCulture)}");
+        info.ArgumentList.Add($"--Silo:SiloPort={siloPort.ToString(CultureInfo.InvariantCulture)}");
+        info.ArgumentList.Add($"--Silo:GatewayPort={gatewayPort.ToString(CultureInfo.InvariantCulture)}");
+        info.ArgumentList.Add($"--Silo:HttpPort={httpPort.ToString(CultureInfo.InvariantCulture)}");
         var process = new Process { StartInfo = info };
-        process.OutputDataReceived += (_, e) => Append(e.Data);
-        process.ErrorDataReceived += (_, e) => Append(e.Data);
+        var silo = new SiloProcess(process, index, siloPort, gatewayPort, httpPort);
+        process.OutputDataReceived += (_, e) => silo.Append(e.Data);
+        process.ErrorDataReceived += (_, e) => silo.Append(e.Data is null ? null : "stderr: " + e.Data);
         process.Start();
+        Running[process.Id] = process;
         process.BeginOutputReadLine();
         process.BeginErrorReadLine();
-        _process = process;
-        using var http = new HttpClient { Timeout = TimeSpan.FromSeconds(2) };
+        try
+        {
+            await silo.WaitHealthyAsync(timeout ?? TimeSpan.FromSeconds(60)).ConfigureAwait(false);
+        }
+        catch
+        {
+            await silo.DisposeAsync().ConfigureAwait(false);
+            throw;
+        }
+        return silo;
+    }
+
+    private async Task WaitHealthyAsync(TimeSpan timeout)
+    {
+        using var http = new HttpClient { Timeout = TimeSpan.FromSeconds(3) };
         await Wait.UntilAsync(async () =>
         {
-            if (process.HasExited)
+            if (_process.HasExited)
             {
-                throw new InvalidOperationException($"silo exited with {process.ExitCode}:\n{Output}");
+                throw new InvalidOperationException($"silo {Index} exited with {_process.ExitCode} before serving:\n{Tail()}");
             }
             try
             {
-                return (await http.GetAsync(new Uri($"http://127.0.0.1:{HttpPort}/healthz")).ConfigureAwait(false)).IsSuccessStatusCode;
+                using var response = await http.GetAsync(Url("/healthz")).ConfigureAwait(false);
+                if (response.StatusCode != HttpStatusCode.OK)
+                {
+                    return false;
+                }
+                using var health = System.Text.Json.JsonDocument.Parse(await response.Content.ReadAsStringAsync().ConfigureAwait(false));
+                Address = health.RootElement.TryGetProperty("silo", out var address) ? address.GetString() ?? "" : "";
+                return true;
             }
-            catch (HttpRequestException)
+            catch (Exception ex) when (ex is HttpRequestException or TaskCanceledException)
             {
                 return false;
             }
-        }, TimeSpan.FromSeconds(60), $"silo on {GatewayPort} healthy").ConfigureAwait(false);
+        }, timeout, () => $"silo {Index} answering /healthz\n{Tail()}").ConfigureAwait(false);
     }
 
     private void Append(string? line)
@@ -97,66 +151,84 @@ public sealed class SiloProcess : IAsyncDisposable
         }
         lock (_output)
         {
-            if (_output.Length < 2_000_000)
+            if (_output.Length < 4_000_000)
             {
                 _output.AppendLine(line);
             }
         }
     }
 
-    /// <summary>kill -9.</summary>
+    /// <summary>kill -9: SIGKILL, the silo ends without a word to its peers, clients or storage.</summary>
     public async Task KillAsync()
     {
-        if (_process is { HasExited: false } process)
+        if (!_process.HasExited)
         {
-            process.Kill(entireProcessTree: true);
-            await process.WaitForExitAsync().ConfigureAwait(false);
+            using (var kill = Process.Start("kill", ["-KILL", _process.Id.ToString(CultureInfo.InvariantCulture)]))
+            {
+                await kill.WaitForExitAsync().ConfigureAwait(false);
+            }
+            using var deadline = new CancellationTokenSource(TimeSpan.FromSeconds(10));
+            await _process.WaitForExitAsync(deadline.Token).ConfigureAwait(false);
         }
+        Running.TryRemove(_process.Id, out _);
     }
 
-    /// <summary>SIGTERM, then wait for a graceful exit.</summary>
-    public async Task StopAsync()
-    {
-        if (_process is not { HasExited: false } process)
-        {
-            return;
-        }
-        using (var kill = Process.Start("kill", ["-TERM", process.Id.ToString(CultureInfo.InvariantCulture)]))
-        {
-            await kill.WaitForExitAsync().ConfigureAwait(false);
-        }
-        using var timeout = new CancellationTokenSource(TimeSpan.FromSeconds(60));
-        await process.WaitForExitAsync(timeout.Token).ConfigureAwait(false);
-    }
-
+    /// <summary>Test clean-up: kill -9 (the cluster id is unique, nothing needs a graceful leave).</summary>
     public async ValueTask DisposeAsync()
     {
-        await KillAsync().ConfigureAwait(false);
-        _process?.Dispose();
+        try
+        {
+            await KillAsync().ConfigureAwait(false);
+        }
+        catch (Exception) when (!_process.HasExited)
+        {
+            _process.Kill(entireProcessTree: true);
+        }
+        catch (InvalidOperationException)
+        {
+            // never started
+        }
+        _process.Dispose();
     }
 
-    private static string SiloDll
+    private static void KillLeftovers()
     {
-        get
+        foreach (var process in Running.Values)
         {
-            var testDir = AppContext.BaseDirectory; // .../tests/OrleansSessions.Cluster.Tests/bin/<Configuration>/net10.0/
-            var tfm = new DirectoryInfo(testDir.TrimEnd(Path.DirectorySeparatorChar));
-            var configuration = tfm.Parent!.Name;
-            var root = tfm;
-            while (root is not null && !File.Exists(Path.Combine(root.FullName, "OrleansSessions.sln")))
+            try
             {
-                root = root.Parent;
+                process.Kill(entireProcessTree: true);
             }
-            if (root is null)
+            catch (InvalidOperationException)
             {
-                throw new InvalidOperationException("Cannot find the repository root from " + testDir);
+                // already gone
             }
-            var dll = Path.Combine(root.FullName, "silo", "bin", configuration, tfm.Name, "OrleansSessions.Silo.dll");
-            return File.Exists(dll) ? dll : throw new FileNotFoundException("Build the silo first (dotnet build silo).", dll);
         }
     }
 }
 
+/// <summary>Paths of the repository and its build outputs.</summary>
+internal static class Repo
+{
+    public static string Root { get; } = FindRoot();
+
+    /// <summary>Debug or Release, as this test assembly was built.</summary>
+    public static string Configuration { get; } = AppContext.BaseDirectory.Contains($"{Path.DirectorySeparatorChar}Release{Path.DirectorySeparatorChar}", StringComparison.Ordinal) ? "Release" : "Debug";
+
+    public static string SiloDll => Path.Combine(Root, "silo", "bin", Configuration, "net10.0", "OrleansSessions.Silo.dll");
+
+    private static string FindRoot()
+    {
+        var directory = new DirectoryInfo(AppContext.BaseDirectory);
+        while (directory is not null && !File.Exists(Path.Combine(directory.FullName, "OrleansSessions.sln")))
+        {
+            directory = directory.Parent;
+        }
+        return directory?.FullName ?? throw new InvalidOperationException("OrleansSessions.sln not found above " + AppContext.BaseDirectory);
+    }
+}
+
+/// <summary>Free loopback TCP ports, never the same one twice in this test process.</summary>
 internal static class Ports
 {
     private static readonly HashSet<int> Used = [];
@@ -167,9 +239,9 @@ internal static class Ports
         {
             while (true)
             {
-                using var listener = new TcpListener(System.Net.IPAddress.Loopback, 0);
+                using var listener = new TcpListener(IPAddress.Loopback, 0);
                 listener.Start();
-                var port = ((System.Net.IPEndPoint)listener.LocalEndpoint).Port;
+                var port = ((IPEndPoint)listener.LocalEndpoint).Port;
                 listener.Stop();
                 if (Used.Add(port))
                 {
@@ -180,11 +252,12 @@ internal static class Ports
     }
 }
 
+/// <summary>Polls a condition until it holds or a deadline passes; the only sleeps of these tests are its poll intervals.</summary>
 internal static class Wait
 {
-    public static async Task UntilAsync(Func<Task<bool>> condition, TimeSpan timeout, string what)
+    public static async Task UntilAsync(Func<Task<bool>> condition, TimeSpan timeout, Func<string> what, TimeSpan? poll = null)
     {
-        var deadline = DateTime.UtcNow + timeout;
+        var clock = Stopwatch.StartNew();
         Exception? last = null;
         while (true)
         {
@@ -199,15 +272,18 @@ internal static class Wait
             {
                 throw;
             }
-            catch (Exception ex)
+            catch (Exception ex) when (ex is not Xunit.Sdk.XunitException)
             {
                 last = ex;
             }
-            if (DateTime.UtcNow > deadline)
+            if (clock.Elapsed > timeout)
             {
-                throw new TimeoutException($"Timed out after {timeout} waiting for: {what}", last);
+                throw new TimeoutException($"Timed out after {timeout} waiting for: {what()}" + (last is null ? "" : $"\nlast error: {last.GetType().Name}: {last.Message}"), last);
             }
-            await Task.Delay(50).ConfigureAwait(false);
+            await Task.Delay(poll ?? TimeSpan.FromMilliseconds(100)).ConfigureAwait(false);
         }
     }
+
+    public static Task UntilAsync(Func<Task<bool>> condition, TimeSpan timeout, string what, TimeSpan? poll = null)
+        => UntilAsync(condition, timeout, () => what, poll);
 }

@@ -1,3 +1,2 @@
-// Each test starts its own multi-silo cluster with real-time failure detection; on a 2-core machine running
-// them side by side makes probes time out and the ring change under the tests.
+// Test clusters share the machine's two cores; running them one at a time keeps timings far from the limits.
 [assembly: CollectionBehavior(DisableTestParallelization = true)]

@@ -1,7 +1,5 @@
-using Microsoft.Extensions.DependencyInjection;
-using OrleansSessions.Grains.Diagnostics;
 using OrleansSessions.Sessions;
-using OrleansSessions.TestingHost;
+using Microsoft.Extensions.Time.Testing;
 
 namespace OrleansSessions.Grains.Tests;
 
@@ -12,7 +10,7 @@ public sealed class BoundedMemoryTests
     {
         const int Users = 10;
         const int SessionsPerUser = 1_000;
-        var time = new ManualTimeProvider(SessionCluster.Start);
+        var time = new FakeTimeProvider(SessionCluster.Start);
         await using var cluster = await SessionCluster.StartAsync(time, new Dictionary<string, string>
         {
             ["Sessions:IdleTimeout"] = "00:01:00",
@@ -28,7 +26,7 @@ public sealed class BoundedMemoryTests
             }
         }));
         await Task.WhenAll(creators);
-        Assert.Equal(Users * SessionsPerUser, cluster.Silos.Sum(s => Metrics(s).Created));
+        Assert.Equal(Users * SessionsPerUser, cluster.Silos.Sum(s => SessionCluster.Metrics(s).Created));
 
         time.Advance(TimeSpan.FromMinutes(2));
 
@@ -36,14 +34,14 @@ public sealed class BoundedMemoryTests
         // deactivates it) and lose its timer; the janitor (here run by hand instead of its reminder) ends those.
         await SessionCluster.WaitUntilAsync(async () =>
         {
-            if (cluster.Silos.Sum(s => Metrics(s).Ended) < Users * SessionsPerUser)
+            if (cluster.Silos.Sum(s => SessionCluster.Metrics(s).Ended) < Users * SessionsPerUser)
             {
-                await SessionCluster.RunJanitorsAsync(cluster.GrainFactory);
+                await SessionCluster.RunJanitorsAsync(cluster.Client);
                 return false;
             }
             return true;
         });
-        Assert.Equal(Users * SessionsPerUser, cluster.Silos.Sum(s => Metrics(s).Ended));
+        Assert.Equal(Users * SessionsPerUser, cluster.Silos.Sum(s => SessionCluster.Metrics(s).Ended));
         for (var u = 0; u < Users; u++)
         {
             var user = cluster.Client.GetGrain<IUserSessionsGrain>($"load-{u}");
@@ -54,10 +52,8 @@ public sealed class BoundedMemoryTests
 
         // Ended sessions deactivate; those trimmed out of history wake once more to forget their state, then
         // deactivate again. Only the user grains stay.
-        await SessionCluster.WaitUntilAsync(() => cluster.ActivationCountOf<ISessionGrain>() == 0);
-        Assert.Equal(0, cluster.Silos.Sum(s => Metrics(s).ActiveSessionActivations));
-        Assert.Equal(Users, cluster.ActivationCountOf<IUserSessionsGrain>());
+        await SessionCluster.WaitUntilAsync(async () => await SessionCluster.ActivationCountAsync<SessionGrain>(cluster) == 0);
+        Assert.Equal(0, cluster.Silos.Sum(s => SessionCluster.Metrics(s).ActiveSessionActivations));
+        Assert.Equal(Users, await SessionCluster.ActivationCountAsync<UserSessionsGrain>(cluster));
     }
-
-    private static SessionMetrics Metrics(TestSilo silo) => silo.Services.GetRequiredService<SessionMetrics>();
 }

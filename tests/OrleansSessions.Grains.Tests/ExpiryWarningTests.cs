@@ -1,5 +1,5 @@
 using OrleansSessions.Sessions;
-using OrleansSessions.TestingHost;
+using Microsoft.Extensions.Time.Testing;
 
 namespace OrleansSessions.Grains.Tests;
 
@@ -8,7 +8,7 @@ public sealed class ExpiryWarningTests
     [Fact]
     public async Task Expiring_is_published_once_per_deadline_and_rearmed_after_a_touch()
     {
-        var time = new ManualTimeProvider(SessionCluster.Start);
+        var time = new FakeTimeProvider(SessionCluster.Start);
         await using var cluster = await SessionCluster.StartAsync(time, new Dictionary<string, string>
         {
             ["Sessions:IdleTimeout"] = "00:30:00",
@@ -55,7 +55,7 @@ public sealed class ExpiryWarningTests
     [Fact]
     public async Task Expiry_timer_ends_an_untouched_session_and_reports_it_to_history_and_subscribers()
     {
-        var time = new ManualTimeProvider(SessionCluster.Start);
+        var time = new FakeTimeProvider(SessionCluster.Start);
         await using var cluster = await SessionCluster.StartAsync(time, new Dictionary<string, string> { ["Sessions:IdleTimeout"] = "00:20:00" });
         await using var events = await EventRecorder.SubscribeAsync(cluster.Client);
         var user = cluster.Client.GetGrain<IUserSessionsGrain>("idle-user");

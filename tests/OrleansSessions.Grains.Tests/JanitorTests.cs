@@ -1,8 +1,9 @@
+using Microsoft.Extensions.DependencyInjection;
+using Microsoft.Extensions.Time.Testing;
+using Orleans.Runtime;
+using Orleans.Storage;
 using OrleansSessions.Grains.Storage;
-using OrleansSessions.Invocation;
-using OrleansSessions.Serialization;
 using OrleansSessions.Sessions;
-using OrleansSessions.TestingHost;
 
 namespace OrleansSessions.Grains.Tests;
 
@@ -17,7 +18,7 @@ public sealed class JanitorTests
     [Fact]
     public async Task Janitor_expires_a_session_whose_activation_was_collected()
     {
-        var time = new ManualTimeProvider(SessionCluster.Start);
+        var time = new FakeTimeProvider(SessionCluster.Start);
         var index = new InMemorySessionDeadlineIndex();
         await using var cluster = await SessionCluster.StartAsync(time, TenMinutes, index: index);
         await using var events = await EventRecorder.SubscribeAsync(cluster.Client);
@@ -25,17 +26,16 @@ public sealed class JanitorTests
         var created = await user.CreateSessionAsync();
         Assert.Equal(1, index.Count);
 
-        await cluster.ForceActivationCollectionAsync(TimeSpan.Zero);
-        await SessionCluster.WaitUntilAsync(() => cluster.ActivationCountOf<ISessionGrain>() == 0);
+        await SessionCluster.DeactivateAsync(cluster, cluster.Client.GetGrain<ISessionGrain>(created.SessionId));
+        Assert.Equal(0, await SessionCluster.ActivationCountAsync<SessionGrain>(cluster));
 
-        // No activation, so no timer: only the janitor can end it. A minute late is past Janitor:BulkAfter, so it
-        // ends it in storage without activating the session or its user.
+        // No activation, so no timer: only the janitor can end it.
         time.Advance(TimeSpan.FromMinutes(11));
-        Assert.Equal(1, await SessionCluster.RunJanitorsAsync(cluster.GrainFactory));
+        Assert.Equal(1, await SessionCluster.RunJanitorsAsync(cluster.Client));
         Assert.Equal(0, index.Count);
-        Assert.Equal(0, cluster.ActivationCountOf<ISessionGrain>());
-        Assert.Equal(0, cluster.ActivationCountOf<IUserSessionsGrain>());
-        Assert.Equal(0, await SessionCluster.RunJanitorsAsync(cluster.GrainFactory));
+        Assert.Equal(0, await SessionCluster.RunJanitorsAsync(cluster.Client));
+        // The ended session leaves memory again.
+        await SessionCluster.WaitUntilAsync(async () => await SessionCluster.ActivationCountAsync<SessionGrain>(cluster) == 0);
 
         var info = await cluster.Client.GetGrain<ISessionGrain>(created.SessionId).GetAsync();
         Assert.Equal(SessionStatus.Expired, info.Status);
@@ -49,7 +49,7 @@ public sealed class JanitorTests
     [Fact]
     public async Task Janitor_leaves_a_session_touched_after_its_row_was_written_and_fixes_the_row()
     {
-        var time = new ManualTimeProvider(SessionCluster.Start);
+        var time = new FakeTimeProvider(SessionCluster.Start);
         var index = new InMemorySessionDeadlineIndex();
         await using var cluster = await SessionCluster.StartAsync(time, TenMinutes, index: index);
         var created = await cluster.Client.GetGrain<IUserSessionsGrain>("touched").CreateSessionAsync();
@@ -57,21 +57,19 @@ public sealed class JanitorTests
 
         time.SetUtcNow(SessionCluster.Start.AddMinutes(9));
         await session.TouchAsync(); // deadline 14:19; the row still says 14:10
-        await cluster.ForceActivationCollectionAsync(TimeSpan.Zero);
-        await SessionCluster.WaitUntilAsync(() => cluster.ActivationCountOf<ISessionGrain>() == 0);
+        await SessionCluster.DeactivateAsync(cluster, session);
 
         time.SetUtcNow(SessionCluster.Start.AddMinutes(12));
-        Assert.Equal(0, await SessionCluster.RunJanitorsAsync(cluster.GrainFactory));
+        Assert.Equal(0, await SessionCluster.RunJanitorsAsync(cluster.Client));
         Assert.True(await session.IsActiveAsync());
         var partition = SessionDeadlinePartitioner.GetPartition(created.SessionId, 8);
         var row = Assert.Single(await index.ReadDueAsync(partition, DateTimeOffset.MaxValue, 10));
         Assert.Equal(SessionCluster.Start.AddMinutes(19), row.Deadline);
 
-        // Collected again and never touched: at 14:19 the janitor ends it, once.
-        await cluster.ForceActivationCollectionAsync(TimeSpan.Zero);
-        await SessionCluster.WaitUntilAsync(() => cluster.ActivationCountOf<ISessionGrain>() == 0);
+        // Deactivated again and never touched: at 14:19 the janitor ends it, once.
+        await SessionCluster.DeactivateAsync(cluster, session);
         time.SetUtcNow(SessionCluster.Start.AddMinutes(19));
-        Assert.Equal(1, await SessionCluster.RunJanitorsAsync(cluster.GrainFactory));
+        Assert.Equal(1, await SessionCluster.RunJanitorsAsync(cluster.Client));
         Assert.False(await session.IsActiveAsync());
         Assert.Equal(SessionCluster.Start.AddMinutes(19), (await session.GetAsync()).EndedAt);
     }
@@ -79,7 +77,7 @@ public sealed class JanitorTests
     [Fact]
     public async Task Janitor_racing_the_timers_ends_each_session_once()
     {
-        var time = new ManualTimeProvider(SessionCluster.Start);
+        var time = new FakeTimeProvider(SessionCluster.Start);
         var index = new InMemorySessionDeadlineIndex();
         await using var cluster = await SessionCluster.StartAsync(time, TenMinutes, index: index);
         await using var events = await EventRecorder.SubscribeAsync(cluster.Client);
@@ -92,7 +90,7 @@ public sealed class JanitorTests
 
         // Timers fire for the live activations while the janitor sweeps the same sessions.
         time.Advance(TimeSpan.FromMinutes(10));
-        var byJanitor = await SessionCluster.RunJanitorsAsync(cluster.GrainFactory);
+        var byJanitor = await SessionCluster.RunJanitorsAsync(cluster.Client);
 
         await SessionCluster.WaitUntilAsync(() => ids.All(id => events.Of(id, SessionEventType.Expired).Count >= 1));
         Assert.InRange(byJanitor, 0, ids.Count);
@@ -100,14 +98,14 @@ public sealed class JanitorTests
         var history = await user.GetHistoryAsync(100);
         Assert.Equal(ids.Count, history.Count);
         Assert.Equal(ids.Count, history.Select(h => h.SessionId).Distinct().Count());
-        Assert.Equal(0, await SessionCluster.RunJanitorsAsync(cluster.GrainFactory));
+        Assert.Equal(0, await SessionCluster.RunJanitorsAsync(cluster.Client));
         await SessionCluster.WaitUntilAsync(() => index.Count == 0);
     }
 
     [Fact]
     public async Task Janitor_expires_sessions_of_a_killed_silo_once_each()
     {
-        var time = new ManualTimeProvider(SessionCluster.Start);
+        var time = new FakeTimeProvider(SessionCluster.Start);
         var index = new InMemorySessionDeadlineIndex();
         await using var cluster = await SessionCluster.StartAsync(time, TenMinutes, silos: 3, index: index);
         await using var events = await EventRecorder.SubscribeAsync(cluster.Client);
@@ -122,14 +120,16 @@ public sealed class JanitorTests
         }
 
         var victim = cluster.Silos[1];
-        Assert.True(victim.ActivationCount > 0, "The victim silo should host some of the grains.");
+        var stats = await cluster.Client.GetGrain<IManagementGrain>(0).GetSimpleGrainStatistics();
+        Assert.True(stats.Any(s => s.SiloAddress == victim.SiloAddress && s.GrainType.Contains(nameof(SessionGrain), StringComparison.Ordinal) && s.ActivationCount > 0),
+            "The victim silo should host some of the sessions.");
         await cluster.KillSiloAsync(victim);
-        // Calls to grains of the dead silo fail until the survivors declare it dead (about 4 s).
-        await cluster.WaitForViewAsync();
+        // Calls to grains of the dead silo fail until the survivors declare it dead.
+        await cluster.WaitForLivenessToStabilizeAsync(didKill: true);
 
         time.Advance(TimeSpan.FromMinutes(10));
         // The survivors' timers race the janitor; sessions of the dead silo have no timer left.
-        var byJanitor = await SessionCluster.RunJanitorsAsync(cluster.GrainFactory);
+        var byJanitor = await SessionCluster.RunJanitorsAsync(cluster.Client);
         Assert.InRange(byJanitor, 1, sessions.Count);
 
         await SessionCluster.WaitUntilAsync(() => sessions.All(s => events.Of(s.SessionId, SessionEventType.Expired).Count >= 1));
@@ -150,101 +150,23 @@ public sealed class JanitorTests
     }
 
     [Fact]
-    public async Task Bulk_sweep_ends_orphans_in_storage_and_their_users_record_them_once()
+    public async Task A_live_session_whose_end_was_stored_elsewhere_adopts_it_and_does_not_report_it_again()
     {
-        var time = new ManualTimeProvider(SessionCluster.Start);
-        var index = new InMemorySessionDeadlineIndex();
-        await using var cluster = await SessionCluster.StartAsync(time, TenMinutes, index: index);
-        await using var events = await EventRecorder.SubscribeAsync(cluster.Client);
-        var sessions = new List<SessionInfo>();
-        for (var u = 0; u < 20; u++)
-        {
-            var user = cluster.Client.GetGrain<IUserSessionsGrain>($"bulk-{u}");
-            for (var i = 0; i < 5; i++)
-            {
-                sessions.Add(await user.CreateSessionAsync());
-            }
-        }
-        await cluster.ForceActivationCollectionAsync(TimeSpan.Zero);
-        await SessionCluster.WaitUntilAsync(() => cluster.ActivationCountOf<ISessionGrain>() == 0 && cluster.ActivationCountOf<IUserSessionsGrain>() == 0);
-
-        time.Advance(TimeSpan.FromMinutes(15));
-        Assert.Equal(sessions.Count, await SessionCluster.RunJanitorsAsync(cluster.GrainFactory));
-        Assert.Equal(0, cluster.ActivationCountOf<ISessionGrain>());
-        Assert.Equal(0, index.Count);
-        Assert.Equal(0, await SessionCluster.RunJanitorsAsync(cluster.GrainFactory));
-
-        await SessionCluster.WaitUntilAsync(() => sessions.All(s => events.Of(s.SessionId, SessionEventType.Expired).Count >= 1));
-        Assert.All(sessions, s => Assert.Single(events.Of(s.SessionId, SessionEventType.Expired)));
-        foreach (var group in sessions.GroupBy(s => s.UserId))
-        {
-            var user = cluster.Client.GetGrain<IUserSessionsGrain>(group.Key);
-            Assert.Empty(await user.GetActiveSessionsAsync());
-            var history = await user.GetHistoryAsync(100);
-            Assert.Equal(group.Select(s => s.SessionId).Order(), history.Select(h => h.SessionId).Order());
-            Assert.All(history, h =>
-            {
-                Assert.Equal(SessionStatus.Expired, h.Status);
-                Assert.Equal(EndReason.IdleTimeout, h.EndReason);
-                Assert.Equal(h.ExpiresAt, h.EndedAt);
-            });
-        }
-        foreach (var session in sessions)
-        {
-            var info = await cluster.Client.GetGrain<ISessionGrain>(session.SessionId).GetAsync();
-            Assert.Equal(SessionStatus.Expired, info.Status);
-            Assert.Equal(session.ExpiresAt, info.EndedAt);
-        }
-    }
-
-    [Fact]
-    public async Task A_live_user_grain_whose_state_the_bulk_sweep_changed_merges_instead_of_failing()
-    {
-        var time = new ManualTimeProvider(SessionCluster.Start);
-        var index = new InMemorySessionDeadlineIndex();
-        await using var cluster = await SessionCluster.StartAsync(time, TenMinutes, index: index);
-        var user = cluster.Client.GetGrain<IUserSessionsGrain>("merging");
-        var orphan = await user.CreateSessionAsync();
-        await cluster.ForceActivationCollectionAsync(TimeSpan.Zero);
-        await SessionCluster.WaitUntilAsync(() => cluster.ActivationCountOf<ISessionGrain>() == 0 && cluster.ActivationCountOf<IUserSessionsGrain>() == 0);
-
-        // The user grain comes back (holding the orphan as live) and creates a session; the orphan stays unloaded.
-        time.Advance(TimeSpan.FromMinutes(11));
-        var second = await user.CreateSessionAsync();
-        Assert.Equal(1, cluster.ActivationCountOf<IUserSessionsGrain>());
-
-        // The sweep records the orphan's end in the stored user state behind the live activation's back.
-        Assert.Equal(1, await SessionCluster.RunJanitorsAsync(cluster.GrainFactory));
-        Assert.Equal(1, cluster.ActivationCountOf<ISessionGrain>());
-
-        // The activation's next write meets the newer version: it merges and succeeds.
-        var third = await user.CreateSessionAsync();
-        var active = await user.GetActiveSessionsAsync();
-        Assert.Equal(new[] { second.SessionId, third.SessionId }.Order(), active.Select(a => a.SessionId).Order());
-        var history = await user.GetHistoryAsync(10);
-        var entry = Assert.Single(history);
-        Assert.Equal(orphan.SessionId, entry.SessionId);
-        Assert.Equal(third.SessionId, (await user.GetCurrentSessionAsync())!.SessionId);
-    }
-
-    [Fact]
-    public async Task A_live_session_whose_end_was_stored_elsewhere_adopts_it_and_reports_it_expired()
-    {
-        var time = new ManualTimeProvider(SessionCluster.Start);
+        var time = new FakeTimeProvider(SessionCluster.Start);
         await using var cluster = await SessionCluster.StartAsync(time, TenMinutes);
         await using var events = await EventRecorder.SubscribeAsync(cluster.Client);
         var created = await cluster.Client.GetGrain<IUserSessionsGrain>("adopting").CreateSessionAsync();
         var session = cluster.Client.GetGrain<ISessionGrain>(created.SessionId);
         Assert.True(await session.IsActiveAsync());
 
-        // What a bulk end writes: the ended state, compare-and-swapped on the ETag the activation also holds.
-        var grainId = new GrainId(GrainInterfaceRegistry.GetInterfaceId<ISessionGrain>(), created.SessionId);
-        var record = await cluster.Storage.ReadAsync(SessionGrain.StateName, grainId, default);
-        var stored = CodecRegistry.Deserialize<SessionState>(record.Data);
-        stored.Status = SessionStatus.Expired;
-        stored.EndReason = EndReason.IdleTimeout;
-        stored.EndedAt = stored.ExpiresAt;
-        await cluster.Storage.WriteAsync(SessionGrain.StateName, grainId, CodecRegistry.Serialize(stored), record.ETag, default);
+        // Another writer stores the end behind the live activation's back (as a duplicate activation during a
+        // membership change would): the ended state, compare-and-swapped on the ETag the activation also holds.
+        var storage = cluster.Silos[0].ServiceProvider.GetRequiredKeyedService<IGrainStorage>(SessionStorage.Name);
+        var grainId = GrainId.Create("session", created.SessionId);
+        var stored = new GrainState<SessionState>();
+        await storage.ReadStateAsync(SessionStorage.SessionStateName, grainId, stored);
+        stored.State!.End(EndReason.IdleTimeout, time.GetUtcNow());
+        await storage.WriteStateAsync(SessionStorage.SessionStateName, grainId, stored);
 
         // The live activation still believes in the session; its touch write loses and it adopts the stored end.
         await Assert.ThrowsAsync<SessionExpiredException>(() => session.TouchAsync().AsTask());
@@ -256,49 +178,26 @@ public sealed class JanitorTests
     }
 
     [Fact]
-    public async Task Bulk_sweep_racing_live_activations_ends_each_session_once()
+    public async Task The_janitor_reminder_sweeps_on_its_own()
     {
-        var time = new ManualTimeProvider(SessionCluster.Start);
+        var time = new FakeTimeProvider(SessionCluster.Start);
         var index = new InMemorySessionDeadlineIndex();
-        await using var cluster = await SessionCluster.StartAsync(time, TenMinutes, silos: 2, index: index);
+        await using var cluster = await SessionCluster.StartAsync(time, new Dictionary<string, string>(TenMinutes)
+        {
+            ["Janitor:Period"] = "00:00:01",
+            ["Janitor:Partitions"] = "2",
+        }, index: index);
         await using var events = await EventRecorder.SubscribeAsync(cluster.Client);
-        var sessions = new List<SessionInfo>();
-        for (var u = 0; u < 10; u++)
-        {
-            for (var i = 0; i < 10; i++)
-            {
-                sessions.Add(await cluster.Client.GetGrain<IUserSessionsGrain>($"race-{u}").CreateSessionAsync());
-            }
-        }
-        // Every activation is collected, then half come back with their timers, which fire as the clock jumps
-        // past Janitor:BulkAfter while the sweep runs; the other half are orphans.
-        await cluster.ForceActivationCollectionAsync(TimeSpan.Zero);
-        await SessionCluster.WaitUntilAsync(() => cluster.ActivationCountOf<ISessionGrain>() == 0);
-        foreach (var session in sessions.Take(50))
-        {
-            Assert.True(await cluster.Client.GetGrain<ISessionGrain>(session.SessionId).IsActiveAsync());
-        }
-        var sweep = Task.Run(async () =>
-        {
-            var total = 0;
-            for (var i = 0; i < 5; i++)
-            {
-                total += await SessionCluster.RunJanitorsAsync(cluster.GrainFactory);
-            }
-            return total;
-        });
-        time.Advance(TimeSpan.FromMinutes(12));
-        var byJanitor = await sweep;
-        byJanitor += await SessionCluster.RunJanitorsAsync(cluster.GrainFactory);
+        var user = cluster.Client.GetGrain<IUserSessionsGrain>("reminded");
+        var created = await user.CreateSessionAsync();
+        await SessionCluster.DeactivateAsync(cluster, cluster.Client.GetGrain<ISessionGrain>(created.SessionId));
 
-        await SessionCluster.WaitUntilAsync(() => sessions.All(s => events.Of(s.SessionId, SessionEventType.Expired).Count >= 1));
-        Assert.InRange(byJanitor, 0, sessions.Count);
-        Assert.All(sessions, s => Assert.Single(events.Of(s.SessionId, SessionEventType.Expired)));
-        foreach (var group in sessions.GroupBy(s => s.UserId))
-        {
-            var history = await cluster.Client.GetGrain<IUserSessionsGrain>(group.Key).GetHistoryAsync(100);
-            Assert.Equal(group.Select(s => s.SessionId).Order(), history.Select(h => h.SessionId).Order());
-        }
-        await SessionCluster.WaitUntilAsync(() => index.Count == 0);
+        // Nobody calls the janitor: its Orleans reminder (1 s, below Orleans' default 1 min minimum) sweeps.
+        time.Advance(TimeSpan.FromMinutes(11));
+        await SessionCluster.WaitUntilAsync(() => events.Of(created.SessionId, SessionEventType.Expired).Count == 1);
+        Assert.Equal(0, index.Count);
+        var entry = Assert.Single(await user.GetHistoryAsync(10));
+        Assert.Equal(EndReason.IdleTimeout, entry.EndReason);
+        Assert.Equal(created.ExpiresAt, entry.EndedAt);
     }
 }

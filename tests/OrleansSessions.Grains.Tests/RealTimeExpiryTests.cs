@@ -1,9 +1,5 @@
 using System.Collections.Concurrent;
-using Microsoft.Extensions.DependencyInjection;
-using OrleansSessions.Grains.Storage;
-using OrleansSessions.Hosting;
 using OrleansSessions.Sessions;
-using OrleansSessions.TestingHost;
 
 namespace OrleansSessions.Grains.Tests;
 
@@ -12,37 +8,25 @@ public sealed class RealTimeExpiryTests
     [Fact]
     public async Task Three_silos_on_real_time_expire_a_thousand_sessions_within_a_second_of_their_deadlines_once_each()
     {
-        var index = new InMemorySessionDeadlineIndex();
-        await using var cluster = await new TestClusterBuilder(3)
-            .ConfigureSilo(silo =>
-            {
-                silo.Services.AddSingleton<ISessionDeadlineIndex>(index);
-                silo.AddSessionGrains();
-            })
-            .AddConfiguration("Sessions:IdleTimeout", "00:00:02")
-            .AddConfiguration("Sessions:WarningBefore", "00:00:01")
-            .BuildAndStartAsync();
-        var expired = new ConcurrentQueue<SessionEvent>();
-        await using var subscription = await cluster.Client.SubscribeAsync<SessionEvent>(SessionTopics.Events, evt =>
+        await using var cluster = await SessionCluster.StartAsync(TimeProvider.System, new Dictionary<string, string>
         {
-            if (evt.Type == SessionEventType.Expired)
-            {
-                expired.Enqueue(evt);
-            }
-            return ValueTask.CompletedTask;
-        });
+            ["Sessions:IdleTimeout"] = "00:00:02",
+            ["Sessions:WarningBefore"] = "00:00:01",
+        }, silos: 3);
+        await using var events = await EventRecorder.SubscribeAsync(cluster.Client);
+        IEnumerable<SessionEvent> expired() => events.All.Where(e => e.Type == SessionEventType.Expired);
 
         var users = Enumerable.Range(0, 100).Select(i => $"realtime-{i}").ToArray();
         var created = new ConcurrentBag<SessionInfo>();
         await Parallel.ForEachAsync(Enumerable.Range(0, 1000), new ParallelOptions { MaxDegreeOfParallelism = 16 }, async (i, _) =>
             created.Add(await cluster.Client.GetGrain<IUserSessionsGrain>(users[i % 100]).CreateSessionAsync()));
 
-        await TestCluster.WaitUntilAsync(() => expired.Count >= 1000, TimeSpan.FromSeconds(60), "1000 expired events");
+        await SessionCluster.WaitUntilAsync(() => expired().Count() >= 1000);
 
-        var byId = expired.GroupBy(e => e.Session.SessionId).ToDictionary(g => g.Key, g => g.ToList());
+        var byId = expired().GroupBy(e => e.Session.SessionId).ToDictionary(g => g.Key, g => g.ToList());
         Assert.Equal(1000, byId.Count);
         Assert.All(byId.Values, events => Assert.Single(events));
-        foreach (var evt in expired)
+        foreach (var evt in expired())
         {
             var lag = evt.At - evt.Session.ExpiresAt;
             Assert.True(lag >= TimeSpan.Zero && lag <= TimeSpan.FromSeconds(1), $"{evt.Session.SessionId} expired {lag.TotalMilliseconds} ms after its deadline");
@@ -56,6 +40,6 @@ public sealed class RealTimeExpiryTests
         }
         Assert.Equal(1000, history.Count);
         Assert.Equal(created.Select(c => c.SessionId).Order(), history.Select(h => h.SessionId).Order());
-        await TestCluster.WaitUntilAsync(() => cluster.ActivationCountOf<ISessionGrain>() == 0, TimeSpan.FromSeconds(30), "ended sessions leave memory");
+        await SessionCluster.WaitUntilAsync(async () => await SessionCluster.ActivationCountAsync<SessionGrain>(cluster) == 0);
     }
 }

@@ -1,74 +1,137 @@
 using System.Collections.Concurrent;
+using Microsoft.Extensions.Configuration;
 using Microsoft.Extensions.DependencyInjection;
+using Microsoft.Extensions.Time.Testing;
+using Orleans.Configuration;
+using Orleans.Runtime;
+using Orleans.Serialization;
+using Orleans.Storage;
+using Orleans.Streams;
+using Orleans.TestingHost;
+using OrleansSessions.Grains.Diagnostics;
+using OrleansSessions.Grains.Hosting;
 using OrleansSessions.Grains.Storage;
 using OrleansSessions.Hosting;
 using OrleansSessions.Sessions;
-using OrleansSessions.TestingHost;
 
 namespace OrleansSessions.Grains.Tests;
 
-/// <summary>Starts test clusters hosting the session grains on a manual grain clock.</summary>
+/// <summary>Starts Orleans in-process test clusters hosting the session grains, grain time on a fake clock.</summary>
 internal static class SessionCluster
 {
     /// <summary>The seed timeline's start: 2026-01-01 14:00 UTC.</summary>
     public static readonly DateTimeOffset Start = new(2026, 1, 1, 14, 0, 0, TimeSpan.Zero);
 
-    /// <summary>How long a condition may take to become true (asynchronous timers, one-way calls, events).</summary>
+    /// <summary>How long a condition may take to become true (timer turns, one-way calls, stream delivery).</summary>
     public static readonly TimeSpan WaitLimit = TimeSpan.FromSeconds(30);
 
-    public static async Task<TestCluster> StartAsync(
-        ManualTimeProvider time,
+    /// <summary>
+    /// A cluster of <paramref name="silos"/> silos with the session grains, in-memory storage, reminders and streams.
+    /// Grain time (the domain grains' timers and the TimeProvider they are given) is <paramref name="time"/>; Orleans'
+    /// own areas (membership, messaging, reminders' schedule, stream polling) stay on real time, as Orleans' tests do.
+    /// All silos share one grain storage and one deadline index, as silos on a database would.
+    /// </summary>
+    public static async Task<InProcessTestCluster> StartAsync(
+        TimeProvider time,
         IReadOnlyDictionary<string, string>? configuration = null,
         int silos = 1,
         InMemorySessionDeadlineIndex? index = null)
     {
-        var builder = new TestClusterBuilder(initialSilosCount: silos);
-        builder.UseGrainTimeProvider(time);
-        // One index for all silos of the cluster, as they share grain storage: the janitor of any silo must see
-        // the rows written by sessions on every other (the in-memory default is per process).
         index ??= new InMemorySessionDeadlineIndex();
-        builder.ConfigureSilo(silo =>
+        var store = new SharedGrainStorage.Store();
+        var builder = new InProcessTestClusterBuilder((short)silos);
+        builder.Options.ConfigureFileLogging = false;
+        builder.ConfigureHost(host =>
         {
-            silo.Services.AddSingleton<ISessionDeadlineIndex>(index);
-            silo.AddSessionGrains();
-        });
-        // Idle collection measures idleness on the grain clock: keep it out of tests that jump the clock by
-        // hours, so that only the tests that ask for a collection (ForceActivationCollectionAsync) get one.
-        if (configuration is null || !configuration.ContainsKey("GrainCollection:CollectionAge"))
-        {
-            builder.AddConfiguration("GrainCollection:CollectionAge", "3650.00:00:00");
-        }
-        if (configuration is not null)
-        {
-            foreach (var (key, value) in configuration)
+            var values = new Dictionary<string, string?>(StringComparer.Ordinal);
+            if (configuration is not null)
             {
-                builder.AddConfiguration(key, value);
+                foreach (var (key, value) in configuration)
+                {
+                    values[key] = value;
+                }
             }
-        }
-        return await builder.BuildAndStartAsync();
+            host.Configuration.AddInMemoryCollection(values);
+        });
+        builder.ConfigureSilo((_, silo) =>
+        {
+            silo.Services.AddSingleton(time);
+            silo.Services.UseTimeProviderForBackgroundAreas(TimeProvider.System);
+            if (time is FakeTimeProvider fake)
+            {
+                silo.Services.AddKeyedSingleton<TimeProvider>("Orleans.Grains", (sp, _) => new GrainClock(fake, sp));
+            }
+            silo.Services.AddSingleton<ISessionDeadlineIndex>(index);
+            silo.Services.AddKeyedSingleton<IGrainStorage>(SessionStorage.Name, (sp, _) => new SharedGrainStorage(store, sp.GetRequiredService<Serializer>()));
+            silo.Services.AddKeyedSingleton<IGrainStorage>("PubSubStore", (sp, _) => new SharedGrainStorage(store, sp.GetRequiredService<Serializer>()));
+            silo.UseInMemoryReminderService();
+            silo.AddOrleansSessions();
+            // Fast failure detection for the tests that kill a silo.
+            silo.Configure<ClusterMembershipOptions>(o =>
+            {
+                o.ProbeTimeout = TimeSpan.FromSeconds(1);
+                o.NumMissedProbesLimit = 2;
+                o.NumVotesForDeathDeclaration = 1;
+            });
+        });
+        builder.ConfigureClient(client => client.AddMemoryStreams(SessionStreams.ProviderName));
+        var cluster = builder.Build();
+        await cluster.DeployAsync();
+        return cluster;
     }
 
-    public static Task WaitUntilAsync(Func<Task<bool>> condition) => TestCluster.WaitUntilAsync(condition, WaitLimit);
+    public static Task WaitUntilAsync(Func<bool> condition) => WaitUntilAsync(() => Task.FromResult(condition()));
 
-    public static Task WaitUntilAsync(Func<bool> condition) => TestCluster.WaitUntilAsync(() => Task.FromResult(condition()), WaitLimit);
+    /// <summary>Polls <paramref name="condition"/> until it holds; fails after <see cref="WaitLimit"/>.</summary>
+    public static async Task WaitUntilAsync(Func<Task<bool>> condition)
+    {
+        var deadline = DateTime.UtcNow + WaitLimit;
+        while (!await condition())
+        {
+            if (DateTime.UtcNow > deadline)
+            {
+                Assert.Fail($"The condition did not hold within {WaitLimit}.");
+            }
+            await Task.Delay(20);
+        }
+    }
 
     /// <summary>Sweeps every janitor partition (default Janitor:Partitions) and returns the total expired.</summary>
-    public static Task<int> RunJanitorsAsync(IGrainFactory grains, int partitions = 8) => JanitorStartup.RunJanitorsAsync(grains, partitions);
+    public static Task<int> RunJanitorsAsync(IGrainFactory grains, int partitions = 8) => Janitors.RunAsync(grains, partitions);
+
+    /// <summary>The session metrics of one silo.</summary>
+    public static SessionMetrics Metrics(InProcessSiloHandle silo) => silo.ServiceProvider.GetRequiredService<SessionMetrics>();
+
+    /// <summary>How many activations of grain class <typeparamref name="TGrain"/> the cluster holds, from Orleans' management grain.</summary>
+    public static async Task<int> ActivationCountAsync<TGrain>(InProcessTestCluster cluster)
+    {
+        var stats = await cluster.Client.GetGrain<IManagementGrain>(0).GetSimpleGrainStatistics();
+        var name = typeof(TGrain).FullName!;
+        return stats.Where(s => s.GrainType.Contains(name, StringComparison.Ordinal)).Sum(s => s.ActivationCount);
+    }
+
+    /// <summary>Deactivates the grain's activation (wherever it is) and waits until it is gone.</summary>
+    public static async Task DeactivateAsync(InProcessTestCluster cluster, IAddressable grain)
+    {
+        await cluster.DeactivateAsync(grain);
+        await cluster.WaitForDeactivationAsync(grain);
+    }
 }
 
-/// <summary>Records every session event the client receives.</summary>
+/// <summary>Records every session event the cluster client receives from the events stream.</summary>
 internal sealed class EventRecorder : IAsyncDisposable
 {
     private readonly ConcurrentQueue<SessionEvent> _events = new();
-    private IAsyncDisposable? _subscription;
+    private StreamSubscriptionHandle<SessionEvent>? _subscription;
 
     public static async Task<EventRecorder> SubscribeAsync(IClusterClient client)
     {
         var recorder = new EventRecorder();
-        recorder._subscription = await client.SubscribeAsync<SessionEvent>(SessionTopics.Events, evt =>
+        var stream = client.GetStreamProvider(SessionStreams.ProviderName).GetStream<SessionEvent>(SessionStreams.Namespace, SessionStreams.EventsKey);
+        recorder._subscription = await stream.SubscribeAsync((evt, _) =>
         {
             recorder._events.Enqueue(evt);
-            return ValueTask.CompletedTask;
+            return Task.CompletedTask;
         });
         return recorder;
     }
@@ -78,13 +141,22 @@ internal sealed class EventRecorder : IAsyncDisposable
     public List<SessionEvent> Of(string sessionId, SessionEventType type)
         => _events.Where(e => e.Session.SessionId == sessionId && e.Type == type).ToList();
 
+    public List<SessionEvent> Of(string sessionId) => _events.Where(e => e.Session.SessionId == sessionId).ToList();
+
     public int Count(SessionEventType type) => _events.Count(e => e.Type == type);
 
     public async ValueTask DisposeAsync()
     {
         if (_subscription is not null)
         {
-            await _subscription.DisposeAsync();
+            try
+            {
+                await _subscription.UnsubscribeAsync();
+            }
+            catch (Exception)
+            {
+                // The cluster may already be gone.
+            }
         }
     }
 }

@@ -1,5 +1,5 @@
 using OrleansSessions.Sessions;
-using OrleansSessions.TestingHost;
+using Microsoft.Extensions.Time.Testing;
 
 namespace OrleansSessions.Grains.Tests;
 
@@ -14,7 +14,7 @@ public sealed class SessionLifetimeTests
     [Fact]
     public async Task Seed_timeline_touch_at_1415_keeps_session_until_1445_and_touch_at_1450_is_expired()
     {
-        var time = new ManualTimeProvider(SessionCluster.Start);
+        var time = new FakeTimeProvider(SessionCluster.Start);
         await using var cluster = await SessionCluster.StartAsync(time, ThirtyMinutes);
         var user = cluster.Client.GetGrain<IUserSessionsGrain>("alvaro_123");
 
@@ -54,7 +54,7 @@ public sealed class SessionLifetimeTests
     [Fact]
     public async Task Session_is_active_one_tick_before_its_deadline_and_inactive_at_it()
     {
-        var time = new ManualTimeProvider(SessionCluster.Start);
+        var time = new FakeTimeProvider(SessionCluster.Start);
         await using var cluster = await SessionCluster.StartAsync(time, ThirtyMinutes);
         var created = await cluster.Client.GetGrain<IUserSessionsGrain>("boundary").CreateSessionAsync();
         var session = cluster.Client.GetGrain<ISessionGrain>(created.SessionId);
@@ -74,7 +74,7 @@ public sealed class SessionLifetimeTests
     [Fact]
     public async Task Touching_every_ten_minutes_ends_at_the_absolute_timeout()
     {
-        var time = new ManualTimeProvider(SessionCluster.Start);
+        var time = new FakeTimeProvider(SessionCluster.Start);
         await using var cluster = await SessionCluster.StartAsync(time, new Dictionary<string, string>
         {
             ["Sessions:IdleTimeout"] = "00:30:00",
@@ -108,7 +108,7 @@ public sealed class SessionLifetimeTests
     [Fact]
     public async Task Touch_after_logout_throws_session_closed()
     {
-        var time = new ManualTimeProvider(SessionCluster.Start);
+        var time = new FakeTimeProvider(SessionCluster.Start);
         await using var cluster = await SessionCluster.StartAsync(time, ThirtyMinutes);
         await using var events = await EventRecorder.SubscribeAsync(cluster.Client);
         var user = cluster.Client.GetGrain<IUserSessionsGrain>("leaving-user");
@@ -139,7 +139,7 @@ public sealed class SessionLifetimeTests
     [Fact]
     public async Task Hundred_parallel_touches_racing_a_close_leave_one_closed_session_in_history_once()
     {
-        var time = new ManualTimeProvider(SessionCluster.Start);
+        var time = new FakeTimeProvider(SessionCluster.Start);
         await using var cluster = await SessionCluster.StartAsync(time, ThirtyMinutes);
         await using var events = await EventRecorder.SubscribeAsync(cluster.Client);
         var user = cluster.Client.GetGrain<IUserSessionsGrain>("racer");

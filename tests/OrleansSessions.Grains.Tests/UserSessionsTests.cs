@@ -1,5 +1,5 @@
 using OrleansSessions.Sessions;
-using OrleansSessions.TestingHost;
+using Microsoft.Extensions.Time.Testing;
 
 namespace OrleansSessions.Grains.Tests;
 
@@ -8,7 +8,7 @@ public sealed class UserSessionsTests
     [Fact]
     public async Task Close_all_returns_the_count_and_history_shows_logout_all()
     {
-        var time = new ManualTimeProvider(SessionCluster.Start);
+        var time = new FakeTimeProvider(SessionCluster.Start);
         await using var cluster = await SessionCluster.StartAsync(time);
         await using var events = await EventRecorder.SubscribeAsync(cluster.Client);
         var user = cluster.Client.GetGrain<IUserSessionsGrain>("many-devices");
@@ -39,7 +39,7 @@ public sealed class UserSessionsTests
     [Fact]
     public async Task Max_per_user_with_evict_oldest_evicts_the_oldest_session()
     {
-        var time = new ManualTimeProvider(SessionCluster.Start);
+        var time = new FakeTimeProvider(SessionCluster.Start);
         await using var cluster = await SessionCluster.StartAsync(time, new Dictionary<string, string>
         {
             ["Sessions:MaxPerUser"] = "2",
@@ -70,7 +70,7 @@ public sealed class UserSessionsTests
     [Fact]
     public async Task Max_per_user_with_reject_throws_session_limit_exceeded()
     {
-        var time = new ManualTimeProvider(SessionCluster.Start);
+        var time = new FakeTimeProvider(SessionCluster.Start);
         await using var cluster = await SessionCluster.StartAsync(time, new Dictionary<string, string>
         {
             ["Sessions:MaxPerUser"] = "2",
@@ -98,7 +98,7 @@ public sealed class UserSessionsTests
     [Fact]
     public async Task History_limit_trims_oldest_and_trimmed_ids_answer_not_found()
     {
-        var time = new ManualTimeProvider(SessionCluster.Start);
+        var time = new FakeTimeProvider(SessionCluster.Start);
         await using var cluster = await SessionCluster.StartAsync(time, new Dictionary<string, string> { ["Sessions:HistoryLimit"] = "3" });
         var user = cluster.Client.GetGrain<IUserSessionsGrain>("forgetful");
         var ids = new List<string>();
@@ -147,8 +147,14 @@ public sealed class UserSessionsTests
     [InlineData("tab\tchar")]
     public async Task Invalid_user_id_is_an_argument_error(string userId)
     {
-        var time = new ManualTimeProvider(SessionCluster.Start);
+        var time = new FakeTimeProvider(SessionCluster.Start);
         await using var cluster = await SessionCluster.StartAsync(time);
+        if (userId.Length == 0)
+        {
+            // Orleans refuses an empty grain key before any call is made.
+            Assert.Throws<ArgumentException>(() => cluster.Client.GetGrain<IUserSessionsGrain>(userId));
+            return;
+        }
         var user = cluster.Client.GetGrain<IUserSessionsGrain>(userId);
         await Assert.ThrowsAsync<ArgumentException>(() => user.CreateSessionAsync());
         await Assert.ThrowsAsync<ArgumentException>(() => user.GetHistoryAsync(10));
@@ -158,7 +164,7 @@ public sealed class UserSessionsTests
     [Fact]
     public async Task User_id_of_129_characters_is_an_argument_error_and_128_is_fine()
     {
-        var time = new ManualTimeProvider(SessionCluster.Start);
+        var time = new FakeTimeProvider(SessionCluster.Start);
         await using var cluster = await SessionCluster.StartAsync(time);
         await Assert.ThrowsAsync<ArgumentException>(() => cluster.Client.GetGrain<IUserSessionsGrain>(new string('u', 129)).CreateSessionAsync());
         var info = await cluster.Client.GetGrain<IUserSessionsGrain>(new string('u', 128)).CreateSessionAsync();
@@ -169,7 +175,7 @@ public sealed class UserSessionsTests
     [Fact]
     public async Task Negative_history_limit_is_an_argument_error()
     {
-        var time = new ManualTimeProvider(SessionCluster.Start);
+        var time = new FakeTimeProvider(SessionCluster.Start);
         await using var cluster = await SessionCluster.StartAsync(time);
         await Assert.ThrowsAsync<ArgumentException>(() => cluster.Client.GetGrain<IUserSessionsGrain>("someone").GetHistoryAsync(-1));
     }
@@ -183,38 +189,80 @@ public sealed class UserSessionsTests
     [InlineData("0e5e4e0f-9b0c-4d6a-8f7e-1a2b3c4d5e6f")]      // no prefix
     public async Task Malformed_session_id_is_an_argument_error(string sessionId)
     {
-        var time = new ManualTimeProvider(SessionCluster.Start);
+        var time = new FakeTimeProvider(SessionCluster.Start);
         await using var cluster = await SessionCluster.StartAsync(time);
         var session = cluster.Client.GetGrain<ISessionGrain>(sessionId);
         await Assert.ThrowsAsync<ArgumentException>(async () => await session.TouchAsync());
         await Assert.ThrowsAsync<ArgumentException>(async () => await session.GetAsync());
         await Assert.ThrowsAsync<ArgumentException>(async () => await session.IsActiveAsync());
         await Assert.ThrowsAsync<ArgumentException>(() => session.CloseAsync());
-        await Assert.ThrowsAsync<ArgumentException>(() => session.CreateAsync("someone"));
+        await Assert.ThrowsAsync<ArgumentException>(() => cluster.Client.GetGrain<ISessionLifecycleGrain>(sessionId).CreateAsync("someone"));
     }
 
     [Fact]
     public async Task Unknown_well_formed_session_id_is_not_found()
     {
-        var time = new ManualTimeProvider(SessionCluster.Start);
+        var time = new FakeTimeProvider(SessionCluster.Start);
         await using var cluster = await SessionCluster.StartAsync(time);
         var session = cluster.Client.GetGrain<ISessionGrain>(SessionKeys.NewSessionId());
         await Assert.ThrowsAsync<SessionNotFoundException>(async () => await session.TouchAsync());
         await Assert.ThrowsAsync<SessionNotFoundException>(async () => await session.GetAsync());
         await Assert.ThrowsAsync<SessionNotFoundException>(() => session.CloseAsync());
         Assert.False(await session.IsActiveAsync());
-        Assert.Null(await session.EndAsync(EndReason.Logout));
-        Assert.False(await session.ExpireIfDueAsync());
+        var lifecycle = cluster.Client.GetGrain<ISessionLifecycleGrain>(session.GetPrimaryKeyString());
+        Assert.Null(await lifecycle.EndAsync(EndReason.Logout));
+        Assert.False(await lifecycle.ExpireIfDueAsync());
     }
 
     [Fact]
     public async Task Creating_a_session_id_twice_is_refused()
     {
-        var time = new ManualTimeProvider(SessionCluster.Start);
+        var time = new FakeTimeProvider(SessionCluster.Start);
         await using var cluster = await SessionCluster.StartAsync(time);
-        var session = cluster.Client.GetGrain<ISessionGrain>(SessionKeys.NewSessionId());
+        var id = SessionKeys.NewSessionId();
+        var session = cluster.Client.GetGrain<ISessionLifecycleGrain>(id);
         await session.CreateAsync("first-owner");
         await Assert.ThrowsAsync<SessionAlreadyExistsException>(() => session.CreateAsync("second-owner"));
-        Assert.Equal("first-owner", (await session.GetAsync()).UserId);
+        Assert.Equal("first-owner", (await cluster.Client.GetGrain<ISessionGrain>(id).GetAsync()).UserId);
+    }
+
+    [Fact]
+    public async Task Session_and_user_calls_in_both_directions_at_once_do_not_deadlock()
+    {
+        var time = new FakeTimeProvider(SessionCluster.Start);
+        await using var cluster = await SessionCluster.StartAsync(time, new Dictionary<string, string>
+        {
+            ["Sessions:IdleTimeout"] = "00:10:00",
+            ["Sessions:MaxPerUser"] = "5",
+        }, silos: 2);
+        var user = cluster.Client.GetGrain<IUserSessionsGrain>("cyclic");
+        var sessions = new List<SessionInfo>();
+        for (var i = 0; i < 5; i++)
+        {
+            sessions.Add(await user.CreateSessionAsync());
+        }
+
+        // Session -> user: timers end sessions and report to the user grain; logouts do the same.
+        // User -> session: evictions (creates at the limit), close-all and reads call the sessions and wait.
+        time.Advance(TimeSpan.FromMinutes(10));
+        var calls = new List<Task>
+        {
+            user.CloseAllAsync(),
+            user.GetActiveSessionsAsync(),
+            user.GetHistoryAsync(100),
+        };
+        calls.AddRange(sessions.Select(s => (Task)cluster.Client.GetGrain<ISessionGrain>(s.SessionId).CloseAsync()));
+        calls.AddRange(Enumerable.Range(0, 10).Select(_ => (Task)user.CreateSessionAsync()));
+        await Task.WhenAll(calls).WaitAsync(TimeSpan.FromSeconds(30));
+
+        // Each of the first five ended once, by timeout (their deadline passed before any call got to them).
+        var history = await user.GetHistoryAsync(100);
+        foreach (var session in sessions)
+        {
+            var entry = Assert.Single(history, h => h.SessionId == session.SessionId);
+            Assert.Equal(EndReason.IdleTimeout, entry.EndReason);
+        }
+        Assert.Equal(history.Count, history.Select(h => h.SessionId).Distinct().Count());
+        Assert.InRange((await user.GetActiveSessionsAsync()).Count, 0, 5);
     }
 }

@@ -3,8 +3,9 @@ using static OrleansSessions.Silo.Tests.ApiCluster;
 
 namespace OrleansSessions.Silo.Tests;
 
-/// <summary>The dashboard in headless Chromium (Debian's /usr/bin/chromium; never a downloaded browser).</summary>
-public sealed class DashboardTests(TwoSiloApiFixture fixture) : IClassFixture<TwoSiloApiFixture>
+/// <summary>The dashboard of a two-silo cluster in headless Chromium (Debian's /usr/bin/chromium; never a downloaded browser).</summary>
+[Collection(PostgresClusterCollection.Name)]
+public sealed class DashboardTests(PostgresClusterFixture fixture)
 {
     private const string ChromiumPath = "/usr/bin/chromium";
 
@@ -20,17 +21,18 @@ public sealed class DashboardTests(TwoSiloApiFixture fixture) : IClassFixture<Tw
             Args = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run", "--disable-background-networking", "--disable-component-update", "--disable-sync"],
         });
         var page = await browser.NewPageAsync();
-        await page.GotoAsync($"http://127.0.0.1:{fixture.Cluster.Silos[0].HttpPort}/");
+        await page.GotoAsync($"http://127.0.0.1:{fixture.First.HttpPort}/");
 
         var silos = page.Locator("#silos tbody tr.silo");
         await Assertions.Expect(silos).ToHaveCountAsync(2, new() { Timeout = 15_000 });
-        foreach (var silo in fixture.Cluster.Silos)
+        foreach (var silo in new[] { fixture.First, fixture.Second })
         {
-            await Assertions.Expect(page.Locator("#silos")).ToContainTextAsync(silo.Address.ToString(), new() { Timeout = 15_000 });
+            await Assertions.Expect(page.Locator("#silos")).ToContainTextAsync(silo.Address, new() { Timeout = 15_000 });
         }
         await Assertions.Expect(page.Locator("body")).ToHaveAttributeAsync("data-events", "open", new() { Timeout = 15_000 });
 
-        var created = await CreateAsync(fixture.Http, NewUser("browser"));
+        using var http = fixture.Second.Http();
+        var created = await CreateAsync(http, NewUser("browser"));
         var id = created.GetProperty("sessionId").GetString();
         var row = page.Locator($"#events tr.event[data-session-id='{id}'][data-type='created']");
         await Assertions.Expect(row).ToHaveCountAsync(1, new() { Timeout = 15_000 });

@@ -2,31 +2,59 @@ using static OrleansSessions.Silo.Tests.ApiCluster;
 
 namespace OrleansSessions.Silo.Tests;
 
-/// <summary>Time-dependent answers of the API, on a manual grain clock (Sessions:MaxPerUser=1, Reject).</summary>
-public sealed class ExpiryApiTests(ManualClockApiFixture fixture) : IClassFixture<ManualClockApiFixture>
+/// <summary>Time-dependent answers of the API on real time: a 2 s idle timeout, Sessions:MaxPerUser=1 with Reject.</summary>
+[Collection(ShortTimeoutSiloCollection.Name)]
+public sealed class ExpiryApiTests(ShortTimeoutSiloFixture fixture)
 {
     private readonly HttpClient _http = fixture.Http;
 
     [Fact]
-    public async Task Seed_timeline_touch_at_14_15_keeps_the_session_until_14_45_then_409_expired()
+    public async Task Touch_slides_the_deadline_and_after_it_the_session_is_expired_with_idle_timeout()
     {
         var created = await CreateAsync(_http, NewUser("timeline"));
         var id = created.GetProperty("sessionId").GetString();
-        var start = created.GetProperty("createdAt").GetDateTimeOffset();
+        Assert.Equal(ShortTimeoutSiloFixture.IdleTimeout, created.GetProperty("expiresAt").GetDateTimeOffset() - created.GetProperty("createdAt").GetDateTimeOffset());
 
-        fixture.Clock.Advance(TimeSpan.FromMinutes(15));
+        // Halfway through, a touch moves the deadline to a full idle timeout after the touch.
+        await WaitUntilAsync(created.GetProperty("createdAt").GetDateTimeOffset() + ShortTimeoutSiloFixture.IdleTimeout / 2);
         var touched = await SendAsync(_http, HttpMethod.Post, $"/api/sessions/{id}/touch", 200);
-        Assert.Equal(start + TimeSpan.FromMinutes(45), touched.GetProperty("expiresAt").GetDateTimeOffset());
+        var deadline = touched.GetProperty("expiresAt").GetDateTimeOffset();
+        Assert.Equal(touched.GetProperty("lastActivity").GetDateTimeOffset() + ShortTimeoutSiloFixture.IdleTimeout, deadline);
+        Assert.True(deadline > created.GetProperty("expiresAt").GetDateTimeOffset());
 
-        fixture.Clock.Advance(TimeSpan.FromMinutes(29));
-        Assert.Equal("active", (await SendAsync(_http, HttpMethod.Get, $"/api/sessions/{id}", 200)).GetProperty("status").GetString());
+        // Past the first deadline, before the new one: still active.
+        await WaitUntilAsync(created.GetProperty("expiresAt").GetDateTimeOffset());
+        if (DateTimeOffset.UtcNow < deadline - TimeSpan.FromMilliseconds(200))
+        {
+            Assert.Equal("active", (await SendAsync(_http, HttpMethod.Get, $"/api/sessions/{id}", 200)).GetProperty("status").GetString());
+        }
 
-        fixture.Clock.Advance(TimeSpan.FromMinutes(6));
+        // Past the new deadline: a touch is refused, whether or not the timer has fired yet.
+        await WaitUntilAsync(deadline);
         AssertError(await SendAsync(_http, HttpMethod.Post, $"/api/sessions/{id}/touch", 409), "session_expired");
         var ended = await SendAsync(_http, HttpMethod.Get, $"/api/sessions/{id}", 200);
         Assert.Equal("expired", ended.GetProperty("status").GetString());
         Assert.Equal("idle_timeout", ended.GetProperty("endReason").GetString());
-        Assert.Equal(start + TimeSpan.FromMinutes(45), ended.GetProperty("endedAt").GetDateTimeOffset());
+        Assert.Equal(deadline, ended.GetProperty("endedAt").GetDateTimeOffset());
+    }
+
+    [Fact]
+    public async Task An_untouched_session_expires_on_its_own_and_lands_in_history()
+    {
+        var user = NewUser("idle");
+        var created = await CreateAsync(_http, user);
+        var id = created.GetProperty("sessionId").GetString();
+        // Without any call: the grain's own timer ends it and records it in the user's history.
+        await WaitForAsync(async () =>
+        {
+            var history = await SendAsync(_http, HttpMethod.Get, $"/api/users/{user}/history", 200);
+            return history.GetArrayLength() == 1;
+        }, TimeSpan.FromSeconds(15), "the expired session in the user's history");
+        var ended = Assert.Single((await SendAsync(_http, HttpMethod.Get, $"/api/users/{user}/history", 200)).EnumerateArray());
+        Assert.Equal(id, ended.GetProperty("sessionId").GetString());
+        Assert.Equal("expired", ended.GetProperty("status").GetString());
+        Assert.Equal("idle_timeout", ended.GetProperty("endReason").GetString());
+        Assert.Equal(0, (await SendAsync(_http, HttpMethod.Get, $"/api/users/{user}/sessions", 200)).GetArrayLength());
     }
 
     [Fact]
@@ -35,21 +63,5 @@ public sealed class ExpiryApiTests(ManualClockApiFixture fixture) : IClassFixtur
         var user = NewUser("limit");
         await CreateAsync(_http, user);
         AssertError(await SendAsync(_http, HttpMethod.Post, "/api/sessions", 409, $"{{\"userId\":\"{user}\"}}"), "session_limit_exceeded");
-    }
-
-    [Fact]
-    public async Task Janitor_run_expires_a_session_whose_activation_is_gone()
-    {
-        var user = NewUser("janitor");
-        var id = (await CreateAsync(_http, user)).GetProperty("sessionId").GetString();
-        await fixture.Cluster.ForceActivationCollectionAsync(TimeSpan.Zero);
-        fixture.Clock.Advance(TimeSpan.FromMinutes(31));
-
-        var run = await SendAsync(_http, HttpMethod.Post, "/api/janitor/run", 200);
-        Assert.True(run.GetProperty("expired").GetInt32() >= 1, run.ToString());
-        var history = await SendAsync(_http, HttpMethod.Get, $"/api/users/{user}/history", 200);
-        var ended = Assert.Single(history.EnumerateArray());
-        Assert.Equal(id, ended.GetProperty("sessionId").GetString());
-        Assert.Equal("idle_timeout", ended.GetProperty("endReason").GetString());
     }
 }

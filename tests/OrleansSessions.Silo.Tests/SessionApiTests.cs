@@ -4,8 +4,9 @@ using static OrleansSessions.Silo.Tests.ApiCluster;
 
 namespace OrleansSessions.Silo.Tests;
 
-/// <summary>Every endpoint and error code of the HTTP API on a two-silo TestCluster.</summary>
-public sealed class SessionApiTests(TwoSiloApiFixture fixture) : IClassFixture<TwoSiloApiFixture>
+/// <summary>Every endpoint and error code of the HTTP API, on a silo process with the in-memory default.</summary>
+[Collection(DefaultSiloCollection.Name)]
+public sealed class SessionApiTests(DefaultSiloFixture fixture)
 {
     private readonly HttpClient _http = fixture.Http;
 
@@ -180,7 +181,7 @@ public sealed class SessionApiTests(TwoSiloApiFixture fixture) : IClassFixture<T
     }
 
     [Fact]
-    public async Task Cluster_lists_both_silos_with_activations_and_live_sessions()
+    public async Task Cluster_reports_this_silo_with_its_ports_activations_and_live_sessions()
     {
         var user = NewUser("cluster");
         for (var i = 0; i < 4; i++)
@@ -188,20 +189,30 @@ public sealed class SessionApiTests(TwoSiloApiFixture fixture) : IClassFixture<T
             await CreateAsync(_http, user);
         }
         var cluster = await SendAsync(_http, HttpMethod.Get, "/api/cluster", 200);
-        var silos = cluster.GetProperty("silos").EnumerateArray().ToList();
-        Assert.Equal(2, silos.Count);
-        var addresses = fixture.Cluster.Silos.Select(s => s.Address.ToString()).OrderBy(a => a, StringComparer.Ordinal).ToArray();
-        Assert.Equal(addresses, silos.Select(s => s.GetProperty("address").GetString()).OrderBy(a => a, StringComparer.Ordinal).ToArray());
-        Assert.All(silos, s =>
-        {
-            Assert.Equal("active", s.GetProperty("status").GetString());
-            Assert.True(s.GetProperty("activations").GetInt32() >= 0);
-        });
+        var silo = Assert.Single(cluster.GetProperty("silos").EnumerateArray());
+        Assert.Equal(fixture.Silo.Address, silo.GetProperty("address").GetString());
+        Assert.Equal("active", silo.GetProperty("status").GetString());
+        Assert.True(silo.GetProperty("activations").GetInt32() > 0);
+        Assert.Equal(fixture.Silo.GatewayPort, silo.GetProperty("gatewayPort").GetInt32());
+        Assert.Equal(fixture.Silo.HttpPort, silo.GetProperty("httpPort").GetInt32());
+        Assert.True(silo.GetProperty("live").GetInt64() >= 4);
+        Assert.Equal(silo.GetProperty("created").GetInt64() - silo.GetProperty("ended").GetInt64(), silo.GetProperty("live").GetInt64());
+        Assert.Equal(8, silo.EnumerateObject().Count());
+
         var sessions = cluster.GetProperty("sessions");
-        Assert.Equal(2, sessions.GetProperty("reportingSilos").GetInt32());
-        Assert.True(sessions.GetProperty("live").GetInt64() >= 4);
+        Assert.Equal(1, sessions.GetProperty("reportingSilos").GetInt32());
+        Assert.Equal(silo.GetProperty("live").GetInt64(), sessions.GetProperty("live").GetInt64());
         Assert.Equal(sessions.GetProperty("created").GetInt64() - sessions.GetProperty("ended").GetInt64(), sessions.GetProperty("live").GetInt64());
-        Assert.Equal(fixture.Cluster.Silos.Sum(s => s.ActivationCount) > 0, silos.Sum(s => s.GetProperty("activations").GetInt32()) > 0);
+        Assert.Equal(4, sessions.EnumerateObject().Count());
+    }
+
+    [Fact]
+    public async Task Cluster_silo_reports_this_silos_own_figures()
+    {
+        var local = await SendAsync(_http, HttpMethod.Get, "/api/cluster/silo", 200);
+        Assert.Equal(fixture.Silo.Address, local.GetProperty("address").GetString());
+        Assert.True(local.GetProperty("activations").GetInt32() > 0);
+        Assert.Equal(local.GetProperty("created").GetInt64() - local.GetProperty("ended").GetInt64(), local.GetProperty("live").GetInt64());
     }
 
     [Fact]
@@ -209,6 +220,7 @@ public sealed class SessionApiTests(TwoSiloApiFixture fixture) : IClassFixture<T
     {
         var health = await SendAsync(_http, HttpMethod.Get, "/healthz", 200);
         Assert.Equal("ok", health.GetProperty("status").GetString());
+        Assert.Equal(fixture.Silo.Address, health.GetProperty("silo").GetString());
     }
 
     [Fact]

@@ -5,81 +5,104 @@ using OrleansSessions.SiloHost.Hosting;
 
 namespace OrleansSessions.Silo.Tests;
 
-/// <summary>The silo host as a process: startup failures end with one line on stderr and a non-zero exit code.</summary>
+/// <summary>The silo host as a process: startup failures end with exit code 1 and one line on stderr naming the key.</summary>
 public sealed class SiloProcessTests
 {
-    private static string SiloDll => Path.Combine(Repo.Root, "silo", "bin", Repo.Configuration, "net10.0", "OrleansSessions.Silo.dll");
-
     private static Task<(int ExitCode, string Stdout, string Stderr)> RunSiloAsync(params string[] arguments)
     {
-        Assert.True(File.Exists(SiloDll), $"{SiloDll} is not built");
-        return ChildProcess.RunAsync("dotnet", [SiloDll, .. arguments], TimeSpan.FromSeconds(60));
+        Assert.True(File.Exists(SiloProcess.SiloDll), $"{SiloProcess.SiloDll} is not built");
+        return ChildProcess.RunAsync("dotnet", [SiloProcess.SiloDll, .. arguments], TimeSpan.FromSeconds(60));
     }
 
-    private static int FreePort()
+    private static string[] FreePorts() => [$"--Silo:SiloPort={Ports.Free()}", $"--Silo:GatewayPort={Ports.Free()}", $"--Silo:HttpPort={Ports.Free()}"];
+
+    /// <summary>Exit code 1 and exactly one line on stderr, "silo: ..." without a stack trace; returns the line.</summary>
+    private static string AssertOneLineFailure((int ExitCode, string Stdout, string Stderr) result)
     {
-        using var listener = new TcpListener(IPAddress.Loopback, 0);
-        listener.Start();
-        return ((IPEndPoint)listener.LocalEndpoint).Port;
+        Assert.True(result.ExitCode == 1, $"exit {result.ExitCode}\nstderr: {result.Stderr}\nstdout: {result.Stdout}");
+        var lines = result.Stderr.Split('\n', StringSplitOptions.RemoveEmptyEntries | StringSplitOptions.TrimEntries);
+        var line = Assert.Single(lines);
+        Assert.StartsWith("silo: ", line, StringComparison.Ordinal);
+        Assert.DoesNotContain("   at ", result.Stderr, StringComparison.Ordinal);
+        return line;
     }
 
-    private static string[] FreePorts() => [$"--Silo:SiloPort={FreePort()}", $"--Silo:HttpPort={FreePort()}"];
-
-    [Fact]
-    public async Task Taken_gateway_port_fails_with_a_line_naming_it()
+    [Theory]
+    [InlineData("Silo:SiloPort")]
+    [InlineData("Silo:GatewayPort")]
+    [InlineData("Silo:HttpPort")]
+    public async Task A_taken_port_fails_with_a_line_naming_its_key(string key)
     {
         using var taken = new TcpListener(IPAddress.Loopback, 0);
         taken.Start();
         var port = ((IPEndPoint)taken.LocalEndpoint).Port;
-        var (exitCode, _, stderr) = await RunSiloAsync([.. FreePorts(), $"--Silo:GatewayPort={port}"]);
-        Assert.NotEqual(0, exitCode);
-        Assert.Contains($"Silo:GatewayPort {port} is already in use", stderr, StringComparison.Ordinal);
-        Assert.DoesNotContain("   at ", stderr, StringComparison.Ordinal);
+        var arguments = FreePorts().Where(a => !a.StartsWith($"--{key}=", StringComparison.Ordinal)).Append($"--{key}={port}").ToArray();
+        var line = AssertOneLineFailure(await RunSiloAsync(arguments));
+        Assert.Contains($"{key} {port} is already in use", line, StringComparison.Ordinal);
     }
 
     [Fact]
     public async Task Unknown_storage_provider_fails_naming_the_key()
     {
-        var (exitCode, _, stderr) = await RunSiloAsync([.. FreePorts(), $"--Silo:GatewayPort={FreePort()}", "--Storage:Provider=redis"]);
-        Assert.NotEqual(0, exitCode);
-        Assert.Contains("Storage:Provider 'redis' is not supported", stderr, StringComparison.Ordinal);
-        Assert.DoesNotContain("   at ", stderr, StringComparison.Ordinal);
+        var line = AssertOneLineFailure(await RunSiloAsync([.. FreePorts(), "--Storage:Provider=redis"]));
+        Assert.Contains("Storage:Provider 'redis' is not supported", line, StringComparison.Ordinal);
     }
 
     [Fact]
     public async Task Non_loopback_host_without_token_refuses_to_start()
     {
-        var (exitCode, _, stderr) = await RunSiloAsync([.. FreePorts(), $"--Silo:GatewayPort={FreePort()}", "--Silo:Host=0.0.0.0"]);
-        Assert.NotEqual(0, exitCode);
-        Assert.Contains("Security:ApiToken must be set", stderr, StringComparison.Ordinal);
+        var line = AssertOneLineFailure(await RunSiloAsync([.. FreePorts(), "--Silo:Host=0.0.0.0"]));
+        Assert.Contains("Security:ApiToken must be set", line, StringComparison.Ordinal);
     }
 
     [Fact]
     public async Task Unreachable_postgres_fails_with_one_line()
     {
-        var (exitCode, _, stderr) = await RunSiloAsync([.. FreePorts(), $"--Silo:GatewayPort={FreePort()}", "--Storage:Provider=postgres",
-            $"--Storage:ConnectionString=Host=127.0.0.1;Port={FreePort()};Username=postgres;Password=postgres;Database=nowhere;Timeout=3"]);
-        Assert.NotEqual(0, exitCode);
-        Assert.Contains("PostgreSQL is unreachable", stderr, StringComparison.Ordinal);
-        Assert.DoesNotContain("Password", stderr, StringComparison.OrdinalIgnoreCase);
-        Assert.DoesNotContain("   at ", stderr, StringComparison.Ordinal);
+        var line = AssertOneLineFailure(await RunSiloAsync([.. FreePorts(), "--Storage:Provider=postgres",
+            $"--Storage:ConnectionString=Host=127.0.0.1;Port={Ports.Free()};Username=postgres;Password=postgres;Database=nowhere;Timeout=3"]));
+        Assert.Contains("PostgreSQL is unreachable", line, StringComparison.Ordinal);
+        Assert.DoesNotContain("Password", line, StringComparison.OrdinalIgnoreCase);
     }
 
     [Fact]
-    public async Task Invalid_session_option_fails_naming_the_key()
+    public async Task Postgres_without_a_connection_string_fails_naming_the_key()
     {
-        var (exitCode, _, stderr) = await RunSiloAsync([.. FreePorts(), $"--Silo:GatewayPort={FreePort()}", "--Sessions:IdleTimeout=soon"]);
-        Assert.NotEqual(0, exitCode);
-        Assert.Contains("Sessions:IdleTimeout", stderr, StringComparison.Ordinal);
+        var line = AssertOneLineFailure(await RunSiloAsync([.. FreePorts(), "--Storage:Provider=postgres"]));
+        Assert.Contains("Storage:ConnectionString", line, StringComparison.Ordinal);
+    }
+
+    [Theory]
+    [InlineData("--Sessions:IdleTimeout=soon", "Sessions:IdleTimeout")]
+    [InlineData("--Sessions:IdleTimeout=00:00:00", "silo: Invalid configuration: Sessions:IdleTimeout must be > 0")]
+    [InlineData("--Sessions:MaxPerUser=-1", "Sessions:MaxPerUser must be >= 0")]
+    [InlineData("--Janitor:Partitions=0", "Janitor:Partitions must be between 1 and 4096")]
+    [InlineData("--Membership:ProbeTimeout=0", "Membership:ProbeTimeout must be a time span > 0")]
+    [InlineData("--Membership:NumMissedProbesLimit=zero", "Membership:NumMissedProbesLimit must be an integer >= 1")]
+    [InlineData("--GrainCollection:CollectionAge=00:00:30", "GrainCollection:CollectionAge must be > GrainCollection:CollectionQuantum")]
+    [InlineData("--Messaging:ResponseTimeout=-00:00:01", "Messaging:ResponseTimeout must be a time span > 0")]
+    [InlineData("--Reminders:RefreshPeriod=often", "Reminders:RefreshPeriod must be a time span > 0")]
+    [InlineData("--Silo:Host=not-an-address", "Silo:Host must be an IP address")]
+    public async Task An_invalid_option_fails_naming_the_key(string argument, string expected)
+    {
+        var line = AssertOneLineFailure(await RunSiloAsync([.. FreePorts(), argument]));
+        Assert.Contains(expected, line, StringComparison.Ordinal);
     }
 
     [Fact]
     public async Task Environment_variables_with_the_prefix_configure_the_silo()
     {
         var environment = new Dictionary<string, string> { ["OrleansSessions__Storage__Provider"] = "nosql" };
-        var (exitCode, _, stderr) = await ChildProcess.RunAsync("dotnet", [SiloDll, .. FreePorts(), $"--Silo:GatewayPort={FreePort()}"], TimeSpan.FromSeconds(60), environment);
-        Assert.NotEqual(0, exitCode);
-        Assert.Contains("Storage:Provider 'nosql'", stderr, StringComparison.Ordinal);
+        var result = await ChildProcess.RunAsync("dotnet", [SiloProcess.SiloDll, .. FreePorts()], TimeSpan.FromSeconds(60), environment);
+        Assert.Contains("Storage:Provider 'nosql'", AssertOneLineFailure(result), StringComparison.Ordinal);
+    }
+
+    [Fact]
+    public async Task SIGTERM_stops_a_serving_silo_gracefully()
+    {
+        var silo = await SiloProcess.StartAsync();
+        await silo.DisposeAsync();
+        Assert.Contains("stopping: leaving placement", silo.Output, StringComparison.Ordinal);
+        Assert.DoesNotContain("stderr:", silo.Output, StringComparison.Ordinal);
     }
 
     [Fact]
@@ -92,5 +115,13 @@ public sealed class SiloProcessTests
         Assert.True(StartupFailure.TryDescribe(exception, configuration, out var message));
         Assert.StartsWith("Silo:SiloPort 12000 is already in use", message, StringComparison.Ordinal);
         Assert.False(StartupFailure.TryDescribe(new InvalidOperationException("other"), configuration, out _));
+    }
+
+    [Fact]
+    public void A_configuration_value_of_the_wrong_type_is_described_by_its_key()
+    {
+        var exception = new InvalidOperationException("Failed to convert configuration value 'soon' at 'Sessions:IdleTimeout' to type 'System.TimeSpan'.");
+        Assert.True(StartupFailure.TryDescribe(exception, null, out var message));
+        Assert.Equal("Invalid configuration: Sessions:IdleTimeout 'soon' is not a valid TimeSpan", message);
     }
 }

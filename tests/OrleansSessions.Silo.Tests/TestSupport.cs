@@ -1,36 +1,20 @@
 using System.Diagnostics;
+using System.Net;
 using System.Net.Http.Headers;
+using System.Net.Sockets;
 using System.Text;
 using System.Text.Json;
-using OrleansSessions.Hosting;
-using OrleansSessions.SiloHost.Api;
-using OrleansSessions.SiloHost.Dashboard;
-using OrleansSessions.TestingHost;
 
 [assembly: CollectionBehavior(DisableTestParallelization = true)]
 
 namespace OrleansSessions.Silo.Tests;
 
-/// <summary>Starts TestClusters whose silos serve the HTTP API and the dashboard, and HTTP helpers over them.</summary>
+/// <summary>HTTP helpers over a silo's API.</summary>
 internal static class ApiCluster
 {
-    public static async Task<TestCluster> StartAsync(int silos, Action<TestClusterBuilder>? configure = null, Action<SessionApiOptions>? api = null)
+    public static HttpClient Http(int httpPort, string? token = null)
     {
-        var builder = new TestClusterBuilder(silos)
-            .ConfigureSilo(s => s.AddSessionGrains())
-            .ConfigureSiloServices(s => s.AddSessionApi(api))
-            .ConfigureApplication(app =>
-            {
-                app.MapSessionApi();
-                app.MapSessionDashboard();
-            });
-        configure?.Invoke(builder);
-        return await builder.BuildAndStartAsync();
-    }
-
-    public static HttpClient Http(TestSilo silo, string? token = null)
-    {
-        var http = new HttpClient { BaseAddress = new Uri($"http://127.0.0.1:{silo.HttpPort}"), Timeout = TimeSpan.FromSeconds(30) };
+        var http = new HttpClient { BaseAddress = new Uri($"http://127.0.0.1:{httpPort}"), Timeout = TimeSpan.FromSeconds(30) };
         if (token is not null)
         {
             http.DefaultRequestHeaders.Authorization = new AuthenticationHeaderValue("Bearer", token);
@@ -78,6 +62,205 @@ internal static class ApiCluster
     }
 
     public static string NewUser(string prefix) => $"{prefix}-{Guid.NewGuid():N}"[..(prefix.Length + 9)];
+
+    /// <summary>Polls <paramref name="condition"/> until it holds or <paramref name="timeout"/> passes (then fails with <paramref name="what"/>).</summary>
+    public static async Task WaitForAsync(Func<Task<bool>> condition, TimeSpan timeout, string what)
+    {
+        var deadline = Stopwatch.StartNew();
+        while (true)
+        {
+            if (await condition())
+            {
+                return;
+            }
+            if (deadline.Elapsed > timeout)
+            {
+                throw new Xunit.Sdk.XunitException($"Not within {timeout}: {what}");
+            }
+            await Task.Delay(100);
+        }
+    }
+
+    /// <summary>Waits until the wall clock has passed <paramref name="at"/> (a session deadline, say).</summary>
+    public static async Task WaitUntilAsync(DateTimeOffset at)
+    {
+        var remaining = at - DateTimeOffset.UtcNow;
+        if (remaining > TimeSpan.Zero)
+        {
+            await Task.Delay(remaining + TimeSpan.FromMilliseconds(20));
+        }
+    }
+}
+
+/// <summary>Free TCP ports on loopback.</summary>
+internal static class Ports
+{
+    public static int Free()
+    {
+        using var listener = new TcpListener(IPAddress.Loopback, 0);
+        listener.Start();
+        return ((IPEndPoint)listener.LocalEndpoint).Port;
+    }
+}
+
+/// <summary>
+/// One silo as its own process (the built silo/bin/.../OrleansSessions.Silo.dll) on free ports. Started with
+/// <see cref="StartAsync"/>, which returns once /healthz answers 200; disposed with SIGTERM (graceful stop), or
+/// killed with <see cref="Kill"/> (SIGKILL, a crash).
+/// </summary>
+internal sealed class SiloProcess : IAsyncDisposable
+{
+    private readonly Process _process;
+    private readonly StringBuilder _output = new();
+
+    private SiloProcess(Process process, int siloPort, int gatewayPort, int httpPort)
+    {
+        _process = process;
+        SiloPort = siloPort;
+        GatewayPort = gatewayPort;
+        HttpPort = httpPort;
+    }
+
+    public static string SiloDll => Path.Combine(Repo.Root, "silo", "bin", Repo.Configuration, "net10.0", "OrleansSessions.Silo.dll");
+
+    public int SiloPort { get; }
+
+    public int GatewayPort { get; }
+
+    public int HttpPort { get; }
+
+    /// <summary>The address the silo reports (host:port@generation), known once started.</summary>
+    public string Address { get; private set; } = "";
+
+    public bool HasExited => _process.HasExited;
+
+    public string Output
+    {
+        get
+        {
+            lock (_output)
+            {
+                return _output.ToString();
+            }
+        }
+    }
+
+    public HttpClient Http(string? token = null) => ApiCluster.Http(HttpPort, token);
+
+    public static async Task<SiloProcess> StartAsync(params string[] settings)
+    {
+        Assert.True(File.Exists(SiloDll), $"{SiloDll} is not built");
+        var siloPort = Ports.Free();
+        var gatewayPort = Ports.Free();
+        var httpPort = Ports.Free();
+        var info = new ProcessStartInfo("dotnet")
+        {
+            RedirectStandardOutput = true,
+            RedirectStandardError = true,
+            UseShellExecute = false,
+            WorkingDirectory = Repo.Root,
+        };
+        info.ArgumentList.Add(SiloDll);
+        info.ArgumentList.Add($"--Silo:SiloPort={siloPort}");
+        info.ArgumentList.Add($"--Silo:GatewayPort={gatewayPort}");
+        info.ArgumentList.Add($"--Silo:HttpPort={httpPort}");
+        foreach (var setting in settings)
+        {
+            info.ArgumentList.Add(setting);
+        }
+        var process = Process.Start(info) ?? throw new InvalidOperationException("Could not start the silo.");
+        var silo = new SiloProcess(process, siloPort, gatewayPort, httpPort);
+        process.OutputDataReceived += (_, e) => silo.Append(e.Data);
+        process.ErrorDataReceived += (_, e) => silo.Append(e.Data is null ? null : "stderr: " + e.Data);
+        process.BeginOutputReadLine();
+        process.BeginErrorReadLine();
+        try
+        {
+            await silo.WaitHealthyAsync(TimeSpan.FromSeconds(60));
+        }
+        catch
+        {
+            await silo.DisposeAsync();
+            throw;
+        }
+        return silo;
+    }
+
+    private void Append(string? line)
+    {
+        if (line is null)
+        {
+            return;
+        }
+        lock (_output)
+        {
+            _output.AppendLine(line);
+        }
+    }
+
+    private async Task WaitHealthyAsync(TimeSpan timeout)
+    {
+        using var http = Http();
+        http.Timeout = TimeSpan.FromSeconds(5);
+        var clock = Stopwatch.StartNew();
+        while (true)
+        {
+            if (_process.HasExited)
+            {
+                throw new Xunit.Sdk.XunitException($"The silo exited with {_process.ExitCode} before serving:\n{Output}");
+            }
+            try
+            {
+                using var response = await http.GetAsync("/healthz");
+                if (response.StatusCode == HttpStatusCode.OK)
+                {
+                    var health = await ApiCluster.ReadJsonAsync(response);
+                    Address = health.GetProperty("silo").GetString() ?? "";
+                    return;
+                }
+            }
+            catch (Exception ex) when (ex is HttpRequestException or TaskCanceledException)
+            {
+            }
+            if (clock.Elapsed > timeout)
+            {
+                throw new Xunit.Sdk.XunitException($"The silo did not serve /healthz within {timeout}:\n{Output}");
+            }
+            await Task.Delay(100);
+        }
+    }
+
+    /// <summary>kill -9: the silo ends without a word to its peers.</summary>
+    public void Kill()
+    {
+        if (!_process.HasExited)
+        {
+            _process.Kill(entireProcessTree: true);
+            _process.WaitForExit(10_000);
+        }
+    }
+
+    public async ValueTask DisposeAsync()
+    {
+        if (!_process.HasExited)
+        {
+            // SIGTERM: a graceful stop (leaves membership, unsubscribes), bounded; then a kill.
+            using (var term = Process.Start("kill", ["-TERM", _process.Id.ToString(System.Globalization.CultureInfo.InvariantCulture)]))
+            {
+                await term.WaitForExitAsync();
+            }
+            using var deadline = new CancellationTokenSource(TimeSpan.FromSeconds(15));
+            try
+            {
+                await _process.WaitForExitAsync(deadline.Token);
+            }
+            catch (OperationCanceledException)
+            {
+                Kill();
+            }
+        }
+        _process.Dispose();
+    }
 }
 
 /// <summary>Paths of the repository and its build outputs.</summary>

@@ -1,18 +1,22 @@
 using System.Net;
-using OrleansSessions.TestingHost;
 using static OrleansSessions.Silo.Tests.ApiCluster;
 
 namespace OrleansSessions.Silo.Tests;
 
 /// <summary>Security:ApiToken guards every /api call.</summary>
-public sealed class TokenAuthTests : IAsyncLifetime
+public sealed class TokenAuthTests(TokenAuthTests.TokenSiloFixture fixture) : IClassFixture<TokenAuthTests.TokenSiloFixture>
 {
     private const string Token = "s3cret-token";
-    private TestCluster _cluster = null!;
 
-    public async Task InitializeAsync() => _cluster = await ApiCluster.StartAsync(1, b => b.AddConfiguration("Security:ApiToken", Token));
+    /// <summary>A silo process with Security:ApiToken set.</summary>
+    public sealed class TokenSiloFixture : IAsyncLifetime
+    {
+        internal SiloProcess Silo { get; private set; } = null!;
 
-    public async Task DisposeAsync() => await _cluster.DisposeAsync();
+        public async Task InitializeAsync() => Silo = await SiloProcess.StartAsync($"--Security:ApiToken={Token}");
+
+        public async Task DisposeAsync() => await Silo.DisposeAsync();
+    }
 
     [Theory]
     [InlineData(null)]
@@ -21,7 +25,7 @@ public sealed class TokenAuthTests : IAsyncLifetime
     [InlineData("s3cret-toke")]
     public async Task Api_calls_without_the_right_token_are_401_with_a_json_body(string? token)
     {
-        using var http = Http(_cluster.Silos[0], token);
+        using var http = fixture.Silo.Http(token);
         foreach (var (method, path) in new[] { (HttpMethod.Get, "/api/cluster"), (HttpMethod.Post, "/api/sessions"), (HttpMethod.Get, "/api/events"), (HttpMethod.Post, "/api/janitor/run") })
         {
             using var request = new HttpRequestMessage(method, path) { Content = method == HttpMethod.Post ? Json("{\"userId\":\"u\"}") : null };
@@ -35,7 +39,7 @@ public sealed class TokenAuthTests : IAsyncLifetime
     [Fact]
     public async Task Api_calls_with_the_token_succeed()
     {
-        using var http = Http(_cluster.Silos[0], Token);
+        using var http = fixture.Silo.Http(Token);
         var created = await CreateAsync(http, "token-user");
         await SendAsync(http, HttpMethod.Get, $"/api/sessions/{created.GetProperty("sessionId").GetString()}", 200);
         await SendAsync(http, HttpMethod.Get, "/api/cluster", 200);
@@ -44,14 +48,16 @@ public sealed class TokenAuthTests : IAsyncLifetime
     [Fact]
     public async Task The_token_may_come_as_access_token_query_for_EventSource()
     {
-        using var http = Http(_cluster.Silos[0]);
+        using var http = fixture.Silo.Http();
         await SendAsync(http, HttpMethod.Get, $"/api/cluster?access_token={Token}", 200);
+        await using var stream = await SseReader.OpenAsync(http, $"/api/events?access_token={Token}");
+        Assert.Equal("text/event-stream", stream.ContentType);
     }
 
     [Fact]
     public async Task Healthz_and_the_dashboard_page_need_no_token()
     {
-        using var http = Http(_cluster.Silos[0]);
+        using var http = fixture.Silo.Http();
         await SendAsync(http, HttpMethod.Get, "/healthz", 200);
         using var page = await http.GetAsync("/");
         Assert.Equal(HttpStatusCode.OK, page.StatusCode);

@@ -9,7 +9,7 @@ internal sealed record RedisResult(double Rps, double P50, double P99, double Ma
     public double ServerUsPerCall { get; init; }
 }
 
-/// <summary>Runs redis-benchmark (EXPIRE on 10,000 existing keys) and parses its CSV summary.</summary>
+/// <summary>Runs redis-benchmark (EXPIRE on existing keys, as many as the sessions touched) and parses its CSV summary.</summary>
 internal static class RedisBenchmark
 {
     public static async Task PopulateAsync(int port, int keys)
@@ -18,22 +18,22 @@ internal static class RedisBenchmark
         await RunAsync(port, ["-c", "50", "-n", (keys * 20).ToString(CultureInfo.InvariantCulture), "-P", "64", "-r", keys.ToString(CultureInfo.InvariantCulture), "--csv", "SET", "key:__rand_int__", "v"]);
     }
 
-    public static async Task<RedisResult> RunExpireAsync(int port, int connections, int depth, double seconds, int serverPid)
+    public static async Task<RedisResult> RunExpireAsync(int port, int connections, int depth, double seconds, int serverPid, int keys)
     {
         // Calibrate -n from a short run so each depth runs about `seconds`.
-        var probe = Parse(await RunAsync(port, Args(connections, depth, 50_000)));
-        var n = Math.Max(100_000, (int)Math.Min(int.MaxValue / 2, probe.Rps * seconds));
+        var probe = Parse(await RunAsync(port, Args(connections, depth, 20_000, keys)));
+        var n = Math.Max(20_000, (int)Math.Min(int.MaxValue / 2, probe.Rps * seconds));
         var cpu0 = serverPid > 0 ? CpuTime.Of(serverPid) : TimeSpan.Zero;
-        var result = Parse(await RunAsync(port, Args(connections, depth, n)));
+        var result = Parse(await RunAsync(port, Args(connections, depth, n, keys)));
         return serverPid > 0 ? result with { ServerUsPerCall = (CpuTime.Of(serverPid) - cpu0).TotalMicroseconds / n } : result;
     }
 
-    private static string[] Args(int connections, int depth, int n) =>
+    private static string[] Args(int connections, int depth, int n, int keys) =>
     [
         "-c", connections.ToString(CultureInfo.InvariantCulture),
         "-n", n.ToString(CultureInfo.InvariantCulture),
         "-P", depth.ToString(CultureInfo.InvariantCulture),
-        "-r", "10000",
+        "-r", keys.ToString(CultureInfo.InvariantCulture),
         "--csv",
         "EXPIRE", "key:__rand_int__", "100",
     ];

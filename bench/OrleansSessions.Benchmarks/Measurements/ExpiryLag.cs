@@ -3,16 +3,18 @@ using System.Globalization;
 using Microsoft.Extensions.DependencyInjection;
 using OrleansSessions.Benchmarks.Baselines;
 using OrleansSessions.Benchmarks.Infrastructure;
-using OrleansSessions.Hosting;
+using OrleansSessions.Client;
+using OrleansSessions.Grains.Diagnostics;
 using OrleansSessions.Sessions;
-using OrleansSessions.TestingHost;
 
 namespace OrleansSessions.Benchmarks.Measurements;
 
 /// <summary>
-/// Measurement 4: expiry lag on real time. N sessions are created as fast as the silo takes them with a short
-/// IdleTimeout, so they are all live at once and then expire at the rate they were created. Lag = the expired
-/// event's At minus the session's deadline (ExpiresAt), read from the SessionEvent stream by an in-silo subscriber.
+/// Measurement 4: expiry lag on real time, in an in-process silo on the memory default. N sessions are created as
+/// fast as the silo takes them with a short IdleTimeout, so they are all live at once (each keeps its activation and
+/// its expiry grain timer) and then expire at the rate they were created. Lag = the expired event's At minus the
+/// session's deadline (ExpiresAt), read from the session events stream (Orleans memory stream "OrleansSessions") by
+/// a subscriber on the silo's hosted client.
 /// Baseline: the seed's cleanup thread, simulated with its interval scaled down and the lags scaled back up.
 /// </summary>
 internal static class ExpiryLag
@@ -22,26 +24,21 @@ internal static class ExpiryLag
         var count = args.Int("sessions", 100_000);
         var idle = args.Seconds("idle-seconds", 20);
         var concurrency = args.Int("concurrency", 64);
-        // A variant (e.g. the same run under another GC configuration) reports its figures as information only.
+        // A variant (the same run under another GC configuration) reports its figures as information only.
         var variant = args.Get("variant");
         var suffix = variant is null ? "" : "." + variant;
-        // With --dormant-seconds the sessions go dormant (Sessions:DormantAfter) long before their deadline and the
-        // silo's dormant table wakes each at its deadline, as in production (DormantAfter 2 min, IdleTimeout 30 min);
-        // without it every session keeps its activation and its own expiry timer (DormantAfter 0).
-        var dormantAfter = args.Get("dormant-seconds") is null ? TimeSpan.Zero : args.Seconds("dormant-seconds", 5);
-        var scored = variant is null || variant == "dormant";
+        var scored = variant is null;
         if (args.Get("latency-mode") is { } latencyMode)
         {
             System.Runtime.GCSettings.LatencyMode = Enum.Parse<System.Runtime.GCLatencyMode>(latencyMode, ignoreCase: true);
         }
 
-        await using var cluster = await new TestClusterBuilder(1)
-            .AddConfiguration("Sessions:IdleTimeout", idle.ToString("c", CultureInfo.InvariantCulture))
-            .AddConfiguration("Sessions:WarningBefore", "00:00:00")
-            .AddConfiguration("Sessions:DormantAfter", dormantAfter.ToString("c", CultureInfo.InvariantCulture))
-            .ConfigureSilo(s => s.AddSessionGrains())
-            .BuildAndStartAsync();
-        var client = cluster.Primary.Services.GetRequiredService<IClusterClient>();
+        await using var silo = await InProcessSilo.StartAsync(new Dictionary<string, string?>
+        {
+            ["Sessions:IdleTimeout"] = idle.ToString("c", CultureInfo.InvariantCulture),
+            ["Sessions:WarningBefore"] = "00:00:00",
+        });
+        var client = silo.Client;
 
         var byAt = new LatencyHistogram();
         var byReceipt = new LatencyHistogram();
@@ -54,7 +51,7 @@ internal static class ExpiryLag
         var origin = DateTimeOffset.UtcNow + idle;
         var allExpired = new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously);
         var prefix = "lag-" + Guid.NewGuid().ToString("N")[..8];
-        await using var subscription = await client.SubscribeAsync<SessionEvent>(SessionTopics.Events, e =>
+        await using var subscription = await client.SubscribeToSessionEventsAsync(e =>
         {
             if (e.Type == SessionEventType.Expired && e.Session.UserId.StartsWith(prefix, StringComparison.Ordinal))
             {
@@ -74,7 +71,7 @@ internal static class ExpiryLag
                     }
                 }
             }
-            return ValueTask.CompletedTask;
+            return Task.CompletedTask;
         });
 
         var stopwatch = Stopwatch.StartNew();
@@ -93,24 +90,13 @@ internal static class ExpiryLag
         }
         await Task.WhenAll(tasks);
         var createSeconds = stopwatch.Elapsed.TotalSeconds;
-        var live = cluster.ActivationCountOf<ISessionGrain>();
-        var metrics = cluster.Primary.Services.GetRequiredService<OrleansSessions.Grains.Diagnostics.SessionMetrics>();
+        var metrics = silo.Services.GetRequiredService<SessionMetrics>();
+        var live = metrics.ActiveSessionActivations;
         Console.WriteLine(string.Create(CultureInfo.InvariantCulture, $"  created {count} sessions in {createSeconds:F1}s ({count / createSeconds:N0}/s); {live} session activations; waiting for expiry"));
         var gcPause0 = GC.GetTotalPauseDuration();
         var gen2 = GC.CollectionCount(2);
         var gen0 = GC.CollectionCount(0);
         var gen1 = GC.CollectionCount(1);
-        var dormantAtFirstDeadline = -1L;
-        if (dormantAfter > TimeSpan.Zero)
-        {
-            // How many were dormant when the first deadline came (every one, unless DormantAfter is too long).
-            var untilFirst = origin - DateTimeOffset.UtcNow - TimeSpan.FromMilliseconds(100);
-            if (untilFirst > TimeSpan.Zero)
-            {
-                await Task.Delay(untilFirst);
-            }
-            dormantAtFirstDeadline = metrics.DormantSessions;
-        }
         // Runtime samples around the first deadlines (every 100 ms from 1 s before to 5 s after), printed after the run.
         var samples = new System.Text.StringBuilder();
         var sampler = Task.Run(async () =>
@@ -159,7 +145,7 @@ internal static class ExpiryLag
         var (baseP50, baseP99, baseMax, scale) = SimulateCleanupThread(Math.Min(count, 100_000));
         var load = Load.Average();
         var note = string.Create(CultureInfo.InvariantCulture,
-            $"{(variant is null ? "" : $"VARIANT {variant} (GC server={System.Runtime.GCSettings.IsServerGC}, latency mode {System.Runtime.GCSettings.LatencyMode}): ")}{count} sessions live at once (created in {createSeconds:F1}s), IdleTimeout {idle.TotalSeconds}s, DormantAfter {dormantAfter.TotalSeconds}s{(dormantAtFirstDeadline >= 0 ? $" ({dormantAtFirstDeadline} dormant 0.1 s before the first deadline)" : " (every session keeps its activation and expiry timer)")}, real time; {seen}/{count} expired events{(completed ? "" : " (TIMED OUT)")}; last at +{lastSeconds:F1}s; deadlines spread over {(lastDeadline - firstDeadline).TotalSeconds:F2}s ({count / Math.Max(0.001, (lastDeadline - firstDeadline).TotalSeconds):N0} due/s), ends processed over {(lastEnd - firstDeadline).TotalSeconds:F2}s ({seen / Math.Max(0.001, (lastEnd - firstDeadline).TotalSeconds):N0}/s); {gcNote}; lag at subscriber receipt p50 {byReceipt.Milliseconds(0.5):F1} p99 {byReceipt.Milliseconds(0.99):F1} max {byReceipt.Milliseconds(1):F1} ms; load {load}");
+            $"{(variant is null ? "" : $"VARIANT {variant} (GC server={System.Runtime.GCSettings.IsServerGC}, latency mode {System.Runtime.GCSettings.LatencyMode}): ")}{count} sessions live at once (created in {createSeconds:F1}s), IdleTimeout {idle.TotalSeconds}s, WarningBefore 0, real time, {live} live session activations after the creates (each with its expiry grain timer); {seen}/{count} expired events{(completed ? "" : " (TIMED OUT)")}; last at +{lastSeconds:F1}s; deadlines spread over {(lastDeadline - firstDeadline).TotalSeconds:F2}s ({count / Math.Max(0.001, (lastDeadline - firstDeadline).TotalSeconds):N0} due/s), ends processed over {(lastEnd - firstDeadline).TotalSeconds:F2}s ({seen / Math.Max(0.001, (lastEnd - firstDeadline).TotalSeconds):N0}/s); {gcNote}; lag at subscriber receipt p50 {byReceipt.Milliseconds(0.5):F1} p99 {byReceipt.Milliseconds(0.99):F1} max {byReceipt.Milliseconds(1):F1} ms; load {load}");
         var baseline = string.Create(CultureInfo.InvariantCulture, $"5-min cleanup thread, simulated at 1/{scale} scale, lags x{scale}");
         ResultSink.Add(new BenchResult
         {

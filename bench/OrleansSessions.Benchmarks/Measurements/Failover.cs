@@ -1,14 +1,14 @@
 using System.Diagnostics;
 using System.Globalization;
 using OrleansSessions.Benchmarks.Infrastructure;
-using OrleansSessions.Client;
 using OrleansSessions.Sessions;
 
 namespace OrleansSessions.Benchmarks.Measurements;
 
 /// <summary>
-/// Measurement 6: failover. Three silos as separate processes on PostgreSQL (default membership settings), clients
-/// touching every session continuously; one silo gets SIGKILL (kill -9). From that moment every session is probed
+/// Measurement 6: failover. Three processes of the silo host (OrleansSessions.Silo.dll) on PostgreSQL (its default
+/// membership settings), Orleans clients (UseOrleansClient + UseOrleansSessions with the three gateways) touching
+/// every session continuously; one silo gets SIGKILL (kill -9). From that moment every session is probed
 /// (touch, retry every 50 ms) until it answers; failover time = when the last one answered. A session is lost if it
 /// answers not-found or ended, or if it comes back with a LastActivity older than a touch acknowledged before the kill.
 /// </summary>
@@ -22,25 +22,27 @@ internal static class Failover
         var connectionString = await PostgresDatabase.RecreateAsync(server, "orleanssessions_bench_failover", args.Int("pool", 10));
         const string clusterId = "failoverbench";
         string[] siloArgs = ["--Storage:Provider=postgres", $"--Storage:ConnectionString={connectionString}", $"--Cluster:ClusterId={clusterId}"];
+        var clientCount = args.Int("clients", 2);
 
         var silos = new List<SiloProcess>();
-        var clients = new List<IClusterClient>();
+        var clientHosts = new List<ClientHost>();
         try
         {
-            // The first silo creates the schema; the others join it.
-            silos.Add(SiloProcess.Start("silo0", siloArgs));
-            await silos[0].WaitReadyAsync(TimeSpan.FromSeconds(60));
-            silos.Add(SiloProcess.Start("silo1", siloArgs));
-            silos.Add(SiloProcess.Start("silo2", siloArgs));
-            await Task.WhenAll(silos.Skip(1).Select(s => s.WaitReadyAsync(TimeSpan.FromSeconds(60))));
+            // All three at once: each applies the (idempotent, advisory-locked) schema and joins the membership table.
+            for (var s = 0; s < 3; s++)
+            {
+                silos.Add(SiloProcess.StartSiloHost("silo" + s.ToString(CultureInfo.InvariantCulture), siloArgs));
+            }
+            await Task.WhenAll(silos.Select(s => s.WaitReadyAsync(TimeSpan.FromSeconds(90))));
             await Task.Delay(3000); // every silo reads the table (1 s refresh) and sees the other two on its ring
 
             var gateways = silos.Select(s => s.Gateway).ToArray();
-            for (var c = 0; c < 6; c++)
+            for (var c = 0; c < clientCount; c++)
             {
-                // Each client starts on a random gateway and fails over to the next one in the list.
-                clients.Add(await new ClientBuilder().UseGateways(gateways).Configure(o => o.ClusterId = clusterId).ConnectAsync());
+                // Each client connects to the gateways it is given and fails over between them.
+                clientHosts.Add(await ClientHost.StartAsync(gateways, clusterId));
             }
+            var clients = clientHosts.Select(h => h.Client).ToList();
             var ids = new string[count];
             await Parallel.ForAsync(0, count, new ParallelOptions { MaxDegreeOfParallelism = 128 }, async (i, _) =>
                 ids[i] = (await clients[i % clients.Count].GetGrain<IUserSessionsGrain>("fo-" + i.ToString(CultureInfo.InvariantCulture)).CreateSessionAsync()).SessionId);
@@ -137,7 +139,7 @@ internal static class Failover
             var affectedTimes = answeredAfter.Where((_, i) => failedFirst[i]).Order().ToArray();
             var load = Load.Average();
             var note = string.Create(CultureInfo.InvariantCulture,
-                $"3 silo processes on PostgreSQL, default membership (1 s probes, 3 misses); {count} sessions under ~{loadRate:N0} touches/s; kill -9 of one silo at {killTime:HH:mm:ss.fff}; {affected} sessions failed at least once, all answered after {max:F2}s (affected p50 {(affectedTimes.Length > 0 ? affectedTimes[affectedTimes.Length / 2] : 0):F2}s); {lostCount} lost{(lostCount > 0 ? ": " + lost.First(l => l is not null) : "")}; load {load}");
+                $"3 silo host processes on PostgreSQL, default membership settings of the silo host (1 s probes, 3 misses), {clientCount} Orleans clients with the 3 gateways; {count} sessions under ~{loadRate:N0} touches/s; kill -9 of one silo at {killTime:HH:mm:ss.fff}; {affected} sessions failed at least once, all answered after {max:F2}s (affected p50 {(affectedTimes.Length > 0 ? affectedTimes[affectedTimes.Length / 2] : 0):F2}s); {lostCount} lost{(lostCount > 0 ? ": " + lost.First(l => l is not null) : "")}; load {load}");
             ResultSink.Add(new BenchResult
             {
                 Target = "failover.allAnswered",
@@ -162,9 +164,9 @@ internal static class Failover
         }
         finally
         {
-            foreach (var client in clients)
+            foreach (var host in clientHosts)
             {
-                await client.DisposeAsync();
+                await host.DisposeAsync();
             }
             foreach (var silo in silos)
             {

@@ -2,49 +2,70 @@ using System.Diagnostics;
 using System.Globalization;
 using Microsoft.Extensions.DependencyInjection;
 using Npgsql;
+using Orleans.Core.Internal;
 using OrleansSessions.Benchmarks.Infrastructure;
-using OrleansSessions.Grains;
-using OrleansSessions.Hosting;
+using OrleansSessions.Grains.Diagnostics;
+using OrleansSessions.Grains.Hosting;
+using OrleansSessions.PostgreSql;
 using OrleansSessions.Sessions;
-using OrleansSessions.TestingHost;
 
 namespace OrleansSessions.Benchmarks.Measurements;
 
 /// <summary>
-/// Measurement 5: janitor sweep rate on PostgreSQL. N sessions are created (one user each), every activation is
-/// force-collected (as if their silo had crashed), grain time moves past their deadline (a manual grain clock, so
-/// no timer can beat the janitor), then RunJanitorsAsync sweeps every partition. Rate = N / time until every session
-/// is expired and its end recorded in its user's history (the user rows' last update, by the database clock).
-/// Baseline: one raw bulk UPDATE of the same N session rows in the same database.
+/// Measurement 5: janitor sweep rate on PostgreSQL, real time. An in-process silo on UseOrleansSessionsPostgreSql
+/// (fresh database) with a short Sessions:IdleTimeout; N sessions are created (one user each), each session
+/// activation deactivated right after its create (IGrainManagementExtension.DeactivateOnIdle: its expiry timer goes
+/// with it, as when its silo dies), and the run waits until every deadline has passed. Then Janitors.RunAsync sweeps every partition: each
+/// janitor reads its due rows from the deadline index and asks each session grain to expire itself
+/// (activation, state read, end written, user notified one-way, event, index row removed, deactivation). Rate = N /
+/// time until every session is expired and every user row rewritten (its end recorded in the history), by the
+/// database clock. Baseline: one raw bulk UPDATE of the same N session rows in the same database.
 /// </summary>
 internal static class JanitorSweep
 {
     public static async Task RunAsync(Args args)
     {
-        var count = args.Int("sessions", 50_000);
+        var count = args.Int("sessions", 20_000);
         var server = args.Get("pg", "Host=127.0.0.1;Port=5432;Username=postgres;Password=postgres");
-        var connectionString = await PostgresDatabase.RecreateAsync(server, "orleanssessions_bench_janitor", args.Int("pool", 20));
-        var clock = new ManualTimeProvider(DateTimeOffset.UtcNow);
-        var idle = TimeSpan.FromMinutes(30);
-
-        await using var cluster = await new TestClusterBuilder(1)
-            .UseGrainTimeProvider(clock)
-            .ConfigureSilo(s => s.AddSessionGrains().UsePostgreSql(connectionString, "janitorbench"))
-            .BuildAndStartAsync();
-        var factory = cluster.Primary.Services.GetRequiredService<IGrainFactory>();
+        var idle = args.Seconds("idle-seconds", 5);
         var partitions = args.Int("partitions", 8);
+        var connectionString = await PostgresDatabase.RecreateAsync(server, "orleanssessions_bench_janitor", args.Int("pool", 20));
 
+        await using var silo = await InProcessSilo.StartAsync(new Dictionary<string, string?>
+        {
+            ["Sessions:IdleTimeout"] = idle.ToString("c", CultureInfo.InvariantCulture),
+            ["Sessions:WarningBefore"] = "00:00:00",
+            ["Janitor:Partitions"] = partitions.ToString(CultureInfo.InvariantCulture),
+        }, postgres: connectionString, clusterId: "janitorbench");
+        var client = silo.Client;
+        var metrics = silo.Services.GetRequiredService<SessionMetrics>();
+
+        var ids = new string[count];
         var stopwatch = Stopwatch.StartNew();
-        await Parallel.ForAsync(0, count, new ParallelOptions { MaxDegreeOfParallelism = 256 }, async (i, _) =>
-            await factory.GetGrain<IUserSessionsGrain>("jan-" + i.ToString(CultureInfo.InvariantCulture)).CreateSessionAsync());
+        // Each session loses its activation (and so its expiry timer) right after its create, long before its deadline.
+        var createRate = await Loops.ForEachAsync(count, 128, async i =>
+        {
+            ids[i] = (await client.GetGrain<IUserSessionsGrain>("jan-" + i.ToString(CultureInfo.InvariantCulture)).CreateSessionAsync()).SessionId;
+            await client.GetGrain<ISessionGrain>(ids[i]).AsReference<IGrainManagementExtension>().DeactivateOnIdle();
+        });
+        var lastDeadline = DateTimeOffset.UtcNow + idle;
         var createSeconds = stopwatch.Elapsed.TotalSeconds;
-        var collected = await cluster.ForceActivationCollectionAsync(TimeSpan.Zero);
-        var remaining = cluster.ActivationCountOf<ISessionGrain>();
-        Console.WriteLine(string.Create(CultureInfo.InvariantCulture, $"  created {count} sessions on PostgreSQL in {createSeconds:F1}s ({count / createSeconds:N0}/s); collected {collected} activations, {remaining} session activations left"));
-        // A minute past their deadline, as orphans are when a periodic sweep finds them (past Janitor:BulkAfter).
-        clock.Advance(idle + TimeSpan.FromMinutes(1));
+        var wait = Stopwatch.StartNew();
+        while (metrics.ActiveSessionActivations > 0 && wait.Elapsed < TimeSpan.FromSeconds(30))
+        {
+            await Task.Delay(100);
+        }
+        var remaining = metrics.ActiveSessionActivations;
+        var endedBefore = metrics.Ended;
+        Console.WriteLine(string.Create(CultureInfo.InvariantCulture, $"  created {count} sessions on PostgreSQL in {createSeconds:F1}s ({createRate:N0}/s); {remaining} session activations left after DeactivateOnIdle; {endedBefore} ended before the sweep; waiting for the deadlines"));
+        var untilDue = lastDeadline - DateTimeOffset.UtcNow + TimeSpan.FromSeconds(1);
+        if (untilDue > TimeSpan.Zero)
+        {
+            await Task.Delay(untilDue);
+        }
 
         await using var data = NpgsqlDataSource.Create(connectionString);
+        var due = await ScalarAsync<long>(data, $"SELECT count(*) FROM {PostgreSqlSchema.DeadlinesTable} WHERE deadline <= now()");
         var dbStart = await ScalarAsync<DateTime>(data, "SELECT clock_timestamp()");
         const string transactionsSql = "SELECT xact_commit + xact_rollback FROM pg_stat_database WHERE datname = current_database()";
         await ExecuteAsync(data, "SELECT pg_stat_clear_snapshot()");
@@ -52,7 +73,7 @@ internal static class JanitorSweep
         var selfCpu = CpuTime.Self();
         var postgresCpu = CpuTime.OfAll("postgres");
         stopwatch.Restart();
-        var expired = await JanitorStartup.RunJanitorsAsync(factory, partitions);
+        var expired = await Janitors.RunAsync(client, partitions);
         var sweepSeconds = stopwatch.Elapsed.TotalSeconds;
         selfCpu = CpuTime.Self() - selfCpu;
         postgresCpu = CpuTime.OfAll("postgres") - postgresCpu;
@@ -62,11 +83,12 @@ internal static class JanitorSweep
 
         // One-way end notices may still be landing in user grains: wait until every user row was written after the
         // sweep started (or nothing changes for 5 s), then take the database's time of the last one.
+        const string userRows = "FROM orleansstorage WHERE graintypestring = 'user-sessions' AND modifiedon >= $1";
         var recorded = 0L;
         var stable = Stopwatch.StartNew();
         while (stable.Elapsed < TimeSpan.FromSeconds(5))
         {
-            var now = await ScalarAsync<long>(data, "SELECT count(*) FROM grain_state WHERE state_name = 'userSessions' AND updated_at >= $1", dbStart);
+            var now = await ScalarAsync<long>(data, "SELECT count(*) " + userRows, dbStart);
             if (now != recorded)
             {
                 recorded = now;
@@ -78,14 +100,14 @@ internal static class JanitorSweep
             }
             await Task.Delay(100);
         }
-        var lastRecorded = await ScalarAsync<DateTime?>(data, "SELECT max(updated_at) FROM grain_state WHERE state_name = 'userSessions' AND updated_at >= $1", dbStart);
+        var lastRecorded = await ScalarAsync<DateTime?>(data, "SELECT max(modifiedon) " + userRows, dbStart);
         var recordedSeconds = lastRecorded is { } last ? Math.Max(sweepSeconds, (last - dbStart).TotalSeconds) : double.NaN;
-        var dueLeft = await ScalarAsync<long>(data, "SELECT count(*) FROM session_deadlines");
+        var dueLeft = await ScalarAsync<long>(data, $"SELECT count(*) FROM {PostgreSqlSchema.DeadlinesTable}");
         var rate = expired / recordedSeconds;
 
         // Baseline: the same number of session rows changed by one statement.
         stopwatch.Restart();
-        var updated = await ExecuteAsync(data, "UPDATE grain_state SET updated_at = now(), etag = nextval('etag_seq') WHERE state_name = 'session'");
+        var updated = await ExecuteAsync(data, "UPDATE orleansstorage SET modifiedon = now(), version = version + 1 WHERE graintypestring = 'session'");
         var baselineSeconds = stopwatch.Elapsed.TotalSeconds;
         var baselineRate = updated / baselineSeconds;
 
@@ -100,7 +122,7 @@ internal static class JanitorSweep
             BaselineValue = baselineRate,
             Pass = expired == count && recorded >= count && rate >= 100_000,
             Note = string.Create(CultureInfo.InvariantCulture,
-                $"PostgreSQL 15 local; {expired}/{count} expired by RunJanitorsAsync ({partitions} partitions) in {sweepSeconds:F2}s (CPU per session during the sweep: silo {selfCpu.TotalMicroseconds / count:F1} us, PostgreSQL {postgresCpu.TotalMicroseconds / count:F1} us; {transactions} statements), {recorded}/{count} user histories recorded after {recordedSeconds:F2}s; {dueLeft} deadline rows left; baseline UPDATE of {updated} rows in {baselineSeconds:F3}s; load {load}"),
+                $"PostgreSQL local, in-process silo (Orleans ADO.NET grain storage, PostgreSQL deadline index, pool {args.Int("pool", 20)}); {count} sessions created at {createRate:N0}/s (IdleTimeout {idle.TotalSeconds}s; each session deactivated right after its create), {remaining} activations left after DeactivateOnIdle, {endedBefore} ended before the sweep, {due} deadline rows due; {expired}/{count} expired by Janitors.RunAsync ({partitions} partitions, one ExpireIfDue grain call per due row) in {sweepSeconds:F2}s (CPU per session during the sweep: silo {selfCpu.TotalMicroseconds / count:F1} us, PostgreSQL {postgresCpu.TotalMicroseconds / count:F1} us; {transactions} transactions), {recorded}/{count} user rows rewritten after {recordedSeconds:F2}s; {dueLeft} deadline rows left; baseline UPDATE of {updated} rows in {baselineSeconds:F3}s; load {load}"),
         });
     }
 

@@ -1,271 +1,170 @@
-using System.Diagnostics;
 using System.Globalization;
+using OrleansSessions.Benchmarks.Bare;
 using OrleansSessions.Benchmarks.Infrastructure;
-using OrleansSessions.Client;
 using OrleansSessions.Sessions;
 
 namespace OrleansSessions.Benchmarks.Measurements;
 
 /// <summary>
-/// Measurement 2: touch over loopback TCP. This process is the client (50 connections = 50 ClusterClients, each
-/// keeping `depth` calls in flight); the silo is this executable in "silo" mode as a separate process (in-memory
-/// storage). Baseline: redis-benchmark EXPIRE with the same connections and pipeline depth, against the
-/// redis-server that bench/run.sh started. Then latency at a rate-limited half of the peak.
+/// Measurement 2: touch over the gateway (loopback TCP) from a client process (this one: UseOrleansClient +
+/// UseOrleansSessions, one client) to a silo process, at 1, 64 and 1,024 outstanding calls. Each side gets the
+/// machine in turn: (1) redis-benchmark EXPIRE with the same number of outstanding requests against the redis-server
+/// that bench/run.sh started; (2) two silo processes side by side: the bare Orleans floor (this executable in
+/// "bare-silo" mode, memory grain storage "OrleansSessions": no-op and one-field write) and the product's silo host
+/// (OrleansSessions.Silo.dll, memory storage: touch), each with its own client in this process, measured in turn at
+/// each depth with the same keys and loops; then latency of touch at a paced half of the peak and at a light rate.
 /// </summary>
 internal static class NetworkThroughput
 {
     public static async Task RunAsync(Args args)
     {
-        var connections = args.Int("connections", 50);
-        var depths = args.Get("depths", "1,16,64").Split(',').Select(d => int.Parse(d, CultureInfo.InvariantCulture)).ToArray();
+        var depths = args.Get("depths", "1,64,1024").Split(',').Select(d => int.Parse(d, CultureInfo.InvariantCulture)).ToArray();
         var duration = args.Seconds("seconds", 5);
         var warmup = args.Seconds("warmup-seconds", 2);
-        var sessionCount = args.Int("sessions", 10_000);
+        var keys = args.Int("sessions", 10_000);
         var redisPort = args.Int("redis-port", 0);
         var redisSeconds = args.Double("redis-seconds", 4);
         var redisPid = args.Int("redis-pid", 0);
+        var maxRedisConnections = args.Int("redis-max-connections", 64);
 
-        // Redis first, while the silo is not running: each side gets the machine to itself.
+        // (1) Redis, while no silo runs.
         var redis = new Dictionary<int, RedisResult>();
         if (redisPort > 0)
         {
-            await RedisBenchmark.PopulateAsync(redisPort, sessionCount);
+            await RedisBenchmark.PopulateAsync(redisPort, keys);
             foreach (var depth in depths)
             {
-                redis[depth] = await RedisBenchmark.RunExpireAsync(redisPort, connections, depth, redisSeconds, redisPid);
-                Console.WriteLine(string.Create(CultureInfo.InvariantCulture, $"  redis EXPIRE depth {depth}: {redis[depth].Rps:N0}/s p50 {redis[depth].P50:F3} p99 {redis[depth].P99:F3} ms"));
+                var (connections, pipeline) = RedisShape(depth, maxRedisConnections);
+                redis[depth] = await RedisBenchmark.RunExpireAsync(redisPort, connections, pipeline, redisSeconds, redisPid, keys);
+                Console.WriteLine(string.Create(CultureInfo.InvariantCulture, $"  redis EXPIRE {connections} x {pipeline}: {redis[depth].Rps:N0}/s p50 {redis[depth].P50:F3} p99 {redis[depth].P99:F3} ms"));
             }
         }
 
-        await using var silo = SiloProcess.Start("silo", ["--Cluster:ClusterId=netbench"]);
-        await silo.WaitReadyAsync(TimeSpan.FromSeconds(60));
-        var clients = new IClusterClient[connections];
-        for (var c = 0; c < connections; c++)
-        {
-            clients[c] = await new ClientBuilder().UseGateways(silo.Gateway).Configure(o => o.ClusterId = "netbench").ConnectAsync();
-        }
-        try
-        {
-            var ids = new string[sessionCount];
-            await Parallel.ForAsync(0, sessionCount, new ParallelOptions { MaxDegreeOfParallelism = 64 }, async (i, _) =>
-                ids[i] = (await clients[i % connections].GetGrain<IUserSessionsGrain>("net-user-" + i.ToString(CultureInfo.InvariantCulture)).CreateSessionAsync()).SessionId);
-            // Grain references per connection, so a loop never shares a proxy with another connection.
-            var grains = new ISessionGrain[connections][];
-            for (var c = 0; c < connections; c++)
-            {
-                grains[c] = ids.Select(id => clients[c].GetGrain<ISessionGrain>(id)).ToArray();
-            }
+        // (2) Both silo processes, started together and measured in turn at each depth (floor, product, floor with
+        // storage), so that a change in the machine's load hits them alike; the idle one costs next to nothing.
+        await using var bareSilo = SiloProcess.StartBareSilo("bare-silo", "netbare");
+        await using var silo = SiloProcess.StartSiloHost("silo", ["--Storage:Provider=memory", "--Cluster:ClusterId=netbench"]);
+        await Task.WhenAll(bareSilo.WaitReadyAsync(TimeSpan.FromSeconds(60)), silo.WaitReadyAsync(TimeSpan.FromSeconds(60)));
+        await using var bareClient = await ClientHost.StartAsync([bareSilo.Gateway], "netbare");
+        await using var sessionClient = await ClientHost.StartAsync([silo.Gateway], "netbench");
+        var bare = Enumerable.Range(0, keys).Select(i => bareClient.Client.GetGrain<IBareGrain>("bare-" + i.ToString(CultureInfo.InvariantCulture))).ToArray();
+        await Loops.ForEachAsync(keys, 64, i => bare[i].WriteAsync());
+        Func<int, ValueTask<int>> noop = i => new ValueTask<int>(bare[i].PingAsync());
+        Func<int, ValueTask<int>> write = i => new ValueTask<int>(bare[i].WriteAsync());
+        var ids = new string[keys];
+        await Loops.ForEachAsync(keys, 64, async i =>
+            ids[i] = (await sessionClient.Client.GetGrain<IUserSessionsGrain>("net-user-" + i.ToString(CultureInfo.InvariantCulture)).CreateSessionAsync()).SessionId);
+        var grains = ids.Select(id => sessionClient.Client.GetGrain<ISessionGrain>(id)).ToArray();
+        Func<int, ValueTask<SessionInfo>> touch = i => grains[i].TouchAsync();
 
-            var peak = 0.0;
-            foreach (var depth in depths)
+        var peak = 0.0;
+        foreach (var depth in depths)
+        {
+            var floor = await MeasureAsync(bareSilo.Pid, depth, keys, warmup, duration, noop);
+            var measured = await MeasureAsync(silo.Pid, depth, keys, warmup, duration, touch);
+            var floorWrite = await MeasureAsync(bareSilo.Pid, depth, keys, warmup, duration, write);
+            var result = measured.Result;
+            peak = Math.Max(peak, result.Rate);
+            var load = Load.Average();
+            var r = redis.GetValueOrDefault(depth);
+            var (connections, pipeline) = RedisShape(depth, maxRedisConnections);
+            var d = depth.ToString(CultureInfo.InvariantCulture);
+            var note = string.Create(CultureInfo.InvariantCulture,
+                $"one client process (this one) over the gateway of the silo host process (memory storage), {d} outstanding calls over {keys} sessions, {duration.TotalSeconds}s after {warmup.TotalSeconds}s warm-up; touch {Describe(measured)}; {result.Rate / floor.Result.Rate:P0} of the bare no-op ({Describe(floor)}), {result.Rate / floorWrite.Result.Rate:P0} of the bare write ({Describe(floorWrite)}); redis-benchmark -c {connections} -P {pipeline} EXPIRE: {(r is null ? "not run" : string.Create(CultureInfo.InvariantCulture, $"{r.Rps:N0}/s p50 {r.P50:F3} p99 {r.P99:F3} ms, redis-server {r.ServerUsPerCall:F2} us CPU per request"))}; load {load}");
+            ResultSink.Add(new BenchResult
             {
-                await ClosedLoopAsync(grains, depth, warmup, record: false);
-                var siloCpu0 = CpuTime.Of(silo.Pid);
-                var clientCpu0 = CpuTime.Self();
-                var (rate, histogram, errors) = await ClosedLoopAsync(grains, depth, duration, record: true);
-                var calls = rate * duration.TotalSeconds;
-                var siloUs = (CpuTime.Of(silo.Pid) - siloCpu0).TotalMicroseconds / calls;
-                var clientUs = (CpuTime.Self() - clientCpu0).TotalMicroseconds / calls;
-                peak = Math.Max(peak, rate);
-                var load = Load.Average();
-                var r = redis.GetValueOrDefault(depth);
+                Target = $"net.touch.depth{d}",
+                Value = result.Rate,
+                Unit = "calls/s",
+                Goal = ">= 0.9 x bare no-op",
+                Baseline = $"bare Orleans no-op over the gateway, {d} outstanding",
+                BaselineValue = floor.Result.Rate,
+                Pass = result.Rate >= 0.9 * floor.Result.Rate,
+                Note = note,
+            });
+            ResultSink.Add(new BenchResult
+            {
+                Target = $"net.touch.depth{d}.vsRedis",
+                Value = result.Rate,
+                Unit = "calls/s",
+                Goal = ">= redis EXPIRE",
+                Baseline = $"redis-benchmark -c {connections} -P {pipeline} EXPIRE",
+                BaselineValue = r?.Rps,
+                Pass = r is not null && result.Rate >= r.Rps,
+            });
+            ResultSink.Add(new BenchResult
+            {
+                Target = $"net.bare.noop.depth{d}",
+                Value = floor.Result.Rate,
+                Unit = "calls/s",
+                Baseline = $"redis-benchmark -c {connections} -P {pipeline} EXPIRE",
+                BaselineValue = r?.Rps,
+            });
+            ResultSink.Add(new BenchResult
+            {
+                Target = $"net.bare.write.depth{d}",
+                Value = floorWrite.Result.Rate,
+                Unit = "calls/s",
+                Baseline = $"redis-benchmark -c {connections} -P {pipeline} EXPIRE",
+                BaselineValue = r?.Rps,
+            });
+            foreach (var (name, q) in new[] { ("p50", 0.5), ("p99", 0.99) })
+            {
                 ResultSink.Add(new BenchResult
                 {
-                    Target = $"net.touch.depth{depth}",
-                    Value = rate,
-                    Unit = "calls/s",
-                    Goal = ">= redis EXPIRE",
-                    Baseline = $"redis-benchmark -c {connections} -P {depth} EXPIRE",
-                    BaselineValue = r?.Rps,
-                    Pass = r is not null && rate >= r.Rps,
-                    Note = string.Create(CultureInfo.InvariantCulture,
-                        $"{connections} connections x {depth} in flight, {duration.TotalSeconds}s, {errors} errors; CPU per call: silo {siloUs:F2} us, client {clientUs:F2} us (redis-server {r?.ServerUsPerCall:F2} us); latency p50 {histogram.Milliseconds(0.5):F3} p99 {histogram.Milliseconds(0.99):F3} p99.9 {histogram.Milliseconds(0.999):F3} max {histogram.Milliseconds(1):F3} ms; redis p50 {r?.P50:F3} p99 {r?.P99:F3} ms; load {load}"),
+                    Target = $"net.touch.depth{d}.{name}",
+                    Value = result.Histogram.Milliseconds(q),
+                    Unit = "ms",
+                    Baseline = $"bare no-op {name}",
+                    BaselineValue = floor.Result.Histogram.Milliseconds(q),
+                    Note = r is null ? null : string.Create(CultureInfo.InvariantCulture, $"redis-benchmark {name}: {(name == "p50" ? r.P50 : r.P99):F3} ms"),
                 });
-                foreach (var (name, q) in new[] { ("p50", 0.5), ("p99", 0.99), ("p99.9", 0.999) })
-                {
-                    ResultSink.Add(new BenchResult
-                    {
-                        Target = $"net.touch.depth{depth}.{name}",
-                        Value = histogram.Milliseconds(q),
-                        Unit = "ms",
-                        Baseline = name == "p99.9" ? "redis-benchmark max (no p99.9 in its CSV)" : $"redis-benchmark {name}",
-                        BaselineValue = r is null ? null : name switch { "p50" => r.P50, "p99" => r.P99, _ => r.Max },
-                    });
-                }
             }
-
-            var target = peak / 2;
-            await OpenLoopAsync(grains, target, warmup);
-            var (achieved, issued, scheduled) = await OpenLoopAsync(grains, target, duration);
-            var halfLoad = Load.Average();
-            ResultSink.Add(new BenchResult
-            {
-                Target = "net.touch.halfPeak.p99",
-                Value = issued.Milliseconds(0.99),
-                Unit = "ms",
-                Goal = "<= 1",
-                Baseline = "",
-                Pass = issued.Milliseconds(0.99) <= 1,
-                Note = string.Create(CultureInfo.InvariantCulture,
-                    $"paced at {target:N0}/s (half of peak {peak:N0}/s) over {connections} connections, achieved {achieved:N0}/s; latency from send: p50 {issued.Milliseconds(0.5):F3} p99 {issued.Milliseconds(0.99):F3} p99.9 {issued.Milliseconds(0.999):F3} max {issued.Milliseconds(1):F3} ms; from schedule (incl. ~1 ms pacer granularity): p50 {scheduled.Milliseconds(0.5):F3} p99 {scheduled.Milliseconds(0.99):F3} ms; load {halfLoad}"),
-            });
-            ResultSink.Add(new BenchResult { Target = "net.touch.halfPeak.p50", Value = issued.Milliseconds(0.5), Unit = "ms" });
-            ResultSink.Add(new BenchResult { Target = "net.touch.halfPeak.p99.9", Value = issued.Milliseconds(0.999), Unit = "ms" });
-
-            // The latency floor of this machine and transport: a light paced load.
-            var lowRate = args.Double("low-rate", 5_000);
-            var (lowAchieved, low, _) = await OpenLoopAsync(grains, lowRate, duration);
-            ResultSink.Add(new BenchResult
-            {
-                Target = "net.touch.lowRate.p99",
-                Value = low.Milliseconds(0.99),
-                Unit = "ms",
-                Note = string.Create(CultureInfo.InvariantCulture,
-                    $"paced at {lowRate:N0}/s over {connections} connections, achieved {lowAchieved:N0}/s; latency from send p50 {low.Milliseconds(0.5):F3} p99 {low.Milliseconds(0.99):F3} p99.9 {low.Milliseconds(0.999):F3} max {low.Milliseconds(1):F3} ms; load {Load.Average()}"),
-            });
         }
-        finally
+
+        var pacers = args.Int("pacers", 50);
+        var target = peak / 2;
+        await Loops.OpenAsync(pacers, keys, target, warmup, touch);
+        var (achieved, issued, scheduled) = await Loops.OpenAsync(pacers, keys, target, duration, touch);
+        ResultSink.Add(new BenchResult
         {
-            foreach (var client in clients)
-            {
-                if (client is not null)
-                {
-                    await client.DisposeAsync();
-                }
-            }
-        }
+            Target = "net.touch.halfPeak.p99",
+            Value = issued.Milliseconds(0.99),
+            Unit = "ms",
+            Goal = "<= 1",
+            Pass = issued.Milliseconds(0.99) <= 1,
+            Note = string.Create(CultureInfo.InvariantCulture,
+                $"paced at {target:N0}/s (half of peak {peak:N0}/s) by {pacers} pacers, achieved {achieved:N0}/s; latency from send: p50 {issued.Milliseconds(0.5):F3} p99 {issued.Milliseconds(0.99):F3} p99.9 {issued.Milliseconds(0.999):F3} max {issued.Milliseconds(1):F3} ms; from schedule (incl. ~1 ms pacer granularity): p50 {scheduled.Milliseconds(0.5):F3} p99 {scheduled.Milliseconds(0.99):F3} ms; load {Load.Average()}"),
+        });
+        var lowRate = args.Double("low-rate", 5_000);
+        var (lowAchieved, low, _) = await Loops.OpenAsync(pacers, keys, lowRate, duration, touch);
+        ResultSink.Add(new BenchResult
+        {
+            Target = "net.touch.lowRate.p99",
+            Value = low.Milliseconds(0.99),
+            Unit = "ms",
+            Note = string.Create(CultureInfo.InvariantCulture,
+                $"paced at {lowRate:N0}/s by {pacers} pacers, achieved {lowAchieved:N0}/s; latency from send p50 {low.Milliseconds(0.5):F3} p99 {low.Milliseconds(0.99):F3} p99.9 {low.Milliseconds(0.999):F3} max {low.Milliseconds(1):F3} ms; load {Load.Average()}"),
+        });
     }
 
-    private static async Task<(double Rate, LatencyHistogram Histogram, long Errors)> ClosedLoopAsync(ISessionGrain[][] grains, int depth, TimeSpan duration, bool record)
+    /// <summary>redis-benchmark with <paramref name="outstanding"/> requests in flight: min(outstanding, max) connections, the rest as pipeline depth.</summary>
+    internal static (int Connections, int Pipeline) RedisShape(int outstanding, int maxConnections)
     {
-        var histograms = new ThreadLocal<LatencyHistogram>(() => new LatencyHistogram(), trackAllValues: true);
-        long total = 0;
-        long errors = 0;
-        var stop = Stopwatch.StartNew();
-        var tasks = new List<Task>(grains.Length * depth);
-        for (var c = 0; c < grains.Length; c++)
-        {
-            var mine = grains[c];
-            for (var d = 0; d < depth; d++)
-            {
-                var start = (c * depth + d) * 7919 % mine.Length;
-                tasks.Add(Task.Run(async () =>
-                {
-                    long count = 0;
-                    long failed = 0;
-                    var i = start;
-                    while (stop.Elapsed < duration)
-                    {
-                        var t0 = Stopwatch.GetTimestamp();
-                        try
-                        {
-                            await mine[i].TouchAsync();
-                        }
-                        catch (Exception)
-                        {
-                            failed++;
-                        }
-                        if (record)
-                        {
-                            histograms.Value!.Record((long)Stopwatch.GetElapsedTime(t0).TotalNanoseconds);
-                        }
-                        count++;
-                        if (++i == mine.Length)
-                        {
-                            i = 0;
-                        }
-                    }
-                    Interlocked.Add(ref total, count);
-                    Interlocked.Add(ref errors, failed);
-                }));
-            }
-        }
-        await Task.WhenAll(tasks);
-        var elapsed = stop.Elapsed.TotalSeconds;
-        var merged = new LatencyHistogram();
-        foreach (var h in histograms.Values)
-        {
-            merged.Add(h);
-        }
-        histograms.Dispose();
-        return (total / elapsed, merged, errors);
+        var connections = Math.Min(outstanding, maxConnections);
+        return (connections, Math.Max(1, outstanding / connections));
     }
 
-    /// <summary>
-    /// Open loop at <paramref name="rate"/> calls/s: one pacer per connection wakes about every millisecond and sends
-    /// every call whose scheduled time has come (at most 64 in flight per connection). Latency from the actual send, and
-    /// from the scheduled time (which adds the pacer's own wake-up jitter).
-    /// </summary>
-    private static async Task<(double Achieved, LatencyHistogram Issued, LatencyHistogram Scheduled)> OpenLoopAsync(ISessionGrain[][] grains, double rate, TimeSpan duration)
+    private static async Task<(LoopResult Result, double SiloUs, double ClientUs)> MeasureAsync<T>(int siloPid, int depth, int keys, TimeSpan warmup, TimeSpan duration, Func<int, ValueTask<T>> call)
     {
-        var issuedHistograms = new ThreadLocal<LatencyHistogram>(() => new LatencyHistogram(), trackAllValues: true);
-        var scheduledHistograms = new ThreadLocal<LatencyHistogram>(() => new LatencyHistogram(), trackAllValues: true);
-        var perConnection = rate / grains.Length;
-        long completed = 0;
-        var start = Stopwatch.GetTimestamp();
-        var tasks = new Task[grains.Length];
-        for (var c = 0; c < grains.Length; c++)
-        {
-            var mine = grains[c];
-            var offset = c * 7919 % mine.Length;
-            tasks[c] = Task.Run(async () =>
-            {
-                long sent = 0;
-                var inFlight = 0;
-                var pending = new List<Task>();
-                using var timer = new PeriodicTimer(TimeSpan.FromMilliseconds(1));
-                while (true)
-                {
-                    var elapsed = Stopwatch.GetElapsedTime(start);
-                    if (elapsed >= duration)
-                    {
-                        break;
-                    }
-                    var due = (long)(elapsed.TotalSeconds * perConnection);
-                    while (sent < due && Volatile.Read(ref inFlight) < 64)
-                    {
-                        var scheduledAt = start + (long)(sent / perConnection * Stopwatch.Frequency);
-                        var grain = mine[(int)((offset + sent) % mine.Length)];
-                        Interlocked.Increment(ref inFlight);
-                        pending.Add(CallAsync(grain, scheduledAt));
-                        sent++;
-                    }
-                    pending.RemoveAll(t => t.IsCompleted);
-                    await timer.WaitForNextTickAsync();
-                }
-                await Task.WhenAll(pending);
-
-                async Task CallAsync(ISessionGrain grain, long scheduledAt)
-                {
-                    var t0 = Stopwatch.GetTimestamp();
-                    try
-                    {
-                        await grain.TouchAsync();
-                    }
-                    catch (Exception)
-                    {
-                        // counted as a completion; errors show as missing throughput in the closed-loop runs
-                    }
-                    var t1 = Stopwatch.GetTimestamp();
-                    issuedHistograms.Value!.Record((long)((t1 - t0) * 1e9 / Stopwatch.Frequency));
-                    scheduledHistograms.Value!.Record((long)((t1 - scheduledAt) * 1e9 / Stopwatch.Frequency));
-                    Interlocked.Decrement(ref inFlight);
-                    Interlocked.Increment(ref completed);
-                }
-            });
-        }
-        await Task.WhenAll(tasks);
-        var seconds = Stopwatch.GetElapsedTime(start).TotalSeconds;
-        var issued = new LatencyHistogram();
-        var scheduled = new LatencyHistogram();
-        foreach (var h in issuedHistograms.Values)
-        {
-            issued.Add(h);
-        }
-        foreach (var h in scheduledHistograms.Values)
-        {
-            scheduled.Add(h);
-        }
-        return (completed / seconds, issued, scheduled);
+        await Loops.ClosedAsync(depth, keys, warmup, call, record: false);
+        var siloCpu0 = CpuTime.Of(siloPid);
+        var clientCpu0 = CpuTime.Self();
+        var result = await Loops.ClosedAsync(depth, keys, duration, call);
+        var calls = Math.Max(1, result.Rate * duration.TotalSeconds);
+        return (result, (CpuTime.Of(siloPid) - siloCpu0).TotalMicroseconds / calls, (CpuTime.Self() - clientCpu0).TotalMicroseconds / calls);
     }
+
+    private static string Describe((LoopResult Result, double SiloUs, double ClientUs) m) => string.Create(CultureInfo.InvariantCulture,
+        $"{m.Result.Rate:N0}/s, p50 {m.Result.Histogram.Milliseconds(0.5):F3} p99 {m.Result.Histogram.Milliseconds(0.99):F3} ms, {m.Result.Errors} errors, CPU per call silo {m.SiloUs:F1} us client {m.ClientUs:F1} us");
 }

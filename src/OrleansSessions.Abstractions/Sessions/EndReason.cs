@@ -1,6 +1,7 @@
 namespace OrleansSessions.Sessions;
 
 /// <summary>Why a session ended (JSON: idle_timeout, absolute_timeout, logout, logout_all, evicted).</summary>
+[GenerateSerializer, Alias("OrleansSessions.EndReason")]
 public enum EndReason
 {
     /// <summary>No activity for the idle timeout.</summary>

@@ -1,6 +1,7 @@
 namespace OrleansSessions.Sessions;
 
 /// <summary>A session with this id already exists.</summary>
+[GenerateSerializer, Alias("OrleansSessions.SessionAlreadyExistsException")]
 public sealed class SessionAlreadyExistsException : Exception
 {
     /// <summary>Creates the exception.</summary>

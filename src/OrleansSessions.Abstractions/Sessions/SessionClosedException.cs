@@ -1,6 +1,7 @@
 namespace OrleansSessions.Sessions;
 
 /// <summary>The session was closed.</summary>
+[GenerateSerializer, Alias("OrleansSessions.SessionClosedException")]
 public sealed class SessionClosedException : Exception
 {
     /// <summary>Creates the exception.</summary>

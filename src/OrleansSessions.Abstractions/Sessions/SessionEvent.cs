@@ -1,15 +1,18 @@
 namespace OrleansSessions.Sessions;
 
-/// <summary>A lifecycle event of one session, published on <see cref="SessionTopics.Events"/>.</summary>
-[GenerateSerializer]
+/// <summary>A lifecycle event of one session, published on the Orleans stream <see cref="SessionStreams.Namespace"/>/<see cref="SessionStreams.EventsKey"/> of the provider <see cref="SessionStreams.ProviderName"/>.</summary>
+[GenerateSerializer, Immutable, Alias("OrleansSessions.SessionEvent")]
 public sealed record SessionEvent
 {
     /// <summary>The kind of event.</summary>
+    [Id(0)]
     public SessionEventType Type { get; init; }
 
     /// <summary>The session as of the event.</summary>
+    [Id(1)]
     public required SessionInfo Session { get; init; }
 
     /// <summary>When the event happened (grain time).</summary>
+    [Id(2)]
     public DateTimeOffset At { get; init; }
 }

@@ -1,6 +1,7 @@
 namespace OrleansSessions.Sessions;
 
 /// <summary>The kind of a session event (JSON: created, expiring, expired, closed, evicted).</summary>
+[GenerateSerializer, Alias("OrleansSessions.SessionEventType")]
 public enum SessionEventType
 {
     /// <summary>A session was created.</summary>

@@ -1,6 +1,7 @@
 namespace OrleansSessions.Sessions;
 
 /// <summary>The session has expired.</summary>
+[GenerateSerializer, Alias("OrleansSessions.SessionExpiredException")]
 public sealed class SessionExpiredException : Exception
 {
     /// <summary>Creates the exception.</summary>

@@ -1,6 +1,7 @@
 namespace OrleansSessions.Sessions;
 
 /// <summary>The user has reached the maximum number of sessions.</summary>
+[GenerateSerializer, Alias("OrleansSessions.SessionLimitExceededException")]
 public sealed class SessionLimitExceededException : Exception
 {
     /// <summary>Creates the exception.</summary>

@@ -1,6 +1,7 @@
 namespace OrleansSessions.Sessions;
 
 /// <summary>The session does not exist.</summary>
+[GenerateSerializer, Alias("OrleansSessions.SessionNotFoundException")]
 public sealed class SessionNotFoundException : Exception
 {
     /// <summary>Creates the exception.</summary>

@@ -1,6 +1,7 @@
 namespace OrleansSessions.Sessions;
 
 /// <summary>The lifecycle state of a session. It moves from Active to exactly one end state, once.</summary>
+[GenerateSerializer, Alias("OrleansSessions.SessionStatus")]
 public enum SessionStatus
 {
     /// <summary>Live: the deadline has not passed and it was not closed.</summary>

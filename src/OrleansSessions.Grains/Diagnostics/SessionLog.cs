@@ -46,7 +46,13 @@ internal static partial class SessionLog
 
     [LoggerMessage(EventId = 1014, EventName = "SessionEndAdopted", Level = LogLevel.Debug, Message = "Session {SessionId}: the stored state shows it ended ({Status}) without this activation; the activation adopts it")]
     public static partial void SessionEndAdopted(ILogger logger, string sessionId, string status);
+}
 
-    [LoggerMessage(EventId = 1015, EventName = "DormantWakeFailed", Level = LogLevel.Warning, Message = "Session {SessionId}: waking the dormant session failed; the janitor ends it if it is due")]
-    public static partial void DormantWakeFailed(ILogger logger, Exception exception, string sessionId);
+internal static partial class SessionLog
+{
+    [LoggerMessage(EventId = 1016, EventName = "EventPublishFailed", Level = LogLevel.Warning, Message = "Session {SessionId}: publishing its {EventType} event failed")]
+    public static partial void EventPublishFailed(ILogger logger, Exception exception, string sessionId, string eventType);
+
+    [LoggerMessage(EventId = 1017, EventName = "JanitorStartFailed", Level = LogLevel.Warning, Message = "Starting the janitor reminders failed (attempt {Attempt}), retrying: {Reason}")]
+    public static partial void JanitorStartFailed(ILogger logger, int attempt, string reason);
 }

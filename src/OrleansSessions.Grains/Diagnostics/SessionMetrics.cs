@@ -4,18 +4,17 @@ using OrleansSessions.Sessions;
 namespace OrleansSessions.Grains.Diagnostics;
 
 /// <summary>
-/// The session domain's instruments on the "OrleansSessions" meter: sessions.created, sessions.ended (tag reason),
-/// sessions.live, sessions.expiring, sessions.expiry_lag (ms), sessions.activations, sessions.dormant and janitor.expired.
-/// One instance per silo.
+/// The session domain's instruments on the "OrleansSessions" meter (from <see cref="IMeterFactory"/>): sessions.created,
+/// sessions.ended (tag reason), sessions.live, sessions.expiring, sessions.expiry_lag (ms), sessions.activations and
+/// janitor.expired. One instance per silo.
 /// </summary>
-public sealed class SessionMetrics : IDisposable
+public sealed class SessionMetrics
 {
     /// <summary>The meter name.</summary>
     public const string MeterName = "OrleansSessions";
 
     private static readonly string[] ReasonTags = ["", "idle_timeout", "absolute_timeout", "logout", "logout_all", "evicted"];
 
-    private readonly Meter _meter;
     private readonly Counter<long> _created;
     private readonly Counter<long> _ended;
     private readonly UpDownCounter<long> _live;
@@ -23,34 +22,22 @@ public sealed class SessionMetrics : IDisposable
     private readonly Histogram<double> _expiryLag;
     private readonly Counter<long> _janitorExpired;
     private long _activeActivations;
-    private long _dormant;
-    private long _wentDormant;
     private long _createdTotal;
     private long _endedTotal;
 
-    /// <summary>Creates the instruments.</summary>
-    public SessionMetrics()
+    /// <summary>Creates the instruments on a meter of <paramref name="meterFactory"/>.</summary>
+    public SessionMetrics(IMeterFactory meterFactory)
     {
-        _meter = new Meter(MeterName);
-        _created = _meter.CreateCounter<long>("sessions.created", description: "Sessions created.");
-        _ended = _meter.CreateCounter<long>("sessions.ended", description: "Sessions ended, by reason.");
-        _live = _meter.CreateUpDownCounter<long>("sessions.live", description: "Sessions created minus sessions ended (sum over silos is the cluster's live sessions).");
-        _expiring = _meter.CreateCounter<long>("sessions.expiring", description: "Expiry warnings published.");
-        _expiryLag = _meter.CreateHistogram<double>("sessions.expiry_lag", unit: "ms", description: "Time from a session's deadline to its expiry being processed.");
-        _janitorExpired = _meter.CreateCounter<long>("janitor.expired", description: "Sessions expired by the janitor.");
-        _meter.CreateObservableGauge("sessions.activations", () => Interlocked.Read(ref _activeActivations), description: "Activations of live sessions on this silo.");
-        _meter.CreateObservableGauge("sessions.dormant", () => Interlocked.Read(ref _dormant), description: "Idle live sessions on this silo held without an activation (Sessions:DormantAfter).");
+        ArgumentNullException.ThrowIfNull(meterFactory);
+        var meter = meterFactory.Create(MeterName);
+        _created = meter.CreateCounter<long>("sessions.created", description: "Sessions created.");
+        _ended = meter.CreateCounter<long>("sessions.ended", description: "Sessions ended, by reason.");
+        _live = meter.CreateUpDownCounter<long>("sessions.live", description: "Sessions created minus sessions ended (sum over silos is the cluster's live sessions).");
+        _expiring = meter.CreateCounter<long>("sessions.expiring", description: "Expiry warnings published.");
+        _expiryLag = meter.CreateHistogram<double>("sessions.expiry_lag", unit: "ms", description: "Time from a session's deadline to its expiry being processed.");
+        _janitorExpired = meter.CreateCounter<long>("janitor.expired", description: "Sessions expired by the janitor.");
+        meter.CreateObservableGauge("sessions.activations", () => Interlocked.Read(ref _activeActivations), description: "Activations of live sessions on this silo.");
     }
-
-    /// <summary>Idle live sessions on this silo held without an activation right now.</summary>
-    public long DormantSessions => Interlocked.Read(ref _dormant);
-
-    /// <summary>How many times a session activation of this silo gave way to a dormant entry since the silo started.</summary>
-    public long WentDormant => Interlocked.Read(ref _wentDormant);
-
-    internal void DormantChanged(long delta) => Interlocked.Add(ref _dormant, delta);
-
-    internal void WentDormantOnce() => Interlocked.Increment(ref _wentDormant);
 
     /// <summary>Activations of live sessions on this silo right now.</summary>
     public long ActiveSessionActivations => Interlocked.Read(ref _activeActivations);
@@ -71,9 +58,7 @@ public sealed class SessionMetrics : IDisposable
     internal void SessionEnded(EndReason reason)
     {
         Interlocked.Increment(ref _endedTotal);
-        var index = (int)reason;
-        var tag = (uint)index < (uint)ReasonTags.Length ? ReasonTags[index] : reason.ToString();
-        _ended.Add(1, new KeyValuePair<string, object?>("reason", tag));
+        _ended.Add(1, new KeyValuePair<string, object?>("reason", ReasonName(reason)));
         _live.Add(-1);
     }
 
@@ -93,7 +78,4 @@ public sealed class SessionMetrics : IDisposable
         var index = (int)reason;
         return index > 0 && index < ReasonTags.Length ? ReasonTags[index] : reason.ToString();
     }
-
-    /// <inheritdoc />
-    public void Dispose() => _meter.Dispose();
 }

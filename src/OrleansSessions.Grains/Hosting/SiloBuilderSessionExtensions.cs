@@ -1,24 +1,34 @@
 using Microsoft.Extensions.DependencyInjection;
 using Microsoft.Extensions.DependencyInjection.Extensions;
 using Microsoft.Extensions.Options;
+using Orleans.Configuration;
 using OrleansSessions.Grains;
 using OrleansSessions.Grains.Diagnostics;
+using OrleansSessions.Grains.Hosting;
 using OrleansSessions.Grains.Options;
 using OrleansSessions.Grains.Storage;
 using OrleansSessions.Sessions;
 
 namespace OrleansSessions.Hosting;
 
-/// <summary>Registers the session domain on a silo.</summary>
+/// <summary>Registers the session domain on an Orleans silo.</summary>
 public static class SiloBuilderSessionExtensions
 {
     /// <summary>
-    /// Hosts the session, user-sessions and janitor grains; binds <see cref="SessionOptions"/> ("Sessions") and
-    /// <see cref="JanitorOptions"/> ("Janitor") from the silo configuration and validates them at start; registers
-    /// the in-memory <see cref="ISessionDeadlineIndex"/> unless one is registered already (before or after this
-    /// call, a provider's registration replaces it) and <see cref="SessionMetrics"/>. Calling it twice does nothing more.
+    /// Hosts the session, user-sessions and janitor grains on this silo:
+    /// <list type="bullet">
+    /// <item><see cref="SessionOptions"/> and <see cref="JanitorOptions"/> bound from the configuration sections "Sessions"
+    /// and "Janitor" and validated at start (each failure names its key);</item>
+    /// <item>the in-memory <see cref="ISessionDeadlineIndex"/> unless one is registered (a durable backend registers its own);</item>
+    /// <item>the memory stream provider <see cref="SessionStreams.ProviderName"/> that carries session events;</item>
+    /// <item>a grain call filter that turns storage-driver failures into <see cref="SessionStorageUnavailableException"/>;</item>
+    /// <item>the janitor reminders, registered by a startup task; a Janitor:Period below Orleans' minimum reminder period
+    /// lowers that minimum.</item>
+    /// </list>
+    /// The host provides the grain storage named <see cref="SessionStorage.Name"/>, the "PubSubStore" storage of
+    /// Orleans streams, and a reminder service. Calling it twice does nothing more.
     /// </summary>
-    public static ISiloBuilder AddSessionGrains(this ISiloBuilder builder)
+    public static ISiloBuilder AddOrleansSessions(this ISiloBuilder builder)
     {
         ArgumentNullException.ThrowIfNull(builder);
         var services = builder.Services;
@@ -30,23 +40,28 @@ public static class SiloBuilderSessionExtensions
             }
         }
 
-        var configuration = builder.Configuration;
-        services.AddOptions<SessionOptions>()
-            .Configure(options => options.Bind(configuration))
-            .ValidateOnStart();
-        services.AddOptions<JanitorOptions>()
-            .Configure(options => options.Bind(configuration))
-            .ValidateOnStart();
+        services.AddOptions<SessionOptions>().BindConfiguration(SessionOptions.SectionName).ValidateOnStart();
+        services.AddOptions<JanitorOptions>().BindConfiguration(JanitorOptions.SectionName).ValidateOnStart();
         services.TryAddEnumerable(ServiceDescriptor.Singleton<IValidateOptions<SessionOptions>, SessionOptionsValidator>());
         services.TryAddEnumerable(ServiceDescriptor.Singleton<IValidateOptions<JanitorOptions>, JanitorOptionsValidator>());
+        services.AddOptions<ReminderOptions>().PostConfigure<IOptions<JanitorOptions>>((reminders, janitor) =>
+        {
+            var period = janitor.Value.Period;
+            if (period > TimeSpan.Zero && period < reminders.MinimumReminderPeriod)
+            {
+                reminders.MinimumReminderPeriod = period;
+            }
+        });
 
+        services.AddMetrics();
+        services.TryAddSingleton(TimeProvider.System);
         services.TryAddSingleton<ISessionDeadlineIndex, InMemorySessionDeadlineIndex>();
         services.TryAddSingleton<SessionMetrics>();
         services.AddSingleton<SessionServices>();
 
-        builder.AddGrain<ISessionGrain, SessionGrain>();
-        builder.AddGrain<IUserSessionsGrain, UserSessionsGrain>();
-        builder.AddGrain<IJanitorGrain, JanitorGrain>();
+        builder.AddIncomingGrainCallFilter<StorageFailureFilter>();
+        builder.AddMemoryStreams(SessionStreams.ProviderName);
+        builder.AddStartupTask<JanitorStartupTask>();
         return builder;
     }
 }

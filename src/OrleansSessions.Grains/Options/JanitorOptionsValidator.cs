@@ -12,7 +12,7 @@ public sealed class JanitorOptionsValidator : IValidateOptions<JanitorOptions>
     public ValidateOptionsResult Validate(string? name, JanitorOptions options)
     {
         ArgumentNullException.ThrowIfNull(options);
-        var failures = new List<string>(options.BindingFailures);
+        var failures = new List<string>();
         if (options.Period <= TimeSpan.Zero)
         {
             failures.Add("Janitor:Period must be > 0");
@@ -24,10 +24,6 @@ public sealed class JanitorOptionsValidator : IValidateOptions<JanitorOptions>
         if (options.BatchSize < 1)
         {
             failures.Add("Janitor:BatchSize must be > 0");
-        }
-        if (options.BulkAfter < TimeSpan.Zero)
-        {
-            failures.Add("Janitor:BulkAfter must be >= 0");
         }
         return failures.Count == 0 ? ValidateOptionsResult.Success : ValidateOptionsResult.Fail(failures);
     }

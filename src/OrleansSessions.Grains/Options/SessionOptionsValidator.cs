@@ -9,7 +9,7 @@ public sealed class SessionOptionsValidator : IValidateOptions<SessionOptions>
     public ValidateOptionsResult Validate(string? name, SessionOptions options)
     {
         ArgumentNullException.ThrowIfNull(options);
-        var failures = new List<string>(options.BindingFailures);
+        var failures = new List<string>();
         if (options.IdleTimeout <= TimeSpan.Zero)
         {
             failures.Add("Sessions:IdleTimeout must be > 0");
@@ -21,10 +21,6 @@ public sealed class SessionOptionsValidator : IValidateOptions<SessionOptions>
         if (options.WarningBefore < TimeSpan.Zero)
         {
             failures.Add("Sessions:WarningBefore must be >= 0");
-        }
-        if (options.DormantAfter < TimeSpan.Zero)
-        {
-            failures.Add("Sessions:DormantAfter must be >= 0 (0 = never dormant)");
         }
         if (options.MaxPerUser < 0)
         {

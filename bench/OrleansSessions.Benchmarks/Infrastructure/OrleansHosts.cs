@@ -1,0 +1,144 @@
+using System.Net;
+using Microsoft.Extensions.Configuration;
+using Microsoft.Extensions.DependencyInjection;
+using Microsoft.Extensions.Hosting;
+using Microsoft.Extensions.Logging;
+using Orleans.Configuration;
+using OrleansSessions.Grains;
+using OrleansSessions.Hosting;
+
+namespace OrleansSessions.Benchmarks.Infrastructure;
+
+/// <summary>
+/// An Orleans silo hosted in the bench process (Host.CreateApplicationBuilder + UseOrleans) with the session grains
+/// and the bare floor grain of this assembly. Memory default: UseLocalhostClustering on free ports, Orleans' memory
+/// grain storage named <see cref="SessionStorage.Name"/> and "PubSubStore", the in-memory reminder service; or
+/// UseOrleansSessionsPostgreSql. ServiceId "orleans-sessions" as the silo host.
+/// </summary>
+internal sealed class InProcessSilo : IAsyncDisposable
+{
+    public const string ServiceId = "orleans-sessions";
+
+    private readonly IHost _host;
+
+    private InProcessSilo(IHost host, int gatewayPort)
+    {
+        _host = host;
+        GatewayPort = gatewayPort;
+    }
+
+    public IServiceProvider Services => _host.Services;
+
+    /// <summary>The hosted client (runs in the silo process, no network).</summary>
+    public IClusterClient Client => _host.Services.GetRequiredService<IClusterClient>();
+
+    public int GatewayPort { get; }
+
+    public static async Task<InProcessSilo> StartAsync(IDictionary<string, string?>? configuration = null, string? postgres = null, string clusterId = "bench")
+    {
+        var siloPort = SiloProcess.FreePort();
+        var gatewayPort = SiloProcess.FreePort();
+        var builder = Host.CreateApplicationBuilder(new HostApplicationBuilderSettings { Args = [], EnvironmentName = "Production", DisableDefaults = true });
+        builder.Configuration.AddInMemoryCollection(configuration ?? new Dictionary<string, string?>());
+        builder.Logging.ClearProviders();
+        builder.Logging.AddSimpleConsole(o => o.SingleLine = true);
+        builder.Logging.SetMinimumLevel(LogLevel.Warning);
+        // The silo's warning that server GC is off: the bench runs the silo host's GC settings on purpose.
+        builder.Logging.AddFilter("Orleans.Runtime.Silo", LogLevel.Error);
+        builder.UseOrleans(silo =>
+        {
+            silo.AddOrleansSessions();
+            if (postgres is null)
+            {
+                silo.UseLocalhostClustering(siloPort, gatewayPort, null, ServiceId, clusterId);
+                silo.AddMemoryGrainStorage(SessionStorage.Name);
+                silo.AddMemoryGrainStorage("PubSubStore");
+                silo.UseInMemoryReminderService();
+            }
+            else
+            {
+                silo.UseOrleansSessionsPostgreSql(postgres);
+                silo.Configure<ClusterOptions>(o =>
+                {
+                    o.ServiceId = ServiceId;
+                    o.ClusterId = clusterId;
+                });
+                silo.Configure<EndpointOptions>(o =>
+                {
+                    o.AdvertisedIPAddress = IPAddress.Loopback;
+                    o.SiloPort = siloPort;
+                    o.GatewayPort = gatewayPort;
+                    o.SiloListeningEndpoint = new IPEndPoint(IPAddress.Loopback, siloPort);
+                    o.GatewayListeningEndpoint = new IPEndPoint(IPAddress.Loopback, gatewayPort);
+                });
+            }
+        });
+        var host = builder.Build();
+        await host.StartAsync();
+        return new InProcessSilo(host, gatewayPort);
+    }
+
+    /// <summary>Activations of every grain type in the silo (IManagementGrain).</summary>
+    public async Task<int> ActivationCountAsync() => await Client.GetGrain<IManagementGrain>(0).GetTotalActivationCount();
+
+    /// <summary>IManagementGrain.ForceActivationCollection(age): collects the activations idle for longer than age that may be collected.</summary>
+    public async Task CollectIdleAsync(TimeSpan age) => await Client.GetGrain<IManagementGrain>(0).ForceActivationCollection(age);
+
+    public async ValueTask DisposeAsync()
+    {
+        try
+        {
+            using var cts = new CancellationTokenSource(TimeSpan.FromSeconds(30));
+            await _host.StopAsync(cts.Token);
+        }
+        catch (Exception ex)
+        {
+            Console.Error.WriteLine($"  stopping the in-process silo: {ex.GetType().Name}: {ex.Message}");
+        }
+        _host.Dispose();
+    }
+}
+
+/// <summary>An Orleans client in the bench process (Host.CreateApplicationBuilder + UseOrleansClient + UseOrleansSessions).</summary>
+internal sealed class ClientHost : IAsyncDisposable
+{
+    private readonly IHost _host;
+
+    private ClientHost(IHost host) => _host = host;
+
+    public IClusterClient Client => _host.Services.GetRequiredService<IClusterClient>();
+
+    public static async Task<ClientHost> StartAsync(IEnumerable<string> gateways, string clusterId)
+    {
+        var builder = Host.CreateApplicationBuilder(new HostApplicationBuilderSettings { Args = [], EnvironmentName = "Production", DisableDefaults = true });
+        builder.Logging.ClearProviders();
+        builder.Logging.AddSimpleConsole(o => o.SingleLine = true);
+        builder.Logging.SetMinimumLevel(LogLevel.Warning);
+        builder.UseOrleansClient(client => client.UseOrleansSessions(o =>
+        {
+            foreach (var gateway in gateways)
+            {
+                o.Gateways.Add(gateway);
+            }
+            o.ClusterId = clusterId;
+            o.ConnectTimeout = TimeSpan.FromSeconds(30);
+        }));
+        var host = builder.Build();
+        await host.StartAsync();
+        return new ClientHost(host);
+    }
+
+    public async ValueTask DisposeAsync()
+    {
+        try
+        {
+            using var cts = new CancellationTokenSource(TimeSpan.FromSeconds(10));
+            await _host.StopAsync(cts.Token);
+        }
+        catch (Exception)
+        {
+            // the cluster may be gone
+        }
+        _host.Dispose();
+    }
+}

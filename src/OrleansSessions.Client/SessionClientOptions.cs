@@ -1,0 +1,34 @@
+namespace OrleansSessions.Client;
+
+/// <summary>How an Orleans client reaches the OrleansSessions cluster; applied by <c>UseOrleansSessions</c>.</summary>
+public sealed class SessionClientOptions
+{
+    /// <summary>The gateway used when none is given: the silo default Silo:Host 127.0.0.1 and Silo:GatewayPort 30000.</summary>
+    public const string DefaultGateway = "127.0.0.1:30000";
+
+    /// <summary>The default cluster id, the silos' default Cluster:ClusterId.</summary>
+    public const string DefaultClusterId = "dev";
+
+    /// <summary>The Orleans ServiceId of every OrleansSessions silo and client.</summary>
+    public const string DefaultServiceId = "orleans-sessions";
+
+    /// <summary>
+    /// Static gateway endpoints as "host:port" (see <see cref="GatewayEndpoints.Parse"/>); the client connects to
+    /// them and fails over between them. Empty means <see cref="DefaultGateway"/>.
+    /// </summary>
+    public IList<string> Gateways { get; } = new List<string>();
+
+    /// <summary>The cluster to join; must match the silos' Cluster:ClusterId. Default <see cref="DefaultClusterId"/>.</summary>
+    public string ClusterId { get; set; } = DefaultClusterId;
+
+    /// <summary>The Orleans ServiceId. Default <see cref="DefaultServiceId"/>, as on the silos.</summary>
+    public string ServiceId { get; set; } = DefaultServiceId;
+
+    /// <summary>
+    /// How long the client keeps trying to reach a gateway when it starts. After that, starting the client fails
+    /// with Orleans' exception (<c>ConnectionFailedException</c> or <c>SiloUnavailableException</c>), which
+    /// <see cref="Sessions.SessionFailure.Classify"/> reports as <see cref="Sessions.SessionFailureKind.Unavailable"/>.
+    /// Default 10 seconds; must be &gt; 0.
+    /// </summary>
+    public TimeSpan ConnectTimeout { get; set; } = TimeSpan.FromSeconds(10);
+}

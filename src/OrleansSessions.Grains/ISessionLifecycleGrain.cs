@@ -1,0 +1,40 @@
+using Orleans.Concurrency;
+using OrleansSessions.Sessions;
+
+namespace OrleansSessions.Grains;
+
+/// <summary>
+/// The session grain's internal interface: what the user grain and the janitor call, and no client can (it is not in
+/// the Abstractions a caller references).
+/// </summary>
+[Alias("OrleansSessions.ISessionLifecycleGrain")]
+internal interface ISessionLifecycleGrain : IGrainWithStringKey
+{
+    /// <summary>Creates the session for <paramref name="userId"/>. Throws <see cref="SessionAlreadyExistsException"/> if the id is taken.</summary>
+    [Alias("Create")]
+    Task<SessionInfo> CreateAsync(string userId);
+
+    /// <summary>Ends the session with <paramref name="reason"/> if it is still active; returns its final state, or null for an unknown id.</summary>
+    [Alias("End")]
+    Task<SessionInfo?> EndAsync(EndReason reason);
+
+    /// <summary>
+    /// Ends the session with its timeout reason if its deadline has passed; returns true only when this call ended it.
+    /// Otherwise it refreshes its entry in the deadline index. False for an unknown id.
+    /// </summary>
+    [Alias("ExpireIfDue")]
+    Task<bool> ExpireIfDueAsync();
+
+    /// <summary>Drops the stored record of an ended session (its user's history no longer holds it).</summary>
+    [OneWay, Alias("Forget")]
+    Task ForgetAsync();
+}
+
+/// <summary>The user grain's internal interface: how a session reports its end.</summary>
+[Alias("OrleansSessions.IUserSessionsRecorder")]
+internal interface IUserSessionsRecorder : IGrainWithStringKey
+{
+    /// <summary>Records the end of one of the user's sessions. Idempotent.</summary>
+    [OneWay, Alias("SessionEnded")]
+    Task SessionEndedAsync(SessionInfo session);
+}

@@ -1,0 +1,17 @@
+namespace OrleansSessions.Grains;
+
+/// <summary>The Orleans grain storage the session grains keep their state in.</summary>
+public static class SessionStorage
+{
+    /// <summary>
+    /// The name of the grain storage provider (a keyed <c>IGrainStorage</c>) that holds session and user state.
+    /// The host registers it: in memory, ADO.NET, or any other Orleans grain storage.
+    /// </summary>
+    public const string Name = "OrleansSessions";
+
+    /// <summary>The state name of a session (row key part of ADO.NET storage; distinct per grain type).</summary>
+    public const string SessionStateName = "session";
+
+    /// <summary>The state name of a user's sessions.</summary>
+    public const string UserStateName = "user-sessions";
+}
