@@ -13,9 +13,9 @@ namespace OrleansSessions.Grains;
 /// </summary>
 /// <remarks>
 /// <para>
-/// Hot path: <see cref="TouchAsync"/> updates two fields and writes the state; it does not touch timers or the
-/// deadline index. The expiry timer is armed at the deadline known when it was armed; when it fires and the deadline
-/// has moved later it re-arms itself and refreshes the index row (lazy re-arm).
+/// Hot path: <see cref="TouchAsync"/> updates two fields and writes the state; it does not touch the timer or the
+/// deadline index. The timer is armed at the point known when it was armed; when it fires and the deadline has moved
+/// later it re-arms itself and refreshes the index row (lazy re-arm).
 /// </para>
 /// <para>
 /// Any call that finds the deadline passed on a session that has not ended ends it on the spot, so a session ends
@@ -40,8 +40,6 @@ internal sealed partial class SessionGrain : Grain, ISessionGrain, ISessionLifec
     private readonly TimeProvider _time;
     private readonly bool _validKey;
     private readonly int _partition;
-
-    private IAsyncStream<SessionEvent>? _events;
 
     // An upper bound of the deadline held by this session's row in the deadline index.
     private DateTimeOffset _indexedDeadline;
@@ -164,10 +162,6 @@ internal sealed partial class SessionGrain : Grain, ISessionGrain, ISessionLifec
         }
 
         var previousDeadline = state.Touch(now, _services.Options);
-        if (state.ExpiresAt != previousDeadline)
-        {
-            OnDeadlineMoved(now);
-        }
         if (state.ExpiresAt < previousDeadline)
         {
             // Only after the timeouts were shortened by configuration: the index row and the timer may now be later
@@ -420,8 +414,9 @@ internal sealed partial class SessionGrain : Grain, ISessionGrain, ISessionLifec
     {
         try
         {
-            _events ??= this.GetStreamProvider(SessionStreams.ProviderName).GetStream<SessionEvent>(SessionStreams.Namespace, SessionStreams.EventsKey);
-            await _events.OnNextAsync(new SessionEvent { Type = type, Session = info, At = now });
+            // Not kept in a field: a session publishes a few events in its life, and every field costs a live session memory.
+            var events = this.GetStreamProvider(SessionStreams.ProviderName).GetStream<SessionEvent>(SessionStreams.Namespace, SessionStreams.EventsKey);
+            await events.OnNextAsync(new SessionEvent { Type = type, Session = info, At = now });
         }
         catch (Exception exception)
         {
@@ -482,7 +477,12 @@ internal sealed partial class SessionGrain : Grain, ISessionGrain, ISessionLifec
             : new SessionExpiredException($"Session {state.SessionId} has expired.");
     }
 
-    private SessionNotFoundException NotFound() => new($"Session {this.GetPrimaryKeyString()} does not exist.");
+    private SessionNotFoundException NotFound()
+    {
+        // Nothing to keep: a read of an unknown id leaves no activation behind.
+        DeactivateOnIdle();
+        return new($"Session {this.GetPrimaryKeyString()} does not exist.");
+    }
 
     private void ThrowIfInvalidKey()
     {
