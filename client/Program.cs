@@ -17,12 +17,9 @@ root.Add(LoadCommand.Create(global));
 var parse = root.Parse(args);
 if (parse.Errors.Count > 0)
 {
-    // One line per error, never a stack trace; the last one says where the usage is.
-    for (var i = 0; i < parse.Errors.Count; i++)
-    {
-        var hint = i == parse.Errors.Count - 1 ? " (run with --help for usage)" : "";
-        await Console.Error.WriteLineAsync($"error: bad input: {parse.Errors[i].Message}{hint}");
-    }
+    // One line whatever the number of errors, never a stack trace, ending with where the usage is.
+    var messages = string.Join("; ", parse.Errors.Select(e => e.Message.ReplaceLineEndings(" ")));
+    await Console.Error.WriteLineAsync($"error: bad input: {messages} (run with --help for usage)");
     return ExitCodes.BadInput;
 }
 return await parse.InvokeAsync();

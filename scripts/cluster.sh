@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# Starts a cluster of Orleans silos (3 by default) on local PostgreSQL: membership (OrleansMembershipTable, keyed by
+# Starts a cluster of Orleans silos (3 by default) on local PostgreSQL (or Redis: --redis, below): membership (OrleansMembershipTable, keyed by
 # CLUSTER_ID), reminders, grain state and the session deadline index are shared in one database (the silos apply the
 # schema at start). Then it waits; Ctrl+C (or SIGTERM) stops every silo gracefully. Silo i listens on 11111+i, its
 # gateway on 30000+i and its HTTP API/dashboard on 8080+i; logs go to ${TMPDIR:-/tmp}/orleanssessions-cluster/silo-i.log.
@@ -10,8 +10,18 @@
 # Try failover: dotnet run --project client -- --gateway 127.0.0.1:30001 --cluster-id $CLUSTER_ID create alice; kill -9 one silo's pid (printed
 # below); the session still answers through another gateway once the survivors have declared the silo dead (a few s).
 #
+# On Redis instead: scripts/cluster.sh --redis (or STORAGE=redis scripts/cluster.sh). Membership, reminders, grain state
+# and the deadline index then live in Redis at $ORLEANSSESSIONS_REDIS (default 127.0.0.1:6379). When nothing answers
+# there (and it is on this machine), the script starts Debian's redis-server (apt-get install redis-server) with
+# append-only persistence (--appendonly yes --appendfsync $REDIS_APPENDFSYNC, default always) in
+# ${TMPDIR:-/tmp}/orleanssessions-cluster/redis-<port>, and shuts it down with the silos (its data stays on disk).
+# Orleans' Redis clustering cannot survive a Redis that restarts empty: never run it without persistence.
+#
 # Environment (optional):
+#   STORAGE             postgres (default) or redis
 #   ORLEANSSESSIONS_PG  connection string (default Host=127.0.0.1;Username=postgres;Password=postgres;Database=orleanssessions)
+#   ORLEANSSESSIONS_REDIS  StackExchange.Redis configuration string (default 127.0.0.1:6379)
+#   REDIS_APPENDFSYNC   appendfsync of a redis-server started here: always (default), everysec or no
 #   CLUSTER_ID          Cluster:ClusterId (default dev)
 #   SILOS               how many silos (default 3)
 #   CONFIGURATION       build configuration (default Debug)
@@ -19,6 +29,17 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
+STORAGE="${STORAGE:-postgres}"
+if [ "${1:-}" = "--redis" ]; then
+  STORAGE=redis
+  shift
+fi
+case "$STORAGE" in
+  postgres|redis) ;;
+  *) echo "STORAGE must be postgres or redis (got '$STORAGE')" >&2; exit 2 ;;
+esac
+REDIS="${ORLEANSSESSIONS_REDIS:-127.0.0.1:6379}"
+REDIS_APPENDFSYNC="${REDIS_APPENDFSYNC:-always}"
 PG="${ORLEANSSESSIONS_PG:-Host=127.0.0.1;Username=postgres;Password=postgres;Database=orleanssessions}"
 CLUSTER_ID="${CLUSTER_ID:-dev}"
 SILOS="${SILOS:-3}"
@@ -26,7 +47,7 @@ CONFIGURATION="${CONFIGURATION:-Debug}"
 export DOTNET_CLI_TELEMETRY_OPTOUT=1 DOTNET_NOLOGO=1
 
 # With the default connection string, create the database when it is missing (needs psql; harmless otherwise).
-if [ -z "${ORLEANSSESSIONS_PG:-}" ] && command -v psql >/dev/null 2>&1; then
+if [ "$STORAGE" = postgres ] && [ -z "${ORLEANSSESSIONS_PG:-}" ] && command -v psql >/dev/null 2>&1; then
   if ! PGPASSWORD=postgres psql -h 127.0.0.1 -U postgres -d postgres -tAc "SELECT 1 FROM pg_database WHERE datname = 'orleanssessions'" 2>/dev/null | grep -q 1; then
     PGPASSWORD=postgres psql -h 127.0.0.1 -U postgres -d postgres -qc "CREATE DATABASE orleanssessions" 2>/dev/null \
       && echo "== created database orleanssessions" || true
@@ -39,17 +60,52 @@ dotnet build silo -c "$CONFIGURATION" -v quiet -nologo
 logs="${TMPDIR:-/tmp}/orleanssessions-cluster"
 mkdir -p "$logs"
 pids=()
+started_redis=""
 stop_all() {
+  trap '' INT TERM   # a second Ctrl+C (or a signal to the whole group) must not cut the clean-up short
   echo "== stopping ${#pids[@]} silo(s)"
   for pid in "${pids[@]}"; do kill -TERM "$pid" 2>/dev/null || true; done
   for pid in "${pids[@]}"; do wait "$pid" 2>/dev/null || true; done
+  if [ -n "$started_redis" ]; then
+    echo "== shutting down the redis-server this script started (data kept in $started_redis)"
+    redis-cli -h "$redis_host" -p "$redis_port" shutdown >/dev/null 2>&1 || true
+  fi
 }
+
+if [ "$STORAGE" = redis ]; then
+  endpoint="${REDIS%%,*}"
+  redis_host="${endpoint%:*}"
+  redis_port="${endpoint##*:}"
+  [ "$redis_port" = "$endpoint" ] && redis_port=6379
+  if [ "$(redis-cli -h "$redis_host" -p "$redis_port" ping 2>/dev/null)" != "PONG" ]; then
+    if [ "$redis_host" != 127.0.0.1 ] && [ "$redis_host" != localhost ]; then
+      echo "Redis at $endpoint does not answer" >&2
+      exit 1
+    fi
+    command -v redis-server >/dev/null 2>&1 || { echo "redis-server is not installed (apt-get install -y redis-server)" >&2; exit 1; }
+    dir="$logs/redis-$redis_port"
+    mkdir -p "$dir"
+    redis-server --port "$redis_port" --bind 127.0.0.1 --dir "$dir" --appendonly yes --appendfsync "$REDIS_APPENDFSYNC" \
+      --daemonize yes --pidfile "$dir/redis.pid" --logfile "$dir/redis.log"
+    for _ in $(seq 1 100); do
+      [ "$(redis-cli -h "$redis_host" -p "$redis_port" ping 2>/dev/null)" = "PONG" ] && break
+      sleep 0.1
+    done
+    started_redis="$dir"
+    echo "== started redis-server on $redis_host:$redis_port (appendonly, appendfsync $REDIS_APPENDFSYNC; data $dir)"
+  fi
+  STORAGE_ARGS=(--Storage:Provider=redis --Storage:ConnectionString="$REDIS")
+  STORAGE_NAME="Redis ($REDIS)"
+else
+  STORAGE_ARGS=(--Storage:Provider=postgres --Storage:ConnectionString="$PG")
+  STORAGE_NAME="PostgreSQL"
+fi
 trap stop_all EXIT
 trap 'exit 130' INT TERM
 
 for i in $(seq 0 $((SILOS - 1))); do
   dotnet "silo/bin/$CONFIGURATION/net10.0/OrleansSessions.Silo.dll" \
-    --Storage:Provider=postgres --Storage:ConnectionString="$PG" --Cluster:ClusterId="$CLUSTER_ID" \
+    "${STORAGE_ARGS[@]}" --Cluster:ClusterId="$CLUSTER_ID" \
     --Silo:SiloPort=$((11111 + i)) --Silo:GatewayPort=$((30000 + i)) --Silo:HttpPort=$((8080 + i)) \
     --Janitor:Period=00:00:10 "$@" >"$logs/silo-$i.log" 2>&1 &
   pids+=($!)
@@ -73,7 +129,7 @@ for i in $(seq 0 $((SILOS - 1))); do
 done
 
 gateways=$(for i in $(seq 0 $((SILOS - 1))); do printf '127.0.0.1:%d ' $((30000 + i)); done)
-echo "== cluster '$CLUSTER_ID' of $SILOS silos on PostgreSQL; try:"
+echo "== cluster '$CLUSTER_ID' of $SILOS silos on $STORAGE_NAME; try:"
 echo "   dotnet run --project client -- --gateway 127.0.0.1:30001 --cluster-id $CLUSTER_ID create alice"
 echo "   dotnet run --project client -- --gateway 127.0.0.1:30001 --cluster-id $CLUSTER_ID load --users 1000 --duration 10"
 echo "   curl -s http://127.0.0.1:8080/api/cluster"

@@ -13,6 +13,14 @@ internal static class ApiErrors
 
     public static IResult Unauthorized(string detail) => TypedResults.Json(new ApiError("unauthorized", detail), statusCode: StatusCodes.Status401Unauthorized);
 
+    /// <summary>Kestrel's verdicts on a request body in the caller's terms: 413 too large, 408 too slow, else 400.</summary>
+    private static IResult FromBadRequest(BadHttpRequestException e) => e.StatusCode switch
+    {
+        StatusCodes.Status413PayloadTooLarge => TypedResults.Json(new ApiError("body_too_large", "The request body is larger than this silo accepts (Http:MaxRequestBodySize)."), statusCode: StatusCodes.Status413PayloadTooLarge),
+        StatusCodes.Status408RequestTimeout => TypedResults.Json(new ApiError("request_timeout", "The request body arrived too slowly."), statusCode: StatusCodes.Status408RequestTimeout),
+        _ => BadRequest("bad_request", "The request is malformed or its body ended early."),
+    };
+
     /// <summary>
     /// Maps a known exception through <see cref="SessionFailure.Classify"/> (the one classification of the service):
     /// BadInput 400, NotFound 404, Conflict 409, Unavailable 503. False for anything that is the service's own fault.
@@ -22,11 +30,11 @@ internal static class ApiErrors
         switch (exception)
         {
             // Request parsing, before any grain call.
-            case JsonException e:
-                result = BadRequest("invalid_json", e.Message);
+            case JsonException:
+                result = BadRequest("invalid_json", "The body is not valid JSON.");
                 return true;
             case BadHttpRequestException e:
-                result = BadRequest("bad_request", e.Message);
+                result = FromBadRequest(e);
                 return true;
         }
         var failure = SessionFailure.Classify(exception);

@@ -7,8 +7,8 @@ using OrleansSessions.SiloHost.Hosting;
 namespace OrleansSessions.SiloHost.Api;
 
 /// <summary>
-/// Checks Security:ApiToken on /api calls: "Authorization: Bearer &lt;token&gt;", or ?access_token= for the browser's
-/// EventSource, which cannot send headers. The comparison takes the same time whatever the token.
+/// Checks Security:ApiToken on /api calls: "Authorization: Bearer &lt;token&gt;", or ?access_token= on GET
+/// /api/events only (the browser's EventSource cannot send headers; a token in any other URL is ignored). The comparison takes the same time whatever the token.
 /// </summary>
 internal sealed class ApiTokenCheck
 {
@@ -21,6 +21,10 @@ internal sealed class ApiTokenCheck
     }
 
     public bool Required => _expectedHash is not null;
+
+    /// <summary>?access_token= only where a header cannot be sent: the browser's EventSource on GET /api/events.</summary>
+    private static bool AcceptsQueryToken(HttpRequest request)
+        => HttpMethods.IsGet(request.Method) && request.Path.Equals("/api/events", StringComparison.OrdinalIgnoreCase);
 
     /// <summary>The token the peers of this silo must present, or null.</summary>
     public bool IsAuthorized(HttpRequest request)
@@ -35,7 +39,7 @@ internal sealed class ApiTokenCheck
         {
             presented = header["Bearer ".Length..].Trim();
         }
-        else if (request.Query.TryGetValue("access_token", out var query))
+        else if (AcceptsQueryToken(request) && request.Query.TryGetValue("access_token", out var query))
         {
             presented = query.ToString();
         }

@@ -3,6 +3,6 @@ namespace OrleansSessions.SiloHost.Api;
 /// <summary>The body of POST /api/sessions.</summary>
 public sealed class CreateSessionRequest
 {
-    /// <summary>The user the session is for (1..128 characters, no control characters).</summary>
+    /// <summary>The user the session is for (see SessionKeys.UserIdRule).</summary>
     public string? UserId { get; set; }
 }

@@ -40,10 +40,11 @@ public static partial class SessionApiExtensions
         ArgumentNullException.ThrowIfNull(endpoints);
         endpoints.MapOpenApi();
         // Readiness tied to membership: 200 once this silo is Active in the cluster, 503 while it joins or leaves.
-        endpoints.MapGet("/healthz", (ISiloStatusOracle oracle) => oracle.CurrentStatus == SiloStatus.Active
-                ? Results.Ok(new { status = "ok", silo = oracle.SiloAddress.ToParsableString() })
+        // With Security:ApiToken set, only a caller presenting the token learns the silo's address.
+        endpoints.MapMethods("/healthz", [HttpMethods.Get, HttpMethods.Head], (ISiloStatusOracle oracle, ApiTokenCheck check, HttpRequest request) => oracle.CurrentStatus == SiloStatus.Active
+                ? (check.Required && !check.IsAuthorized(request) ? Results.Ok(new { status = "ok" }) : Results.Ok(new { status = "ok", silo = oracle.SiloAddress.ToParsableString() }))
                 : Results.Json(new { status = ClusterStatusReader.StatusName(oracle.CurrentStatus) }, statusCode: StatusCodes.Status503ServiceUnavailable))
-            .WithName("Health").WithSummary("200 when the silo serves.");
+            .WithName("Health").WithSummary("200 when the silo serves (GET or HEAD).");
 
         var api = endpoints.MapGroup("/api");
         api.AddEndpointFilter(CheckTokenAsync);

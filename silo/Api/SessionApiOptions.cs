@@ -14,4 +14,7 @@ public sealed class SessionApiOptions
 
     /// <summary>The default of ?limit= for GET /api/users/{userId}/history. Default 100.</summary>
     public int DefaultHistoryLimit { get; set; } = 100;
+
+    /// <summary>Open /api/events streams this silo serves at once (Sse:MaxSubscribers); beyond it 503 too_many_subscribers. Default 1000.</summary>
+    public int MaxSubscribers { get; set; } = 1_000;
 }

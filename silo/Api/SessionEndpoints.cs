@@ -12,19 +12,32 @@ namespace OrleansSessions.SiloHost.Api;
 internal static class SessionEndpoints
 {
     private const string InvalidSessionIdDetail = "A session id is 'sess_' followed by a lower-case UUIDv4.";
-    private const string InvalidUserIdDetail = "A user id has 1 to 128 characters and no control characters.";
+    private const string InvalidUserIdDetail = SessionKeys.UserIdRule;
     private const int MaxHistoryLimit = 10_000;
 
     public static async Task<IResult> CreateSessionAsync(HttpRequest request, IGrainFactory grains)
     {
         CreateSessionRequest? body;
-        try
+        using (var document = await ReadJsonAsync(request).ConfigureAwait(false))
         {
-            body = await JsonSerializer.DeserializeAsync<CreateSessionRequest>(request.Body, SessionJson.Options, request.HttpContext.RequestAborted).ConfigureAwait(false);
-        }
-        catch (JsonException ex)
-        {
-            return ApiErrors.BadRequest("invalid_json", $"The body must be a JSON object such as {{\"userId\": \"alice\"}}: {ex.Message}");
+            if (document is null)
+            {
+                return ApiErrors.BadRequest("invalid_json", "The body is empty or not valid JSON; send a JSON object such as {\"userId\": \"alice\"}.");
+            }
+            var root = document.RootElement;
+            if (root.ValueKind is not (JsonValueKind.Object or JsonValueKind.Null))
+            {
+                return ApiErrors.BadRequest("invalid_json", "The body must be a JSON object such as {\"userId\": \"alice\"}.");
+            }
+            try
+            {
+                body = root.Deserialize<CreateSessionRequest>(SessionJson.Options);
+            }
+            catch (JsonException)
+            {
+                // The only member is userId; anything else is ignored.
+                return ApiErrors.BadRequest("invalid_json", "\"userId\" must be a JSON string.");
+            }
         }
         if (body?.UserId is not { } userId)
         {
@@ -36,6 +49,19 @@ internal static class SessionEndpoints
         }
         var info = await grains.GetGrain<IUserSessionsGrain>(userId).CreateSessionAsync().ConfigureAwait(false);
         return TypedResults.Created($"/api/sessions/{info.SessionId}", info);
+    }
+
+    /// <summary>The body as a JSON document, or null when it is empty or not JSON (Kestrel's 413/408 verdicts propagate).</summary>
+    private static async Task<JsonDocument?> ReadJsonAsync(HttpRequest request)
+    {
+        try
+        {
+            return await JsonDocument.ParseAsync(request.Body, new JsonDocumentOptions { MaxDepth = 16 }, request.HttpContext.RequestAborted).ConfigureAwait(false);
+        }
+        catch (JsonException)
+        {
+            return null;
+        }
     }
 
     public static async Task<IResult> GetSessionAsync(string sessionId, IGrainFactory grains)

@@ -36,8 +36,11 @@ internal sealed partial class SessionEventHub(IClusterClient client, ILogger<Ses
         lifecycle.Subscribe(nameof(SessionEventHub), ServiceLifecycleStage.Active, OnActive, OnStopping);
     }
 
-    /// <summary>Adds a listener for the events of <paramref name="userId"/> (all users when null); dispose it to leave.</summary>
-    public Listener Listen(string? userId, int capacity)
+    /// <summary>
+    /// Adds a listener for the events of <paramref name="userId"/> (all users when null), unless
+    /// <paramref name="maxListeners"/> are listening already (then null); dispose it to leave.
+    /// </summary>
+    public Listener? TryListen(string? userId, int capacity, int maxListeners)
     {
         var listener = new Listener(this, userId, Channel.CreateBounded<ReadOnlyMemory<byte>>(new BoundedChannelOptions(capacity)
         {
@@ -48,6 +51,10 @@ internal sealed partial class SessionEventHub(IClusterClient client, ILogger<Ses
         }));
         lock (_lock)
         {
+            if (_listeners.Length >= maxListeners)
+            {
+                return null;
+            }
             _listeners = [.. _listeners, listener];
         }
         return listener;

@@ -20,11 +20,18 @@ internal static class SessionEventStream
     {
         if (userId is not null && !SessionKeys.IsValidUserId(userId))
         {
-            return ApiErrors.BadRequest("invalid_user_id", "A user id has 1 to 128 characters and no control characters.");
+            return ApiErrors.BadRequest("invalid_user_id", SessionKeys.UserIdRule);
         }
         var settings = options.Value;
         var cancellationToken = context.RequestAborted;
-        using var listener = hub.Listen(userId, settings.EventBufferSize);
+        using var listener = hub.TryListen(userId, settings.EventBufferSize, settings.MaxSubscribers);
+        if (listener is null)
+        {
+            context.Response.Headers.RetryAfter = "5";
+            return TypedResults.Json(
+                new ApiError("too_many_subscribers", $"This silo already serves {settings.MaxSubscribers} event streams (Sse:MaxSubscribers); try again later or another silo."),
+                statusCode: StatusCodes.Status503ServiceUnavailable);
+        }
         var response = context.Response;
         response.StatusCode = StatusCodes.Status200OK;
         response.ContentType = "text/event-stream";

@@ -47,6 +47,7 @@ public static class SiloHostExtensions
     public static WebApplication MapSessionSilo(this WebApplication app)
     {
         ArgumentNullException.ThrowIfNull(app);
+        app.UseSessionApiGuards();
         app.MapSessionApi();
         app.MapSessionDashboard();
         return app;
@@ -62,6 +63,7 @@ public static class SiloHostExtensions
         }
         builder.WebHost.UseUrls();
         builder.WebHost.ConfigureKestrel(kestrel => kestrel.Listen(settings.Host, settings.HttpPort));
+        HttpLimits.Configure(builder);
     }
 
     private static void AddSessionSilo(this ISiloBuilder silo, SiloSettings settings)
@@ -71,6 +73,9 @@ public static class SiloHostExtensions
         {
             case "postgres":
                 UsePostgreSql(silo, settings);
+                break;
+            case "redis":
+                UseRedis(silo, settings);
                 break;
             default:
                 // One silo, nothing to install: the development membership on this silo, state and reminders in memory.
@@ -133,8 +138,23 @@ public static class SiloHostExtensions
         }
         catch (ArgumentException ex)
         {
-            var text = ex.ParamName is null ? ex.Message : ex.Message.Replace($" (Parameter '{ex.ParamName}')", "", StringComparison.Ordinal);
-            throw new SiloConfigurationException(text, ex);
+            throw new SiloConfigurationException(WithoutParameter(ex), ex);
         }
     }
+
+    // Clustering, reminders, grain storage (incl. PubSubStore) and the deadline index on Redis; connected at start.
+    private static void UseRedis(ISiloBuilder silo, SiloSettings settings)
+    {
+        try
+        {
+            silo.UseOrleansSessionsRedis(settings.ConnectionString);
+        }
+        catch (ArgumentException ex)
+        {
+            throw new SiloConfigurationException(WithoutParameter(ex), ex);
+        }
+    }
+
+    private static string WithoutParameter(ArgumentException ex)
+        => ex.ParamName is null ? ex.Message : ex.Message.Replace($" (Parameter '{ex.ParamName}')", "", StringComparison.Ordinal);
 }

@@ -29,7 +29,7 @@ internal sealed class SiloSettings
 
     public required string ClusterId { get; init; }
 
-    /// <summary>memory or postgres.</summary>
+    /// <summary>memory, postgres or redis.</summary>
     public required string StorageProvider { get; init; }
 
     public required string ConnectionString { get; init; }
@@ -121,13 +121,13 @@ internal sealed class SiloSettings
         {
             throw new SiloConfigurationException("Invalid configuration: " + string.Join("; ", failures));
         }
-        if (provider is not ("memory" or "postgres"))
+        if (provider is not ("memory" or "postgres" or "redis"))
         {
-            throw new SiloConfigurationException($"Storage:Provider '{configuration["Storage:Provider"]}' is not supported: use memory or postgres.");
+            throw new SiloConfigurationException($"Storage:Provider '{configuration["Storage:Provider"]}' is not supported: use memory, postgres or redis.");
         }
-        if (provider == "postgres" && string.IsNullOrWhiteSpace(connectionString))
+        if (provider is "postgres" or "redis" && string.IsNullOrWhiteSpace(connectionString))
         {
-            throw new SiloConfigurationException("Storage:ConnectionString must be set when Storage:Provider is postgres.");
+            throw new SiloConfigurationException($"Storage:ConnectionString must be set when Storage:Provider is {provider}.");
         }
         if (!IPAddress.IsLoopback(host) && string.IsNullOrEmpty(apiToken))
         {

@@ -13,7 +13,7 @@ namespace OrleansSessions.SiloHost.Hosting;
 public static partial class StartupFailure
 {
     /// <summary>
-    /// True for a known failure (port in use, invalid configuration, PostgreSQL unreachable), with a one-line
+    /// True for a known failure (port in use, invalid configuration, PostgreSQL or Redis unreachable), with a one-line
     /// <paramref name="message"/> naming the key or port. <paramref name="configuration"/> resolves a port to its key.
     /// </summary>
     public static bool TryDescribe(Exception exception, IConfiguration? configuration, out string message)
@@ -49,6 +49,13 @@ public static partial class StartupFailure
                     return true;
                 case not null when e.GetType().FullName is { } name && (name.StartsWith("Npgsql.", StringComparison.Ordinal) || name.StartsWith("OrleansSessions.PostgreSql.", StringComparison.Ordinal)):
                     message = OneLine($"PostgreSQL is unreachable (Storage:ConnectionString): {e.Message}");
+                    return true;
+                case not null when e.GetType().FullName is { } name && name.StartsWith("OrleansSessions.Redis.", StringComparison.Ordinal):
+                    // RedisUnavailableException: "Redis at host:port is unreachable (Storage:ConnectionString): ...".
+                    message = OneLine(e.Message);
+                    return true;
+                case not null when e.GetType().FullName is { } name && name.StartsWith("StackExchange.Redis.", StringComparison.Ordinal):
+                    message = OneLine($"Redis is unreachable (Storage:ConnectionString): {e.Message}");
                     return true;
                 default:
                     break;

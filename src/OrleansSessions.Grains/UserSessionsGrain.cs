@@ -93,7 +93,9 @@ internal sealed class UserSessionsGrain : Grain, IUserSessionsGrain, IUserSessio
     public async Task<IReadOnlyList<SessionInfo>> GetActiveSessionsAsync()
     {
         ThrowIfInvalidKey();
-        return await RefreshActiveAsync();
+        var live = await RefreshActiveAsync();
+        DeactivateIfEmpty();
+        return live;
     }
 
     public async Task<SessionInfo?> GetCurrentSessionAsync()
@@ -102,6 +104,7 @@ internal sealed class UserSessionsGrain : Grain, IUserSessionsGrain, IUserSessio
         var currentId = _state.State.CurrentSessionId;
         if (currentId.Length == 0)
         {
+            DeactivateIfEmpty();
             return null;
         }
         SessionInfo info;
@@ -133,6 +136,7 @@ internal sealed class UserSessionsGrain : Grain, IUserSessionsGrain, IUserSessio
             await RefreshActiveAsync();
         }
         var history = _state.State.History;
+        DeactivateIfEmpty();
         return history.GetRange(0, Math.Min(limit, history.Count));
     }
 
@@ -143,6 +147,7 @@ internal sealed class UserSessionsGrain : Grain, IUserSessionsGrain, IUserSessio
         var ids = state.ActiveSessionIds.ToArray();
         if (ids.Length == 0)
         {
+            DeactivateIfEmpty();
             return 0;
         }
         var calls = new Task<SessionInfo?>[ids.Length];
@@ -305,11 +310,26 @@ internal sealed class UserSessionsGrain : Grain, IUserSessionsGrain, IUserSessio
         SessionLog.UserStateMerged(_services.UserLogger, UserId);
     }
 
+    /// <summary>
+    /// A user with no live session, no current session and no history holds nothing worth an activation: reads of
+    /// users that never existed (or whose record is empty) leave nothing behind instead of pinning memory until the
+    /// collection age.
+    /// </summary>
+    private void DeactivateIfEmpty()
+    {
+        var state = _state.State;
+        if (state.ActiveSessionIds.Count == 0 && state.History.Count == 0 && state.CurrentSessionId.Length == 0 && _toForget.Count == 0)
+        {
+            DeactivateOnIdle();
+        }
+    }
+
     private void ThrowIfInvalidKey()
     {
         if (!_validKey)
         {
-            throw new ArgumentException("A user id has 1 to 128 characters and no control characters.", "userId");
+            DeactivateOnIdle();
+            throw new ArgumentException(SessionKeys.UserIdRule, "userId");
         }
     }
 }

@@ -67,6 +67,19 @@ public sealed class ErrorTests(SiloFixture fixture) : IClassFixture<SiloFixture>
         Assert.Single(result.Stderr.Split('\n', StringSplitOptions.RemoveEmptyEntries));
     }
 
+    [Theory]
+    [InlineData("bogus")]
+    [InlineData("create", "team/alice")]
+    [InlineData("sessions", "..")]
+    [InlineData("history", "e\u0301")]
+    [InlineData("chat", "a\u200Bb", "hi")]
+    public async Task Bad_input_is_exit_2_with_one_line(params string[] arguments)
+    {
+        var result = await RunAsync([.. Target, .. arguments]);
+        result.AssertFailed(2, "bad input");
+        Assert.Single(result.Stderr.Split('\n', StringSplitOptions.RemoveEmptyEntries));
+    }
+
     [Fact]
     public async Task Gateway_is_repeatable_and_a_dead_one_is_skipped()
     {

@@ -10,7 +10,7 @@ using OrleansSessions.Sessions;
 namespace OrleansSessions.Cluster.Tests;
 
 /// <summary>
-/// N real silo processes of one cluster (its own Cluster:ClusterId) on PostgreSQL, and an Orleans client
+/// N real silo processes of one cluster (its own Cluster:ClusterId) on PostgreSQL (or Redis), and an Orleans client
 /// (<c>UseOrleansClient</c> + <c>UseOrleansSessions</c>) with every silo's gateway, the first silo's gateway first.
 /// Disposing stops the client and kills every silo it started.
 /// </summary>
@@ -29,7 +29,11 @@ public sealed class ProcessCluster : IAsyncDisposable
     /// <summary>ORLEANSSESSIONS_TEST_POSTGRES, or the local test database of .ci/postgres.sh.</summary>
     public static string DefaultConnectionString =>
         Environment.GetEnvironmentVariable("ORLEANSSESSIONS_TEST_POSTGRES")
-        ?? "Host=127.0.0.1;Port=5432;Username=postgres;Password=postgres;Database=orleanssessions_test";
+        ?? "Host=127.0.0.1;Port=5432;Username=postgres;Password=postgres;Database=orleanssessions_test;Maximum Pool Size=20";
+
+    /// <summary>ORLEANSSESSIONS_TEST_REDIS, or the local instance of scripts/test.sh (127.0.0.1:6380).</summary>
+    public static string DefaultRedisConnectionString =>
+        Environment.GetEnvironmentVariable("ORLEANSSESSIONS_TEST_REDIS") is { Length: > 0 } redis ? redis : "127.0.0.1:6380";
 
     public string ClusterId { get; }
 
@@ -41,16 +45,28 @@ public sealed class ProcessCluster : IAsyncDisposable
 
     public static string NewClusterId(string prefix) => $"ct-{prefix}-{Guid.NewGuid():N}"[..(prefix.Length + 15)];
 
-    /// <summary>Starts <paramref name="count"/> silos (the first alone, so that it applies the schema, then the rest at once) and the client.</summary>
-    public static async Task<ProcessCluster> StartAsync(string prefix, int count, IReadOnlyDictionary<string, string>? settings = null, string? connectionString = null)
+    /// <summary>
+    /// Starts <paramref name="count"/> silos (the first alone, so that it applies the schema, then the rest at once) and the client,
+    /// on <paramref name="provider"/> (Storage:Provider: postgres, the default, or redis) at <paramref name="connectionString"/>
+    /// (default <see cref="DefaultConnectionString"/> or <see cref="DefaultRedisConnectionString"/>).
+    /// </summary>
+    public static async Task<ProcessCluster> StartAsync(string prefix, int count, IReadOnlyDictionary<string, string>? settings = null, string? connectionString = null, string provider = "postgres")
     {
-        connectionString ??= DefaultConnectionString;
-        await EnsurePostgresAsync(connectionString).ConfigureAwait(false);
+        if (provider == "redis")
+        {
+            connectionString ??= DefaultRedisConnectionString;
+            await EnsureRedisAsync(connectionString).ConfigureAwait(false);
+        }
+        else
+        {
+            connectionString ??= DefaultConnectionString;
+            await EnsurePostgresAsync(connectionString).ConfigureAwait(false);
+        }
         var clusterId = NewClusterId(prefix);
         var all = new Dictionary<string, string>(StringComparer.OrdinalIgnoreCase)
         {
             ["Cluster:ClusterId"] = clusterId,
-            ["Storage:Provider"] = "postgres",
+            ["Storage:Provider"] = provider,
             ["Storage:ConnectionString"] = connectionString,
             ["Janitor:Period"] = "00:00:02",
             ["Reminders:RefreshPeriod"] = "00:00:05",
@@ -155,6 +171,19 @@ public sealed class ProcessCluster : IAsyncDisposable
         catch (Exception ex)
         {
             throw new InvalidOperationException($"PostgreSQL is not reachable with '{new NpgsqlConnectionStringBuilder(connectionString) { Password = null }}' (run .ci/postgres.sh or set ORLEANSSESSIONS_TEST_POSTGRES): {ex.Message}", ex);
+        }
+    }
+
+    private static async Task EnsureRedisAsync(string connectionString)
+    {
+        var endpoint = connectionString.Split(',')[0];
+        try
+        {
+            await RedisPing.PingAsync(endpoint).ConfigureAwait(false);
+        }
+        catch (Exception ex)
+        {
+            throw new InvalidOperationException($"Redis is not reachable at '{endpoint}' (run scripts/test.sh, which starts redis-server on 127.0.0.1:6380, or set ORLEANSSESSIONS_TEST_REDIS): {ex.Message}", ex);
         }
     }
 

@@ -44,4 +44,54 @@ public sealed class SessionKeysTests
         Assert.False(SessionKeys.IsValidUserId("a\u007fb"));
         Assert.Throws<ArgumentException>(() => SessionKeys.ThrowIfInvalidUserId("bad\r\n"));
     }
+
+    [Theory]
+    [InlineData("team/alice")]
+    [InlineData("team%2Falice")]
+    [InlineData("back\\slash")]
+    [InlineData("what?")]
+    [InlineData("hash#tag")]
+    [InlineData(".")]
+    [InlineData("..")]
+    [InlineData("zero\u200Bwidth")]
+    [InlineData("joiner\u200Dx")]
+    [InlineData("rtl\u202Emark")]
+    [InlineData("iso\u2066late")]
+    [InlineData("\uFEFFbom")]
+    [InlineData("soft\u00ADhyphen")]
+    [InlineData("private\uE000use")]
+    [InlineData("line\u2028sep")]
+    [InlineData("e\u0301")]          // NFC is "\u00E9"
+    [InlineData("\u212B")]           // ANGSTROM SIGN: NFC is U+00C5
+    [InlineData("\u1100\u1161")]     // conjoining jamo: NFC is the syllable U+AC00
+    [InlineData("a\u0301\u0323x")]  // acute then below-dot: out of canonical order (and acute is "maybe")
+    [InlineData("\u0915\u094D\u093C")]  // virama (9) before nukta (7): out of canonical order
+    public void User_ids_a_url_segment_cannot_carry_or_that_are_not_nfc_are_rejected(string userId)
+    {
+        Assert.False(SessionKeys.IsValidUserId(userId));
+        var ex = Assert.Throws<ArgumentException>(() => SessionKeys.ThrowIfInvalidUserId(userId));
+        Assert.StartsWith(SessionKeys.UserIdRule, ex.Message, StringComparison.Ordinal);
+    }
+
+    [Fact]
+    public void User_ids_with_an_unpaired_surrogate_are_rejected()
+    {
+        // Not as InlineData: the test runner's serialisation would replace the lone surrogate.
+        Assert.False(SessionKeys.IsValidUserId("lone" + '\uD800' + "surrogate"));
+        Assert.False(SessionKeys.IsValidUserId("end" + '\uD83D'));
+        Assert.False(SessionKeys.IsValidUserId('\uDE00' + "start"));
+        Assert.True(SessionKeys.IsValidUserId("pair\U0001F600"));
+    }
+
+    [Theory]
+    [InlineData("alvaro_123")]
+    [InlineData("a.b")]
+    [InlineData("...")]
+    [InlineData("team alice")]
+    [InlineData("usuario-\u00F1-\U0001F600")]
+    [InlineData("\u00C5ngstr\u00F6m")]
+    [InlineData("\uAC00")]
+    [InlineData("\u0928\u092E\u0938\u094D\u0924\u0947")]
+    [InlineData("user@example.com")]
+    public void Nfc_ids_of_url_safe_characters_are_accepted(string userId) => Assert.True(SessionKeys.IsValidUserId(userId));
 }

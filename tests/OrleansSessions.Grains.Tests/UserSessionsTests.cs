@@ -145,6 +145,11 @@ public sealed class UserSessionsTests
     [InlineData("line\nbreak")]
     [InlineData("nul\0char")]
     [InlineData("tab\tchar")]
+    [InlineData("team/alice")]
+    [InlineData("team%2Falice")]
+    [InlineData("..")]
+    [InlineData("zero\u200Bwidth")]
+    [InlineData("e\u0301")]
     public async Task Invalid_user_id_is_an_argument_error(string userId)
     {
         var time = new FakeTimeProvider(SessionCluster.Start);

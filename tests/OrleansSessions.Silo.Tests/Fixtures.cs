@@ -60,7 +60,7 @@ public sealed class ShortTimeoutSiloCollection : ICollectionFixture<ShortTimeout
 /// <summary>The local PostgreSQL server of the tests (127.0.0.1:5432, postgres/postgres, database orleanssessions_test).</summary>
 internal static class TestPostgres
 {
-    public const string ConnectionString = "Host=127.0.0.1;Port=5432;Username=postgres;Password=postgres;Database=orleanssessions_test";
+    public const string ConnectionString = "Host=127.0.0.1;Port=5432;Username=postgres;Password=postgres;Database=orleanssessions_test;Maximum Pool Size=20";
 
     /// <summary>Settings of a silo on PostgreSQL in a cluster of its own (a unique Cluster:ClusterId per run).</summary>
     public static string[] Settings(string clusterId, params string[] more)

@@ -55,11 +55,24 @@ public sealed class SessionApiTests(DefaultSiloFixture fixture)
     public async Task Create_with_a_too_long_user_id_is_400()
         => AssertError(await SendAsync(_http, HttpMethod.Post, "/api/sessions", 400, JsonSerializer.Serialize(new { userId = new string('u', 129) })), "invalid_user_id");
 
-    [Fact]
-    public async Task Create_accepts_json_sent_without_a_json_content_type()
+    [Theory]
+    [InlineData("text/plain")]
+    [InlineData("application/x-www-form-urlencoded")]
+    [InlineData("multipart/form-data; boundary=x")]
+    [InlineData(null)]
+    public async Task Post_with_a_body_that_is_not_declared_application_json_is_415(string? contentType)
     {
-        using var response = await _http.PostAsync("/api/sessions", new StringContent("{\"userId\":\"plain-text-caller\"}"));
-        Assert.Equal(HttpStatusCode.Created, response.StatusCode);
+        // The "simple" content types a page of any site can send cross-origin without a preflight.
+        using var request = new HttpRequestMessage(HttpMethod.Post, "/api/sessions") { Content = new ByteArrayContent("{\"userId\":\"plain-text-caller\"}"u8.ToArray()) };
+        if (contentType is not null)
+        {
+            request.Content.Headers.TryAddWithoutValidation("Content-Type", contentType);
+        }
+        using var response = await _http.SendAsync(request);
+        Assert.Equal(HttpStatusCode.UnsupportedMediaType, response.StatusCode);
+        AssertError(await ReadJsonAsync(response), "unsupported_media_type");
+        // A bodiless POST (touch, janitor/run) needs no content type.
+        await SendAsync(_http, HttpMethod.Post, "/api/janitor/run", 200);
     }
 
     [Fact]

@@ -44,8 +44,24 @@ public sealed class SiloProcessTests
     [Fact]
     public async Task Unknown_storage_provider_fails_naming_the_key()
     {
+        var line = AssertOneLineFailure(await RunSiloAsync([.. FreePorts(), "--Storage:Provider=cassandra"]));
+        Assert.Contains("Storage:Provider 'cassandra' is not supported: use memory, postgres or redis", line, StringComparison.Ordinal);
+    }
+
+    [Fact]
+    public async Task Unreachable_redis_fails_with_one_line_naming_the_connection_string_key()
+    {
+        var line = AssertOneLineFailure(await RunSiloAsync([.. FreePorts(), "--Storage:Provider=redis",
+            "--Storage:ConnectionString=127.0.0.1:1,password=s3cr3t-pw,connectTimeout=2000"]));
+        Assert.Contains("Redis at 127.0.0.1:1 is unreachable (Storage:ConnectionString)", line, StringComparison.Ordinal);
+        Assert.DoesNotContain("s3cr3t-pw", line, StringComparison.Ordinal);
+    }
+
+    [Fact]
+    public async Task Redis_without_a_connection_string_fails_naming_the_key()
+    {
         var line = AssertOneLineFailure(await RunSiloAsync([.. FreePorts(), "--Storage:Provider=redis"]));
-        Assert.Contains("Storage:Provider 'redis' is not supported", line, StringComparison.Ordinal);
+        Assert.Contains("Storage:ConnectionString must be set when Storage:Provider is redis", line, StringComparison.Ordinal);
     }
 
     [Fact]

@@ -215,7 +215,8 @@ internal sealed class SiloProcess : IAsyncDisposable
                 if (response.StatusCode == HttpStatusCode.OK)
                 {
                     var health = await ApiCluster.ReadJsonAsync(response);
-                    Address = health.GetProperty("silo").GetString() ?? "";
+                    // With Security:ApiToken set, /healthz answers only the status to a caller without the token.
+                    Address = health.TryGetProperty("silo", out var silo) ? silo.GetString() ?? "" : "";
                     return;
                 }
             }

@@ -37,6 +37,16 @@ public sealed class TokenAuthTests(TokenAuthTests.TokenSiloFixture fixture) : IC
     }
 
     [Fact]
+    public async Task With_a_token_any_host_name_is_served()
+    {
+        using var http = fixture.Silo.Http(Token);
+        using var request = new HttpRequestMessage(HttpMethod.Get, "/api/cluster");
+        request.Headers.Host = "sessions.example.com";
+        using var response = await http.SendAsync(request);
+        Assert.Equal(HttpStatusCode.OK, response.StatusCode);
+    }
+
+    [Fact]
     public async Task Api_calls_with_the_token_succeed()
     {
         using var http = fixture.Silo.Http(Token);
@@ -46,10 +56,12 @@ public sealed class TokenAuthTests(TokenAuthTests.TokenSiloFixture fixture) : IC
     }
 
     [Fact]
-    public async Task The_token_may_come_as_access_token_query_for_EventSource()
+    public async Task The_token_may_come_as_access_token_query_only_on_GET_api_events()
     {
         using var http = fixture.Silo.Http();
-        await SendAsync(http, HttpMethod.Get, $"/api/cluster?access_token={Token}", 200);
+        AssertError(await SendAsync(http, HttpMethod.Get, $"/api/cluster?access_token={Token}", 401), "unauthorized");
+        AssertError(await SendAsync(http, HttpMethod.Post, $"/api/janitor/run?access_token={Token}", 401), "unauthorized");
+        AssertError(await SendAsync(http, HttpMethod.Get, $"/api/users/u/sessions?access_token={Token}", 401), "unauthorized");
         await using var stream = await SseReader.OpenAsync(http, $"/api/events?access_token={Token}");
         Assert.Equal("text/event-stream", stream.ContentType);
     }
@@ -58,7 +70,12 @@ public sealed class TokenAuthTests(TokenAuthTests.TokenSiloFixture fixture) : IC
     public async Task Healthz_and_the_dashboard_page_need_no_token()
     {
         using var http = fixture.Silo.Http();
-        await SendAsync(http, HttpMethod.Get, "/healthz", 200);
+        var health = await SendAsync(http, HttpMethod.Get, "/healthz", 200);
+        // Without the token it reveals only the status, not the silo's address or start time.
+        Assert.Equal("ok", health.GetProperty("status").GetString());
+        Assert.Single(health.EnumerateObject());
+        using var authorized = fixture.Silo.Http(Token);
+        Assert.True((await SendAsync(authorized, HttpMethod.Get, "/healthz", 200)).TryGetProperty("silo", out _));
         using var page = await http.GetAsync("/");
         Assert.Equal(HttpStatusCode.OK, page.StatusCode);
     }

@@ -3,7 +3,7 @@ namespace OrleansSessions.Sessions;
 /// <summary>
 /// Creates and checks the keys of the session domain: session ids ("sess_" and a lower-case UUIDv4,
 /// <c>^sess_[0-9a-f]{8}-[0-9a-f]{4}-4[0-9a-f]{3}-[89ab][0-9a-f]{3}-[0-9a-f]{12}$</c>) and user ids
-/// (1..128 characters, no control characters).
+/// (see <see cref="IsValidUserId"/>: the one definition of the user id alphabet).
 /// </summary>
 public static class SessionKeys
 {
@@ -46,21 +46,82 @@ public static class SessionKeys
         return uuid[14] == '4' && uuid[19] is '8' or '9' or 'a' or 'b';
     }
 
-    /// <summary>True when <paramref name="userId"/> has 1..128 characters and no control characters.</summary>
+    /// <summary>What a valid user id is, in the words of the HTTP API's and the grains' error messages.</summary>
+    public const string UserIdRule =
+        "A user id has 1 to 128 UTF-16 code units, is NFC-normalized, is not '.' or '..', and has no '/', '\\', '%', '?', '#', "
+        + "control, format (zero-width, bidi), private-use or unassigned characters.";
+
+    /// <summary>
+    /// True when <paramref name="userId"/> is in the user id alphabet, which is what a URL path segment carries
+    /// unambiguously and what cannot pose as another id: 1..<see cref="MaxUserIdLength"/> UTF-16 code units; not
+    /// <c>.</c> or <c>..</c>; none of <c>/ \ % ? #</c>; no control (Cc), format (Cf: zero-width and bidi controls such
+    /// as U+200B-U+200F, U+202A-U+202E, U+2060-U+2069, U+FEFF), surrogate (unpaired), private-use, line/paragraph
+    /// separator or unassigned code point; and NFC-normalized, decided by the Unicode NFC quick check on built-in
+    /// tables (the same answer on every node; an id whose check answers "maybe", such as an acute accent after a
+    /// letter, is rejected rather than normalized).
+    /// </summary>
     public static bool IsValidUserId(string? userId)
     {
-        if (string.IsNullOrEmpty(userId) || userId.Length > MaxUserIdLength)
+        if (string.IsNullOrEmpty(userId) || userId.Length > MaxUserIdLength || userId is "." or "..")
         {
             return false;
         }
-        foreach (var c in userId)
+        var lastClass = 0;
+        for (var i = 0; i < userId.Length; i++)
         {
-            if (char.IsControl(c))
+            var c = userId[i];
+            if (c is '/' or '\\' or '%' or '?' or '#')
             {
                 return false;
             }
+            if (c < 0x7F && c >= 0x20)
+            {
+                lastClass = 0;
+                continue;
+            }
+            int codePoint = c;
+            if (char.IsHighSurrogate(c) && i + 1 < userId.Length && char.IsLowSurrogate(userId[i + 1]))
+            {
+                codePoint = char.ConvertToUtf32(c, userId[i + 1]);
+                i++;
+            }
+            if (Find(UserIdCharacters.Rejected, 2, codePoint) >= 0)
+            {
+                return false;
+            }
+            // The quick check's ordering rule: combining marks in canonical order.
+            var found = Find(UserIdCharacters.CombiningClasses, 3, codePoint);
+            var combiningClass = found < 0 ? 0 : UserIdCharacters.CombiningClasses[found + 2];
+            if (combiningClass != 0 && lastClass > combiningClass)
+            {
+                return false;
+            }
+            lastClass = combiningClass;
         }
         return true;
+    }
+
+    /// <summary>The index of the [first, last, ...] row of <paramref name="table"/> holding <paramref name="codePoint"/>, or -1.</summary>
+    private static int Find(int[] table, int width, int codePoint)
+    {
+        int low = 0, high = (table.Length / width) - 1;
+        while (low <= high)
+        {
+            var mid = (low + high) >>> 1;
+            if (codePoint < table[width * mid])
+            {
+                high = mid - 1;
+            }
+            else if (codePoint > table[(width * mid) + 1])
+            {
+                low = mid + 1;
+            }
+            else
+            {
+                return width * mid;
+            }
+        }
+        return -1;
     }
 
     /// <summary>Throws <see cref="ArgumentException"/> unless <paramref name="sessionId"/> is a well-formed session id.</summary>
@@ -77,7 +138,7 @@ public static class SessionKeys
     {
         if (!IsValidUserId(userId))
         {
-            throw new ArgumentException("A user id has 1 to 128 characters and no control characters.", nameof(userId));
+            throw new ArgumentException(UserIdRule, nameof(userId));
         }
     }
 }
