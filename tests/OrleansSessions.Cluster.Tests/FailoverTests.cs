@@ -21,14 +21,17 @@ public sealed class FailoverTests(ITestOutputHelper output)
     /// <summary>The design's target: every session answers again within 5 s of the kill.</summary>
     private static readonly TimeSpan FailoverTarget = TimeSpan.FromSeconds(5);
 
-    [Fact]
-    public async Task Kill_9_of_one_of_three_silos_loses_no_acknowledged_session_and_each_ends_once()
+    [Theory]
+    [InlineData("postgres")]
+    [InlineData("redis")]
+    public async Task Kill_9_of_one_of_three_silos_loses_no_acknowledged_session_and_each_ends_once(string provider)
     {
-        await using var cluster = await ProcessCluster.StartAsync("kill", 3, new Dictionary<string, string>
+        await using var cluster = await ProcessCluster.StartAsync(provider == "redis" ? "rkill" : "kill", 3, new Dictionary<string, string>
         {
             ["Sessions:IdleTimeout"] = "00:00:25",
             ["Sessions:WarningBefore"] = "00:00:05",
-        });
+        }, provider: provider);
+        output.WriteLine($"storage: {provider}");
         var client = cluster.Client;
         var users = Enumerable.Range(0, 100).Select(i => $"{cluster.ClusterId}-u{i}").ToArray();
         var expiredEvents = new ConcurrentDictionary<string, int>(StringComparer.Ordinal);

@@ -1,7 +1,7 @@
-namespace OrleansSessions.Redis.Tests;
+namespace OrleansSessions.Testing;
 
 /// <summary>Bounded waits: retry until a condition holds or a deadline passes (never a bare sleep).</summary>
-internal static class Poll
+public static class Poll
 {
     public static readonly TimeSpan DefaultTimeout = TimeSpan.FromSeconds(30);
 

@@ -1,8 +1,8 @@
 using System.Collections.Concurrent;
 
-namespace OrleansSessions.PostgreSql.Tests;
+namespace OrleansSessions.Testing;
 
-/// <summary>A grain with one Orleans reminder, to watch reminders on PostgreSQL tick.</summary>
+/// <summary>A grain with one Orleans reminder, to watch reminders tick on a storage backend.</summary>
 public interface ITickGrain : IGrainWithStringKey
 {
     Task StartAsync(TimeSpan period);
