@@ -6,10 +6,13 @@
 #
 # On a fresh Debian machine (as root) it installs what it needs: redis-server and redis-tools (redis-benchmark is
 # the network baseline) and PostgreSQL through .ci/postgres.sh (janitor and failover run on it). It starts its own
-# redis-server on 127.0.0.1:${REDIS_PORT:-6390} without persistence and stops it at the end.
-# Environment: REDIS_PORT, PG (Npgsql connection string of the server; databases are created per measurement),
-# BENCH_STEPS (space-separated subset of: inproc memory expiry expiry-srvgc expiry-gen0small network janitor failover;
-# quick runs all but the two GC variants of expiry by default, full runs all).
+# redis-server on 127.0.0.1:${REDIS_PORT:-6390} without persistence (redis-benchmark) and a durable one on
+# 127.0.0.1:${REDIS_DURABLE_PORT:-6391} (appendonly yes, appendfsync always, in a temporary directory: the storage of
+# janitor-redis and failover-redis, each emptying it first with FLUSHDB) and stops both at the end.
+# Environment: REDIS_PORT, REDIS_DURABLE_PORT, PG (Npgsql connection string of the server; databases are created per
+# measurement), BENCH_STEPS (space-separated subset of: inproc memory expiry expiry-srvgc expiry-gen0small network
+# janitor janitor-redis failover failover-redis; quick runs inproc memory expiry network janitor failover by default,
+# full runs all).
 # Everything runs on Microsoft Orleans: in-process silos (Host.CreateApplicationBuilder + UseOrleans) for inproc,
 # memory, expiry and janitor; processes of the silo host (silo/bin/Release/net10.0/OrleansSessions.Silo.dll, built
 # with the bench) for network and failover; the bare Orleans floor (bench/OrleansSessions.Benchmarks/Bare) beside
@@ -25,14 +28,17 @@ RESULTS="$ROOT/bench/results"
 RAW="$RESULTS/run-$MODE.jsonl.tmp"
 PIDS="$RESULTS/children.pids.tmp"
 REDIS_PORT="${REDIS_PORT:-6390}"
+REDIS_DURABLE_PORT="${REDIS_DURABLE_PORT:-6391}"
 PG="${PG:-Host=127.0.0.1;Port=5432;Username=postgres;Password=postgres}"
 if [ "$MODE" = quick ]; then
   STEPS="${BENCH_STEPS:-inproc memory expiry network janitor failover}"
 else
-  STEPS="${BENCH_STEPS:-inproc memory expiry expiry-srvgc expiry-gen0small network janitor failover}"
+  STEPS="${BENCH_STEPS:-inproc memory expiry expiry-srvgc expiry-gen0small network janitor janitor-redis failover failover-redis}"
 fi
 START=$(date +%s)
 REDIS_PID=""
+REDIS_DURABLE_PID=""
+REDIS_DURABLE_DIR=""
 
 log() { echo "[bench $(date +%H:%M:%S)] $*"; }
 
@@ -45,6 +51,11 @@ cleanup() {
     kill "$REDIS_PID" 2>/dev/null && wait "$REDIS_PID" 2>/dev/null
     log "redis-server stopped"
   fi
+  if [ -n "$REDIS_DURABLE_PID" ]; then
+    kill "$REDIS_DURABLE_PID" 2>/dev/null && wait "$REDIS_DURABLE_PID" 2>/dev/null
+    log "durable redis-server stopped"
+  fi
+  if [ -n "$REDIS_DURABLE_DIR" ]; then rm -rf "$REDIS_DURABLE_DIR"; fi
 }
 trap cleanup EXIT
 trap 'exit 130' INT TERM
@@ -78,6 +89,15 @@ for _ in $(seq 1 50); do redis-cli -p "$REDIS_PORT" ping >/dev/null 2>&1 && brea
 redis-cli -p "$REDIS_PORT" ping >/dev/null 2>&1 || { echo "redis-server did not start on port $REDIS_PORT" >&2; exit 1; }
 log "redis-server on 127.0.0.1:$REDIS_PORT (pid $REDIS_PID)"
 
+# 3b. A durable redis-server (the storage of janitor-redis and failover-redis), as the product asks for it.
+REDIS_DURABLE_DIR="$(mktemp -d /tmp/orleanssessions-bench-redis.XXXXXX)"
+redis-server --port "$REDIS_DURABLE_PORT" --bind 127.0.0.1 --dir "$REDIS_DURABLE_DIR" --appendonly yes --appendfsync always \
+  --save "" --daemonize no --loglevel warning >"$RESULTS/redis-durable.log.tmp" 2>&1 &
+REDIS_DURABLE_PID=$!
+for _ in $(seq 1 50); do redis-cli -p "$REDIS_DURABLE_PORT" ping >/dev/null 2>&1 && break; sleep 0.1; done
+redis-cli -p "$REDIS_DURABLE_PORT" ping >/dev/null 2>&1 || { echo "redis-server did not start on port $REDIS_DURABLE_PORT" >&2; exit 1; }
+log "durable redis-server on 127.0.0.1:$REDIS_DURABLE_PORT (pid $REDIS_DURABLE_PID, appendfsync always)"
+
 # 4. Measurements, one process each.
 mkdir -p "$RESULTS"
 : > "$RAW"
@@ -90,7 +110,9 @@ if [ "$MODE" = quick ]; then
   ARGS_expiry_gen0small="$ARGS_expiry --variant gen0size4MiB"
   ARGS_network="--sessions 10000 --seconds 4 --warmup-seconds 1.5 --redis-seconds 3"
   ARGS_janitor="--sessions 5000"
+  ARGS_janitor_redis="$ARGS_janitor"
   ARGS_failover="--sessions 3000"
+  ARGS_failover_redis="$ARGS_failover"
   STEP_TIMEOUT=240
 else
   ARGS_inproc="--sessions 100000 --creates 100000 --seconds 10 --depths 1,64,1024"
@@ -100,7 +122,9 @@ else
   ARGS_expiry_gen0small="$ARGS_expiry --variant gen0size4MiB"
   ARGS_network="--sessions 100000 --seconds 10 --warmup-seconds 3 --redis-seconds 8"
   ARGS_janitor="--sessions 50000"
+  ARGS_janitor_redis="$ARGS_janitor"
   ARGS_failover="--sessions 20000"
+  ARGS_failover_redis="$ARGS_failover"
   STEP_TIMEOUT=1800
 fi
 LOADS=""
@@ -119,6 +143,10 @@ for step in $STEPS; do
     mode=expiry
     envs=(DOTNET_GCgen0size=0x400000)
   fi
+  if [ "$step" = janitor-redis ] || [ "$step" = failover-redis ]; then
+    # The same measurement on the Redis backend (the durable redis-server above).
+    mode="${step%-redis}"
+  fi
   load="$(cut -d' ' -f1-3 /proc/loadavg)"
   LOADS="$LOADS $step: $load;"
   log "step $step (load $load): ${envs[*]} $BIN $mode ${!args_var}"
@@ -126,6 +154,8 @@ for step in $STEPS; do
   case "$step" in
     network) extra="--redis-port $REDIS_PORT --redis-pid $REDIS_PID" ;;
     janitor|failover) extra="--pg $PG" ;;
+    janitor-redis) extra="--redis 127.0.0.1:$REDIS_DURABLE_PORT --redis-pid $REDIS_DURABLE_PID" ;;
+    failover-redis) extra="--redis 127.0.0.1:$REDIS_DURABLE_PORT" ;;
   esac
   # shellcheck disable=SC2086
   if ! env "${envs[@]}" timeout --kill-after=10 "$STEP_TIMEOUT" "$BIN" "$mode" ${!args_var} $extra; then

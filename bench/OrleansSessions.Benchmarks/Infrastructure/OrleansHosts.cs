@@ -13,7 +13,7 @@ namespace OrleansSessions.Benchmarks.Infrastructure;
 /// An Orleans silo hosted in the bench process (Host.CreateApplicationBuilder + UseOrleans) with the session grains
 /// and the bare floor grain of this assembly. Memory default: UseLocalhostClustering on free ports, Orleans' memory
 /// grain storage named <see cref="SessionStorage.Name"/> and "PubSubStore", the in-memory reminder service; or
-/// UseOrleansSessionsPostgreSql. ServiceId "orleans-sessions" as the silo host.
+/// UseOrleansSessionsPostgreSql, or UseOrleansSessionsRedis. ServiceId "orleans-sessions" as the silo host.
 /// </summary>
 internal sealed class InProcessSilo : IAsyncDisposable
 {
@@ -34,7 +34,7 @@ internal sealed class InProcessSilo : IAsyncDisposable
 
     public int GatewayPort { get; }
 
-    public static async Task<InProcessSilo> StartAsync(IDictionary<string, string?>? configuration = null, string? postgres = null, string clusterId = "bench")
+    public static async Task<InProcessSilo> StartAsync(IDictionary<string, string?>? configuration = null, string? postgres = null, string clusterId = "bench", string? redis = null)
     {
         var siloPort = SiloProcess.FreePort();
         var gatewayPort = SiloProcess.FreePort();
@@ -48,7 +48,7 @@ internal sealed class InProcessSilo : IAsyncDisposable
         builder.UseOrleans(silo =>
         {
             silo.AddOrleansSessions();
-            if (postgres is null)
+            if (postgres is null && redis is null)
             {
                 silo.UseLocalhostClustering(siloPort, gatewayPort, null, ServiceId, clusterId);
                 silo.AddMemoryGrainStorage(SessionStorage.Name);
@@ -57,7 +57,14 @@ internal sealed class InProcessSilo : IAsyncDisposable
             }
             else
             {
-                silo.UseOrleansSessionsPostgreSql(postgres);
+                if (redis is not null)
+                {
+                    silo.UseOrleansSessionsRedis(redis);
+                }
+                else
+                {
+                    silo.UseOrleansSessionsPostgreSql(postgres!);
+                }
                 silo.Configure<ClusterOptions>(o =>
                 {
                     o.ServiceId = ServiceId;

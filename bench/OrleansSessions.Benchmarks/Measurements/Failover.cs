@@ -6,8 +6,8 @@ using OrleansSessions.Sessions;
 namespace OrleansSessions.Benchmarks.Measurements;
 
 /// <summary>
-/// Measurement 6: failover. Three processes of the silo host (OrleansSessions.Silo.dll) on PostgreSQL (its default
-/// membership settings), Orleans clients (UseOrleansClient + UseOrleansSessions with the three gateways) touching
+/// Measurement 6: failover. Three processes of the silo host (OrleansSessions.Silo.dll) on PostgreSQL, or on Redis with
+/// --redis (its default membership settings), Orleans clients (UseOrleansClient + UseOrleansSessions with the three gateways) touching
 /// every session continuously; one silo gets SIGKILL (kill -9). From that moment every session is probed
 /// (touch, retry every 50 ms) until it answers; failover time = when the last one answered. A session is lost if it
 /// answers not-found or ended, or if it comes back with a LastActivity older than a touch acknowledged before the kill.
@@ -17,18 +17,35 @@ internal static class Failover
     public static async Task RunAsync(Args args)
     {
         var count = args.Int("sessions", 3_000);
-        var server = args.Get("pg", "Host=127.0.0.1;Port=5432;Username=postgres;Password=postgres");
         var loadSeconds = args.Double("load-seconds", 3);
-        var connectionString = await PostgresDatabase.RecreateAsync(server, "orleanssessions_bench_failover", args.Int("pool", 10));
         const string clusterId = "failoverbench";
-        string[] siloArgs = ["--Storage:Provider=postgres", $"--Storage:ConnectionString={connectionString}", $"--Cluster:ClusterId={clusterId}"];
+        string[] siloArgs;
+        string backend;
+        if (args.Get("redis") is { Length: > 0 } redis)
+        {
+            // The bench's durable redis-server (appendfsync always), its database emptied first.
+            using (await RedisKeySpace.FlushAsync(redis))
+            {
+            }
+            siloArgs = ["--Storage:Provider=redis", $"--Storage:ConnectionString={redis}", $"--Cluster:ClusterId={clusterId}"];
+            backend = "Redis (appendonly yes, appendfsync always)";
+        }
+        else
+        {
+            var server = args.Get("pg", "Host=127.0.0.1;Port=5432;Username=postgres;Password=postgres");
+            var connectionString = await PostgresDatabase.RecreateAsync(server, "orleanssessions_bench_failover", args.Int("pool", 10));
+            siloArgs = ["--Storage:Provider=postgres", $"--Storage:ConnectionString={connectionString}", $"--Cluster:ClusterId={clusterId}"];
+            backend = "PostgreSQL";
+        }
+        var prefix = backend == "PostgreSQL" ? "failover" : "failover.redis";
         var clientCount = args.Int("clients", 2);
 
         var silos = new List<SiloProcess>();
         var clientHosts = new List<ClientHost>();
         try
         {
-            // All three at once: each applies the (idempotent, advisory-locked) schema and joins the membership table.
+            // All three at once: each joins the membership table (on PostgreSQL each also applies the idempotent,
+            // advisory-locked schema).
             for (var s = 0; s < 3; s++)
             {
                 silos.Add(SiloProcess.StartSiloHost("silo" + s.ToString(CultureInfo.InvariantCulture), siloArgs));
@@ -139,10 +156,10 @@ internal static class Failover
             var affectedTimes = answeredAfter.Where((_, i) => failedFirst[i]).Order().ToArray();
             var load = Load.Average();
             var note = string.Create(CultureInfo.InvariantCulture,
-                $"3 silo host processes on PostgreSQL, default membership settings of the silo host (1 s probes, 3 misses), {clientCount} Orleans clients with the 3 gateways; {count} sessions under ~{loadRate:N0} touches/s; kill -9 of one silo at {killTime:HH:mm:ss.fff}; {affected} sessions failed at least once, all answered after {max:F2}s (affected p50 {(affectedTimes.Length > 0 ? affectedTimes[affectedTimes.Length / 2] : 0):F2}s); {lostCount} lost{(lostCount > 0 ? ": " + lost.First(l => l is not null) : "")}; load {load}");
+                $"3 silo host processes on {backend}, default membership settings of the silo host (1 s probes, 3 misses), {clientCount} Orleans clients with the 3 gateways; {count} sessions under ~{loadRate:N0} touches/s; kill -9 of one silo at {killTime:HH:mm:ss.fff}; {affected} sessions failed at least once, all answered after {max:F2}s (affected p50 {(affectedTimes.Length > 0 ? affectedTimes[affectedTimes.Length / 2] : 0):F2}s); {lostCount} lost{(lostCount > 0 ? ": " + lost.First(l => l is not null) : "")}; load {load}");
             ResultSink.Add(new BenchResult
             {
-                Target = "failover.allAnswered",
+                Target = prefix + ".allAnswered",
                 Value = max,
                 Unit = "s",
                 Goal = "<= 5",
@@ -152,7 +169,7 @@ internal static class Failover
             });
             ResultSink.Add(new BenchResult
             {
-                Target = "failover.lostSessions",
+                Target = prefix + ".lostSessions",
                 Value = lostCount,
                 Unit = "sessions",
                 Goal = "0",
