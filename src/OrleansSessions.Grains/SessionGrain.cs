@@ -25,10 +25,10 @@ namespace OrleansSessions.Grains;
 /// </para>
 /// <para>
 /// Memory: a live session keeps its activation until its deadline (see SessionGrain.Timers.cs); an ended one is
-/// deactivated right after its end, and an activation made later to read an ended or unknown session is collected
-/// after the short age below. Callers' reads never deactivate (the janitor's and the user grain's internal calls
-/// may): calls queued behind a deactivation are forwarded to the next activation, and if that one deactivated too
-/// they would be forwarded on until Orleans rejects them.
+/// deactivated right after its end; an activation made later to read an ended session is collected after the short
+/// age below, and one made to read an unknown id deactivates at once (it holds nothing). Reads of ended sessions do
+/// not deactivate: calls queued behind a deactivation are forwarded to the next activation, and if that one
+/// deactivated too they would be forwarded on until Orleans rejects them.
 /// </para>
 /// </remarks>
 [GrainType("session")]
