@@ -93,6 +93,8 @@ public static class SiloBuilderPostgreSqlExtensions
         // the caller as it is: let Orleans' exception serializer carry Npgsql's exceptions (a caller without Npgsql
         // receives Orleans' fallback exception naming the type, which SessionFailure classifies as storage_unavailable).
         services.Configure<Orleans.Serialization.ExceptionSerializationOptions>(o => o.SupportedNamespacePrefixes.Add("Npgsql"));
+        // Inside a session grain call, Npgsql's failures leave the silo as SessionStorageUnavailableException.
+        services.Configure<OrleansSessions.Grains.Options.SessionStorageFailureOptions>(o => o.DriverNamespacePrefixes.Add("Npgsql."));
 
         services.RemoveAll<ISessionDeadlineIndex>();
         services.AddSingleton<ISessionDeadlineIndex>(sp =>

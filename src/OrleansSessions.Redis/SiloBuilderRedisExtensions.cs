@@ -6,6 +6,7 @@ using Orleans.Clustering.Redis;
 using Orleans.Configuration;
 using Orleans.Persistence;
 using OrleansSessions.Grains;
+using OrleansSessions.Grains.Options;
 using OrleansSessions.Grains.Storage;
 using OrleansSessions.Redis;
 using StackExchange.Redis;
@@ -15,6 +16,12 @@ namespace OrleansSessions.Hosting;
 /// <summary>Puts a silo's Orleans clustering, reminders and grain storage, and the session deadline index, on Redis.</summary>
 public static class SiloBuilderRedisExtensions
 {
+    /// <summary>The namespaces whose exceptions are failures of Redis (see <see cref="SessionStorageFailureOptions"/>).</summary>
+    internal static readonly string[] RedisStorageFailures =
+    [
+        "StackExchange.Redis.", "Orleans.Persistence.Redis.", "Orleans.Reminders.Redis.", "Orleans.Clustering.Redis.", "OrleansSessions.Redis.",
+    ];
+
     /// <summary>The grain storage name Orleans streams keep their subscriptions in.</summary>
     public const string PubSubStoreName = "PubSubStore";
 
@@ -90,7 +97,15 @@ public static class SiloBuilderRedisExtensions
         // the assembly receives Orleans' fallback exception naming the type, which SessionFailure classifies as
         // storage_unavailable).
         services.Configure<Orleans.Serialization.ExceptionSerializationOptions>(o => o.SupportedNamespacePrefixes.Add("StackExchange.Redis"));
-        builder.AddIncomingGrainCallFilter<RedisStorageFailureFilter>();
+        // Failures of Redis inside a session grain call leave the silo as SessionStorageUnavailableException
+        // (StackExchange.Redis' exceptions, or the Orleans Redis providers' own, which carry only a message).
+        services.Configure<SessionStorageFailureOptions>(o =>
+        {
+            foreach (var prefix in RedisStorageFailures)
+            {
+                o.DriverNamespacePrefixes.Add(prefix);
+            }
+        });
 
         services.RemoveAll<ISessionDeadlineIndex>();
         services.AddSingleton<ISessionDeadlineIndex>(sp =>

@@ -93,6 +93,17 @@ public sealed class OptionsTests
     }
 
     [Fact]
+    public void Storage_failures_are_database_exceptions_or_types_of_a_registered_driver_anywhere_in_the_chain()
+    {
+        var options = new SessionStorageFailureOptions();
+        options.DriverNamespacePrefixes.Add("System.Net.Sockets.");
+        var socket = new System.Net.Sockets.SocketException();
+        Assert.Same(socket, options.FindFailure(new InvalidOperationException("wrapped", socket)));
+        Assert.Null(options.FindFailure(new InvalidOperationException("not storage", new ArgumentException("x"))));
+        Assert.Null(new SessionStorageFailureOptions().FindFailure(socket));
+    }
+
+    [Fact]
     public void Invalid_options_fail_at_start()
     {
         var services = BuildServices(new() { ["Sessions:IdleTimeout"] = "00:00:00" });

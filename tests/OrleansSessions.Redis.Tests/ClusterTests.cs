@@ -151,8 +151,9 @@ public sealed class ClusterTests(RedisClusterFixture fixture, ITestOutputHelper 
         var connection = services.GetRequiredService<RedisConnection>();
         Assert.Same(await connection.GetAsync(), await connection.GetAsync());
         Assert.True((await connection.GetAsync()).IsConnected);
-        Assert.True(RedisStorageFailureFilter.FindRedisFailure(new InvalidOperationException("x", new RedisConnectionException(ConnectionFailureType.SocketFailure, "down"))) is RedisConnectionException);
-        Assert.Null(RedisStorageFailureFilter.FindRedisFailure(new InvalidOperationException("x")));
+        var failures = services.GetRequiredService<Microsoft.Extensions.Options.IOptions<OrleansSessions.Grains.Options.SessionStorageFailureOptions>>().Value;
+        Assert.True(failures.FindFailure(new InvalidOperationException("x", new RedisConnectionException(ConnectionFailureType.SocketFailure, "down"))) is RedisConnectionException);
+        Assert.Null(failures.FindFailure(new InvalidOperationException("x")));
     }
 
     /// <summary>The members of the service's one reminders sorted set that mention <paramref name="grainKey"/>.</summary>
