@@ -71,8 +71,12 @@ public sealed class PostgresClusterTests(PostgresClusterFixture fixture)
                 }
             }
         }
+        // Orleans' placement decides where the sessions live; usually both silos host some, but not always. Either way
+        // every event must reach the SSE endpoints of both silos, so at least one of them receives events published
+        // on the other silo.
         var hosts = await CreatedPerSiloAsync(first);
-        Assert.True(hosts.Count == 2 && hosts.All(kv => kv.Value > before.GetValueOrDefault(kv.Key)), "sessions were not hosted on both silos: " + string.Join(", ", hosts));
+        Assert.Equal(2, hosts.Count);
+        Assert.True(hosts.Any(kv => kv.Value > before.GetValueOrDefault(kv.Key)), "no session was created: " + string.Join(", ", hosts));
 
         foreach (var stream in new[] { onFirst, onSecond })
         {
