@@ -11,28 +11,41 @@ namespace OrleansSessions.Grains;
 /// of ended sessions (newest first).
 /// </summary>
 /// <remarks>
+/// <para>
 /// This grain calls session grains and waits; session grains call it only one-way
 /// (<see cref="SessionEndedAsync"/>), so no cycle can wait on itself. An end may be heard more than once (the
 /// session grain's notice, this grain's own reading of a session it called, the janitor's repair of an
 /// interrupted end): <see cref="RecordEnded"/> enters a session in history only once.
+/// </para>
+/// <para>
+/// Retention: while a user has no live session, a reminder (<see cref="RetentionReminderName"/>) drops history
+/// entries older than Sessions:HistoryRetention, and deletes the stored record once nothing is left, so records of
+/// users who stopped coming back do not accumulate. Reads never show entries older than the retention.
+/// </para>
 /// </remarks>
 [GrainType("user-sessions")]
-internal sealed class UserSessionsGrain : Grain, IUserSessionsGrain, IUserSessionsRecorder
+internal sealed class UserSessionsGrain : Grain, IUserSessionsGrain, IUserSessionsRecorder, IRemindable
 {
+    /// <summary>The reminder that applies Sessions:HistoryRetention to an idle user's record.</summary>
+    public const string RetentionReminderName = "history-retention";
+
     private const int CreateAttempts = 3;
     private const int MergeAttempts = 4;
 
     private readonly IPersistentState<UserSessionsState> _state;
     private readonly SessionServices _services;
+    private readonly TimeProvider _time;
     private readonly bool _validKey;
     private readonly List<string> _toForget = [];
 
     public UserSessionsGrain(
         [PersistentState(SessionStorage.UserStateName, SessionStorage.Name)] IPersistentState<UserSessionsState> state,
-        SessionServices services)
+        SessionServices services,
+        TimeProvider time)
     {
         _services = services;
         _state = state;
+        _time = time;
         _validKey = SessionKeys.IsValidUserId(this.GetPrimaryKeyString());
     }
 
@@ -134,6 +147,10 @@ internal sealed class UserSessionsGrain : Grain, IUserSessionsGrain, IUserSessio
         if (_state.State.ActiveSessionIds.Count > 0)
         {
             await RefreshActiveAsync();
+        }
+        if (DropExpiredHistory())
+        {
+            await PersistAsync();
         }
         var history = _state.State.History;
         DeactivateIfEmpty();
@@ -270,9 +287,62 @@ internal sealed class UserSessionsGrain : Grain, IUserSessionsGrain, IUserSessio
 
     private SessionInfo? FindInHistory(string sessionId) => _state.State.FindInHistory(sessionId);
 
+    /// <summary>
+    /// Applies Sessions:HistoryRetention: drops expired history entries; once the user has no live session and no
+    /// history, deletes the stored record and the reminder, and deactivates.
+    /// </summary>
+    public async Task ReceiveReminder(string reminderName, TickStatus status)
+    {
+        if (!_validKey || !string.Equals(reminderName, RetentionReminderName, StringComparison.Ordinal))
+        {
+            return;
+        }
+        var state = _state.State;
+        if (state.ActiveSessionIds.Count > 0)
+        {
+            // Sessions that ended unheard move to history here; live ones stop the retention until they end.
+            await RefreshActiveAsync();
+        }
+        var retention = _services.Options.HistoryRetention;
+        if (state.ActiveSessionIds.Count > 0 || retention <= TimeSpan.Zero)
+        {
+            await StopRetentionAsync();
+            await PersistAsync();
+            return;
+        }
+
+        DropExpiredHistory();
+        if (state.History.Count > 0)
+        {
+            // Wake again when the oldest remaining entry expires.
+            var oldestEnd = state.History[^1].EndedAt ?? _time.GetUtcNow();
+            var due = oldestEnd + retention - _time.GetUtcNow();
+            await this.RegisterOrUpdateReminder(RetentionReminderName, due > TimeSpan.Zero ? due : TimeSpan.Zero, retention);
+            await PersistAsync();
+            return;
+        }
+
+        await StopRetentionAsync();
+        state.CurrentSessionId = string.Empty;
+        try
+        {
+            await _state.ClearStateAsync();
+        }
+        catch (InconsistentStateException)
+        {
+            // Written meanwhile by another activation: read it; the next tick (or the next end) decides again.
+            await _state.ReadStateAsync();
+            return;
+        }
+        ForgetTrimmed();
+        SessionLog.UserRecordDeleted(_services.UserLogger, UserId);
+        DeactivateOnIdle();
+    }
+
     /// <summary>Writes the state, then lets trimmed sessions forget themselves.</summary>
     private async Task PersistAsync()
     {
+        await ArmRetentionAsync();
         for (var attempt = 1; ; attempt++)
         {
             try
@@ -288,16 +358,57 @@ internal sealed class UserSessionsGrain : Grain, IUserSessionsGrain, IUserSessio
             }
         }
 
-        if (_toForget.Count > 0)
+        // Only after history without them is stored: a session must stay readable while history holds it.
+        ForgetTrimmed();
+    }
+
+    private void ForgetTrimmed()
+    {
+        if (_toForget.Count == 0)
         {
-            // Only after history without them is stored: a session must stay readable while history holds it.
-            var forget = _toForget.ToArray();
-            _toForget.Clear();
-            foreach (var sessionId in forget)
-            {
-                _ = GrainFactory.GetGrain<ISessionLifecycleGrain>(sessionId).ForgetAsync();
-            }
+            return;
         }
+        var forget = _toForget.ToArray();
+        _toForget.Clear();
+        foreach (var sessionId in forget)
+        {
+            _ = GrainFactory.GetGrain<ISessionLifecycleGrain>(sessionId).ForgetAsync();
+        }
+    }
+
+    /// <summary>
+    /// Registers the retention reminder when the user is left with history and no live session (once: the state
+    /// remembers it). Registered before the state that says so is written, so a stored flag always has its reminder.
+    /// </summary>
+    private async Task ArmRetentionAsync()
+    {
+        var state = _state.State;
+        var retention = _services.Options.HistoryRetention;
+        if (retention <= TimeSpan.Zero || state.RetentionReminder || state.ActiveSessionIds.Count > 0 || state.History.Count == 0)
+        {
+            return;
+        }
+        var oldestEnd = state.History[^1].EndedAt ?? _time.GetUtcNow();
+        var due = oldestEnd + retention - _time.GetUtcNow();
+        await this.RegisterOrUpdateReminder(RetentionReminderName, due > TimeSpan.Zero ? due : TimeSpan.Zero, retention);
+        state.RetentionReminder = true;
+    }
+
+    private async Task StopRetentionAsync()
+    {
+        var reminder = await this.GetReminder(RetentionReminderName);
+        if (reminder is not null)
+        {
+            await this.UnregisterReminder(reminder);
+        }
+        _state.State.RetentionReminder = false;
+    }
+
+    /// <summary>Drops history entries older than Sessions:HistoryRetention. Returns true when the state changed.</summary>
+    private bool DropExpiredHistory()
+    {
+        var retention = _services.Options.HistoryRetention;
+        return retention > TimeSpan.Zero && _state.State.DropEndedBefore(_time.GetUtcNow() - retention, _toForget);
     }
 
     private async Task MergeStoredAsync()
@@ -317,8 +428,7 @@ internal sealed class UserSessionsGrain : Grain, IUserSessionsGrain, IUserSessio
     /// </summary>
     private void DeactivateIfEmpty()
     {
-        var state = _state.State;
-        if (state.ActiveSessionIds.Count == 0 && state.History.Count == 0 && state.CurrentSessionId.Length == 0 && _toForget.Count == 0)
+        if (_state.State.IsEmpty && _toForget.Count == 0)
         {
             DeactivateOnIdle();
         }

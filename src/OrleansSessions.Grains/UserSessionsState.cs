@@ -23,6 +23,13 @@ internal sealed class UserSessionsState
     [Id(2)]
     public List<SessionInfo> History { get; set; } = [];
 
+    /// <summary>Whether the history-retention reminder of this user is registered.</summary>
+    [Id(3)]
+    public bool RetentionReminder { get; set; }
+
+    /// <summary>True when nothing is live, current or in history: the record holds nothing worth keeping.</summary>
+    public bool IsEmpty => ActiveSessionIds.Count == 0 && History.Count == 0 && CurrentSessionId.Length == 0;
+
     /// <summary>
     /// Moves an ended session from the live list into history, once, and trims history to
     /// <paramref name="historyLimit"/>; the ids trimmed off are added to <paramref name="trimmed"/>.
@@ -38,6 +45,28 @@ internal sealed class UserSessionsState
         History.Insert(0, info);
         Trim(historyLimit, trimmed);
         return true;
+    }
+
+    /// <summary>
+    /// Drops history entries that ended before <paramref name="cutoff"/> (their ids are added to
+    /// <paramref name="dropped"/>), and the current session id when it names one of them. Returns true when the state changed.
+    /// </summary>
+    public bool DropEndedBefore(DateTimeOffset cutoff, List<string> dropped)
+    {
+        var removed = 0;
+        // Newest first: the old entries are at the end.
+        for (var i = History.Count - 1; i >= 0 && (History[i].EndedAt ?? DateTimeOffset.MinValue) < cutoff; i--)
+        {
+            var id = History[i].SessionId;
+            dropped.Add(id);
+            if (string.Equals(CurrentSessionId, id, StringComparison.Ordinal))
+            {
+                CurrentSessionId = string.Empty;
+            }
+            History.RemoveAt(i);
+            removed++;
+        }
+        return removed > 0;
     }
 
     /// <summary>The history entry of <paramref name="sessionId"/>, or null.</summary>
@@ -88,6 +117,7 @@ internal sealed class UserSessionsState
         {
             CurrentSessionId = stored.CurrentSessionId;
         }
+        RetentionReminder |= stored.RetentionReminder;
         Trim(historyLimit, trimmed);
     }
 

@@ -19,6 +19,7 @@ public sealed class OptionsTests
         Assert.Equal(0, sessions.MaxPerUser);
         Assert.Equal(OverLimitPolicy.EvictOldest, sessions.OverLimit);
         Assert.Equal(100, sessions.HistoryLimit);
+        Assert.Equal(TimeSpan.FromDays(30), sessions.HistoryRetention);
         Assert.Equal(TimeSpan.FromMinutes(5), janitor.Period);
         Assert.Equal(8, janitor.Partitions);
         Assert.Equal(1000, janitor.BatchSize);
@@ -35,6 +36,7 @@ public sealed class OptionsTests
             ["Sessions:MaxPerUser"] = "3",
             ["Sessions:OverLimit"] = "reject",
             ["Sessions:HistoryLimit"] = "10",
+            ["Sessions:HistoryRetention"] = "7.00:00:00",
             ["Janitor:Period"] = "00:01:00",
             ["Janitor:Partitions"] = "16",
             ["Janitor:BatchSize"] = "500",
@@ -45,6 +47,7 @@ public sealed class OptionsTests
         Assert.Equal(3, sessions.MaxPerUser);
         Assert.Equal(OverLimitPolicy.Reject, sessions.OverLimit);
         Assert.Equal(10, sessions.HistoryLimit);
+        Assert.Equal(TimeSpan.FromDays(7), sessions.HistoryRetention);
         Assert.Equal(TimeSpan.FromMinutes(1), janitor.Period);
         Assert.Equal(16, janitor.Partitions);
         Assert.Equal(500, janitor.BatchSize);
@@ -61,6 +64,8 @@ public sealed class OptionsTests
     [InlineData("Sessions:OverLimit", "Drop", "Sessions:OverLimit")]
     [InlineData("Sessions:OverLimit", "7", "Sessions:OverLimit")]
     [InlineData("Sessions:HistoryLimit", "0", "Sessions:HistoryLimit must be >= 1")]
+    [InlineData("Sessions:HistoryRetention", "00:00:30", "Sessions:HistoryRetention must be 0 (keep) or >= 00:01:00")]
+    [InlineData("Sessions:HistoryRetention", "-1.00:00:00", "Sessions:HistoryRetention must be 0 (keep) or >= 00:01:00")]
     public void Invalid_session_options_fail_with_a_message_naming_the_key(string key, string value, string expected)
     {
         var services = BuildServices(new() { [key] = value });

@@ -35,10 +35,11 @@ internal static class SessionCluster
         TimeProvider time,
         IReadOnlyDictionary<string, string>? configuration = null,
         int silos = 1,
-        InMemorySessionDeadlineIndex? index = null)
+        InMemorySessionDeadlineIndex? index = null,
+        SharedGrainStorage.Store? store = null)
     {
         index ??= new InMemorySessionDeadlineIndex();
-        var store = new SharedGrainStorage.Store();
+        store ??= new SharedGrainStorage.Store();
         var builder = new InProcessTestClusterBuilder((short)silos);
         builder.Options.ConfigureFileLogging = false;
         builder.ConfigureHost(host =>

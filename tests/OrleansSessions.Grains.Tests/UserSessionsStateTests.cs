@@ -33,6 +33,21 @@ public sealed class UserSessionsStateTests
     }
 
     [Fact]
+    public void Drop_ended_before_removes_only_older_entries_and_a_current_id_among_them()
+    {
+        var state = new UserSessionsState { CurrentSessionId = "a", History = [Ended("c", 30), Ended("b", 20), Ended("a", 10)] };
+        var dropped = new List<string>();
+        Assert.False(state.DropEndedBefore(T0.AddMinutes(10), dropped));
+        Assert.True(state.DropEndedBefore(T0.AddMinutes(25), dropped));
+        Assert.Equal(["c"], state.History.Select(h => h.SessionId));
+        Assert.Equal(["a", "b"], dropped);
+        Assert.Equal("", state.CurrentSessionId);
+        Assert.False(state.IsEmpty);
+        Assert.True(state.DropEndedBefore(T0.AddMinutes(31), dropped));
+        Assert.True(state.IsEmpty);
+    }
+
+    [Fact]
     public void Merge_keeps_what_either_version_learned()
     {
         // Ours: created "d" after reading; the stored version: the janitor recorded "a" and "b" as ended.

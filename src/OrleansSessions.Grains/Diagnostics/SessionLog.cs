@@ -46,6 +46,9 @@ internal static partial class SessionLog
 
     [LoggerMessage(EventId = 1014, EventName = "SessionEndAdopted", Level = LogLevel.Debug, Message = "Session {SessionId}: the stored state shows it ended ({Status}) without this activation; the activation adopts it")]
     public static partial void SessionEndAdopted(ILogger logger, string sessionId, string status);
+
+    [LoggerMessage(EventId = 1018, EventName = "UserRecordDeleted", Level = LogLevel.Information, Message = "User {UserId}: no live session and no history left within Sessions:HistoryRetention; stored record deleted")]
+    public static partial void UserRecordDeleted(ILogger logger, string userId);
 }
 
 internal static partial class SessionLog

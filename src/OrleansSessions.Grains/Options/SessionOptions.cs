@@ -32,4 +32,12 @@ public sealed class SessionOptions
     /// <summary>Sessions:HistoryLimit: how many ended sessions each user keeps (newest first).</summary>
     /// <value>Default 100; must be &gt;= 1.</value>
     public int HistoryLimit { get; set; } = 100;
+
+    /// <summary>
+    /// Sessions:HistoryRetention: how long an ended session stays in its user's history. A user with no live session
+    /// and nothing left in history has its stored record deleted, so the records of users who stopped coming back
+    /// do not accumulate (with the in-memory storage they are held in the silo's memory).
+    /// </summary>
+    /// <value>Default 30 days; zero keeps history until trimmed by <see cref="HistoryLimit"/>; otherwise at least 1 minute.</value>
+    public TimeSpan HistoryRetention { get; set; } = TimeSpan.FromDays(30);
 }

@@ -34,6 +34,10 @@ public sealed class SessionOptionsValidator : IValidateOptions<SessionOptions>
         {
             failures.Add("Sessions:HistoryLimit must be >= 1");
         }
+        if (options.HistoryRetention < TimeSpan.Zero || (options.HistoryRetention > TimeSpan.Zero && options.HistoryRetention < TimeSpan.FromMinutes(1)))
+        {
+            failures.Add("Sessions:HistoryRetention must be 0 (keep) or >= 00:01:00");
+        }
         return failures.Count == 0 ? ValidateOptionsResult.Success : ValidateOptionsResult.Fail(failures);
     }
 }
