@@ -114,7 +114,7 @@ internal sealed class HttpLimits
         kestrel.MaxRequestHeadersTotalSize = KestrelMaxRequestHeadersTotalSize;
     }
 
-    private static long Number(IConfiguration configuration, string key, long defaultValue, long min, long max, List<string> failures)
+    internal static long Number(IConfiguration configuration, string key, long defaultValue, long min, long max, List<string> failures)
     {
         var text = configuration[key];
         if (string.IsNullOrWhiteSpace(text))

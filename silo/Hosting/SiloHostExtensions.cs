@@ -38,7 +38,12 @@ public static class SiloHostExtensions
         builder.Services.AddSingleton(settings);
 
         ConfigureHttp(builder, settings);
-        builder.UseOrleans(silo => silo.AddSessionSilo(settings));
+        builder.UseOrleans(silo =>
+        {
+            // First, so that the connection caps sit ahead of any other connection middleware (TLS).
+            ConnectionLimiter.AddTo(silo, builder.Configuration);
+            silo.AddSessionSilo(settings);
+        });
         builder.Services.AddSessionApi();
         return builder;
     }

@@ -98,6 +98,9 @@ public sealed class SiloProcessTests
     [InlineData("--Messaging:ResponseTimeout=-00:00:01", "Messaging:ResponseTimeout must be a time span > 0")]
     [InlineData("--Reminders:RefreshPeriod=often", "Reminders:RefreshPeriod must be a time span > 0")]
     [InlineData("--Silo:Host=not-an-address", "Silo:Host must be an IP address")]
+    [InlineData("--Gateway:MaxConnections=0", "Gateway:MaxConnections must be a whole number from 1 to")]
+    [InlineData("--Silo:MaxPeerConnections=many", "Silo:MaxPeerConnections must be a whole number from 1 to")]
+    [InlineData("--Sessions:HistoryRetention=00:00:10", "Sessions:HistoryRetention must be 0 (keep) or >= 00:01:00")]
     public async Task An_invalid_option_fails_naming_the_key(string argument, string expected)
     {
         var line = AssertOneLineFailure(await RunSiloAsync([.. FreePorts(), argument]));

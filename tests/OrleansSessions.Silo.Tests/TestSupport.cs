@@ -147,19 +147,29 @@ internal sealed class SiloProcess : IAsyncDisposable
 
     public HttpClient Http(string? token = null) => ApiCluster.Http(HttpPort, token);
 
-    public static async Task<SiloProcess> StartAsync(params string[] settings)
+    public static Task<SiloProcess> StartAsync(params string[] settings) => StartAsync(openFileLimit: null, settings);
+
+    /// <summary>Starts the silo with its soft and hard open-file limit (RLIMIT_NOFILE) set to <paramref name="openFileLimit"/> when given.</summary>
+    public static async Task<SiloProcess> StartAsync(int? openFileLimit, params string[] settings)
     {
         Assert.True(File.Exists(SiloDll), $"{SiloDll} is not built");
         var siloPort = Ports.Free();
         var gatewayPort = Ports.Free();
         var httpPort = Ports.Free();
-        var info = new ProcessStartInfo("dotnet")
+        var info = new ProcessStartInfo(openFileLimit is null ? "dotnet" : "/bin/sh")
         {
             RedirectStandardOutput = true,
             RedirectStandardError = true,
             UseShellExecute = false,
             WorkingDirectory = Repo.Root,
         };
+        if (openFileLimit is { } limit)
+        {
+            // exec: the shell becomes the silo, so signals reach it.
+            info.ArgumentList.Add("-c");
+            info.ArgumentList.Add($"ulimit -n {limit} && exec dotnet \"$@\"");
+            info.ArgumentList.Add("silo");
+        }
         info.ArgumentList.Add(SiloDll);
         info.ArgumentList.Add($"--Silo:SiloPort={siloPort}");
         info.ArgumentList.Add($"--Silo:GatewayPort={gatewayPort}");
