@@ -2,6 +2,8 @@ using Microsoft.Extensions.DependencyInjection;
 using Microsoft.Extensions.DependencyInjection.Extensions;
 using Microsoft.Extensions.Options;
 using Orleans.Configuration;
+using Orleans.Providers;
+using Orleans.Storage;
 using OrleansSessions.Grains;
 using OrleansSessions.Grains.Diagnostics;
 using OrleansSessions.Grains.Hosting;
@@ -25,8 +27,9 @@ public static class SiloBuilderSessionExtensions
     /// <item>the janitor reminders, registered by a startup task; a Janitor:Period below Orleans' minimum reminder period
     /// lowers that minimum.</item>
     /// </list>
-    /// The host provides the grain storage named <see cref="SessionStorage.Name"/>, the "PubSubStore" storage of
-    /// Orleans streams, and a reminder service. Calling it twice does nothing more.
+    /// The host provides a reminder service and grain storage: the storage named <see cref="SessionStorage.Name"/>
+    /// (and "PubSubStore" for the stream's subscriptions) when registered, before or after this call, otherwise the
+    /// host's default grain storage. Clustering is the host's. Calling it twice does nothing more.
     /// </summary>
     public static ISiloBuilder AddOrleansSessions(this ISiloBuilder builder)
     {
@@ -58,10 +61,20 @@ public static class SiloBuilderSessionExtensions
         services.TryAddSingleton<ISessionDeadlineIndex, InMemorySessionDeadlineIndex>();
         services.TryAddSingleton<SessionMetrics>();
         services.AddSingleton<SessionServices>();
+        AddStorageFallback(services, SessionStorage.Name);
+        AddStorageFallback(services, ProviderConstants.DEFAULT_PUBSUB_PROVIDER_NAME);
 
         builder.AddIncomingGrainCallFilter<StorageFailureFilter>();
         builder.AddMemoryStreams(SessionStreams.ProviderName);
         builder.AddStartupTask<JanitorStartupTask>();
         return builder;
     }
+
+    // A storage the host registers under this name, before or after this call, wins: Orleans' storage registrations
+    // add a keyed singleton, and the last registration of a key is the one resolved.
+    private static void AddStorageFallback(IServiceCollection services, string name)
+        => services.TryAddKeyedSingleton<IGrainStorage>(name, (sp, _) =>
+            sp.GetKeyedService<IGrainStorage>(ProviderConstants.DEFAULT_STORAGE_PROVIDER_NAME) ?? sp.GetService<IGrainStorage>()
+            ?? throw new InvalidOperationException(
+                $"OrleansSessions needs grain storage: register one named \"{name}\" or a default one (e.g. siloBuilder.AddMemoryGrainStorage(\"{name}\") or AddMemoryGrainStorageAsDefault())."));
 }

@@ -1,0 +1,176 @@
+using System.Diagnostics;
+using System.IO.Compression;
+using System.Net;
+using System.Net.Sockets;
+using System.Text.RegularExpressions;
+
+namespace OrleansSessions.Packages.Tests;
+
+/// <summary>
+/// The packages work alone: scripts/pack.sh packs them into a folder of their own, and examples/orleans-app (an
+/// Orleans app outside the solution that references only Microsoft.Orleans.Server and the packages, from that
+/// folder) hosts its own grain beside the session grains and creates, touches and closes a session through a client.
+/// </summary>
+public sealed partial class PackageTests : IDisposable
+{
+    private static readonly string[] Packages =
+        ["OrleansSessions.Abstractions", "OrleansSessions", "OrleansSessions.Client", "OrleansSessions.PostgreSql", "OrleansSessions.Redis"];
+
+    private readonly string _work = Directory.CreateTempSubdirectory("orleanssessions-packages-").FullName;
+
+    // A version of its own, so that no package cached by an earlier run can stand in for these.
+    private readonly string _version = $"1.0.0-test.{DateTime.UtcNow:yyyyMMddHHmmss}.{Environment.ProcessId}";
+
+    [Fact]
+    public async Task The_packed_packages_run_sessions_in_an_app_of_their_own()
+    {
+        var packages = Path.Combine(_work, "packages");
+        var pack = await RunAsync("bash", [Path.Combine(Root, "scripts", "pack.sh"), packages], Root, TimeSpan.FromMinutes(6), new() { ["VERSION"] = _version });
+        Assert.True(pack.ExitCode == 0, pack.Output);
+        foreach (var id in Packages)
+        {
+            AssertPackage(Path.Combine(packages, $"{id}.{_version}.nupkg"), id);
+            Assert.True(File.Exists(Path.Combine(packages, $"{id}.{_version}.snupkg")), $"no symbols package for {id}");
+        }
+
+        var app = Path.Combine(_work, "app");
+        CopyDirectory(Path.Combine(Root, "examples", "orleans-app"), app);
+        File.WriteAllText(Path.Combine(app, "nuget.config"), $"""
+            <?xml version="1.0" encoding="utf-8"?>
+            <configuration>
+              <packageSources>
+                <add key="orleanssessions-test" value="{packages}" />
+              </packageSources>
+            </configuration>
+            """);
+        var run = await RunAsync("dotnet", ["run", $"-p:OrleansSessionsVersion={_version}", "--", FreePort().ToString(System.Globalization.CultureInfo.InvariantCulture), FreePort().ToString(System.Globalization.CultureInfo.InvariantCulture)],
+            app, TimeSpan.FromMinutes(6));
+        Assert.True(run.ExitCode == 0, run.Output);
+
+        // The restore took the packages from the test's folder, at the test's version.
+        var assets = File.ReadAllText(Path.Combine(app, "obj", "project.assets.json"));
+        Assert.Contains($"\"OrleansSessions/{_version}\"", assets, StringComparison.Ordinal);
+        Assert.Contains($"\"OrleansSessions.Client/{_version}\"", assets, StringComparison.Ordinal);
+
+        Assert.Contains("hello alice from app", run.Output, StringComparison.Ordinal);
+        var created = CreatedLine().Match(run.Output);
+        Assert.True(created.Success, run.Output);
+        var sessionId = created.Groups[1].Value;
+        Assert.Contains($"touched {sessionId}: active=True", run.Output, StringComparison.Ordinal);
+        Assert.Contains($"closed {sessionId}: status=Closed, reason=Logout", run.Output, StringComparison.Ordinal);
+        Assert.Contains("history of alice: 1 ended session(s)", run.Output, StringComparison.Ordinal);
+        Assert.Contains($"event Created for {sessionId}", run.Output, StringComparison.Ordinal);
+    }
+
+    public void Dispose()
+    {
+        // The work folder, and this run's versions in the NuGet cache (no later restore asks for them).
+        var cache = Environment.GetEnvironmentVariable("NUGET_PACKAGES") is { Length: > 0 } configured
+            ? configured
+            : Path.Combine(Environment.GetFolderPath(Environment.SpecialFolder.UserProfile), ".nuget", "packages");
+        var folders = Packages.Select(id => Path.Combine(cache, id.ToLowerInvariant(), _version)).Append(_work);
+        foreach (var folder in folders)
+        {
+            try
+            {
+                if (Directory.Exists(folder))
+                {
+                    Directory.Delete(folder, recursive: true);
+                }
+            }
+            catch (IOException)
+            {
+            }
+        }
+    }
+
+    /// <summary>The package's id and version, its README, license, description, repository, and the XML docs beside its assembly.</summary>
+    private void AssertPackage(string path, string id)
+    {
+        Assert.True(File.Exists(path), $"{path} was not packed");
+        using var zip = ZipFile.OpenRead(path);
+        var names = zip.Entries.Select(e => e.FullName).ToList();
+        Assert.Contains("README.md", names);
+        Assert.Contains("LICENSE", names);
+        Assert.Contains(names, n => n.StartsWith("lib/net10.0/", StringComparison.Ordinal) && n.EndsWith(".xml", StringComparison.Ordinal));
+        using var reader = new StreamReader(zip.GetEntry($"{id}.nuspec")!.Open());
+        var nuspec = reader.ReadToEnd();
+        Assert.Contains($"<id>{id}</id>", nuspec, StringComparison.Ordinal);
+        Assert.Contains($"<version>{_version}</version>", nuspec, StringComparison.Ordinal);
+        Assert.Contains("<license type=\"expression\">MIT</license>", nuspec, StringComparison.Ordinal);
+        Assert.Contains("<readme>README.md</readme>", nuspec, StringComparison.Ordinal);
+        Assert.Contains("<repository type=\"git\"", nuspec, StringComparison.Ordinal);
+        Assert.Matches("<description>.{20,}</description>", nuspec);
+    }
+
+    [GeneratedRegex(@"created (sess_[0-9a-f-]{36}) for alice")]
+    private static partial Regex CreatedLine();
+
+    private static string Root
+    {
+        get
+        {
+            var directory = new DirectoryInfo(AppContext.BaseDirectory);
+            while (directory is not null && !File.Exists(Path.Combine(directory.FullName, "OrleansSessions.sln")))
+            {
+                directory = directory.Parent;
+            }
+            return directory?.FullName ?? throw new InvalidOperationException("OrleansSessions.sln not found above the test's directory.");
+        }
+    }
+
+    private static void CopyDirectory(string from, string to)
+    {
+        Directory.CreateDirectory(to);
+        foreach (var file in Directory.GetFiles(from))
+        {
+            File.Copy(file, Path.Combine(to, Path.GetFileName(file)));
+        }
+    }
+
+    private static int FreePort()
+    {
+        using var listener = new TcpListener(IPAddress.Loopback, 0);
+        listener.Start();
+        return ((IPEndPoint)listener.LocalEndpoint).Port;
+    }
+
+    private static async Task<(int ExitCode, string Output)> RunAsync(string fileName, string[] arguments, string directory, TimeSpan timeout, Dictionary<string, string>? environment = null)
+    {
+        var info = new ProcessStartInfo(fileName)
+        {
+            RedirectStandardOutput = true,
+            RedirectStandardError = true,
+            UseShellExecute = false,
+            WorkingDirectory = directory,
+        };
+        foreach (var argument in arguments)
+        {
+            info.ArgumentList.Add(argument);
+        }
+        info.Environment["DOTNET_CLI_TELEMETRY_OPTOUT"] = "1";
+        info.Environment["DOTNET_NOLOGO"] = "1";
+        // Not the test host's MSBuild: a fresh build, as a user's shell would run it.
+        info.Environment.Remove("MSBuildSDKsPath");
+        info.Environment.Remove("MSBuildExtensionsPath");
+        info.Environment.Remove("MSBUILD_EXE_PATH");
+        foreach (var (key, value) in environment ?? [])
+        {
+            info.Environment[key] = value;
+        }
+        using var process = Process.Start(info) ?? throw new InvalidOperationException($"Could not start {fileName}.");
+        var stdout = process.StandardOutput.ReadToEndAsync();
+        var stderr = process.StandardError.ReadToEndAsync();
+        using var cts = new CancellationTokenSource(timeout);
+        try
+        {
+            await process.WaitForExitAsync(cts.Token);
+        }
+        catch (OperationCanceledException)
+        {
+            process.Kill(entireProcessTree: true);
+            return (-1, $"timed out after {timeout}\n{await stdout}\n{await stderr}");
+        }
+        return (process.ExitCode, $"{await stdout}\n{await stderr}");
+    }
+}
