@@ -4,7 +4,7 @@ using Microsoft.AspNetCore.Hosting;
 using Microsoft.AspNetCore.Server.Kestrel.Core;
 using Microsoft.Extensions.Configuration;
 using Microsoft.Extensions.DependencyInjection;
-using OrleansSessions.SiloHost.Api;
+using OrleansSessions.AspNetCore.Api;
 
 namespace OrleansSessions.SiloHost.Hosting;
 

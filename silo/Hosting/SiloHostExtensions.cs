@@ -9,9 +9,6 @@ using Microsoft.Extensions.Logging;
 using Orleans.Configuration;
 using OrleansSessions.Grains;
 using OrleansSessions.Hosting;
-using OrleansSessions.SiloHost.Api;
-using OrleansSessions.SiloHost.Cluster;
-using OrleansSessions.SiloHost.Dashboard;
 
 namespace OrleansSessions.SiloHost.Hosting;
 
@@ -44,17 +41,16 @@ public static class SiloHostExtensions
             ConnectionLimiter.AddTo(silo, builder.Configuration);
             silo.AddSessionSilo(settings);
         });
-        builder.Services.AddSessionApi();
+        builder.Services.AddOrleansSessionsApi(o => o.HttpPort = settings.HttpPort);
         return builder;
     }
 
-    /// <summary>Maps the HTTP API, /healthz, the OpenAPI document and the dashboard at /.</summary>
+    /// <summary>Maps the HTTP API, /healthz, the OpenAPI document and the dashboard at / (OrleansSessions.AspNetCore), behind the silo's request guards.</summary>
     public static WebApplication MapSessionSilo(this WebApplication app)
     {
         ArgumentNullException.ThrowIfNull(app);
         app.UseSessionApiGuards();
-        app.MapSessionApi();
-        app.MapSessionDashboard();
+        app.MapOrleansSessionsApi();
         return app;
     }
 
@@ -128,8 +124,6 @@ public static class SiloHostExtensions
             o.RefreshReminderListPeriod = settings.ReminderRefreshPeriod;
         });
 
-        silo.AddSiloReports();
-        silo.AddSessionEventHub();
         silo.Services.AddSingleton<SiloLifecycleLog>();
         silo.Services.AddSingleton<ILifecycleParticipant<ISiloLifecycle>>(sp => sp.GetRequiredService<SiloLifecycleLog>());
     }

@@ -60,6 +60,9 @@ internal sealed class SiloSettings
 
     public bool IsLoopback => IPAddress.IsLoopback(Host);
 
+    /// <summary>Whether Security:ApiToken is set (the HTTP API then requires it).</summary>
+    public bool HasApiToken => !string.IsNullOrEmpty(ApiToken);
+
     /// <summary>Reads and checks the keys. Throws <see cref="SiloConfigurationException"/> naming the first bad key(s).</summary>
     public static SiloSettings Read(IConfiguration configuration)
     {

@@ -1,4 +1,4 @@
-namespace OrleansSessions.SiloHost.Api;
+namespace OrleansSessions.AspNetCore.Api;
 
 /// <summary>The body of POST /api/sessions.</summary>
 public sealed class CreateSessionRequest

@@ -2,9 +2,8 @@ using System.Security.Cryptography;
 using System.Text;
 using Microsoft.AspNetCore.Http;
 using Microsoft.Extensions.Options;
-using OrleansSessions.SiloHost.Hosting;
 
-namespace OrleansSessions.SiloHost.Api;
+namespace OrleansSessions.AspNetCore.Api;
 
 /// <summary>
 /// Checks Security:ApiToken on /api calls: "Authorization: Bearer &lt;token&gt;", or ?access_token= on GET
@@ -24,7 +23,7 @@ internal sealed class ApiTokenCheck
 
     /// <summary>?access_token= only where a header cannot be sent: the browser's EventSource on GET /api/events.</summary>
     private static bool AcceptsQueryToken(HttpRequest request)
-        => HttpMethods.IsGet(request.Method) && request.Path.Equals("/api/events", StringComparison.OrdinalIgnoreCase);
+        => HttpMethods.IsGet(request.Method) && (request.Path.Value ?? "").EndsWith("/api/events", StringComparison.OrdinalIgnoreCase);
 
     /// <summary>The token the peers of this silo must present, or null.</summary>
     public bool IsAuthorized(HttpRequest request)

@@ -1,6 +1,6 @@
-namespace OrleansSessions.SiloHost.Api;
+namespace OrleansSessions.AspNetCore.Api;
 
-/// <summary>Settings of the HTTP API.</summary>
+/// <summary>Settings of the HTTP API (<c>AddOrleansSessionsApi(o => ...)</c>).</summary>
 public sealed class SessionApiOptions
 {
     /// <summary>How often /api/events writes a comment line to keep idle connections open. Default 15 s.</summary>
@@ -17,4 +17,7 @@ public sealed class SessionApiOptions
 
     /// <summary>Open /api/events streams this silo serves at once (Sse:MaxSubscribers); beyond it 503 too_many_subscribers. Default 1000.</summary>
     public int MaxSubscribers { get; set; } = 1_000;
+
+    /// <summary>This app's HTTP port, as GET /api/cluster reports it for this silo (so that a page can reach its peers). Default 0: not reported.</summary>
+    public int HttpPort { get; set; }
 }

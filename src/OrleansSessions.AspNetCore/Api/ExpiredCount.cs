@@ -1,4 +1,4 @@
-namespace OrleansSessions.SiloHost.Api;
+namespace OrleansSessions.AspNetCore.Api;
 
 /// <summary>The answer of POST /api/janitor/run.</summary>
 /// <param name="Expired">How many sessions the janitors of all partitions expired.</param>

@@ -1,4 +1,4 @@
-namespace OrleansSessions.SiloHost.Api;
+namespace OrleansSessions.AspNetCore.Api;
 
 /// <summary>Cluster-wide session counts (sums of the silos' sessions.* metrics).</summary>
 /// <param name="Live">Live sessions in the cluster.</param>

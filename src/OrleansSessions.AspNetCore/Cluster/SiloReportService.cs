@@ -1,3 +1,5 @@
+using Microsoft.Extensions.Options;
+using OrleansSessions.AspNetCore.Api;
 using Microsoft.Extensions.DependencyInjection;
 using Microsoft.Extensions.Logging;
 using Orleans.Concurrency;
@@ -5,12 +7,11 @@ using Orleans.Runtime;
 using Orleans.Runtime.Services;
 using Orleans.Services;
 using OrleansSessions.Grains.Diagnostics;
-using OrleansSessions.SiloHost.Hosting;
 
-namespace OrleansSessions.SiloHost.Cluster;
+namespace OrleansSessions.AspNetCore.Cluster;
 
 /// <summary>A grain service on every silo that reports that silo's session figures (GET /api/cluster asks each one).</summary>
-[Alias("OrleansSessions.SiloHost.ISiloReportService")]
+[Alias("OrleansSessions.AspNetCore.ISiloReportService")]
 public interface ISiloReportService : IGrainService
 {
     /// <summary>This silo's figures.</summary>
@@ -27,16 +28,16 @@ public interface ISiloReportClient : IGrainServiceClient<ISiloReportService>
 
 /// <summary>The <see cref="ISiloReportService"/> of this silo: a system target, one per silo for its lifetime.</summary>
 [Reentrant]
-internal sealed class SiloReportService(GrainId id, Silo silo, ILoggerFactory loggerFactory, ILocalSiloDetails local, SessionMetrics metrics, SiloSettings settings)
+internal sealed class SiloReportService(GrainId id, Silo silo, ILoggerFactory loggerFactory, ILocalSiloDetails local, SessionMetrics metrics, IOptions<SessionApiOptions> options)
     : GrainService(id, silo, loggerFactory), ISiloReportService
 {
-    public Task<SiloReport> GetReportAsync() => Task.FromResult(Create(local, metrics, settings));
+    public Task<SiloReport> GetReportAsync() => Task.FromResult(Create(local, metrics, options.Value));
 
-    internal static SiloReport Create(ILocalSiloDetails local, SessionMetrics metrics, SiloSettings settings)
+    internal static SiloReport Create(ILocalSiloDetails local, SessionMetrics metrics, SessionApiOptions options)
     {
         var created = metrics.Created;
         var ended = metrics.Ended;
-        return new SiloReport(local.SiloAddress.ToParsableString(), settings.HttpPort, created - ended, created, ended);
+        return new SiloReport(local.SiloAddress.ToParsableString(), options.HttpPort, created - ended, created, ended);
     }
 }
 
@@ -49,10 +50,11 @@ internal sealed class SiloReportClient(IServiceProvider services) : GrainService
 /// <summary>Registers the silo reports.</summary>
 internal static class SiloReportRegistration
 {
-    public static ISiloBuilder AddSiloReports(this ISiloBuilder silo)
+    /// <remarks>On an app that is only an Orleans client nothing resolves either registration.</remarks>
+    public static IServiceCollection AddSiloReports(this IServiceCollection services)
     {
-        silo.AddGrainService<SiloReportService>();
-        silo.Services.AddSingleton<ISiloReportClient, SiloReportClient>();
-        return silo;
+        services.AddGrainService<SiloReportService>();
+        services.AddSingleton<ISiloReportClient, SiloReportClient>();
+        return services;
     }
 }

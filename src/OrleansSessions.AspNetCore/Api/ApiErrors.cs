@@ -2,7 +2,7 @@ using System.Text.Json;
 using Microsoft.AspNetCore.Http;
 using OrleansSessions.Sessions;
 
-namespace OrleansSessions.SiloHost.Api;
+namespace OrleansSessions.AspNetCore.Api;
 
 /// <summary>Turns the exceptions of grain calls and request parsing into HTTP answers with an <see cref="ApiError"/> body.</summary>
 internal static class ApiErrors

@@ -57,7 +57,7 @@
 
   async function poll() {
     try {
-      renderCluster(await api('/api/cluster'));
+      renderCluster(await api('api/cluster'));
       setConnection(true, 'connected');
     } catch (error) {
       setConnection(false, 'offline: ' + error.message);
@@ -92,7 +92,7 @@
   let source = null;
   function startEvents() {
     if (source) { source.close(); }
-    source = new EventSource('/api/events' + (token ? '?access_token=' + encodeURIComponent(token) : ''));
+    source = new EventSource('api/events' + (token ? '?access_token=' + encodeURIComponent(token) : ''));
     source.onopen = () => { document.body.dataset.events = 'open'; };
     source.onmessage = (message) => {
       try { addEvent(JSON.parse(message.data)); } catch (error) { console.error('bad event', error); }

@@ -2,20 +2,33 @@ using Microsoft.AspNetCore.Builder;
 using Microsoft.AspNetCore.Http;
 using Microsoft.AspNetCore.Routing;
 using Microsoft.Extensions.DependencyInjection;
+using Microsoft.Extensions.DependencyInjection.Extensions;
+using Microsoft.Extensions.Hosting;
 using Microsoft.Extensions.Logging;
 using Microsoft.OpenApi;
 using Orleans.Runtime;
+using OrleansSessions.AspNetCore.Api;
+using OrleansSessions.AspNetCore.Cluster;
+using OrleansSessions.AspNetCore.Dashboard;
+using OrleansSessions.Client;
 using OrleansSessions.Sessions;
-using OrleansSessions.SiloHost.Cluster;
-using OrleansSessions.SiloHost.Hosting;
 
-namespace OrleansSessions.SiloHost.Api;
+namespace OrleansSessions.Hosting;
 
-/// <summary>Adds the session service's HTTP API (see docs: DESIGN "External contracts") to a silo's web application.</summary>
+/// <summary>
+/// The session service's HTTP API, server-sent events and session dashboard as endpoints of any ASP.NET Core app that
+/// is an Orleans silo (<c>UseOrleans</c> with <c>AddOrleansSessions</c>) or has an Orleans client
+/// (<c>UseOrleansClient</c> with <c>UseOrleansSessions</c>).
+/// </summary>
 public static partial class SessionApiExtensions
 {
-    /// <summary>Registers what <see cref="MapSessionApi"/> needs: JSON conventions, the token check, cluster figures and OpenAPI.</summary>
-    public static IServiceCollection AddSessionApi(this IServiceCollection services, Action<SessionApiOptions>? configure = null)
+    /// <summary>
+    /// Registers what <see cref="MapOrleansSessionsApi"/> needs: <see cref="SessionApiOptions"/>, the token check
+    /// (<see cref="SecurityOptions"/> bound from the "Security" section: Security:ApiToken), the JSON conventions, the
+    /// cluster figures (on a silo, a grain service that gives this silo's session figures to the others), the
+    /// app's one subscription to the session events stream, and the OpenAPI document. Calling it twice does nothing more.
+    /// </summary>
+    public static IServiceCollection AddOrleansSessionsApi(this IServiceCollection services, Action<SessionApiOptions>? configure = null)
     {
         ArgumentNullException.ThrowIfNull(services);
         var options = services.AddOptions<SessionApiOptions>();
@@ -23,34 +36,48 @@ public static partial class SessionApiExtensions
         {
             options.Configure(configure);
         }
+        if (services.Any(d => d.ServiceType == typeof(ApiTokenCheck)))
+        {
+            return services;
+        }
         services.AddOptions<SecurityOptions>().BindConfiguration(SecurityOptions.SectionName);
         services.ConfigureHttpJsonOptions(o => SessionJson.Configure(o.SerializerOptions));
+        services.TryAddSingleton(TimeProvider.System);
         services.AddSingleton<ApiTokenCheck>();
         services.AddSingleton<ClusterStatusReader>();
+        services.AddSiloReports();
+        services.AddSingleton<SessionEventHub>();
+        services.AddSingleton<ILifecycleParticipant<ISiloLifecycle>>(sp => sp.GetRequiredService<SessionEventHub>());
+        services.AddHostedService<SessionEventHubClientStarter>();
         services.AddOpenApi();
         return services;
     }
 
     /// <summary>
-    /// Maps /api/* (token-checked when Security:ApiToken is set), /healthz and the OpenAPI document at /openapi/v1.json.
-    /// Known failures of grain calls become 400/404/409/503 with an {"error","detail"} body.
+    /// Maps, under <paramref name="prefix"/> ("" for the root): /api/* (token-checked when Security:ApiToken is set),
+    /// /healthz, the OpenAPI document at /openapi/v1.json and the session dashboard at /. Known failures of grain
+    /// calls become 400/404/409/503 with an {"error","detail"} body. Returns the group, for conventions such as
+    /// authorization policies.
     /// </summary>
-    public static IEndpointRouteBuilder MapSessionApi(this IEndpointRouteBuilder endpoints)
+    public static RouteGroupBuilder MapOrleansSessionsApi(this IEndpointRouteBuilder endpoints, string prefix = "")
     {
         ArgumentNullException.ThrowIfNull(endpoints);
-        endpoints.MapOpenApi();
-        // Readiness tied to membership: 200 once this silo is Active in the cluster, 503 while it joins or leaves.
-        // With Security:ApiToken set, only a caller presenting the token learns the silo's address.
-        endpoints.MapMethods("/healthz", [HttpMethods.Get, HttpMethods.Head], (ISiloStatusOracle oracle, ApiTokenCheck check, HttpRequest request) => oracle.CurrentStatus == SiloStatus.Active
-                ? (check.Required && !check.IsAuthorized(request) ? Results.Ok(new { status = "ok" }) : Results.Ok(new { status = "ok", silo = oracle.SiloAddress.ToParsableString() }))
-                : Results.Json(new { status = ClusterStatusReader.StatusName(oracle.CurrentStatus) }, statusCode: StatusCodes.Status503ServiceUnavailable))
+        ArgumentNullException.ThrowIfNull(prefix);
+        if (prefix.Length > 0 && (!prefix.StartsWith('/') || prefix.EndsWith('/')))
+        {
+            throw new ArgumentException("The prefix must be empty or start with '/' and not end with one, e.g. \"/sessions\".", nameof(prefix));
+        }
+        var root = endpoints.MapGroup(prefix);
+        root.MapOpenApi();
+        // Readiness: on a silo, 200 once it is Active in the cluster, 503 while it joins or leaves; on a client app,
+        // 200 while it runs. With Security:ApiToken set, only a caller presenting the token learns the silo's address.
+        root.MapMethods("/healthz", [HttpMethods.Get, HttpMethods.Head], Health)
             .WithName("Health").WithSummary("200 when the silo serves (GET or HEAD).");
 
-        var api = endpoints.MapGroup("/api");
+        var api = root.MapGroup("/api");
         api.AddEndpointFilter(CheckTokenAsync);
         api.AddEndpointFilter(MapExceptionsAsync);
         api.WithTags("sessions");
-
         api.MapPost("/sessions", SessionEndpoints.CreateSessionAsync)
             .WithName("CreateSession").WithSummary("Creates a session for a user.")
             // Described, not enforced: an Accepts constraint would answer a missing content type with a bare 415.
@@ -93,9 +120,27 @@ public static partial class SessionApiExtensions
             .Produces(StatusCodes.Status200OK, contentType: "text/event-stream").Produces<ApiError>(StatusCodes.Status400BadRequest);
         api.MapGet("/cluster", (ClusterStatusReader reader, HttpContext context) => reader.ReadAsync(context.RequestAborted))
             .WithName("Cluster").WithSummary("The silos and the cluster's session counts.");
-        api.MapGet("/cluster/silo", (ClusterStatusReader reader) => reader.LocalStatsAsync())
+        api.MapGet("/cluster/silo", async (ClusterStatusReader reader) => await reader.LocalStatsAsync().ConfigureAwait(false) is { } stats
+                ? Results.Ok(stats)
+                : ApiErrors.NotFound("not_a_silo", "This app is an Orleans client, not a silo: it has no figures of its own."))
             .WithName("SiloStats").WithSummary("This silo's own figures (read by its peers).");
-        return endpoints;
+        root.MapSessionDashboard();
+        return root;
+    }
+
+    private static IResult Health(IServiceProvider services, ApiTokenCheck check, HttpRequest request)
+    {
+        if (services.GetService<ISiloStatusOracle>() is not { } oracle)
+        {
+            return Results.Ok(new { status = "ok" });
+        }
+        if (oracle.CurrentStatus != SiloStatus.Active)
+        {
+            return Results.Json(new { status = ClusterStatusReader.StatusName(oracle.CurrentStatus) }, statusCode: StatusCodes.Status503ServiceUnavailable);
+        }
+        return check.Required && !check.IsAuthorized(request)
+            ? Results.Ok(new { status = "ok" })
+            : Results.Ok(new { status = "ok", silo = oracle.SiloAddress.ToParsableString() });
     }
 
     private static async ValueTask<object?> CheckTokenAsync(EndpointFilterInvocationContext context, EndpointFilterDelegate next)
@@ -121,7 +166,7 @@ public static partial class SessionApiExtensions
         }
         catch (Exception ex) when (!context.HttpContext.RequestAborted.IsCancellationRequested)
         {
-            var logger = context.HttpContext.RequestServices.GetRequiredService<ILoggerFactory>().CreateLogger("OrleansSessions.SiloHost.Api");
+            var logger = context.HttpContext.RequestServices.GetRequiredService<ILoggerFactory>().CreateLogger("OrleansSessions.AspNetCore.Api");
             LogUnexpected(logger, ex, context.HttpContext.Request.Method, context.HttpContext.Request.Path);
             return Results.Json(new ApiError("internal_error", "The silo failed to handle the request; see its log."), statusCode: StatusCodes.Status500InternalServerError);
         }

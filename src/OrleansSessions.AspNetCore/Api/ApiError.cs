@@ -1,4 +1,4 @@
-namespace OrleansSessions.SiloHost.Api;
+namespace OrleansSessions.AspNetCore.Api;
 
 /// <summary>The body of every 4xx/5xx answer of the HTTP API: a stable machine code and a text for people.</summary>
 /// <param name="Error">The code, e.g. session_not_found, session_expired, invalid_session_id.</param>

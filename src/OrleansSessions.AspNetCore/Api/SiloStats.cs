@@ -1,4 +1,4 @@
-namespace OrleansSessions.SiloHost.Api;
+namespace OrleansSessions.AspNetCore.Api;
 
 /// <summary>The answer of GET /api/cluster/silo: this silo's own figures (the cluster view reads them through Orleans).</summary>
 /// <param name="Address">host:port@generation.</param>

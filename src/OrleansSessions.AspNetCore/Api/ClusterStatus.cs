@@ -1,4 +1,4 @@
-namespace OrleansSessions.SiloHost.Api;
+namespace OrleansSessions.AspNetCore.Api;
 
 /// <summary>The answer of GET /api/cluster.</summary>
 /// <param name="Silos">The silos in the membership table that are not long dead.</param>

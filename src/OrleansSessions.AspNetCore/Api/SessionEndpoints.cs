@@ -6,7 +6,7 @@ using OrleansSessions.Grains.Hosting;
 using OrleansSessions.Grains.Options;
 using OrleansSessions.Sessions;
 
-namespace OrleansSessions.SiloHost.Api;
+namespace OrleansSessions.AspNetCore.Api;
 
 /// <summary>The handlers of the session endpoints. Every input is checked here, so a caller's mistake is a 400, never a 500.</summary>
 internal static class SessionEndpoints
@@ -48,7 +48,7 @@ internal static class SessionEndpoints
             return ApiErrors.BadRequest("invalid_user_id", InvalidUserIdDetail);
         }
         var info = await grains.GetGrain<IUserSessionsGrain>(userId).CreateSessionAsync().ConfigureAwait(false);
-        return TypedResults.Created($"/api/sessions/{info.SessionId}", info);
+        return TypedResults.Created($"{request.PathBase}{request.Path.Value?.TrimEnd('/')}/{info.SessionId}", info);
     }
 
     /// <summary>The body as a JSON document, or null when it is empty or not JSON (Kestrel's 413/408 verdicts propagate).</summary>

@@ -1,4 +1,4 @@
-namespace OrleansSessions.SiloHost.Api;
+namespace OrleansSessions.AspNetCore.Api;
 
 /// <summary>One silo as seen by GET /api/cluster.</summary>
 /// <param name="Address">host:port@generation.</param>

@@ -1,4 +1,4 @@
-namespace OrleansSessions.SiloHost.Hosting;
+namespace OrleansSessions.AspNetCore.Api;
 
 /// <summary>Access control of the HTTP API, bound from the "Security" configuration section.</summary>
 public sealed class SecurityOptions

@@ -2,16 +2,18 @@ using System.Text;
 using System.Text.Json;
 using System.Threading.Channels;
 using Microsoft.Extensions.DependencyInjection;
+using Microsoft.Extensions.Hosting;
 using Microsoft.Extensions.Logging;
 using Orleans.Runtime;
 using Orleans.Streams;
 using OrleansSessions.Sessions;
 
-namespace OrleansSessions.SiloHost.Api;
+namespace OrleansSessions.AspNetCore.Api;
 
 /// <summary>
-/// This silo's one subscription to the Orleans stream of session events (<see cref="SessionStreams"/>), made with the
-/// silo's hosted client once the silo is active, and its in-process fan-out to the open /api/events connections.
+/// This app's one subscription to the Orleans stream of session events (<see cref="SessionStreams"/>), made with its
+/// IClusterClient (a silo's hosted client once the silo is active, or the app's Orleans client), and its in-process
+/// fan-out to the open /api/events connections.
 /// Each event is filtered by user before it is serialised, and serialised once, as a complete SSE message.
 /// </summary>
 internal sealed partial class SessionEventHub(IClusterClient client, ILogger<SessionEventHub> logger)
@@ -101,10 +103,15 @@ internal sealed partial class SessionEventHub(IClusterClient client, ILogger<Ses
 
     private Task OnActive(CancellationToken cancellationToken)
     {
-        // In the background: the silo serves even while the stream's pub-sub storage is not reachable yet.
-        _subscribing = Task.Run(SubscribeAsync, CancellationToken.None);
+        Start();
         return Task.CompletedTask;
     }
+
+    /// <summary>Subscribes in the background (retrying): the app serves even while the stream's pub-sub storage is not reachable yet.</summary>
+    internal void Start() => _subscribing = Task.Run(SubscribeAsync, CancellationToken.None);
+
+    /// <summary>Leaves the stream and completes every listener.</summary>
+    internal Task StopAsync(CancellationToken cancellationToken) => OnStopping(cancellationToken);
 
     private async Task SubscribeAsync()
     {
@@ -194,13 +201,23 @@ internal sealed partial class SessionEventHub(IClusterClient client, ILogger<Ses
     private static partial void LogStreamError(ILogger logger, Exception exception);
 }
 
-/// <summary>Registers the <see cref="SessionEventHub"/>.</summary>
-internal static class SessionEventHubRegistration
+/// <summary>
+/// Starts the <see cref="SessionEventHub"/> of an app that is only an Orleans client (a silo starts it from its
+/// lifecycle, once active). Registered after the Orleans client's own hosted service has been, it starts after the
+/// client connected; the hub retries its subscription anyway.
+/// </summary>
+internal sealed class SessionEventHubClientStarter(SessionEventHub hub, IServiceProvider services) : IHostedService
 {
-    public static ISiloBuilder AddSessionEventHub(this ISiloBuilder silo)
+    private bool IsSilo => services.GetService<ISiloStatusOracle>() is not null;
+
+    public Task StartAsync(CancellationToken cancellationToken)
     {
-        silo.Services.AddSingleton<SessionEventHub>();
-        silo.Services.AddSingleton<ILifecycleParticipant<ISiloLifecycle>>(sp => sp.GetRequiredService<SessionEventHub>());
-        return silo;
+        if (!IsSilo)
+        {
+            hub.Start();
+        }
+        return Task.CompletedTask;
     }
+
+    public Task StopAsync(CancellationToken cancellationToken) => IsSilo ? Task.CompletedTask : hub.StopAsync(cancellationToken);
 }

@@ -4,7 +4,7 @@ using Microsoft.AspNetCore.Http.Features;
 using Microsoft.Extensions.Options;
 using OrleansSessions.Sessions;
 
-namespace OrleansSessions.SiloHost.Api;
+namespace OrleansSessions.AspNetCore.Api;
 
 /// <summary>
 /// GET /api/events: session events of the whole cluster as server-sent events, one "data:" message per event,

@@ -1,4 +1,4 @@
-namespace OrleansSessions.SiloHost.Cluster;
+namespace OrleansSessions.AspNetCore.Cluster;
 
 /// <summary>One silo's own figures, as its <see cref="ISiloReportService"/> gives them to the other silos.</summary>
 /// <param name="Address">host:port@generation.</param>
@@ -6,7 +6,7 @@ namespace OrleansSessions.SiloHost.Cluster;
 /// <param name="Live">Sessions created minus ended by this silo since it started.</param>
 /// <param name="Created">Sessions created by this silo since it started.</param>
 /// <param name="Ended">Sessions ended by this silo since it started.</param>
-[GenerateSerializer, Immutable, Alias("OrleansSessions.SiloHost.SiloReport")]
+[GenerateSerializer, Immutable, Alias("OrleansSessions.AspNetCore.SiloReport")]
 public sealed record SiloReport(
     [property: Id(0)] string Address,
     [property: Id(1)] int HttpPort,

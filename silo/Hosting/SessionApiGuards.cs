@@ -4,9 +4,9 @@ using Microsoft.AspNetCore.Diagnostics;
 using Microsoft.AspNetCore.Http;
 using Microsoft.Extensions.DependencyInjection;
 using Microsoft.Net.Http.Headers;
-using OrleansSessions.SiloHost.Hosting;
+using OrleansSessions.AspNetCore.Api;
 
-namespace OrleansSessions.SiloHost.Api;
+namespace OrleansSessions.SiloHost.Hosting;
 
 /// <summary>
 /// The checks every request passes before an endpoint sees it, and the JSON bodies of answers that have none:
@@ -36,8 +36,7 @@ public static class SessionApiGuards
         {
             return WriteAsync(context, StatusCodes.Status431RequestHeaderFieldsTooLarge, "headers_too_large", $"The request headers must be at most {HttpLimits.MaxRequestHeadersSize} bytes in total.");
         }
-        var tokenCheck = context.RequestServices.GetRequiredService<ApiTokenCheck>();
-        if (!tokenCheck.Required && !IsLoopbackName(request.Host))
+        if (!context.RequestServices.GetRequiredService<SiloSettings>().HasApiToken && !IsLoopbackName(request.Host))
         {
             // Without a token only local callers are served; a foreign Host is a rebound DNS name or a proxy.
             return WriteAsync(context, StatusCodes.Status400BadRequest, "invalid_host", "Without Security:ApiToken this silo answers only to the host names localhost, 127.0.0.1 and [::1].");
