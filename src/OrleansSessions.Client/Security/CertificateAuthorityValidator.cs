@@ -94,6 +94,15 @@ public sealed partial class CertificateAuthorityValidator
         }
         if (chain.Build(certificate))
         {
+            // The chain engine checks the usages too; this states the rule without relying on how a platform combines several.
+            foreach (var usage in _usages)
+            {
+                if (!CertificateUsage.Allows(certificate, usage))
+                {
+                    reason = $"its extended key usage does not allow {usage.FriendlyName ?? usage.Value}";
+                    return false;
+                }
+            }
             reason = "";
             return true;
         }
