@@ -226,6 +226,36 @@ public sealed class TlsTests(TlsTests.TlsSiloFixture fixture) : IClassFixture<Tl
     }
 
     [Fact]
+    public async Task The_client_app_connects_with_cert_key_and_ca_given_as_options_or_environment_variables()
+    {
+        var dll = Path.Combine(Repo.Root, "client", "bin", Repo.Configuration, "net10.0", "OrleansSessions.ClientApp.dll");
+        Assert.True(File.Exists(dll), $"{dll} is not built");
+        string[] target = [dll, "--gateway", $"127.0.0.1:{fixture.Silo.GatewayPort}", "--connect-timeout", "3", "--json"];
+        var timeout = TimeSpan.FromSeconds(60);
+
+        var withOptions = await ChildProcess.RunAsync("dotnet", [.. target, "--cert", Certificates.File("client.pem"), "--key", Certificates.File("client.key"), "--ca", Certificates.Ca, "create", NewUser("cli")], timeout);
+        Assert.True(withOptions.ExitCode == 0, withOptions.Stderr);
+        Assert.Contains("\"status\":\"active\"", withOptions.Stdout, StringComparison.Ordinal);
+
+        var environment = new Dictionary<string, string>
+        {
+            ["ORLEANSSESSIONS_CERT"] = Certificates.File("silo.pfx"),
+            ["ORLEANSSESSIONS_CERT_PASSWORD"] = DevCertificates.PfxPassword,
+            ["ORLEANSSESSIONS_CA"] = Certificates.Ca,
+        };
+        var withEnvironment = await ChildProcess.RunAsync("dotnet", [.. target, "create", NewUser("cli")], timeout, environment);
+        Assert.True(withEnvironment.ExitCode == 0, withEnvironment.Stderr);
+
+        var without = await ChildProcess.RunAsync("dotnet", [.. target, "create", NewUser("cli")], timeout);
+        Assert.Equal(5, without.ExitCode);
+        Assert.StartsWith("error: unavailable", without.Stderr, StringComparison.Ordinal);
+
+        var unreadable = await ChildProcess.RunAsync("dotnet", [.. target, "--cert", Certificates.File("client.pem"), "--ca", Certificates.Ca, "create", NewUser("cli")], timeout);
+        Assert.Equal(2, unreadable.ExitCode);
+        Assert.Contains("--cert", unreadable.Stderr, StringComparison.Ordinal);
+    }
+
+    [Fact]
     public async Task The_HTTP_port_speaks_HTTPS_with_the_silo_certificate_and_refuses_plain_HTTP()
     {
         X509Certificate2? served = null;
