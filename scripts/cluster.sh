@@ -17,8 +17,15 @@
 # ${TMPDIR:-/tmp}/orleanssessions-cluster/redis-<port>, and shuts it down with the silos (its data stays on disk).
 # Orleans' Redis clustering cannot survive a Redis that restarts empty: never run it without persistence.
 #
+# With TLS: scripts/cluster.sh --tls (or TLS=1; combines with --redis). The script runs scripts/dev-certs.sh into
+# $CERTS (default ${TMPDIR:-/tmp}/orleanssessions-certs) and starts every silo with Security:Certificate,
+# Security:CertificateKey and Security:CaCertificate: mutual TLS between the silos and on the gateways (clients need
+# --cert/--key/--ca, printed below) and HTTPS on the HTTP ports. Development certificates only: see the README's Security.
+#
 # Environment (optional):
 #   STORAGE             postgres (default) or redis
+#   TLS                 1 for TLS (same as --tls)
+#   CERTS               directory of the certificates of --tls (default ${TMPDIR:-/tmp}/orleanssessions-certs)
 #   ORLEANSSESSIONS_PG  connection string (default Host=127.0.0.1;Username=postgres;Password=postgres;Database=orleanssessions)
 #   ORLEANSSESSIONS_REDIS  StackExchange.Redis configuration string (default 127.0.0.1:6379)
 #   REDIS_APPENDFSYNC   appendfsync of a redis-server started here: always (default), everysec or no
@@ -30,10 +37,15 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 
 STORAGE="${STORAGE:-postgres}"
-if [ "${1:-}" = "--redis" ]; then
-  STORAGE=redis
-  shift
-fi
+TLS="${TLS:-0}"
+while [ $# -gt 0 ]; do
+  case "$1" in
+    --redis) STORAGE=redis; shift ;;
+    --tls) TLS=1; shift ;;
+    *) break ;;
+  esac
+done
+CERTS="${CERTS:-${TMPDIR:-/tmp}/orleanssessions-certs}"
 case "$STORAGE" in
   postgres|redis) ;;
   *) echo "STORAGE must be postgres or redis (got '$STORAGE')" >&2; exit 2 ;;
@@ -100,12 +112,24 @@ else
   STORAGE_ARGS=(--Storage:Provider=postgres --Storage:ConnectionString="$PG")
   STORAGE_NAME="PostgreSQL"
 fi
+TLS_ARGS=()
+scheme=http
+curl_tls=()
+client_tls=""
+if [ "$TLS" = 1 ]; then
+  bash scripts/dev-certs.sh "$CERTS" >/dev/null
+  TLS_ARGS=(--Security:Certificate="$CERTS/silo.pem" --Security:CertificateKey="$CERTS/silo.key" --Security:CaCertificate="$CERTS/ca.pem")
+  scheme=https
+  curl_tls=(--cacert "$CERTS/ca.pem")
+  client_tls=" --cert $CERTS/client.pem --key $CERTS/client.key --ca $CERTS/ca.pem"
+  echo "== TLS on: certificates of the development CA in $CERTS"
+fi
 trap stop_all EXIT
 trap 'exit 130' INT TERM
 
 for i in $(seq 0 $((SILOS - 1))); do
   dotnet "silo/bin/$CONFIGURATION/net10.0/OrleansSessions.Silo.dll" \
-    "${STORAGE_ARGS[@]}" --Cluster:ClusterId="$CLUSTER_ID" \
+    "${STORAGE_ARGS[@]}" ${TLS_ARGS[@]+"${TLS_ARGS[@]}"} --Cluster:ClusterId="$CLUSTER_ID" \
     --Silo:SiloPort=$((11111 + i)) --Silo:GatewayPort=$((30000 + i)) --Silo:HttpPort=$((8080 + i)) \
     --Janitor:Period=00:00:10 "$@" >"$logs/silo-$i.log" 2>&1 &
   pids+=($!)
@@ -113,7 +137,7 @@ done
 
 for i in $(seq 0 $((SILOS - 1))); do
   deadline=$((SECONDS + 90))
-  until curl -fsS "http://127.0.0.1:$((8080 + i))/healthz" >/dev/null 2>&1; do
+  until curl -fsS ${curl_tls[@]+"${curl_tls[@]}"} "$scheme://127.0.0.1:$((8080 + i))/healthz" >/dev/null 2>&1; do
     if ! kill -0 "${pids[$i]}" 2>/dev/null; then
       echo "silo $i exited:" >&2
       tail -n 20 "$logs/silo-$i.log" >&2
@@ -125,13 +149,13 @@ for i in $(seq 0 $((SILOS - 1))); do
     fi
     sleep 0.3
   done
-  echo "== silo $i up (pid ${pids[$i]}): gateway 127.0.0.1:$((30000 + i)), dashboard http://127.0.0.1:$((8080 + i))/ (log $logs/silo-$i.log)"
+  echo "== silo $i up (pid ${pids[$i]}): gateway 127.0.0.1:$((30000 + i)), dashboard $scheme://127.0.0.1:$((8080 + i))/ (log $logs/silo-$i.log)"
 done
 
 gateways=$(for i in $(seq 0 $((SILOS - 1))); do printf '127.0.0.1:%d ' $((30000 + i)); done)
-echo "== cluster '$CLUSTER_ID' of $SILOS silos on $STORAGE_NAME; try:"
-echo "   dotnet run --project client -- --gateway 127.0.0.1:30001 --cluster-id $CLUSTER_ID create alice"
-echo "   dotnet run --project client -- --gateway 127.0.0.1:30001 --cluster-id $CLUSTER_ID load --users 1000 --duration 10"
-echo "   curl -s http://127.0.0.1:8080/api/cluster"
+echo "== cluster '$CLUSTER_ID' of $SILOS silos on $STORAGE_NAME$([ "$TLS" = 1 ] && echo ", mutual TLS"); try:"
+echo "   dotnet run --project client -- --gateway 127.0.0.1:30001 --cluster-id $CLUSTER_ID$client_tls create alice"
+echo "   dotnet run --project client -- --gateway 127.0.0.1:30001 --cluster-id $CLUSTER_ID$client_tls load --users 1000 --duration 10"
+echo "   curl -s ${curl_tls[*]:+${curl_tls[*]} }$scheme://127.0.0.1:8080/api/cluster"
 echo "   (gateways: $gateways) Ctrl+C stops the cluster."
 wait

@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # The README's test command: on a Debian machine with the .NET SDK, installs what the tests need (PostgreSQL 15,
-# Redis 7, Chromium, python3; apt, as root or through sudo), starts PostgreSQL and a Redis instance (127.0.0.1:6380,
+# Redis 7, Chromium, python3, openssl; apt, as root or through sudo), starts PostgreSQL and a Redis instance (127.0.0.1:6380,
 # append-only with appendfsync always, data under /tmp; the tests find it through ORLEANSSESSIONS_TEST_REDIS,
 # default 127.0.0.1:6380; an instance already answering there is reused), restores, builds and runs
 # `dotnet test OrleansSessions.sln`, then prints one line "N passed, N failed, N skipped" (totals over all test projects).
@@ -16,6 +16,7 @@ command -v pg_ctlcluster >/dev/null 2>&1 || missing+=(postgresql)
 command -v redis-server >/dev/null 2>&1 || missing+=(redis-server)
 [ -x /usr/bin/chromium ] || missing+=(chromium)
 command -v python3 >/dev/null 2>&1 || missing+=(python3)
+command -v openssl >/dev/null 2>&1 || missing+=(openssl)   # scripts/dev-certs.sh, for the TLS tests
 if [ "${#missing[@]}" -gt 0 ]; then
   echo "== installing ${missing[*]}"
   as_root apt-get update -qq || { echo "apt-get update failed"; exit 1; }

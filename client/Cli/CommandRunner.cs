@@ -1,6 +1,8 @@
+using System.Security.Cryptography;
 using Microsoft.Extensions.DependencyInjection;
 using Microsoft.Extensions.Hosting;
 using OrleansSessions.Client;
+using OrleansSessions.Client.Security;
 using OrleansSessions.Hosting;
 using OrleansSessions.Sessions;
 
@@ -54,6 +56,7 @@ internal static class CommandRunner
             }
             o.ClusterId = settings.ClusterId;
             o.ConnectTimeout = settings.ConnectTimeout;
+            UseCertificates(o, settings.Tls);
         }));
         var host = builder.Build();
         try
@@ -66,6 +69,39 @@ internal static class CommandRunner
             throw;
         }
         return host;
+    }
+
+    /// <summary>Loads the --ca and --cert files; a missing or unreadable file is bad input naming the option.</summary>
+    private static void UseCertificates(SessionClientOptions options, CliTls tls)
+    {
+        if (tls.Ca is null)
+        {
+            if (tls.Certificate is not null)
+            {
+                throw new ArgumentException("--cert needs --ca, the CA certificate that issued the silos' certificates.");
+            }
+            return;
+        }
+        try
+        {
+            options.CertificateAuthorities.AddRange(CertificateFiles.LoadAuthorities(tls.Ca));
+        }
+        catch (Exception ex) when (ex is FileNotFoundException or CryptographicException or IOException or UnauthorizedAccessException)
+        {
+            throw new ArgumentException($"--ca '{tls.Ca}' cannot be read: {ex.Message}", ex);
+        }
+        if (tls.Certificate is null)
+        {
+            return;
+        }
+        try
+        {
+            options.Certificate = CertificateFiles.LoadWithKey(tls.Certificate, tls.Key, tls.Password);
+        }
+        catch (Exception ex) when (ex is FileNotFoundException or CryptographicException or IOException or UnauthorizedAccessException)
+        {
+            throw new ArgumentException($"--cert '{tls.Certificate}' cannot be loaded (with --key and --cert-password if given): {ex.Message}", ex);
+        }
     }
 
     private static async Task StopAsync(IHost host)

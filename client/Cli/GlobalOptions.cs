@@ -4,11 +4,15 @@ using OrleansSessions.Client;
 
 namespace OrleansSessions.ClientApp.Cli;
 
-/// <summary>The options every command takes (--gateway, --json, --token, --cluster-id, --connect-timeout).</summary>
+/// <summary>The options every command takes (--gateway, --json, --token, --cluster-id, --connect-timeout, --cert, --key, --cert-password, --ca).</summary>
 internal sealed class GlobalOptions
 {
     public const string TokenVariable = "OrleansSessions__Security__ApiToken";
     public const string ClusterIdVariable = "OrleansSessions__Cluster__ClusterId";
+    public const string CertificateVariable = "ORLEANSSESSIONS_CERT";
+    public const string KeyVariable = "ORLEANSSESSIONS_KEY";
+    public const string CertificatePasswordVariable = "ORLEANSSESSIONS_CERT_PASSWORD";
+    public const string CaVariable = "ORLEANSSESSIONS_CA";
 
     public Option<string[]> Gateway { get; } = new("--gateway", "-g")
     {
@@ -26,13 +30,37 @@ internal sealed class GlobalOptions
 
     public Option<string?> Token { get; } = new("--token")
     {
-        Description = $"The silos' Security:ApiToken (default: ${TokenVariable}). Accepted for compatibility: Orleans gateways take no token, so it is sent to nobody (TLS client certificates come later).",
+        Description = $"The silos' Security:ApiToken (default: ${TokenVariable}). Accepted for compatibility: Orleans gateways take no token, so it is sent to nobody (gateways with TLS authenticate the client by --cert).",
         Recursive = true,
     };
 
     public Option<string?> ClusterId { get; } = new("--cluster-id")
     {
         Description = $"The silos' Cluster:ClusterId (default: ${ClusterIdVariable} or {SessionClientOptions.DefaultClusterId}).",
+        Recursive = true,
+    };
+
+    public Option<string?> Certificate { get; } = new("--cert")
+    {
+        Description = $"The client certificate for gateways with TLS: a PEM file (its key in the same file or --key) or a .pfx/.p12 (with --cert-password) (default: ${CertificateVariable}). Needs --ca.",
+        Recursive = true,
+    };
+
+    public Option<string?> Key { get; } = new("--key")
+    {
+        Description = $"The PEM private key of --cert, when not in the same file (default: ${KeyVariable}).",
+        Recursive = true,
+    };
+
+    public Option<string?> CertificatePassword { get; } = new("--cert-password")
+    {
+        Description = $"The password of a .pfx/.p12 --cert or of an encrypted PEM key (default: ${CertificatePasswordVariable}).",
+        Recursive = true,
+    };
+
+    public Option<string?> Ca { get; } = new("--ca")
+    {
+        Description = $"The CA certificate (PEM) that issued the silos' certificates, the silos' Security:CaCertificate (default: ${CaVariable}). Turns TLS on: a gateway is accepted only with a certificate from this CA.",
         Recursive = true,
     };
 
@@ -47,6 +75,10 @@ internal sealed class GlobalOptions
         root.Add(Token);
         root.Add(ClusterId);
         root.Add(ConnectTimeout);
+        root.Add(Certificate);
+        root.Add(Key);
+        root.Add(CertificatePassword);
+        root.Add(Ca);
     }
 
     public CliSettings Read(ParseResult parse) => new(
@@ -54,7 +86,17 @@ internal sealed class GlobalOptions
         parse.GetValue(Json),
         parse.GetValue(Token) is { Length: > 0 } token ? token : Environment.GetEnvironmentVariable(TokenVariable),
         parse.GetValue(ClusterId) is { Length: > 0 } clusterId ? clusterId : Environment.GetEnvironmentVariable(ClusterIdVariable) is { Length: > 0 } fromEnvironment ? fromEnvironment : SessionClientOptions.DefaultClusterId,
-        TimeSpan.FromSeconds(parse.GetValue(ConnectTimeout)));
+        TimeSpan.FromSeconds(parse.GetValue(ConnectTimeout)))
+    {
+        Tls = new CliTls(
+            OrEnvironment(parse.GetValue(Certificate), CertificateVariable),
+            OrEnvironment(parse.GetValue(Key), KeyVariable),
+            OrEnvironment(parse.GetValue(CertificatePassword), CertificatePasswordVariable),
+            OrEnvironment(parse.GetValue(Ca), CaVariable)),
+    };
+
+    private static string? OrEnvironment(string? value, string variable)
+        => value is { Length: > 0 } ? value : Environment.GetEnvironmentVariable(variable) is { Length: > 0 } fromEnvironment ? fromEnvironment : null;
 
     private static string[] SplitGateways(string[]? values)
     {
@@ -71,5 +113,21 @@ internal sealed class GlobalOptions
 /// <param name="ConnectTimeout">How long to keep trying the gateways.</param>
 internal sealed record CliSettings(IReadOnlyList<string> Gateways, bool Json, string? Token, string ClusterId, TimeSpan ConnectTimeout)
 {
+    /// <summary>The certificate files of TLS to the gateways (none by default: plaintext).</summary>
+    public CliTls Tls { get; init; } = CliTls.None;
+
     public override string ToString() => string.Create(CultureInfo.InvariantCulture, $"gateway {string.Join(", ", Gateways)}, cluster {ClusterId}");
+}
+
+/// <summary>The certificate files of --cert, --key, --cert-password and --ca (or their environment variables).</summary>
+/// <param name="Certificate">The client certificate file, or null.</param>
+/// <param name="Key">The PEM key file of the certificate, when not in the same file.</param>
+/// <param name="Password">The password of a PKCS#12 certificate or of an encrypted PEM key.</param>
+/// <param name="Ca">The CA certificate file; set means TLS.</param>
+internal sealed record CliTls(string? Certificate, string? Key, string? Password, string? Ca)
+{
+    public static CliTls None { get; } = new(null, null, null, null);
+
+    /// <summary>Excludes the password from logs and messages.</summary>
+    public override string ToString() => $"cert {Certificate ?? "-"}, key {Key ?? "-"}, ca {Ca ?? "-"}";
 }

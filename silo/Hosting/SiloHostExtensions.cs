@@ -18,9 +18,10 @@ public static class SiloHostExtensions
     /// <summary>
     /// Adds the configuration sources of the contract (appsettings.json, OrleansSessions__Section__Key environment
     /// variables, --Section:Key=value arguments, the later winning), the Orleans silo with the session grains on the
-    /// storage of Storage:Provider, Kestrel on Silo:Host:Silo:HttpPort, and the HTTP API and dashboard services.
+    /// storage of Storage:Provider, Kestrel on Silo:Host:Silo:HttpPort, and the HTTP API and dashboard services; with
+    /// Security:Certificate, mutual TLS on the silo and gateway ports and HTTPS on the HTTP port.
     /// </summary>
-    /// <exception cref="SiloConfigurationException">A host key is invalid, a port is in use, or the host is exposed without a token.</exception>
+    /// <exception cref="SiloConfigurationException">A host key is invalid, a certificate cannot be loaded, a port is in use, or the host is exposed without a token or certificate.</exception>
     public static WebApplicationBuilder AddSessionSilo(this WebApplicationBuilder builder, string[] args)
     {
         ArgumentNullException.ThrowIfNull(builder);
@@ -63,7 +64,14 @@ public static class SiloHostExtensions
             return;
         }
         builder.WebHost.UseUrls();
-        builder.WebHost.ConfigureKestrel(kestrel => kestrel.Listen(settings.Host, settings.HttpPort));
+        builder.WebHost.ConfigureKestrel(kestrel => kestrel.Listen(settings.Host, settings.HttpPort, listen =>
+        {
+            if (settings.Certificates is { } certificates)
+            {
+                // HTTPS with the silo's certificate; callers authenticate with Security:ApiToken, not a certificate.
+                listen.UseHttps(certificates.Certificate);
+            }
+        }));
         HttpLimits.Configure(builder);
     }
 
@@ -123,6 +131,11 @@ public static class SiloHostExtensions
             o.MinimumReminderPeriod = settings.MinimumReminderPeriod;
             o.RefreshReminderListPeriod = settings.ReminderRefreshPeriod;
         });
+
+        if (settings.Certificates is { } tls)
+        {
+            silo.UseClusterTls(tls);
+        }
 
         silo.Services.AddSingleton<SiloLifecycleLog>();
         silo.Services.AddSingleton<ILifecycleParticipant<ISiloLifecycle>>(sp => sp.GetRequiredService<SiloLifecycleLog>());

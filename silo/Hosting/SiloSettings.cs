@@ -36,6 +36,9 @@ internal sealed class SiloSettings
 
     public required string ApiToken { get; init; }
 
+    /// <summary>Security:Certificate and Security:CaCertificate: TLS on every port when set, else null.</summary>
+    public required SiloCertificates? Certificates { get; init; }
+
     public required TimeSpan ProbeTimeout { get; init; }
 
     public required int NumMissedProbesLimit { get; init; }
@@ -132,9 +135,19 @@ internal sealed class SiloSettings
         {
             throw new SiloConfigurationException($"Storage:ConnectionString must be set when Storage:Provider is {provider}.");
         }
-        if (!IPAddress.IsLoopback(host) && string.IsNullOrEmpty(apiToken))
+        var certificates = SiloCertificates.Read(configuration);
+        if (!IPAddress.IsLoopback(host) && (string.IsNullOrEmpty(apiToken) || certificates is null))
         {
-            throw new SiloConfigurationException($"Silo:Host {host} is reachable beyond this machine: Security:ApiToken must be set (or bind to 127.0.0.1).");
+            var missing = new List<string>();
+            if (string.IsNullOrEmpty(apiToken))
+            {
+                missing.Add("Security:ApiToken must be set (it guards the HTTP API)");
+            }
+            if (certificates is null)
+            {
+                missing.Add("Security:Certificate and Security:CaCertificate must be set (mutual TLS on the silo and gateway ports)");
+            }
+            throw new SiloConfigurationException($"Silo:Host {host} is reachable beyond this machine: {string.Join("; ", missing)}; or bind to 127.0.0.1.");
         }
 
         return new SiloSettings
@@ -148,6 +161,7 @@ internal sealed class SiloSettings
             StorageProvider = provider,
             ConnectionString = connectionString,
             ApiToken = apiToken,
+            Certificates = certificates,
             ProbeTimeout = probeTimeout,
             NumMissedProbesLimit = missedProbes,
             NumProbedSilos = probedSilos,

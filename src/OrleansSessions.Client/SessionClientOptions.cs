@@ -1,3 +1,5 @@
+using System.Security.Cryptography.X509Certificates;
+
 namespace OrleansSessions.Client;
 
 /// <summary>How an Orleans client reaches the OrleansSessions cluster; applied by <c>UseOrleansSessions</c>.</summary>
@@ -31,4 +33,19 @@ public sealed class SessionClientOptions
     /// Default 10 seconds; must be &gt; 0.
     /// </summary>
     public TimeSpan ConnectTimeout { get; set; } = TimeSpan.FromSeconds(10);
+
+    /// <summary>
+    /// The CA certificate(s) that issued the silos' certificates (the silos' Security:CaCertificate). When any is
+    /// given, the client talks TLS to the gateways and accepts a gateway only if its certificate chains to one of
+    /// them (see <see cref="Security.CertificateAuthorityValidator"/>). Empty (the default): plaintext, for silos
+    /// without Security:Certificate.
+    /// </summary>
+    public X509Certificate2Collection CertificateAuthorities { get; } = [];
+
+    /// <summary>
+    /// The client's own certificate, with its private key, issued by a CA the silos trust; sent to the gateways,
+    /// which refuse a client without one. Needs <see cref="CertificateAuthorities"/>. Load it with
+    /// <see cref="Security.CertificateFiles.LoadWithKey"/>.
+    /// </summary>
+    public X509Certificate2? Certificate { get; set; }
 }

@@ -3,6 +3,7 @@ using System.Diagnostics;
 using Orleans.Runtime;
 using OrleansSessions.Client;
 using OrleansSessions.Sessions;
+using OrleansSessions.Testing;
 using Xunit.Abstractions;
 
 namespace OrleansSessions.Cluster.Tests;
@@ -22,16 +23,17 @@ public sealed class FailoverTests(ITestOutputHelper output)
     private static readonly TimeSpan FailoverTarget = TimeSpan.FromSeconds(5);
 
     [Theory]
-    [InlineData("postgres")]
-    [InlineData("redis")]
-    public async Task Kill_9_of_one_of_three_silos_loses_no_acknowledged_session_and_each_ends_once(string provider)
+    [InlineData("postgres", false)]
+    [InlineData("redis", false)]
+    [InlineData("postgres", true)]
+    public async Task Kill_9_of_one_of_three_silos_loses_no_acknowledged_session_and_each_ends_once(string provider, bool tls)
     {
-        await using var cluster = await ProcessCluster.StartAsync(provider == "redis" ? "rkill" : "kill", 3, new Dictionary<string, string>
+        await using var cluster = await ProcessCluster.StartAsync((provider == "redis" ? "rkill" : "kill") + (tls ? "tls" : ""), 3, new Dictionary<string, string>
         {
             ["Sessions:IdleTimeout"] = "00:00:25",
             ["Sessions:WarningBefore"] = "00:00:05",
-        }, provider: provider);
-        output.WriteLine($"storage: {provider}");
+        }, provider: provider, tls: tls ? DevCertificates.Instance : null);
+        output.WriteLine($"storage: {provider}, TLS {(tls ? "on (mutual, dev CA)" : "off")}");
         var client = cluster.Client;
         var users = Enumerable.Range(0, 100).Select(i => $"{cluster.ClusterId}-u{i}").ToArray();
         var expiredEvents = new ConcurrentDictionary<string, int>(StringComparer.Ordinal);

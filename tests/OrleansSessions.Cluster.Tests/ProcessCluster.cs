@@ -4,8 +4,10 @@ using Microsoft.Extensions.DependencyInjection;
 using Microsoft.Extensions.Hosting;
 using Npgsql;
 using Orleans.Configuration;
+using OrleansSessions.Client.Security;
 using OrleansSessions.Hosting;
 using OrleansSessions.Sessions;
+using OrleansSessions.Testing;
 
 namespace OrleansSessions.Cluster.Tests;
 
@@ -50,7 +52,11 @@ public sealed class ProcessCluster : IAsyncDisposable
     /// on <paramref name="provider"/> (Storage:Provider: postgres, the default, or redis) at <paramref name="connectionString"/>
     /// (default <see cref="DefaultConnectionString"/> or <see cref="DefaultRedisConnectionString"/>).
     /// </summary>
-    public static async Task<ProcessCluster> StartAsync(string prefix, int count, IReadOnlyDictionary<string, string>? settings = null, string? connectionString = null, string provider = "postgres")
+    /// <remarks>
+    /// With <paramref name="tls"/>, every silo runs with its silo certificate and CA (Security:Certificate,
+    /// Security:CertificateKey, Security:CaCertificate) and the client presents its client certificate.
+    /// </remarks>
+    public static async Task<ProcessCluster> StartAsync(string prefix, int count, IReadOnlyDictionary<string, string>? settings = null, string? connectionString = null, string provider = "postgres", DevCertificates? tls = null)
     {
         if (provider == "redis")
         {
@@ -74,6 +80,10 @@ public sealed class ProcessCluster : IAsyncDisposable
             ["Logging:LogLevel:OrleansSessions"] = "Warning",
             ["Logging:LogLevel:Microsoft.Hosting.Lifetime"] = "Warning",
         };
+        foreach (var (key, value) in tls?.SiloSettings ?? new Dictionary<string, string>())
+        {
+            all[key] = value;
+        }
         foreach (var (key, value) in settings ?? new Dictionary<string, string>())
         {
             all[key] = value;
@@ -105,6 +115,11 @@ public sealed class ProcessCluster : IAsyncDisposable
                     }
                     o.ClusterId = clusterId;
                     o.ConnectTimeout = TimeSpan.FromSeconds(20);
+                    if (tls is not null)
+                    {
+                        o.CertificateAuthorities.AddRange(CertificateFiles.LoadAuthorities(tls.Ca));
+                        o.Certificate = CertificateFiles.LoadWithKey(tls.File("client.pem"), tls.File("client.key"));
+                    }
                 });
                 client.Configure<ClientMessagingOptions>(o => o.ResponseTimeout = TimeSpan.FromSeconds(10));
             });
@@ -131,7 +146,7 @@ public sealed class ProcessCluster : IAsyncDisposable
     /// <summary>Waits until every running silo's own membership view (GET /api/cluster) lists exactly <paramref name="count"/> active silos.</summary>
     public async Task WaitForActiveSilosAsync(int count, TimeSpan timeout)
     {
-        using var http = new HttpClient { Timeout = TimeSpan.FromSeconds(3) };
+        using var http = Silos[0].NewHttpClient(TimeSpan.FromSeconds(3));
         var seen = "";
         await Wait.UntilAsync(async () =>
         {

@@ -3,7 +3,9 @@ using System.Diagnostics;
 using System.Globalization;
 using System.Net;
 using System.Net.Sockets;
+using System.Security.Cryptography.X509Certificates;
 using System.Text;
+using OrleansSessions.Client.Security;
 
 namespace OrleansSessions.Cluster.Tests;
 
@@ -24,9 +26,12 @@ public sealed class SiloProcess : IAsyncDisposable
         AppDomain.CurrentDomain.ProcessExit += (_, _) => KillLeftovers();
     }
 
-    private SiloProcess(Process process, int index, int siloPort, int gatewayPort, int httpPort)
+    private readonly X509Certificate2Collection? _httpsAuthorities;
+
+    private SiloProcess(Process process, int index, int siloPort, int gatewayPort, int httpPort, X509Certificate2Collection? httpsAuthorities)
     {
         _process = process;
+        _httpsAuthorities = httpsAuthorities;
         Index = index;
         SiloPort = siloPort;
         GatewayPort = gatewayPort;
@@ -51,7 +56,23 @@ public sealed class SiloProcess : IAsyncDisposable
 
     public string Gateway => $"127.0.0.1:{GatewayPort.ToString(CultureInfo.InvariantCulture)}";
 
-    public Uri Url(string path) => new($"http://127.0.0.1:{HttpPort.ToString(CultureInfo.InvariantCulture)}{path}");
+    /// <summary>An address on the HTTP port: https when the silo was started with Security:Certificate.</summary>
+    public Uri Url(string path) => new($"{(_httpsAuthorities is null ? "http" : "https")}://127.0.0.1:{HttpPort.ToString(CultureInfo.InvariantCulture)}{path}");
+
+    /// <summary>An HTTP client for <see cref="Url"/>: with TLS, it trusts only the silo's Security:CaCertificate.</summary>
+    public HttpClient NewHttpClient(TimeSpan timeout)
+    {
+        if (_httpsAuthorities is null)
+        {
+            return new HttpClient { Timeout = timeout };
+        }
+        var validator = new CertificateAuthorityValidator(_httpsAuthorities, [CertificateAuthorityValidator.ServerAuthentication]);
+        var handler = new HttpClientHandler
+        {
+            ServerCertificateCustomValidationCallback = (_, certificate, chain, errors) => certificate is not null && validator.Validate(certificate, chain, errors),
+        };
+        return new HttpClient(handler) { Timeout = timeout };
+    }
 
     public string Output
     {
@@ -97,7 +118,11 @@ public sealed class SiloProcess : IAsyncDisposable
         info.ArgumentList.Add($"--Silo:GatewayPort={gatewayPort.ToString(CultureInfo.InvariantCulture)}");
         info.ArgumentList.Add($"--Silo:HttpPort={httpPort.ToString(CultureInfo.InvariantCulture)}");
         var process = new Process { StartInfo = info };
-        var silo = new SiloProcess(process, index, siloPort, gatewayPort, httpPort);
+        var https = settings.TryGetValue("Security:Certificate", out var certificate) && certificate.Length > 0
+            && settings.TryGetValue("Security:CaCertificate", out var ca) && ca.Length > 0
+            ? CertificateFiles.LoadAuthorities(ca)
+            : null;
+        var silo = new SiloProcess(process, index, siloPort, gatewayPort, httpPort, https);
         process.OutputDataReceived += (_, e) => silo.Append(e.Data);
         process.ErrorDataReceived += (_, e) => silo.Append(e.Data is null ? null : "stderr: " + e.Data);
         process.Start();
@@ -118,7 +143,7 @@ public sealed class SiloProcess : IAsyncDisposable
 
     private async Task WaitHealthyAsync(TimeSpan timeout)
     {
-        using var http = new HttpClient { Timeout = TimeSpan.FromSeconds(3) };
+        using var http = NewHttpClient(TimeSpan.FromSeconds(3));
         await Wait.UntilAsync(async () =>
         {
             if (_process.HasExited)

@@ -2,6 +2,7 @@ using System.Net;
 using System.Net.Sockets;
 using Microsoft.Extensions.Configuration;
 using OrleansSessions.SiloHost.Hosting;
+using OrleansSessions.Testing;
 
 namespace OrleansSessions.Silo.Tests;
 
@@ -69,6 +70,46 @@ public sealed class SiloProcessTests
     {
         var line = AssertOneLineFailure(await RunSiloAsync([.. FreePorts(), "--Silo:Host=0.0.0.0"]));
         Assert.Contains("Security:ApiToken must be set", line, StringComparison.Ordinal);
+        Assert.Contains("Security:Certificate and Security:CaCertificate must be set", line, StringComparison.Ordinal);
+    }
+
+    [Fact]
+    public async Task Non_loopback_host_with_a_token_but_no_certificate_refuses_to_start_naming_the_certificate()
+    {
+        var line = AssertOneLineFailure(await RunSiloAsync([.. FreePorts(), "--Silo:Host=0.0.0.0", "--Security:ApiToken=s3cret-token"]));
+        Assert.Contains("Silo:Host 0.0.0.0 is reachable beyond this machine: Security:Certificate and Security:CaCertificate must be set", line, StringComparison.Ordinal);
+        Assert.DoesNotContain("ApiToken", line, StringComparison.Ordinal);
+    }
+
+    [Fact]
+    public async Task Non_loopback_host_with_a_certificate_but_no_token_refuses_to_start_naming_the_token()
+    {
+        var certificates = DevCertificates.Instance;
+        var line = AssertOneLineFailure(await RunSiloAsync([.. FreePorts(), "--Silo:Host=0.0.0.0", .. certificates.SiloSettings.Select(kv => $"--{kv.Key}={kv.Value}")]));
+        Assert.Contains("Silo:Host 0.0.0.0 is reachable beyond this machine: Security:ApiToken must be set", line, StringComparison.Ordinal);
+        Assert.DoesNotContain("Security:Certificate", line, StringComparison.Ordinal);
+    }
+
+    [Theory]
+    [InlineData("--Security:Certificate={dir}/missing.pem --Security:CaCertificate={dir}/ca.pem", "Security:Certificate '{dir}/missing.pem' does not exist")]
+    [InlineData("--Security:Certificate={dir}/silo.pem --Security:CertificateKey={dir}/missing.key --Security:CaCertificate={dir}/ca.pem", "Security:CertificateKey '{dir}/missing.key' does not exist")]
+    [InlineData("--Security:Certificate={dir}/silo.pem --Security:CaCertificate={dir}/ca.pem", "Security:Certificate '{dir}/silo.pem' cannot be loaded (check a PEM private key in the same file, or Security:CertificateKey)")]
+    [InlineData("--Security:Certificate={dir}/silo.pem --Security:CertificateKey={dir}/client.key --Security:CaCertificate={dir}/ca.pem", "Security:Certificate '{dir}/silo.pem' cannot be loaded (check Security:CertificateKey)")]
+    [InlineData("--Security:Certificate={dir}/silo.pfx --Security:CertificatePassword=wrong --Security:CaCertificate={dir}/ca.pem", "Security:Certificate '{dir}/silo.pfx' cannot be loaded (check Security:CertificatePassword)")]
+    [InlineData("--Security:Certificate={dir}/silo-with-key.pem", "Security:CaCertificate must be set when Security:Certificate is")]
+    [InlineData("--Security:CaCertificate={dir}/ca.pem", "Security:Certificate must be set when Security:CaCertificate is")]
+    [InlineData("--Security:Certificate={dir}/silo-with-key.pem --Security:CaCertificate={dir}/missing-ca.pem", "Security:CaCertificate '{dir}/missing-ca.pem' does not exist")]
+    [InlineData("--Security:Certificate={dir}/silo-with-key.pem --Security:CaCertificate={dir}/silo.key", "Security:CaCertificate '{dir}/silo.key' is not a PEM or DER certificate")]
+    [InlineData("--Security:Certificate={dir}/other-silo.pem --Security:CertificateKey={dir}/other-silo.key --Security:CaCertificate={dir}/ca.pem", "Security:Certificate '{dir}/other-silo.pem' would be refused by peers trusting Security:CaCertificate '{dir}/ca.pem': not issued by the configured CA")]
+    [InlineData("--Security:Certificate={dir}/client.pem --Security:CertificateKey={dir}/client.key --Security:CaCertificate={dir}/ca.pem", "Security:Certificate '{dir}/client.pem' must allow both TLS server and client authentication")]
+    public async Task A_certificate_setting_that_cannot_work_fails_naming_the_key(string arguments, string expected)
+    {
+        var directory = DevCertificates.Instance.Directory;
+        var line = AssertOneLineFailure(await RunSiloAsync([.. FreePorts(), .. arguments.Replace("{dir}", directory, StringComparison.Ordinal).Split(' ')]));
+        Assert.Contains(expected.Replace("{dir}", directory, StringComparison.Ordinal), line, StringComparison.Ordinal);
+        // Never the password itself.
+        Assert.DoesNotContain("=wrong", line, StringComparison.Ordinal);
+        Assert.DoesNotContain("'wrong'", line, StringComparison.Ordinal);
     }
 
     [Fact]

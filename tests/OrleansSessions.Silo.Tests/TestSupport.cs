@@ -2,8 +2,10 @@ using System.Diagnostics;
 using System.Net;
 using System.Net.Http.Headers;
 using System.Net.Sockets;
+using System.Security.Cryptography.X509Certificates;
 using System.Text;
 using System.Text.Json;
+using OrleansSessions.Client.Security;
 
 [assembly: CollectionBehavior(DisableTestParallelization = true)]
 
@@ -12,9 +14,23 @@ namespace OrleansSessions.Silo.Tests;
 /// <summary>HTTP helpers over a silo's API.</summary>
 internal static class ApiCluster
 {
-    public static HttpClient Http(int httpPort, string? token = null)
+    /// <summary>A client of the silo's HTTP port; HTTPS, trusting only <paramref name="httpsAuthorities"/>, when they are given.</summary>
+    public static HttpClient Http(int httpPort, string? token = null, X509Certificate2Collection? httpsAuthorities = null)
     {
-        var http = new HttpClient { BaseAddress = new Uri($"http://127.0.0.1:{httpPort}"), Timeout = TimeSpan.FromSeconds(30) };
+        HttpClient http;
+        if (httpsAuthorities is null)
+        {
+            http = new HttpClient { BaseAddress = new Uri($"http://127.0.0.1:{httpPort}"), Timeout = TimeSpan.FromSeconds(30) };
+        }
+        else
+        {
+            var validator = new CertificateAuthorityValidator(httpsAuthorities, [CertificateAuthorityValidator.ServerAuthentication]);
+            var handler = new HttpClientHandler
+            {
+                ServerCertificateCustomValidationCallback = (_, certificate, chain, errors) => certificate is not null && validator.Validate(certificate, chain, errors),
+            };
+            http = new HttpClient(handler) { BaseAddress = new Uri($"https://127.0.0.1:{httpPort}"), Timeout = TimeSpan.FromSeconds(30) };
+        }
         if (token is not null)
         {
             http.DefaultRequestHeaders.Authorization = new AuthenticationHeaderValue("Bearer", token);
@@ -113,9 +129,12 @@ internal sealed class SiloProcess : IAsyncDisposable
     private readonly Process _process;
     private readonly StringBuilder _output = new();
 
-    private SiloProcess(Process process, int siloPort, int gatewayPort, int httpPort)
+    private readonly X509Certificate2Collection? _httpsAuthorities;
+
+    private SiloProcess(Process process, int siloPort, int gatewayPort, int httpPort, X509Certificate2Collection? httpsAuthorities)
     {
         _process = process;
+        _httpsAuthorities = httpsAuthorities;
         SiloPort = siloPort;
         GatewayPort = gatewayPort;
         HttpPort = httpPort;
@@ -145,7 +164,8 @@ internal sealed class SiloProcess : IAsyncDisposable
         }
     }
 
-    public HttpClient Http(string? token = null) => ApiCluster.Http(HttpPort, token);
+    /// <summary>A client of the HTTP API; HTTPS trusting the silo's Security:CaCertificate when it was started with Security:Certificate.</summary>
+    public HttpClient Http(string? token = null) => ApiCluster.Http(HttpPort, token, _httpsAuthorities);
 
     public static Task<SiloProcess> StartAsync(params string[] settings) => StartAsync(openFileLimit: null, settings);
 
@@ -179,7 +199,7 @@ internal sealed class SiloProcess : IAsyncDisposable
             info.ArgumentList.Add(setting);
         }
         var process = Process.Start(info) ?? throw new InvalidOperationException("Could not start the silo.");
-        var silo = new SiloProcess(process, siloPort, gatewayPort, httpPort);
+        var silo = new SiloProcess(process, siloPort, gatewayPort, httpPort, HttpsAuthorities(settings));
         process.OutputDataReceived += (_, e) => silo.Append(e.Data);
         process.ErrorDataReceived += (_, e) => silo.Append(e.Data is null ? null : "stderr: " + e.Data);
         process.BeginOutputReadLine();
@@ -194,6 +214,15 @@ internal sealed class SiloProcess : IAsyncDisposable
             throw;
         }
         return silo;
+    }
+
+    /// <summary>The CA of a silo whose HTTP port speaks HTTPS (Security:Certificate and Security:CaCertificate given), else null.</summary>
+    private static X509Certificate2Collection? HttpsAuthorities(string[] settings)
+    {
+        string? Value(string key) => settings.LastOrDefault(s => s.StartsWith($"--{key}=", StringComparison.Ordinal))?[(key.Length + 3)..];
+        return Value("Security:Certificate") is { Length: > 0 } && Value("Security:CaCertificate") is { Length: > 0 } ca && File.Exists(ca)
+            ? CertificateFiles.LoadAuthorities(ca)
+            : null;
     }
 
     private void Append(string? line)

@@ -1,8 +1,11 @@
+using System.Security.Cryptography.X509Certificates;
 using Microsoft.Extensions.DependencyInjection;
 using Microsoft.Extensions.DependencyInjection.Extensions;
 using Microsoft.Extensions.Options;
 using Orleans.Configuration;
+using Orleans.Connections.Security;
 using OrleansSessions.Client;
+using OrleansSessions.Client.Security;
 using OrleansSessions.Sessions;
 
 namespace OrleansSessions.Hosting;
@@ -18,12 +21,18 @@ public static class ClientBuilderSessionExtensions
     /// <item>a connection retry filter that keeps trying the gateways for <see cref="SessionClientOptions.ConnectTimeout"/>,
     /// after which starting the client fails with Orleans' own exception (classified as unavailable by
     /// <see cref="SessionFailure.Classify"/>);</item>
+    /// <item>with <see cref="SessionClientOptions.CertificateAuthorities"/>, TLS to the gateways (Orleans' <c>UseTls</c>):
+    /// the gateway's certificate must chain to one of them and allow server authentication, and
+    /// <see cref="SessionClientOptions.Certificate"/>, if any, is presented as the client's certificate;</item>
     /// <item>the memory stream provider <see cref="SessionStreams.ProviderName"/>, so that the client can subscribe to
     /// session events, and <see cref="ISessionEvents"/> in the client's services.</item>
     /// </list>
     /// </summary>
     /// <exception cref="FormatException">A gateway is not host:port.</exception>
-    /// <exception cref="ArgumentException">A gateway host cannot be resolved, or an option is out of range.</exception>
+    /// <exception cref="ArgumentException">
+    /// A gateway host cannot be resolved, an option is out of range, or the certificate has no private key, does not
+    /// allow client authentication or comes without <see cref="SessionClientOptions.CertificateAuthorities"/>.
+    /// </exception>
     public static IClientBuilder UseOrleansSessions(this IClientBuilder builder, Action<SessionClientOptions>? configure = null)
     {
         ArgumentNullException.ThrowIfNull(builder);
@@ -41,6 +50,7 @@ public static class ClientBuilderSessionExtensions
         {
             throw new ArgumentException($"The connect timeout must be > 0 (got {options.ConnectTimeout}).", nameof(configure));
         }
+        UseTlsIfConfigured(builder, options);
         var gateways = (options.Gateways.Count == 0 ? [SessionClientOptions.DefaultGateway] : options.Gateways)
             .Select(GatewayEndpoints.Resolve)
             .Distinct()
@@ -63,6 +73,9 @@ public static class ClientBuilderSessionExtensions
             o.ClusterId = options.ClusterId;
             o.ServiceId = options.ServiceId;
             o.ConnectTimeout = connectTimeout;
+            o.Certificate = options.Certificate;
+            o.CertificateAuthorities.Clear();
+            o.CertificateAuthorities.AddRange(options.CertificateAuthorities);
         });
         // One attempt at an unresponsive address may not take longer than the whole budget.
         builder.Services.AddOptions<ConnectionOptions>().Configure(o =>
@@ -78,6 +91,39 @@ public static class ClientBuilderSessionExtensions
         builder.Services.Configure<Orleans.Serialization.ExceptionSerializationOptions>(o => o.SupportedNamespacePrefixes.Add("Npgsql"));
         builder.Services.TryAddSingleton<ISessionEvents, SessionEvents>();
         return builder;
+    }
+
+    private static void UseTlsIfConfigured(IClientBuilder builder, SessionClientOptions options)
+    {
+        var certificate = options.Certificate;
+        if (options.CertificateAuthorities.Count == 0)
+        {
+            if (certificate is not null)
+            {
+                throw new ArgumentException("A client certificate needs the CA certificate that issued the silos' certificates (CertificateAuthorities).", nameof(options));
+            }
+            return;
+        }
+        if (certificate is not null)
+        {
+            if (!certificate.HasPrivateKey)
+            {
+                throw new ArgumentException($"The client certificate '{certificate.Subject}' has no private key.", nameof(options));
+            }
+            if (!CertificateUsage.Allows(certificate, CertificateAuthorityValidator.ClientAuthentication))
+            {
+                throw new ArgumentException($"The client certificate '{certificate.Subject}' does not allow TLS client authentication (extended key usage clientAuth).", nameof(options));
+            }
+        }
+        var validator = new CertificateAuthorityValidator(new X509Certificate2Collection(options.CertificateAuthorities), [CertificateAuthorityValidator.ServerAuthentication]);
+        builder.UseTls(tls =>
+        {
+            tls.LocalCertificate = certificate;
+            // Without a certificate the handshake still runs, so that the gateway's refusal is what the caller sees.
+            tls.ClientCertificateMode = certificate is null ? RemoteCertificateMode.AllowCertificate : RemoteCertificateMode.RequireCertificate;
+            tls.RemoteCertificateMode = RemoteCertificateMode.RequireCertificate;
+            tls.RemoteCertificateValidation = validator.Validate;
+        });
     }
 
     /// <summary>
