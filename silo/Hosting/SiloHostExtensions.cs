@@ -30,6 +30,8 @@ public static class SiloHostExtensions
         builder.Configuration.AddCommandLine(args);
         // Startup failures are reported by Program in one line; the host's own error log would add a stack trace.
         builder.Logging.AddFilter("Microsoft.Extensions.Hosting.Internal.Host", LogLevel.Critical);
+        // Warnings that come once per connection from outside (failed handshakes) are bounded: a flood writes a few lines.
+        ConnectionLogRateLimit.AddTo(builder.Logging);
 
         var settings = SiloSettings.Read(builder.Configuration);
         settings.ThrowIfPortsInUse();

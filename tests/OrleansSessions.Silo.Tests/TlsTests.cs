@@ -226,6 +226,42 @@ public sealed class TlsTests(TlsTests.TlsSiloFixture fixture) : IClassFixture<Tl
     }
 
     [Fact]
+    public async Task A_flood_of_failed_handshakes_writes_a_few_log_lines_not_one_per_connection()
+    {
+        const int PerPort = 60;
+        var before = WarningCount(fixture.Silo.Output);
+        foreach (var port in new[] { fixture.Silo.GatewayPort, fixture.Silo.SiloPort })
+        {
+            for (var i = 0; i < PerPort; i++)
+            {
+                using var tcp = new TcpClient();
+                await tcp.ConnectAsync(IPAddress.Loopback, port);
+                var stream = tcp.GetStream();
+                await stream.WriteAsync(Encoding.ASCII.GetBytes("GET / HTTP/1.1\r\nHost: 127.0.0.1\r\n\r\n"));
+                using var deadline = new CancellationTokenSource(TimeSpan.FromSeconds(10));
+                try
+                {
+                    while (await stream.ReadAsync(new byte[512], deadline.Token) > 0)
+                    {
+                    }
+                }
+                catch (Exception ex) when (ex is IOException or OperationCanceledException)
+                {
+                }
+            }
+        }
+        // The silo logs each failed handshake once it has closed the connection; wait until the lines have settled.
+        using var http = fixture.Silo.Http();
+        Assert.Equal("ok", (await SendAsync(http, HttpMethod.Get, "/healthz", 200)).GetProperty("status").GetString());
+        var logged = WarningCount(fixture.Silo.Output) - before;
+        Assert.True(logged >= 1, "no failed handshake was logged at all");
+        // 120 failed handshakes: without the bound that is 120 lines or more.
+        Assert.True(logged <= 24, $"{logged} warning lines for {2 * PerPort} failed handshakes:\n{fixture.Silo.Output}");
+    }
+
+    private static int WarningCount(string output) => output.Split('\n').Count(l => l.Contains("warn:", StringComparison.Ordinal));
+
+    [Fact]
     public async Task The_client_app_connects_with_cert_key_and_ca_given_as_options_or_environment_variables()
     {
         var dll = Path.Combine(Repo.Root, "client", "bin", Repo.Configuration, "net10.0", "OrleansSessions.ClientApp.dll");
