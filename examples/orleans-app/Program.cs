@@ -1,5 +1,6 @@
 using System.Globalization;
 using Microsoft.Extensions.DependencyInjection;
+using Microsoft.AspNetCore.Builder;
 using Microsoft.Extensions.Hosting;
 using Microsoft.Extensions.Logging;
 using OrleansApp;
@@ -7,21 +8,27 @@ using OrleansSessions.Client;
 using OrleansSessions.Hosting;
 using OrleansSessions.Sessions;
 
-// Usage: dotnet run [siloPort] [gatewayPort]  (defaults 11311 and 30300)
+// Usage: dotnet run [siloPort] [gatewayPort] [httpPort]  (defaults 11311, 30300 and 8380)
 var siloPort = args.Length > 0 ? int.Parse(args[0], CultureInfo.InvariantCulture) : 11311;
 var gatewayPort = args.Length > 1 ? int.Parse(args[1], CultureInfo.InvariantCulture) : 30300;
+var httpPort = args.Length > 2 ? int.Parse(args[2], CultureInfo.InvariantCulture) : 8380;
 
-// The silo: the app's own clustering, storage, reminders and grains, plus the session grains.
-var siloHost = Host.CreateApplicationBuilder();
-siloHost.Logging.SetMinimumLevel(LogLevel.Warning);
-siloHost.UseOrleans(silo =>
+// The app: an ASP.NET Core app hosting a silo with its own clustering, storage, reminders and grains, plus the
+// session grains, and the sessions' HTTP API and dashboard under /sessions.
+var web = WebApplication.CreateBuilder();
+web.Logging.SetMinimumLevel(LogLevel.Warning);
+web.WebHost.UseUrls($"http://127.0.0.1:{httpPort}");
+web.UseOrleans(silo =>
 {
     silo.UseLocalhostClustering(siloPort, gatewayPort, serviceId: "my-app", clusterId: "my-cluster");
     silo.AddMemoryGrainStorageAsDefault();
     silo.UseInMemoryReminderService();
     silo.AddOrleansSessions();
 });
-using var silo = siloHost.Build();
+web.Services.AddOrleansSessionsApi();
+var silo = web.Build();
+silo.MapGet("/", () => "my app");
+silo.MapOrleansSessionsApi("/sessions");
 await silo.StartAsync();
 
 // A client, as a chat router in another process would have it.
@@ -62,5 +69,14 @@ var createdEvent = await created.Task.WaitAsync(TimeSpan.FromSeconds(10));
 Console.WriteLine($"event {createdEvent.Type} for {createdEvent.Session.SessionId}");
 await subscription.DisposeAsync();
 
+// The same sessions over the app's HTTP API.
+using var http = new HttpClient { BaseAddress = new Uri($"http://127.0.0.1:{httpPort}/sessions/") };
+using var response = await http.PostAsync("api/sessions", new StringContent("{\"userId\":\"bob\"}", System.Text.Encoding.UTF8, "application/json"));
+Console.WriteLine($"HTTP POST /sessions/api/sessions: {(int)response.StatusCode} {await response.Content.ReadAsStringAsync()}");
+Console.WriteLine($"HTTP GET /sessions/api/users/alice/history: {await http.GetStringAsync("api/users/alice/history")}");
+var dashboard = await http.GetStringAsync("");
+Console.WriteLine($"HTTP GET /sessions/: dashboard {(dashboard.Contains("<base href=\"/sessions/\">", StringComparison.Ordinal) ? "served under /sessions/" : "missing")}");
+
 await client.StopAsync();
 await silo.StopAsync();
+await silo.DisposeAsync();

@@ -1,4 +1,5 @@
 using System.Diagnostics;
+using System.Globalization;
 using System.IO.Compression;
 using System.Net;
 using System.Net.Sockets;
@@ -8,13 +9,14 @@ namespace OrleansSessions.Packages.Tests;
 
 /// <summary>
 /// The packages work alone: scripts/pack.sh packs them into a folder of their own, and examples/orleans-app (an
-/// Orleans app outside the solution that references only Microsoft.Orleans.Server and the packages, from that
-/// folder) hosts its own grain beside the session grains and creates, touches and closes a session through a client.
+/// ASP.NET Core app with a silo, outside the solution, that references only Microsoft.Orleans.Server and the packages, from that
+/// folder) hosts its own grain beside the session grains, creates, touches and closes a session through a client, and
+/// serves the HTTP API and dashboard under /sessions (OrleansSessions.AspNetCore).
 /// </summary>
 public sealed partial class PackageTests : IDisposable
 {
     private static readonly string[] Packages =
-        ["OrleansSessions.Abstractions", "OrleansSessions", "OrleansSessions.Client", "OrleansSessions.PostgreSql", "OrleansSessions.Redis"];
+        ["OrleansSessions.Abstractions", "OrleansSessions", "OrleansSessions.Client", "OrleansSessions.AspNetCore", "OrleansSessions.PostgreSql", "OrleansSessions.Redis"];
 
     private readonly string _work = Directory.CreateTempSubdirectory("orleanssessions-packages-").FullName;
 
@@ -43,14 +45,15 @@ public sealed partial class PackageTests : IDisposable
               </packageSources>
             </configuration>
             """);
-        var run = await RunAsync("dotnet", ["run", $"-p:OrleansSessionsVersion={_version}", "--", FreePort().ToString(System.Globalization.CultureInfo.InvariantCulture), FreePort().ToString(System.Globalization.CultureInfo.InvariantCulture)],
-            app, TimeSpan.FromMinutes(6));
+        string[] ports = [FreePort().ToString(CultureInfo.InvariantCulture), FreePort().ToString(CultureInfo.InvariantCulture), FreePort().ToString(CultureInfo.InvariantCulture)];
+        var run = await RunAsync("dotnet", ["run", $"-p:OrleansSessionsVersion={_version}", "--", .. ports], app, TimeSpan.FromMinutes(6));
         Assert.True(run.ExitCode == 0, run.Output);
 
         // The restore took the packages from the test's folder, at the test's version.
         var assets = File.ReadAllText(Path.Combine(app, "obj", "project.assets.json"));
         Assert.Contains($"\"OrleansSessions/{_version}\"", assets, StringComparison.Ordinal);
         Assert.Contains($"\"OrleansSessions.Client/{_version}\"", assets, StringComparison.Ordinal);
+        Assert.Contains($"\"OrleansSessions.AspNetCore/{_version}\"", assets, StringComparison.Ordinal);
 
         Assert.Contains("hello alice from app", run.Output, StringComparison.Ordinal);
         var created = CreatedLine().Match(run.Output);
@@ -60,6 +63,11 @@ public sealed partial class PackageTests : IDisposable
         Assert.Contains($"closed {sessionId}: status=Closed, reason=Logout", run.Output, StringComparison.Ordinal);
         Assert.Contains("history of alice: 1 ended session(s)", run.Output, StringComparison.Ordinal);
         Assert.Contains($"event Created for {sessionId}", run.Output, StringComparison.Ordinal);
+
+        // MapOrleansSessionsApi("/sessions") on the app: the HTTP API and the dashboard under the prefix.
+        Assert.Matches(@"HTTP POST /sessions/api/sessions: 201 \{""sessionId"":""sess_[0-9a-f-]{36}"",""userId"":""bob""", run.Output);
+        Assert.Contains($"HTTP GET /sessions/api/users/alice/history: [{{\"sessionId\":\"{sessionId}\"", run.Output, StringComparison.Ordinal);
+        Assert.Contains("HTTP GET /sessions/: dashboard served under /sessions/", run.Output, StringComparison.Ordinal);
     }
 
     public void Dispose()
