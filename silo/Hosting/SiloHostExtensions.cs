@@ -45,6 +45,11 @@ public static class SiloHostExtensions
             silo.AddSessionSilo(settings);
         });
         builder.Services.AddOrleansSessionsApi(o => o.HttpPort = settings.HttpPort);
+        if (settings.StorageProvider == "memory" && builder.Configuration["Sessions:PersistTouches"] is null)
+        {
+            // The state lives in this process like the activations: a write per touch would survive nothing more.
+            builder.Services.PostConfigure<OrleansSessions.Grains.Options.SessionOptions>(o => o.PersistTouches = false);
+        }
         return builder;
     }
 

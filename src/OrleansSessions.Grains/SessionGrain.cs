@@ -46,6 +46,9 @@ internal sealed partial class SessionGrain : Grain, ISessionGrain, ISessionLifec
 
     private bool _countedActivation;
 
+    // Touches not yet written (Sessions:PersistTouches=false).
+    private bool _unwrittenTouches;
+
     public SessionGrain(
         [PersistentState(SessionStorage.SessionStateName, SessionStorage.Name)] IPersistentState<SessionState> state,
         SessionServices services,
@@ -76,6 +79,10 @@ internal sealed partial class SessionGrain : Grain, ISessionGrain, ISessionLifec
     public override async Task OnDeactivateAsync(DeactivationReason reason, CancellationToken cancellationToken)
     {
         StopLive();
+        if (_unwrittenTouches && _validKey && State.IsLive)
+        {
+            await TryWriteTouchesAsync();
+        }
         if (_validKey && State.IsLive && State.ExpiresAt > _indexedDeadline)
         {
             // Saves the janitor from waking this session only to learn that it was touched meanwhile.
@@ -184,7 +191,30 @@ internal sealed partial class SessionGrain : Grain, ISessionGrain, ISessionLifec
         }
     }
 
-    private async ValueTask<SessionInfo> WriteTouchAsync()
+    private ValueTask<SessionInfo> WriteTouchAsync()
+    {
+        if (!_services.Options.PersistTouches)
+        {
+            _unwrittenTouches = true;
+            return new ValueTask<SessionInfo>(State.ToInfo());
+        }
+        return WriteTouchNowAsync();
+    }
+
+    private async Task TryWriteTouchesAsync()
+    {
+        try
+        {
+            await _state.WriteStateAsync();
+            _unwrittenTouches = false;
+        }
+        catch (Exception exception)
+        {
+            SessionLog.TouchesNotWritten(_services.SessionLogger, exception, State.SessionId);
+        }
+    }
+
+    private async ValueTask<SessionInfo> WriteTouchNowAsync()
     {
         try
         {
@@ -329,6 +359,7 @@ internal sealed partial class SessionGrain : Grain, ISessionGrain, ISessionLifec
         try
         {
             await _state.WriteStateAsync();
+            _unwrittenTouches = false;
         }
         catch (Exception exception)
         {

@@ -20,6 +20,7 @@ public sealed class OptionsTests
         Assert.Equal(OverLimitPolicy.EvictOldest, sessions.OverLimit);
         Assert.Equal(100, sessions.HistoryLimit);
         Assert.Equal(TimeSpan.FromDays(30), sessions.HistoryRetention);
+        Assert.True(sessions.PersistTouches);
         Assert.Equal(TimeSpan.FromMinutes(5), janitor.Period);
         Assert.Equal(8, janitor.Partitions);
         Assert.Equal(1000, janitor.BatchSize);
@@ -37,6 +38,7 @@ public sealed class OptionsTests
             ["Sessions:OverLimit"] = "reject",
             ["Sessions:HistoryLimit"] = "10",
             ["Sessions:HistoryRetention"] = "7.00:00:00",
+            ["Sessions:PersistTouches"] = "false",
             ["Janitor:Period"] = "00:01:00",
             ["Janitor:Partitions"] = "16",
             ["Janitor:BatchSize"] = "500",
@@ -48,6 +50,7 @@ public sealed class OptionsTests
         Assert.Equal(OverLimitPolicy.Reject, sessions.OverLimit);
         Assert.Equal(10, sessions.HistoryLimit);
         Assert.Equal(TimeSpan.FromDays(7), sessions.HistoryRetention);
+        Assert.False(sessions.PersistTouches);
         Assert.Equal(TimeSpan.FromMinutes(1), janitor.Period);
         Assert.Equal(16, janitor.Partitions);
         Assert.Equal(500, janitor.BatchSize);

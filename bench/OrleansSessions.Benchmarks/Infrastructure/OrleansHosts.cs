@@ -3,6 +3,7 @@ using Microsoft.Extensions.Configuration;
 using Microsoft.Extensions.DependencyInjection;
 using Microsoft.Extensions.Hosting;
 using Microsoft.Extensions.Logging;
+using OrleansSessions.Grains.Options;
 using Orleans.Configuration;
 using OrleansSessions.Grains;
 using OrleansSessions.Hosting;
@@ -45,6 +46,11 @@ internal sealed class InProcessSilo : IAsyncDisposable
         builder.Logging.SetMinimumLevel(LogLevel.Warning);
         // The silo's warning that server GC is off: the bench runs the silo host's GC settings on purpose.
         builder.Logging.AddFilter("Orleans.Runtime.Silo", LogLevel.Error);
+        if (postgres is null && redis is null && builder.Configuration["Sessions:PersistTouches"] is null)
+        {
+            // As the silo host on its memory default: touches are written at deactivation.
+            builder.Services.PostConfigure<SessionOptions>(o => o.PersistTouches = false);
+        }
         builder.UseOrleans(silo =>
         {
             silo.AddOrleansSessions();

@@ -49,6 +49,9 @@ internal static partial class SessionLog
 
     [LoggerMessage(EventId = 1018, EventName = "UserRecordDeleted", Level = LogLevel.Information, Message = "User {UserId}: no live session and no history left within Sessions:HistoryRetention; stored record deleted")]
     public static partial void UserRecordDeleted(ILogger logger, string userId);
+
+    [LoggerMessage(EventId = 1019, EventName = "TouchesNotWritten", Level = LogLevel.Warning, Message = "Session {SessionId}: writing its touches at deactivation failed; the stored state keeps its last written activity")]
+    public static partial void TouchesNotWritten(ILogger logger, Exception exception, string sessionId);
 }
 
 internal static partial class SessionLog

@@ -40,4 +40,14 @@ public sealed class SessionOptions
     /// </summary>
     /// <value>Default 30 days; zero keeps history until trimmed by <see cref="HistoryLimit"/>; otherwise at least 1 minute.</value>
     public TimeSpan HistoryRetention { get; set; } = TimeSpan.FromDays(30);
+
+    /// <summary>
+    /// Sessions:PersistTouches: whether a touch writes the session's state before it is acknowledged. False makes a
+    /// touch update the activation only; the state is then written by the session's next create, end or
+    /// deactivation (graceful shutdown included). Only for grain storage that lives no longer than the silo
+    /// (Orleans' memory storage on one silo), where a per-touch write survives nothing the activation would not: with
+    /// durable storage, a crash would lose the touches since the last write.
+    /// </summary>
+    /// <value>Default true.</value>
+    public bool PersistTouches { get; set; } = true;
 }
