@@ -98,7 +98,7 @@ public static partial class SessionApiExtensions
         return endpoints;
     }
 
-    private static async ValueTask<object?> CheckTokenAsync(EndpointFilterInvocationContext context, EndpointFilterDelegate next)
+    internal static async ValueTask<object?> CheckTokenAsync(EndpointFilterInvocationContext context, EndpointFilterDelegate next)
     {
         var check = context.HttpContext.RequestServices.GetRequiredService<ApiTokenCheck>();
         if (!check.IsAuthorized(context.HttpContext.Request))
@@ -109,7 +109,7 @@ public static partial class SessionApiExtensions
         return await next(context).ConfigureAwait(false);
     }
 
-    private static async ValueTask<object?> MapExceptionsAsync(EndpointFilterInvocationContext context, EndpointFilterDelegate next)
+    internal static async ValueTask<object?> MapExceptionsAsync(EndpointFilterInvocationContext context, EndpointFilterDelegate next)
     {
         try
         {

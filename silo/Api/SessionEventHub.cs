@@ -14,7 +14,7 @@ namespace OrleansSessions.SiloHost.Api;
 /// silo's hosted client once the silo is active, and its in-process fan-out to the open /api/events connections.
 /// Each event is filtered by user before it is serialised, and serialised once, as a complete SSE message.
 /// </summary>
-internal sealed partial class SessionEventHub(IClusterClient client, ILogger<SessionEventHub> logger)
+internal sealed partial class SessionEventHub(IClusterClient client, RecentSessionEvents recent, ILogger<SessionEventHub> logger)
     : ILifecycleParticipant<ISiloLifecycle>, IAsyncObserver<SessionEvent>
 {
     private static readonly byte[] DataPrefix = Encoding.UTF8.GetBytes("data: ");
@@ -62,6 +62,7 @@ internal sealed partial class SessionEventHub(IClusterClient client, ILogger<Ses
 
     public Task OnNextAsync(SessionEvent item, StreamSequenceToken? token = null)
     {
+        recent.Add(item);
         var listeners = Volatile.Read(ref _listeners);
         ReadOnlyMemory<byte> message = default;
         foreach (var listener in listeners)
@@ -199,6 +200,7 @@ internal static class SessionEventHubRegistration
 {
     public static ISiloBuilder AddSessionEventHub(this ISiloBuilder silo)
     {
+        silo.Services.AddSingleton<RecentSessionEvents>();
         silo.Services.AddSingleton<SessionEventHub>();
         silo.Services.AddSingleton<ILifecycleParticipant<ISiloLifecycle>>(sp => sp.GetRequiredService<SessionEventHub>());
         return silo;

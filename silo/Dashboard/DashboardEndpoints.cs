@@ -10,13 +10,14 @@ public static class DashboardEndpoints
 {
     private static readonly ConcurrentDictionary<string, byte[]> Files = new(StringComparer.Ordinal);
 
-    /// <summary>Maps / (index.html), /dashboard.js and /dashboard.css.</summary>
+    /// <summary>Maps / (index.html), /dashboard.js and /dashboard.css, and the API routes the page reads when it opens.</summary>
     public static IEndpointRouteBuilder MapSessionDashboard(this IEndpointRouteBuilder endpoints)
     {
         ArgumentNullException.ThrowIfNull(endpoints);
         endpoints.MapGet("/", () => Serve("index.html", "text/html; charset=utf-8")).ExcludeFromDescription();
         endpoints.MapGet("/dashboard.js", () => Serve("dashboard.js", "text/javascript; charset=utf-8")).ExcludeFromDescription();
         endpoints.MapGet("/dashboard.css", () => Serve("dashboard.css", "text/css; charset=utf-8")).ExcludeFromDescription();
+        endpoints.MapSessionDashboardApi();
         return endpoints;
     }
 

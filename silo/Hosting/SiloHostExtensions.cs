@@ -130,6 +130,7 @@ public static class SiloHostExtensions
 
         silo.AddSiloReports();
         silo.AddSessionEventHub();
+        silo.AddSessionDashboard();
         silo.Services.AddSingleton<SiloLifecycleLog>();
         silo.Services.AddSingleton<ILifecycleParticipant<ISiloLifecycle>>(sp => sp.GetRequiredService<SiloLifecycleLog>());
     }
