@@ -43,6 +43,16 @@ internal sealed class ApiTokenCheck
         {
             presented = query.ToString();
         }
+        return Matches(presented);
+    }
+
+    /// <summary>Whether <paramref name="presented"/> is the token (true when none is required), in constant time.</summary>
+    public bool Matches(string? presented)
+    {
+        if (_expectedHash is null)
+        {
+            return true;
+        }
         if (string.IsNullOrEmpty(presented))
         {
             return false;

@@ -34,6 +34,7 @@ public static class SiloHostExtensions
         builder.Logging.AddFilter("Microsoft.Extensions.Hosting.Internal.Host", LogLevel.Critical);
 
         var settings = SiloSettings.Read(builder.Configuration);
+        var telemetry = OpenTelemetrySettings.Read(builder.Configuration);
         settings.ThrowIfPortsInUse();
         builder.Services.AddSingleton(settings);
 
@@ -43,18 +44,21 @@ public static class SiloHostExtensions
             // First, so that the connection caps sit ahead of any other connection middleware (TLS).
             ConnectionLimiter.AddTo(silo, builder.Configuration);
             silo.AddSessionSilo(settings);
+            silo.AddSessionObservability(telemetry, builder.Configuration);
         });
         builder.Services.AddSessionApi();
+        builder.AddSessionObservability(settings, telemetry);
         return builder;
     }
 
-    /// <summary>Maps the HTTP API, /healthz, the OpenAPI document and the dashboard at /.</summary>
+    /// <summary>Maps the HTTP API, /healthz, the OpenAPI document, the dashboard at /, Orleans' dashboard at /orleans and /metrics.</summary>
     public static WebApplication MapSessionSilo(this WebApplication app)
     {
         ArgumentNullException.ThrowIfNull(app);
         app.UseSessionApiGuards();
         app.MapSessionApi();
         app.MapSessionDashboard();
+        app.MapSessionObservability();
         return app;
     }
 
