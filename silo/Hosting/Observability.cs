@@ -61,7 +61,8 @@ internal static class Observability
         {
             otel.WithTracing(tracing =>
             {
-                tracing.AddSource(ActivitySources.AllActivitySourceName)
+                tracing.SetSampler(new SessionTraceSampler())
+                    .AddSource(ActivitySources.AllActivitySourceName)
                     // Scrapes, probes and Orleans' dashboard polling are not worth a trace each.
                     .AddAspNetCoreInstrumentation(o => o.Filter = context => !IsQuiet(context.Request.Path));
                 if (postgres)
