@@ -31,4 +31,11 @@ public sealed class SessionClientOptions
     /// Default 10 seconds; must be &gt; 0.
     /// </summary>
     public TimeSpan ConnectTimeout { get; set; } = TimeSpan.FromSeconds(10);
+
+    /// <summary>
+    /// Whether the client's grain calls carry the current <see cref="System.Diagnostics.Activity"/> to the silos
+    /// (Orleans' activity propagation), so that a trace started in the caller continues through the grains of silos
+    /// that export traces (OpenTelemetry:Endpoint). Adds a call filter; default false.
+    /// </summary>
+    public bool ActivityPropagation { get; set; }
 }

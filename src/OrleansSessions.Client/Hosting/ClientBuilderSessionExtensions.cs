@@ -19,7 +19,8 @@ public static class ClientBuilderSessionExtensions
     /// after which starting the client fails with Orleans' own exception (classified as unavailable by
     /// <see cref="SessionFailure.Classify"/>);</item>
     /// <item>the memory stream provider <see cref="SessionStreams.ProviderName"/>, so that the client can subscribe to
-    /// session events, and <see cref="ISessionEvents"/> in the client's services.</item>
+    /// session events, and <see cref="ISessionEvents"/> in the client's services;</item>
+    /// <item>Orleans' activity propagation when <see cref="SessionClientOptions.ActivityPropagation"/> is set.</item>
     /// </list>
     /// </summary>
     /// <exception cref="FormatException">A gateway is not host:port.</exception>
@@ -63,6 +64,7 @@ public static class ClientBuilderSessionExtensions
             o.ClusterId = options.ClusterId;
             o.ServiceId = options.ServiceId;
             o.ConnectTimeout = connectTimeout;
+            o.ActivityPropagation = options.ActivityPropagation;
         });
         // One attempt at an unresponsive address may not take longer than the whole budget.
         builder.Services.AddOptions<ConnectionOptions>().Configure(o =>
@@ -73,6 +75,10 @@ public static class ClientBuilderSessionExtensions
             }
         });
         builder.UseConnectionRetryFilter<GatewayConnectRetryFilter>();
+        if (options.ActivityPropagation)
+        {
+            builder.AddActivityPropagation();
+        }
         builder.AddMemoryStreams(SessionStreams.ProviderName);
         // Storage-driver exceptions a silo may send (PostgreSQL): read as Orleans' fallback exception naming the type.
         builder.Services.Configure<Orleans.Serialization.ExceptionSerializationOptions>(o => o.SupportedNamespacePrefixes.Add("Npgsql"));
