@@ -23,7 +23,7 @@ public sealed class OtlpExportTests
         await WaitForAsync(() => Task.FromResult(collector.Received("/v1/metrics", "sessions.created")), TimeSpan.FromSeconds(20),
             "an OTLP metrics export with sessions.created");
         // One trace from the HTTP request through the grain calls it made (Orleans names a call "<interface>/<method>").
-        foreach (var span in new[] { "POST /api/sessions", "IUserSessionsGrain/", "ISessionLifecycleGrain/" })
+        foreach (var span in new[] { "POST /api/sessions", "IUserSessionsGrain/CreateSessionAsync", "ISessionLifecycleGrain/" })
         {
             await WaitForAsync(() => Task.FromResult(collector.Received("/v1/traces", span)), TimeSpan.FromSeconds(20),
                 $"an OTLP traces export with the span {span}");
