@@ -34,6 +34,7 @@ public static class SiloHostExtensions
         ConnectionLogRateLimit.AddTo(builder.Logging);
 
         var settings = SiloSettings.Read(builder.Configuration);
+        var telemetry = OpenTelemetrySettings.Read(builder.Configuration);
         settings.ThrowIfPortsInUse();
         builder.Services.AddSingleton(settings);
 
@@ -43,22 +44,32 @@ public static class SiloHostExtensions
             // First, so that the connection caps sit ahead of any other connection middleware (TLS).
             ConnectionLimiter.AddTo(silo, builder.Configuration);
             silo.AddSessionSilo(settings);
+            silo.AddSessionObservability(telemetry, builder.Configuration);
         });
-        builder.Services.AddOrleansSessionsApi(o => o.HttpPort = settings.HttpPort);
+        builder.Services.AddOrleansSessionsApi(o =>
+        {
+            o.HttpPort = settings.HttpPort;
+            o.OrleansDashboardPath = ObservabilityAccess.DashboardPath + "/";
+        });
         if (settings.StorageProvider == "memory" && builder.Configuration["Sessions:PersistTouches"] is null)
         {
             // The state lives in this process like the activations: a write per touch would survive nothing more.
             builder.Services.PostConfigure<OrleansSessions.Grains.Options.SessionOptions>(o => o.PersistTouches = false);
         }
+        builder.AddSessionObservability(settings, telemetry);
         return builder;
     }
 
-    /// <summary>Maps the HTTP API, /healthz, the OpenAPI document and the dashboard at / (OrleansSessions.AspNetCore), behind the silo's request guards.</summary>
+    /// <summary>
+    /// Maps the HTTP API, /healthz, the OpenAPI document and the session dashboard at / (OrleansSessions.AspNetCore),
+    /// behind the silo's request guards, and Orleans' dashboard at /orleans and /metrics.
+    /// </summary>
     public static WebApplication MapSessionSilo(this WebApplication app)
     {
         ArgumentNullException.ThrowIfNull(app);
         app.UseSessionApiGuards();
         app.MapOrleansSessionsApi();
+        app.MapSessionObservability();
         return app;
     }
 

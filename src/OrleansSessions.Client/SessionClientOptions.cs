@@ -48,4 +48,11 @@ public sealed class SessionClientOptions
     /// <see cref="Security.CertificateFiles.LoadWithKey"/>.
     /// </summary>
     public X509Certificate2? Certificate { get; set; }
+
+    /// <summary>
+    /// Whether the client's grain calls carry the current <see cref="System.Diagnostics.Activity"/> to the silos
+    /// (Orleans' activity propagation), so that a trace started in the caller continues through the grains of silos
+    /// that export traces (OpenTelemetry:Endpoint). Adds a call filter; default false.
+    /// </summary>
+    public bool ActivityPropagation { get; set; }
 }

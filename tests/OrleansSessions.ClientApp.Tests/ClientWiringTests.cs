@@ -81,6 +81,18 @@ public sealed class ClientWiringTests(SiloFixture fixture) : IClassFixture<SiloF
         Assert.NotNull(host.Services.GetService<ISessionEvents>());
     }
 
+    [Theory]
+    [InlineData(false)]
+    [InlineData(true)]
+    public void ActivityPropagation_adds_Orleans_activity_propagation_filter(bool propagate)
+    {
+        var builder = Host.CreateApplicationBuilder(new HostApplicationBuilderSettings { DisableDefaults = true });
+        builder.UseOrleansClient(client => client.UseOrleansSessions(o => o.ActivityPropagation = propagate));
+        using var host = builder.Build();
+        var filters = host.Services.GetServices<IOutgoingGrainCallFilter>().Select(f => f.GetType().Name).ToList();
+        Assert.Equal(propagate, filters.Contains("ActivityPropagationOutgoingGrainCallFilter"));
+    }
+
     [Fact]
     public void UseOrleansSessions_rejects_bad_endpoints_and_options()
     {

@@ -46,6 +46,7 @@ public static partial class SessionApiExtensions
         services.AddSingleton<ApiTokenCheck>();
         services.AddSingleton<ClusterStatusReader>();
         services.AddSiloReports();
+        services.AddSessionDashboard();
         services.AddSingleton<SessionEventHub>();
         services.AddSingleton<ILifecycleParticipant<ISiloLifecycle>>(sp => sp.GetRequiredService<SessionEventHub>());
         services.AddHostedService<SessionEventHubClientStarter>();
@@ -143,7 +144,7 @@ public static partial class SessionApiExtensions
             : Results.Ok(new { status = "ok", silo = oracle.SiloAddress.ToParsableString() });
     }
 
-    private static async ValueTask<object?> CheckTokenAsync(EndpointFilterInvocationContext context, EndpointFilterDelegate next)
+    internal static async ValueTask<object?> CheckTokenAsync(EndpointFilterInvocationContext context, EndpointFilterDelegate next)
     {
         var check = context.HttpContext.RequestServices.GetRequiredService<ApiTokenCheck>();
         if (!check.IsAuthorized(context.HttpContext.Request))
@@ -154,7 +155,7 @@ public static partial class SessionApiExtensions
         return await next(context).ConfigureAwait(false);
     }
 
-    private static async ValueTask<object?> MapExceptionsAsync(EndpointFilterInvocationContext context, EndpointFilterDelegate next)
+    internal static async ValueTask<object?> MapExceptionsAsync(EndpointFilterInvocationContext context, EndpointFilterDelegate next)
     {
         try
         {

@@ -20,4 +20,7 @@ public sealed class SessionApiOptions
 
     /// <summary>This app's HTTP port, as GET /api/cluster reports it for this silo (so that a page can reach its peers). Default 0: not reported.</summary>
     public int HttpPort { get; set; }
+
+    /// <summary>Where the app serves Orleans' dashboard (e.g. "/orleans/"), linked from the session dashboard. Default null: no link.</summary>
+    public string? OrleansDashboardPath { get; set; }
 }

@@ -16,7 +16,7 @@ namespace OrleansSessions.AspNetCore.Api;
 /// fan-out to the open /api/events connections.
 /// Each event is filtered by user before it is serialised, and serialised once, as a complete SSE message.
 /// </summary>
-internal sealed partial class SessionEventHub(IClusterClient client, ILogger<SessionEventHub> logger)
+internal sealed partial class SessionEventHub(IClusterClient client, RecentSessionEvents recent, ILogger<SessionEventHub> logger)
     : ILifecycleParticipant<ISiloLifecycle>, IAsyncObserver<SessionEvent>
 {
     private static readonly byte[] DataPrefix = Encoding.UTF8.GetBytes("data: ");
@@ -64,6 +64,7 @@ internal sealed partial class SessionEventHub(IClusterClient client, ILogger<Ses
 
     public Task OnNextAsync(SessionEvent item, StreamSequenceToken? token = null)
     {
+        recent.Add(item);
         var listeners = Volatile.Read(ref _listeners);
         ReadOnlyMemory<byte> message = default;
         foreach (var listener in listeners)

@@ -25,7 +25,8 @@ public static class ClientBuilderSessionExtensions
     /// the gateway's certificate must chain to one of them and allow server authentication, and
     /// <see cref="SessionClientOptions.Certificate"/>, if any, is presented as the client's certificate;</item>
     /// <item>the memory stream provider <see cref="SessionStreams.ProviderName"/>, so that the client can subscribe to
-    /// session events, and <see cref="ISessionEvents"/> in the client's services.</item>
+    /// session events, and <see cref="ISessionEvents"/> in the client's services;</item>
+    /// <item>Orleans' activity propagation when <see cref="SessionClientOptions.ActivityPropagation"/> is set.</item>
     /// </list>
     /// </summary>
     /// <exception cref="FormatException">A gateway is not host:port.</exception>
@@ -76,6 +77,7 @@ public static class ClientBuilderSessionExtensions
             o.Certificate = options.Certificate;
             o.CertificateAuthorities.Clear();
             o.CertificateAuthorities.AddRange(options.CertificateAuthorities);
+            o.ActivityPropagation = options.ActivityPropagation;
         });
         // One attempt at an unresponsive address may not take longer than the whole budget.
         builder.Services.AddOptions<ConnectionOptions>().Configure(o =>
@@ -86,6 +88,10 @@ public static class ClientBuilderSessionExtensions
             }
         });
         builder.UseConnectionRetryFilter<GatewayConnectRetryFilter>();
+        if (options.ActivityPropagation)
+        {
+            builder.AddActivityPropagation();
+        }
         builder.AddMemoryStreams(SessionStreams.ProviderName);
         // Storage-driver exceptions a silo may send (PostgreSQL): read as Orleans' fallback exception naming the type.
         builder.Services.Configure<Orleans.Serialization.ExceptionSerializationOptions>(o => o.SupportedNamespacePrefixes.Add("Npgsql"));

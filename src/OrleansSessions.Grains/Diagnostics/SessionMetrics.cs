@@ -6,7 +6,8 @@ namespace OrleansSessions.Grains.Diagnostics;
 /// <summary>
 /// The session domain's instruments on the "OrleansSessions" meter (from <see cref="IMeterFactory"/>): sessions.created,
 /// sessions.ended (tag reason), sessions.live, sessions.expiring, sessions.expiry_lag (ms), sessions.activations and
-/// janitor.expired. One instance per silo.
+/// janitor.expired. One instance per silo. The expiry lags are also counted in <see cref="ExpiryLagCounts"/>, which the
+/// host reads for its own history of them.
 /// </summary>
 public sealed class SessionMetrics
 {
@@ -48,6 +49,9 @@ public sealed class SessionMetrics
     /// <summary>Sessions ended by this silo since it started.</summary>
     public long Ended => Interlocked.Read(ref _endedTotal);
 
+    /// <summary>The expiry lags recorded by this silo since it started, in buckets.</summary>
+    public ExpiryLagHistogram ExpiryLagCounts { get; } = new();
+
     internal void SessionCreated()
     {
         Interlocked.Increment(ref _createdTotal);
@@ -62,7 +66,12 @@ public sealed class SessionMetrics
         _live.Add(-1);
     }
 
-    internal void ExpiryLag(TimeSpan lag) => _expiryLag.Record(Math.Max(0, lag.TotalMilliseconds));
+    internal void ExpiryLag(TimeSpan lag)
+    {
+        var milliseconds = Math.Max(0, lag.TotalMilliseconds);
+        _expiryLag.Record(milliseconds);
+        ExpiryLagCounts.Record(milliseconds);
+    }
 
     internal void Expiring() => _expiring.Add(1);
 
