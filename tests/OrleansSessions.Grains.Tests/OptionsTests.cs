@@ -148,6 +148,24 @@ public sealed class OptionsTests
         return (services.GetRequiredService<IOptions<SessionOptions>>().Value, services.GetRequiredService<IOptions<JanitorOptions>>().Value);
     }
 
+    [Fact]
+    public void Options_set_in_code_win_over_the_configuration_sections_and_are_validated()
+    {
+        var builder = new FakeSiloBuilder(new() { ["Sessions:IdleTimeout"] = "00:20:00", ["Sessions:MaxPerUser"] = "3" });
+        builder.AddOrleansSessions(s => s.IdleTimeout = TimeSpan.FromMinutes(5), j => j.Partitions = 16);
+        using var services = builder.Services.BuildServiceProvider();
+        var sessions = services.GetRequiredService<IOptions<SessionOptions>>().Value;
+        Assert.Equal(TimeSpan.FromMinutes(5), sessions.IdleTimeout);
+        Assert.Equal(3, sessions.MaxPerUser);
+        Assert.Equal(16, services.GetRequiredService<IOptions<JanitorOptions>>().Value.Partitions);
+
+        var invalid = new FakeSiloBuilder([]);
+        invalid.AddOrleansSessions(s => s.HistoryLimit = 0);
+        using var invalidServices = invalid.Services.BuildServiceProvider();
+        var exception = Assert.Throws<OptionsValidationException>(() => invalidServices.GetRequiredService<IOptions<SessionOptions>>().Value);
+        Assert.Contains("Sessions:HistoryLimit must be >= 1", exception.Message, StringComparison.Ordinal);
+    }
+
     private static ServiceProvider BuildServices(Dictionary<string, string?> values)
     {
         var builder = new FakeSiloBuilder(values);

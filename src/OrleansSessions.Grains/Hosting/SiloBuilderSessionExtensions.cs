@@ -31,7 +31,13 @@ public static class SiloBuilderSessionExtensions
     /// (and "PubSubStore" for the stream's subscriptions) when registered, before or after this call, otherwise the
     /// host's default grain storage. Clustering is the host's. Calling it twice does nothing more.
     /// </summary>
-    public static ISiloBuilder AddOrleansSessions(this ISiloBuilder builder)
+    public static ISiloBuilder AddOrleansSessions(this ISiloBuilder builder) => builder.AddOrleansSessions(null, null);
+
+    /// <summary>
+    /// As <see cref="AddOrleansSessions(ISiloBuilder)"/>, with options set in code: <paramref name="sessions"/> and
+    /// <paramref name="janitor"/> run after the configuration sections are bound (so they win), before validation.
+    /// </summary>
+    public static ISiloBuilder AddOrleansSessions(this ISiloBuilder builder, Action<SessionOptions>? sessions, Action<JanitorOptions>? janitor = null)
     {
         ArgumentNullException.ThrowIfNull(builder);
         var services = builder.Services;
@@ -39,7 +45,7 @@ public static class SiloBuilderSessionExtensions
         {
             if (descriptor.ServiceType == typeof(SessionServices))
             {
-                return builder;
+                return Configure(builder, sessions, janitor);
             }
         }
 
@@ -67,6 +73,20 @@ public static class SiloBuilderSessionExtensions
         builder.AddIncomingGrainCallFilter<StorageFailureFilter>();
         builder.AddMemoryStreams(SessionStreams.ProviderName);
         builder.AddStartupTask<JanitorStartupTask>();
+        return Configure(builder, sessions, janitor);
+    }
+
+    // After the configuration binding registered above: options set in code win over the sections.
+    private static ISiloBuilder Configure(ISiloBuilder builder, Action<SessionOptions>? sessions, Action<JanitorOptions>? janitor)
+    {
+        if (sessions is not null)
+        {
+            builder.Services.Configure(sessions);
+        }
+        if (janitor is not null)
+        {
+            builder.Services.Configure(janitor);
+        }
         return builder;
     }
 
