@@ -28,6 +28,8 @@ internal sealed class InProcessSilo : IAsyncDisposable
         GatewayPort = gatewayPort;
     }
 
+    private bool _disposed;
+
     public IServiceProvider Services => _host.Services;
 
     /// <summary>The hosted client (runs in the silo process, no network).</summary>
@@ -99,6 +101,11 @@ internal sealed class InProcessSilo : IAsyncDisposable
 
     public async ValueTask DisposeAsync()
     {
+        if (_disposed)
+        {
+            return;
+        }
+        _disposed = true;
         try
         {
             using var cts = new CancellationTokenSource(TimeSpan.FromSeconds(30));
