@@ -28,7 +28,10 @@ internal static class Observability
     /// <summary>Adds Orleans' dashboard to the silo and, when traces are exported, activity propagation.</summary>
     public static ISiloBuilder AddSessionObservability(this ISiloBuilder silo, OpenTelemetrySettings telemetry, IConfiguration configuration)
     {
-        silo.AddDashboard();
+        if (telemetry.OrleansDashboard)
+        {
+            silo.AddDashboard();
+        }
         // Orleans:EnableDistributedTracing=true adds the same filters through Orleans' own configuration: not twice.
         if (telemetry.Endpoint is not null && !configuration.GetValue<bool>("Orleans:EnableDistributedTracing"))
         {
@@ -41,6 +44,7 @@ internal static class Observability
     public static WebApplicationBuilder AddSessionObservability(this WebApplicationBuilder builder, SiloSettings settings, OpenTelemetrySettings telemetry)
     {
         builder.Services.AddSingleton<ObservabilityAccess>();
+        builder.Services.AddSingleton(telemetry);
         var postgres = settings.StorageProvider == "postgres";
         var otel = builder.Services.AddOpenTelemetry()
             .ConfigureResource(resource => resource
@@ -81,7 +85,10 @@ internal static class Observability
     {
         var access = app.Services.GetRequiredService<ObservabilityAccess>();
         app.Use(access.InvokeAsync);
-        app.MapOrleansDashboard(routePrefix: ObservabilityAccess.DashboardPath).ExcludeFromDescription();
+        if (app.Services.GetRequiredService<OpenTelemetrySettings>().OrleansDashboard)
+        {
+            app.MapOrleansDashboard(routePrefix: ObservabilityAccess.DashboardPath).ExcludeFromDescription();
+        }
         app.MapPrometheusScrapingEndpoint(ObservabilityAccess.MetricsPath);
         return app;
     }
@@ -92,9 +99,15 @@ internal static class Observability
             || path.StartsWithSegments("/healthz", StringComparison.OrdinalIgnoreCase);
 }
 
-/// <summary>OpenTelemetry:Endpoint (OTLP; empty = no export) and OpenTelemetry:Protocol (grpc | http/protobuf).</summary>
+/// <summary>
+/// OpenTelemetry:Endpoint (OTLP; empty = no export), OpenTelemetry:Protocol (grpc | http/protobuf) and
+/// Observability:OrleansDashboard (true | false).
+/// </summary>
 internal sealed class OpenTelemetrySettings
 {
+    /// <summary>Whether Orleans' dashboard runs on the silo (it profiles every incoming grain call) and is served at /orleans.</summary>
+    public bool OrleansDashboard { get; init; } = true;
+
     /// <summary>The OTLP collector, or null: nothing is exported (the /metrics endpoint works either way).</summary>
     public Uri? Endpoint { get; init; }
 
@@ -119,6 +132,12 @@ internal sealed class OpenTelemetrySettings
             "http/protobuf" => OtlpExportProtocol.HttpProtobuf,
             _ => throw new SiloConfigurationException($"OpenTelemetry:Protocol must be grpc or http/protobuf (got '{protocolText}')."),
         };
-        return new OpenTelemetrySettings { Endpoint = endpoint, Protocol = protocol };
+        var dashboardText = configuration["Observability:OrleansDashboard"];
+        var dashboard = true;
+        if (!string.IsNullOrWhiteSpace(dashboardText) && !bool.TryParse(dashboardText.Trim(), out dashboard))
+        {
+            throw new SiloConfigurationException($"Observability:OrleansDashboard must be true or false (got '{dashboardText}').");
+        }
+        return new OpenTelemetrySettings { Endpoint = endpoint, Protocol = protocol, OrleansDashboard = dashboard };
     }
 }

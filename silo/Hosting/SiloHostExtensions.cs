@@ -49,7 +49,7 @@ public static class SiloHostExtensions
         builder.Services.AddOrleansSessionsApi(o =>
         {
             o.HttpPort = settings.HttpPort;
-            o.OrleansDashboardPath = ObservabilityAccess.DashboardPath + "/";
+            o.OrleansDashboardPath = telemetry.OrleansDashboard ? ObservabilityAccess.DashboardPath + "/" : null;
         });
         if (settings.StorageProvider == "memory" && builder.Configuration["Sessions:PersistTouches"] is null)
         {

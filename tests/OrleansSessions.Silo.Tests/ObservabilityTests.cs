@@ -193,3 +193,26 @@ public sealed partial class ObservabilityTests(ObservedSiloFixture fixture)
     [GeneratedRegex(@"^sessions_created_total(?:\{[^}]*\})? ([0-9.eE+]+)", RegexOptions.Multiline)]
     private static partial Regex CreatedTotalLine();
 }
+
+/// <summary>Observability:OrleansDashboard=false: no Orleans dashboard (nor its per-call profiling), no link to it; /metrics stays.</summary>
+public sealed class WithoutOrleansDashboardTests
+{
+    [Fact]
+    public async Task Without_Orleans_dashboard_its_route_and_link_are_gone_and_metrics_stay()
+    {
+        await using var silo = await SiloProcess.StartAsync("--Observability:OrleansDashboard=false");
+        using var http = silo.Http();
+        using (var orleans = await http.GetAsync("/orleans/"))
+        {
+            Assert.Equal(System.Net.HttpStatusCode.NotFound, orleans.StatusCode);
+        }
+        var page = await http.GetStringAsync("/");
+        Assert.Contains("<nav hidden><a id=\"orleans-link\"", page, StringComparison.Ordinal);
+        using var metrics = await http.GetAsync("/metrics");
+        Assert.Equal(System.Net.HttpStatusCode.OK, metrics.StatusCode);
+
+        await using var withDashboard = await SiloProcess.StartAsync();
+        using var http2 = withDashboard.Http();
+        Assert.Contains("<nav><a id=\"orleans-link\" href=\"/orleans/\"", await http2.GetStringAsync("/"), StringComparison.Ordinal);
+    }
+}

@@ -144,6 +144,7 @@ public sealed class SiloProcessTests
     [InlineData("--Sessions:HistoryRetention=00:00:10", "Sessions:HistoryRetention must be 0 (keep) or >= 00:01:00")]
     [InlineData("--OpenTelemetry:Endpoint=collector:4317", "OpenTelemetry:Endpoint must be an http:// or https:// URL")]
     [InlineData("--OpenTelemetry:Protocol=udp", "OpenTelemetry:Protocol must be grpc or http/protobuf")]
+    [InlineData("--Observability:OrleansDashboard=maybe", "Observability:OrleansDashboard must be true or false")]
     public async Task An_invalid_option_fails_naming_the_key(string argument, string expected)
     {
         var line = AssertOneLineFailure(await RunSiloAsync([.. FreePorts(), argument]));

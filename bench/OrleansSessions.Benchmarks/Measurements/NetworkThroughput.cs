@@ -146,6 +146,28 @@ internal static class NetworkThroughput
             Note = string.Create(CultureInfo.InvariantCulture,
                 $"paced at {lowRate:N0}/s by {pacers} pacers, achieved {lowAchieved:N0}/s; latency from send p50 {low.Milliseconds(0.5):F3} p99 {low.Milliseconds(0.99):F3} p99.9 {low.Milliseconds(0.999):F3} max {low.Milliseconds(1):F3} ms; load {Load.Average()}"),
         });
+
+        // The share of Orleans' dashboard (a call filter that profiles every incoming call): the same touch on a silo
+        // host started with Observability:OrleansDashboard=false, measured in turn with the product silo at 64.
+        await using var plainSilo = SiloProcess.StartSiloHost("silo-nodashboard", ["--Storage:Provider=memory", "--Cluster:ClusterId=netplain", "--Observability:OrleansDashboard=false"]);
+        await plainSilo.WaitReadyAsync(TimeSpan.FromSeconds(60));
+        await using var plainClient = await ClientHost.StartAsync([plainSilo.Gateway], "netplain");
+        var plainIds = new string[keys];
+        await Loops.ForEachAsync(keys, 64, async i =>
+            plainIds[i] = (await plainClient.Client.GetGrain<IUserSessionsGrain>("plain-user-" + i.ToString(CultureInfo.InvariantCulture)).CreateSessionAsync()).SessionId);
+        var plainGrains = plainIds.Select(id => plainClient.Client.GetGrain<ISessionGrain>(id)).ToArray();
+        var withDashboard = await MeasureAsync(silo.Pid, 64, keys, warmup, duration, touch);
+        var withoutDashboard = await MeasureAsync(plainSilo.Pid, 64, keys, warmup, duration, i => plainGrains[i].TouchAsync());
+        ResultSink.Add(new BenchResult
+        {
+            Target = "net.touch.depth64.withoutOrleansDashboard",
+            Value = withoutDashboard.Result.Rate,
+            Unit = "calls/s",
+            Baseline = "net.touch at 64 on the silo host with Orleans' dashboard, measured in turn",
+            BaselineValue = withDashboard.Result.Rate,
+            Note = string.Create(CultureInfo.InvariantCulture,
+                $"silo host with Observability:OrleansDashboard=false: {Describe(withoutDashboard)}; with the dashboard: {Describe(withDashboard)}; load {Load.Average()}"),
+        });
     }
 
     /// <summary>redis-benchmark with <paramref name="outstanding"/> requests in flight: min(outstanding, max) connections, the rest as pipeline depth.</summary>
