@@ -52,13 +52,13 @@ internal sealed partial class ConnectionLimiter(string port, int maxConnections,
         });
     }
 
-    /// <summary>The default of Gateway:MaxConnections: a quarter of the open-file limit left after a reserve of 256, at most 10,000.</summary>
+    /// <summary>The default of Gateway:MaxConnections: a quarter of the open-file limit left after <see cref="HttpLimits.DescriptorReserve"/>, at most 10,000.</summary>
     public static int DefaultGatewayConnections(long? openFileLimit)
-        => openFileLimit is { } limit ? (int)Math.Clamp((limit - 256) / 4, 16, 10_000) : 1_000;
+        => openFileLimit is { } limit ? (int)Math.Clamp((limit - HttpLimits.DescriptorReserve) / 4, 16, 10_000) : 1_000;
 
-    /// <summary>The default of Silo:MaxPeerConnections: an eighth of the open-file limit left after a reserve of 256, at most 1,000.</summary>
+    /// <summary>The default of Silo:MaxPeerConnections: an eighth of the open-file limit left after <see cref="HttpLimits.DescriptorReserve"/>, at most 1,000.</summary>
     public static int DefaultPeerConnections(long? openFileLimit)
-        => openFileLimit is { } limit ? (int)Math.Clamp((limit - 256) / 8, 16, 1_000) : 256;
+        => openFileLimit is { } limit ? (int)Math.Clamp((limit - HttpLimits.DescriptorReserve) / 8, 16, 1_000) : 256;
 
     /// <summary>The connection middleware.</summary>
     public ConnectionDelegate Middleware(ConnectionDelegate next) => async context =>

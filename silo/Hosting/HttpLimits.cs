@@ -55,9 +55,15 @@ internal sealed class HttpLimits
         builder.WebHost.ConfigureKestrel(kestrel => limits.Apply(kestrel.Limits));
     }
 
-    /// <summary>The default of Http:MaxConnections: half of the open-file limit left after a reserve for the silo's own files and peers, at most 10,000.</summary>
+    /// <summary>
+    /// Descriptors left to the silo's own files before the connection caps share the open-file limit: the silo holds
+    /// about 330 at start (its assemblies, pipes, sockets and logs), and loads more as it runs.
+    /// </summary>
+    public const int DescriptorReserve = 512;
+
+    /// <summary>The default of Http:MaxConnections: half of the open-file limit left after <see cref="DescriptorReserve"/>, at most 10,000.</summary>
     public static int DefaultMaxConnections(long? openFileLimit)
-        => openFileLimit is { } limit ? (int)Math.Clamp((limit - 256) / 2, 16, 10_000) : 1_000;
+        => openFileLimit is { } limit ? (int)Math.Clamp((limit - DescriptorReserve) / 2, 16, 10_000) : 1_000;
 
     /// <summary>The soft RLIMIT_NOFILE of this process from /proc/self/limits (Linux), or null.</summary>
     public static long? OpenFileLimit()
