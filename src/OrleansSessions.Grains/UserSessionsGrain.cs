@@ -390,8 +390,16 @@ internal sealed class UserSessionsGrain : Grain, IUserSessionsGrain, IUserSessio
         }
         var oldestEnd = state.History[^1].EndedAt ?? _time.GetUtcNow();
         var due = oldestEnd + retention - _time.GetUtcNow();
-        await this.RegisterOrUpdateReminder(RetentionReminderName, due > TimeSpan.Zero ? due : TimeSpan.Zero, retention);
-        state.RetentionReminder = true;
+        try
+        {
+            await this.RegisterOrUpdateReminder(RetentionReminderName, due > TimeSpan.Zero ? due : TimeSpan.Zero, retention);
+            state.RetentionReminder = true;
+        }
+        catch (Exception exception)
+        {
+            // Recording the end matters more than its retention: the next write of this user tries again.
+            SessionLog.RetentionReminderFailed(_services.UserLogger, exception, UserId);
+        }
     }
 
     private async Task StopRetentionAsync()

@@ -1,6 +1,7 @@
 using Microsoft.Extensions.DependencyInjection;
 using Microsoft.Extensions.Time.Testing;
 using Orleans.Runtime;
+using Orleans.Serialization;
 using Orleans.TestingHost;
 using OrleansSessions.Sessions;
 
@@ -93,6 +94,46 @@ public sealed class HistoryRetentionTests
         time.Advance(TimeSpan.FromDays(400));
         Assert.Single(await user.GetHistoryAsync(10));
         Assert.Null(await ReadReminderAsync(cluster, UserGrainId("keeps-all")));
+    }
+
+    [Fact]
+    public async Task An_end_is_recorded_even_when_the_retention_reminder_cannot_be_registered()
+    {
+        var time = new FakeTimeProvider(SessionCluster.Start);
+        var store = new SharedGrainStorage.Store();
+        await using var cluster = await SessionCluster.StartAsync(time, OneDayRetention, store: store,
+            configureSilo: silo => silo.Services.AddSingleton<IReminderTable, RefusingReminderTable>());
+        var user = cluster.Client.GetGrain<IUserSessionsGrain>("no-reminders");
+        var session = await user.CreateSessionAsync();
+        await cluster.Client.GetGrain<ISessionGrain>(session.SessionId).CloseAsync();
+        await SessionCluster.WaitUntilAsync(async () => (await user.GetHistoryAsync(10)).Count == 1);
+        Assert.Equal(session.SessionId, Assert.Single(await user.GetHistoryAsync(10)).SessionId);
+        Assert.Empty(await user.GetActiveSessionsAsync());
+        // Stored, not only held by the activation.
+        var record = store.Records[(SessionStorage.UserStateName, UserGrainId("no-reminders"))];
+        var stored = cluster.Silos[0].ServiceProvider.GetRequiredService<Serializer>().Deserialize<UserSessionsState>(record.Data)!;
+        Assert.Equal(session.SessionId, Assert.Single(stored.History).SessionId);
+        Assert.Empty(stored.ActiveSessionIds);
+        Assert.False(stored.RetentionReminder);
+    }
+
+    /// <summary>A reminder table that refuses the retention reminders (and keeps no other).</summary>
+    private sealed class RefusingReminderTable : IReminderTable
+    {
+        public Task<ReminderTableData> ReadRows(GrainId grainId) => Task.FromResult(new ReminderTableData());
+
+        public Task<ReminderTableData> ReadRows(uint begin, uint end) => Task.FromResult(new ReminderTableData());
+
+        public Task<ReminderEntry?> ReadRow(GrainId grainId, string reminderName) => Task.FromResult<ReminderEntry?>(null);
+
+        public Task<string?> UpsertRow(ReminderEntry entry)
+            => entry.ReminderName == UserSessionsGrain.RetentionReminderName
+                ? throw new InvalidOperationException("The reminder table is down.")
+                : Task.FromResult<string?>(Guid.NewGuid().ToString("N"));
+
+        public Task<bool> RemoveRow(GrainId grainId, string reminderName, string eTag) => Task.FromResult(false);
+
+        public Task TestOnlyClearTable() => Task.CompletedTask;
     }
 
     private static GrainId UserGrainId(string userId) => GrainId.Create("user-sessions", userId);

@@ -36,7 +36,8 @@ internal static class SessionCluster
         IReadOnlyDictionary<string, string>? configuration = null,
         int silos = 1,
         InMemorySessionDeadlineIndex? index = null,
-        SharedGrainStorage.Store? store = null)
+        SharedGrainStorage.Store? store = null,
+        Action<ISiloBuilder>? configureSilo = null)
     {
         index ??= new InMemorySessionDeadlineIndex();
         store ??= new SharedGrainStorage.Store();
@@ -74,6 +75,7 @@ internal static class SessionCluster
                 o.NumMissedProbesLimit = 2;
                 o.NumVotesForDeathDeclaration = 1;
             });
+            configureSilo?.Invoke(silo);
         });
         builder.ConfigureClient(client => client.AddMemoryStreams(SessionStreams.ProviderName));
         var cluster = builder.Build();

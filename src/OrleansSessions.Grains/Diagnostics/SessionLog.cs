@@ -52,6 +52,9 @@ internal static partial class SessionLog
 
     [LoggerMessage(EventId = 1019, EventName = "TouchesNotWritten", Level = LogLevel.Warning, Message = "Session {SessionId}: writing its touches at deactivation failed; the stored state keeps its last written activity")]
     public static partial void TouchesNotWritten(ILogger logger, Exception exception, string sessionId);
+
+    [LoggerMessage(EventId = 1020, EventName = "RetentionReminderFailed", Level = LogLevel.Warning, Message = "User {UserId}: registering the history-retention reminder failed; retried at the user's next write")]
+    public static partial void RetentionReminderFailed(ILogger logger, Exception exception, string userId);
 }
 
 internal static partial class SessionLog
