@@ -1,4 +1,3 @@
-using System.Diagnostics;
 using System.Globalization;
 using System.IO.Compression;
 using System.Net;
@@ -27,7 +26,7 @@ public sealed partial class PackageTests : IDisposable
     public async Task The_packed_packages_run_sessions_in_an_app_of_their_own()
     {
         var packages = Path.Combine(_work, "packages");
-        var pack = await RunAsync("bash", [Path.Combine(Root, "scripts", "pack.sh"), packages], Root, TimeSpan.FromMinutes(6), new() { ["VERSION"] = _version });
+        var pack = await RunAsync("bash", [Path.Combine(Repo.Root, "scripts", "pack.sh"), packages], Repo.Root, TimeSpan.FromMinutes(6), new() { ["VERSION"] = _version });
         Assert.True(pack.ExitCode == 0, pack.Output);
         foreach (var id in Packages)
         {
@@ -36,7 +35,7 @@ public sealed partial class PackageTests : IDisposable
         }
 
         var app = Path.Combine(_work, "app");
-        CopyDirectory(Path.Combine(Root, "examples", "orleans-app"), app);
+        CopyDirectory(Path.Combine(Repo.Root, "examples", "orleans-app"), app);
         File.WriteAllText(Path.Combine(app, "nuget.config"), $"""
             <?xml version="1.0" encoding="utf-8"?>
             <configuration>
@@ -114,19 +113,6 @@ public sealed partial class PackageTests : IDisposable
     [GeneratedRegex(@"created (sess_[0-9a-f-]{36}) for alice")]
     private static partial Regex CreatedLine();
 
-    private static string Root
-    {
-        get
-        {
-            var directory = new DirectoryInfo(AppContext.BaseDirectory);
-            while (directory is not null && !File.Exists(Path.Combine(directory.FullName, "OrleansSessions.sln")))
-            {
-                directory = directory.Parent;
-            }
-            return directory?.FullName ?? throw new InvalidOperationException("OrleansSessions.sln not found above the test's directory.");
-        }
-    }
-
     private static void CopyDirectory(string from, string to)
     {
         Directory.CreateDirectory(to);
@@ -145,40 +131,7 @@ public sealed partial class PackageTests : IDisposable
 
     private static async Task<(int ExitCode, string Output)> RunAsync(string fileName, string[] arguments, string directory, TimeSpan timeout, Dictionary<string, string>? environment = null)
     {
-        var info = new ProcessStartInfo(fileName)
-        {
-            RedirectStandardOutput = true,
-            RedirectStandardError = true,
-            UseShellExecute = false,
-            WorkingDirectory = directory,
-        };
-        foreach (var argument in arguments)
-        {
-            info.ArgumentList.Add(argument);
-        }
-        info.Environment["DOTNET_CLI_TELEMETRY_OPTOUT"] = "1";
-        info.Environment["DOTNET_NOLOGO"] = "1";
-        // Not the test host's MSBuild: a fresh build, as a user's shell would run it.
-        info.Environment.Remove("MSBuildSDKsPath");
-        info.Environment.Remove("MSBuildExtensionsPath");
-        info.Environment.Remove("MSBUILD_EXE_PATH");
-        foreach (var (key, value) in environment ?? [])
-        {
-            info.Environment[key] = value;
-        }
-        using var process = Process.Start(info) ?? throw new InvalidOperationException($"Could not start {fileName}.");
-        var stdout = process.StandardOutput.ReadToEndAsync();
-        var stderr = process.StandardError.ReadToEndAsync();
-        using var cts = new CancellationTokenSource(timeout);
-        try
-        {
-            await process.WaitForExitAsync(cts.Token);
-        }
-        catch (OperationCanceledException)
-        {
-            process.Kill(entireProcessTree: true);
-            return (-1, $"timed out after {timeout}\n{await stdout}\n{await stderr}");
-        }
-        return (process.ExitCode, $"{await stdout}\n{await stderr}");
+        var (exitCode, stdout, stderr) = await ChildProcess.RunAsync(fileName, arguments, timeout, environment, directory);
+        return (exitCode, $"{stdout}\n{stderr}");
     }
 }
