@@ -13,6 +13,9 @@ public static class SessionKeys
     /// <summary>The length of a session id.</summary>
     public const int SessionIdLength = 41;
 
+    /// <summary>What a well-formed session id is, as error messages say it.</summary>
+    public const string SessionIdRule = "A session id is 'sess_' followed by a lower-case UUIDv4.";
+
     /// <summary>The longest allowed user id.</summary>
     public const int MaxUserIdLength = 128;
 
@@ -129,7 +132,7 @@ public static class SessionKeys
     {
         if (!IsValidSessionId(sessionId))
         {
-            throw new ArgumentException("A session id is 'sess_' followed by a lower-case UUIDv4.", nameof(sessionId));
+            throw new ArgumentException(SessionIdRule, nameof(sessionId));
         }
     }
 

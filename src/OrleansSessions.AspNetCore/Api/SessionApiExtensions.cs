@@ -45,6 +45,7 @@ public static partial class SessionApiExtensions
         services.TryAddSingleton(TimeProvider.System);
         services.AddSingleton<ApiTokenCheck>();
         services.AddSingleton<ClusterStatusReader>();
+        services.AddSessionToucher();
         services.AddSiloReports();
         services.AddSessionDashboard();
         services.AddSingleton<SessionEventHub>();

@@ -11,7 +11,7 @@ namespace OrleansSessions.AspNetCore.Api;
 /// <summary>The handlers of the session endpoints. Every input is checked here, so a caller's mistake is a 400, never a 500.</summary>
 internal static class SessionEndpoints
 {
-    private const string InvalidSessionIdDetail = "A session id is 'sess_' followed by a lower-case UUIDv4.";
+    private const string InvalidSessionIdDetail = SessionKeys.SessionIdRule;
     private const string InvalidUserIdDetail = SessionKeys.UserIdRule;
     private const int MaxHistoryLimit = 10_000;
 
@@ -69,9 +69,10 @@ internal static class SessionEndpoints
             ? TypedResults.Ok(await grains.GetGrain<ISessionGrain>(sessionId).GetAsync().ConfigureAwait(false))
             : ApiErrors.BadRequest("invalid_session_id", InvalidSessionIdDetail);
 
-    public static async Task<IResult> TouchSessionAsync(string sessionId, IGrainFactory grains)
+    // Concurrent requests share calls to the silos (SessionToucher); each gets its own session's answer.
+    public static async Task<IResult> TouchSessionAsync(string sessionId, SessionToucher toucher)
         => SessionKeys.IsValidSessionId(sessionId)
-            ? TypedResults.Ok(await grains.GetGrain<ISessionGrain>(sessionId).TouchAsync().ConfigureAwait(false))
+            ? TypedResults.Ok(await toucher.TouchAsync(sessionId).ConfigureAwait(false))
             : ApiErrors.BadRequest("invalid_session_id", InvalidSessionIdDetail);
 
     public static async Task<IResult> CloseSessionAsync(string sessionId, IGrainFactory grains)

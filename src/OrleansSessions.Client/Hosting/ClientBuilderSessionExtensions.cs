@@ -26,6 +26,7 @@ public static class ClientBuilderSessionExtensions
     /// <see cref="SessionClientOptions.Certificate"/>, if any, is presented as the client's certificate;</item>
     /// <item>the memory stream provider <see cref="SessionStreams.ProviderName"/>, so that the client can subscribe to
     /// session events, and <see cref="ISessionEvents"/> in the client's services;</item>
+    /// <item>a <see cref="SessionToucher"/> in the client's services, which coalesces concurrent touches;</item>
     /// <item>Orleans' activity propagation when <see cref="SessionClientOptions.ActivityPropagation"/> is set.</item>
     /// </list>
     /// </summary>
@@ -96,6 +97,7 @@ public static class ClientBuilderSessionExtensions
         // Storage-driver exceptions a silo may send (PostgreSQL): read as Orleans' fallback exception naming the type.
         builder.Services.Configure<Orleans.Serialization.ExceptionSerializationOptions>(o => o.SupportedNamespacePrefixes.Add("Npgsql"));
         builder.Services.TryAddSingleton<ISessionEvents, SessionEvents>();
+        builder.Services.AddSessionToucher();
         return builder;
     }
 

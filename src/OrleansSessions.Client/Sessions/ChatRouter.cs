@@ -14,6 +14,7 @@ public sealed class ChatRouter
     public const string ExpiredMessageSpanish = "Sesión expirada. Por favor inicia sesión nuevamente.";
 
     private readonly IGrainFactory _grainFactory;
+    private readonly SessionToucher _toucher;
 
     /// <summary>Creates a router over <paramref name="grainFactory"/> answering in <paramref name="language"/> ("en" or "es").</summary>
     /// <exception cref="ArgumentException">The language is neither "en" nor "es".</exception>
@@ -26,6 +27,7 @@ public sealed class ChatRouter
             throw new ArgumentException($"Unsupported language '{language}': use en or es.", nameof(language));
         }
         _grainFactory = grainFactory;
+        _toucher = new SessionToucher(grainFactory);
         Language = language;
     }
 
@@ -64,7 +66,8 @@ public sealed class ChatRouter
         SessionInfo touched;
         try
         {
-            touched = await _grainFactory.GetGrain<ISessionGrain>(current.SessionId).TouchAsync().ConfigureAwait(false);
+            // Touches of concurrent messages share calls to the silos.
+            touched = await _toucher.TouchAsync(current.SessionId).ConfigureAwait(false);
         }
         catch (Exception ex) when (ex is SessionExpiredException or SessionClosedException or SessionNotFoundException)
         {
