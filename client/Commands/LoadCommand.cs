@@ -1,6 +1,7 @@
 using System.CommandLine;
 using System.Diagnostics;
 using System.Globalization;
+using Microsoft.Extensions.DependencyInjection;
 using OrleansSessions.ClientApp.Cli;
 using OrleansSessions.Sessions;
 using Spectre.Console;
@@ -9,7 +10,9 @@ namespace OrleansSessions.ClientApp.Commands;
 
 /// <summary>
 /// load: creates sessions for many users, then touches them from many concurrent callers, and reports throughput and
-/// latency percentiles. A simple closed-loop load: each caller waits for its answer before the next call.
+/// latency percentiles. A simple closed-loop load: each caller waits for its answer before the next call. Touches go
+/// through the client's <see cref="SessionToucher"/> (concurrent touches share calls to the silos), or with --direct
+/// as one session grain call each.
 /// </summary>
 internal static class LoadCommand
 {
@@ -21,13 +24,14 @@ internal static class LoadCommand
         var concurrency = NumericOptions.Int("--concurrency", "-c", "Concurrent callers.", 32, v => v >= 1, "--concurrency must be >= 1.");
         var duration = NumericOptions.Double("--duration", null, "Seconds to keep touching (0: --touches per session instead).", 0, v => v is >= 0 and <= 86_400,
             "--duration must be between 0 and 86400 seconds.");
+        var direct = new Option<bool>("--direct") { Description = "One session grain call per touch, instead of the client's coalescing SessionToucher." };
         var command = new Command("load", "Creates sessions and touches them concurrently; reports throughput and p50/p99 latency.")
         {
-            users, sessions, touches, concurrency, duration,
+            users, sessions, touches, concurrency, duration, direct,
         };
         command.SetAction((parse, cancellationToken) =>
         {
-            var settings = new LoadSettings(parse.GetValue(users), parse.GetValue(sessions), parse.GetValue(touches), parse.GetValue(concurrency), TimeSpan.FromSeconds(parse.GetValue(duration)));
+            var settings = new LoadSettings(parse.GetValue(users), parse.GetValue(sessions), parse.GetValue(touches), parse.GetValue(concurrency), TimeSpan.FromSeconds(parse.GetValue(duration)), parse.GetValue(direct));
             return CommandRunner.RunAsync(global.Read(parse), null, (client, output, ct) => RunAsync(client, output, settings, ct), cancellationToken);
         });
         return command;
@@ -40,6 +44,7 @@ internal static class LoadCommand
         var sessionIds = new string[totalSessions];
         var create = new Phase("create", totalSessions);
         var touch = new Phase("touch", settings.Duration > TimeSpan.Zero ? 0 : (long)totalSessions * settings.Touches);
+        var toucher = client.ServiceProvider.GetRequiredService<SessionToucher>();
 
         async Task RunPhasesAsync(Action<Phase>? started, Action? tick)
         {
@@ -54,7 +59,10 @@ internal static class LoadCommand
             {
                 try
                 {
-                    await client.GetGrain<ISessionGrain>(sessionIds[i % totalSessions]).TouchAsync().ConfigureAwait(false);
+                    var sessionId = sessionIds[i % totalSessions];
+                    _ = settings.Direct
+                        ? await client.GetGrain<ISessionGrain>(sessionId).TouchAsync().ConfigureAwait(false)
+                        : await toucher.TouchAsync(sessionId).ConfigureAwait(false);
                 }
                 catch (Exception ex) when (ex is SessionExpiredException or SessionClosedException)
                 {
@@ -106,6 +114,7 @@ internal static class LoadCommand
             users = settings.Users,
             sessions = totalSessions,
             concurrency = settings.Concurrency,
+            direct = settings.Direct,
             create = create.Summary(),
             touch = touch.Summary(),
         };
@@ -125,7 +134,7 @@ internal static class LoadCommand
         return create.Errors + touch.Errors > 0 ? ExitCodes.Failure : ExitCodes.Ok;
     }
 
-    private sealed record LoadSettings(int Users, int Sessions, int Touches, int Concurrency, TimeSpan Duration);
+    private sealed record LoadSettings(int Users, int Sessions, int Touches, int Concurrency, TimeSpan Duration, bool Direct);
 
     private sealed record PhaseSummary(string Name, long Calls, long Errors, double Seconds, double PerSecond, double P50Ms, double P99Ms, string? FirstError);
 

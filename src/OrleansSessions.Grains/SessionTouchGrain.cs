@@ -14,6 +14,10 @@ namespace OrleansSessions.Grains;
 [Reentrant]
 internal sealed class SessionTouchGrain : Grain, ISessionTouchGrain
 {
+    private readonly SessionGrainReferences _sessions;
+
+    public SessionTouchGrain(IGrainFactory grains) => _sessions = new SessionGrainReferences(grains);
+
     public async ValueTask<Immutable<SessionTouchResult[]>> TouchManyAsync(Immutable<string[]> sessionIds)
     {
         var ids = sessionIds.Value ?? throw new ArgumentNullException(nameof(sessionIds));
@@ -22,34 +26,35 @@ internal sealed class SessionTouchGrain : Grain, ISessionTouchGrain
             throw new ArgumentException($"A batch carries 1 to {ISessionTouchGrain.MaxSessions} session ids (got {ids.Length}).", nameof(sessionIds));
         }
 
-        var results = new SessionTouchResult[ids.Length];
-        var touches = new Task[ids.Length];
+        // Every touch is sent before any answer is awaited, and the grain resumes once, when the last answer is in.
+        var touches = new Task<SessionInfo>?[ids.Length];
         for (var i = 0; i < ids.Length; i++)
         {
             var id = ids[i];
-            touches[i] = SessionKeys.IsValidSessionId(id)
-                ? TouchOneAsync(GrainFactory.GetGrain<ISessionGrain>(id), results, i)
-                : Fail(results, i, new ArgumentException(SessionKeys.SessionIdRule, nameof(sessionIds)));
+            if (SessionKeys.IsValidSessionId(id))
+            {
+                touches[i] = _sessions.Get(id).TouchAsync().AsTask();
+            }
         }
-        await Task.WhenAll(touches);
-        return new Immutable<SessionTouchResult[]>(results);
-    }
-
-    private static Task Fail(SessionTouchResult[] results, int index, Exception failure)
-    {
-        results[index] = new SessionTouchResult { Failure = failure };
-        return Task.CompletedTask;
-    }
-
-    private static async Task TouchOneAsync(ISessionGrain session, SessionTouchResult[] results, int index)
-    {
         try
         {
-            results[index] = new SessionTouchResult { Session = await session.TouchAsync() };
+            await Task.WhenAll(touches.OfType<Task<SessionInfo>>());
         }
-        catch (Exception exception)
+        catch (Exception)
         {
-            results[index] = new SessionTouchResult { Failure = exception };
+            // Each failure is returned in its session's place below.
         }
+
+        var results = new SessionTouchResult[ids.Length];
+        for (var i = 0; i < ids.Length; i++)
+        {
+            results[i] = touches[i] switch
+            {
+                null => new SessionTouchResult { Failure = new ArgumentException(SessionKeys.SessionIdRule, nameof(sessionIds)) },
+                { IsCompletedSuccessfully: true } touch => new SessionTouchResult { Session = touch.Result },
+                var touch => new SessionTouchResult { Failure = touch.Exception?.InnerException ?? new TaskCanceledException(touch) },
+            };
+        }
+        return new Immutable<SessionTouchResult[]>(results);
     }
 }

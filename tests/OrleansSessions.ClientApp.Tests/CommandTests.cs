@@ -145,6 +145,7 @@ public sealed class CommandTests(SiloFixture fixture) : IClassFixture<SiloFixtur
     {
         var report = (await RunAsync([.. Target, "--json", "load", "--users", "5", "--sessions", "2", "--touches", "3", "--concurrency", "4"])).Json();
         Assert.Equal(10, report.GetProperty("sessions").GetInt32());
+        Assert.False(report.GetProperty("direct").GetBoolean());
         var create = report.GetProperty("create");
         var touch = report.GetProperty("touch");
         Assert.Equal(10, create.GetProperty("calls").GetInt64());
@@ -157,7 +158,10 @@ public sealed class CommandTests(SiloFixture fixture) : IClassFixture<SiloFixtur
     [Fact]
     public async Task Load_with_a_duration_touches_until_it_ends()
     {
-        var report = (await RunAsync([.. Target, "--json", "load", "--users", "3", "--duration", "0.5", "--concurrency", "2"])).Json();
+        // --direct: one session grain call per touch instead of the client's SessionToucher.
+        var report = (await RunAsync([.. Target, "--json", "load", "--users", "3", "--duration", "0.5", "--concurrency", "2", "--direct"])).Json();
+        Assert.True(report.GetProperty("direct").GetBoolean());
+        Assert.Equal(0, report.GetProperty("touch").GetProperty("errors").GetInt64());
         Assert.True(report.GetProperty("touch").GetProperty("calls").GetInt64() > 0);
         Assert.True(report.GetProperty("touch").GetProperty("seconds").GetDouble() >= 0.5);
     }

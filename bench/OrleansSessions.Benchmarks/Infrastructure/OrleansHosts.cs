@@ -7,6 +7,7 @@ using OrleansSessions.Grains.Options;
 using Orleans.Configuration;
 using OrleansSessions.Grains;
 using OrleansSessions.Hosting;
+using OrleansSessions.Sessions;
 
 namespace OrleansSessions.Benchmarks.Infrastructure;
 
@@ -127,6 +128,9 @@ internal sealed class ClientHost : IAsyncDisposable
     private ClientHost(IHost host) => _host = host;
 
     public IClusterClient Client => _host.Services.GetRequiredService<IClusterClient>();
+
+    /// <summary>The client's <see cref="SessionToucher"/> (UseOrleansSessions registers one).</summary>
+    public SessionToucher Toucher => _host.Services.GetRequiredService<SessionToucher>();
 
     public static async Task<ClientHost> StartAsync(IEnumerable<string> gateways, string clusterId)
     {

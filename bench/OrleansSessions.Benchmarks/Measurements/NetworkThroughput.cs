@@ -13,6 +13,9 @@ namespace OrleansSessions.Benchmarks.Measurements;
 /// "bare-silo" mode, memory grain storage "OrleansSessions": no-op and one-field write) and the product's silo host
 /// (OrleansSessions.Silo.dll, memory storage: touch), each with its own client in this process, measured in turn at
 /// each depth with the same keys and loops; then latency of touch at a paced half of the peak and at a light rate.
+/// Touch is the client library's: <see cref="SessionToucher"/>, which coalesces the touches that queue while its calls
+/// are in flight into one call to the silo's touch grain (a lone touch goes as a plain session call); the plain
+/// per-session grain call (one Orleans call per touch) is measured beside it as net.touch.direct.
 /// </summary>
 internal static class NetworkThroughput
 {
@@ -55,7 +58,9 @@ internal static class NetworkThroughput
         await Loops.ForEachAsync(keys, 64, async i =>
             ids[i] = (await sessionClient.Client.GetGrain<IUserSessionsGrain>("net-user-" + i.ToString(CultureInfo.InvariantCulture)).CreateSessionAsync()).SessionId);
         var grains = ids.Select(id => sessionClient.Client.GetGrain<ISessionGrain>(id)).ToArray();
-        Func<int, ValueTask<SessionInfo>> touch = i => grains[i].TouchAsync();
+        var toucher = sessionClient.Toucher;
+        Func<int, ValueTask<SessionInfo>> touch = i => new ValueTask<SessionInfo>(toucher.TouchAsync(ids[i]));
+        Func<int, ValueTask<SessionInfo>> direct = i => grains[i].TouchAsync();
 
         var peak = 0.0;
         foreach (var depth in depths)
@@ -63,6 +68,7 @@ internal static class NetworkThroughput
             var floor = await MeasureAsync(bareSilo.Pid, depth, keys, warmup, duration, noop);
             var measured = await MeasureAsync(silo.Pid, depth, keys, warmup, duration, touch);
             var floorWrite = await MeasureAsync(bareSilo.Pid, depth, keys, warmup, duration, write);
+            var plain = await MeasureAsync(silo.Pid, depth, keys, warmup, duration, direct);
             var result = measured.Result;
             peak = Math.Max(peak, result.Rate);
             var load = Load.Average();
@@ -70,7 +76,7 @@ internal static class NetworkThroughput
             var (connections, pipeline) = RedisShape(depth, maxRedisConnections);
             var d = depth.ToString(CultureInfo.InvariantCulture);
             var note = string.Create(CultureInfo.InvariantCulture,
-                $"one client process (this one) over the gateway of the silo host process (memory storage), {d} outstanding calls over {keys} sessions, {duration.TotalSeconds}s after {warmup.TotalSeconds}s warm-up; touch {Describe(measured)}; {result.Rate / floor.Result.Rate:P0} of the bare no-op ({Describe(floor)}), {result.Rate / floorWrite.Result.Rate:P0} of the bare write ({Describe(floorWrite)}); redis-benchmark -c {connections} -P {pipeline} EXPIRE: {(r is null ? "not run" : string.Create(CultureInfo.InvariantCulture, $"{r.Rps:N0}/s p50 {r.P50:F3} p99 {r.P99:F3} ms, redis-server {r.ServerUsPerCall:F2} us CPU per request"))}; load {load}");
+                $"one client process (this one) over the gateway of the silo host process (memory storage), {d} outstanding calls over {keys} sessions, {duration.TotalSeconds}s after {warmup.TotalSeconds}s warm-up; touch (SessionToucher) {Describe(measured)}; {result.Rate / floor.Result.Rate:P0} of the bare no-op ({Describe(floor)}), {result.Rate / floorWrite.Result.Rate:P0} of the bare write ({Describe(floorWrite)}); redis-benchmark -c {connections} -P {pipeline} EXPIRE: {(r is null ? "not run" : string.Create(CultureInfo.InvariantCulture, $"{r.Rps:N0}/s p50 {r.P50:F3} p99 {r.P99:F3} ms, redis-server {r.ServerUsPerCall:F2} us CPU per request"))}; load {load}");
             ResultSink.Add(new BenchResult
             {
                 Target = $"net.touch.depth{d}",
@@ -81,6 +87,16 @@ internal static class NetworkThroughput
                 BaselineValue = floor.Result.Rate,
                 Pass = result.Rate >= 0.9 * floor.Result.Rate,
                 Note = note,
+            });
+            ResultSink.Add(new BenchResult
+            {
+                Target = $"net.touch.direct.depth{d}",
+                Value = plain.Result.Rate,
+                Unit = "calls/s",
+                Baseline = $"bare Orleans no-op over the gateway, {d} outstanding",
+                BaselineValue = floor.Result.Rate,
+                Note = string.Create(CultureInfo.InvariantCulture,
+                    $"one ISessionGrain.TouchAsync call per touch (no coalescing), same silo, client and loop: {Describe(plain)}; {plain.Result.Rate / floor.Result.Rate:P0} of the bare no-op"),
             });
             ResultSink.Add(new BenchResult
             {
@@ -155,9 +171,9 @@ internal static class NetworkThroughput
         var plainIds = new string[keys];
         await Loops.ForEachAsync(keys, 64, async i =>
             plainIds[i] = (await plainClient.Client.GetGrain<IUserSessionsGrain>("plain-user-" + i.ToString(CultureInfo.InvariantCulture)).CreateSessionAsync()).SessionId);
-        var plainGrains = plainIds.Select(id => plainClient.Client.GetGrain<ISessionGrain>(id)).ToArray();
+        var plainToucher = plainClient.Toucher;
         var withDashboard = await MeasureAsync(silo.Pid, 64, keys, warmup, duration, touch);
-        var withoutDashboard = await MeasureAsync(plainSilo.Pid, 64, keys, warmup, duration, i => plainGrains[i].TouchAsync());
+        var withoutDashboard = await MeasureAsync(plainSilo.Pid, 64, keys, warmup, duration, i => new ValueTask<SessionInfo>(plainToucher.TouchAsync(plainIds[i])));
         ResultSink.Add(new BenchResult
         {
             Target = "net.touch.depth64.withoutOrleansDashboard",

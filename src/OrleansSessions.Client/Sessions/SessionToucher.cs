@@ -20,6 +20,7 @@ namespace OrleansSessions.Sessions;
 public sealed class SessionToucher
 {
     private readonly IGrainFactory _grains;
+    private readonly SessionGrainReferences _sessions;
     private readonly int _maxBatchSize;
     private readonly int _maxCallsInFlight;
     private readonly ConcurrentQueue<PendingTouch> _queue = new();
@@ -42,6 +43,7 @@ public sealed class SessionToucher
         ArgumentOutOfRangeException.ThrowIfGreaterThan(options.MaxBatchSize, ISessionTouchGrain.MaxSessions, nameof(options.MaxBatchSize));
         ArgumentOutOfRangeException.ThrowIfLessThan(options.MaxCallsInFlight, 1, nameof(options.MaxCallsInFlight));
         _grains = grains;
+        _sessions = new SessionGrainReferences(grains);
         _maxBatchSize = options.MaxBatchSize;
         _maxCallsInFlight = options.MaxCallsInFlight;
     }
@@ -116,7 +118,7 @@ public sealed class SessionToucher
     {
         try
         {
-            touch.TrySetResult(await _grains.GetGrain<ISessionGrain>(touch.SessionId).TouchAsync().ConfigureAwait(false));
+            touch.TrySetResult(await _sessions.Get(touch.SessionId).TouchAsync().ConfigureAwait(false));
         }
         catch (Exception exception)
         {
