@@ -142,12 +142,25 @@ internal static class NetworkThroughput
         var target = peak / 2;
         await Loops.OpenAsync(pacers, keys, target, warmup, touch);
         var (achieved, issued, scheduled) = await Loops.OpenAsync(pacers, keys, target, duration, touch);
+        // The floor: the bare no-op at the same paced rate, same pacers and client settings.
+        await Loops.OpenAsync(pacers, keys, target, warmup, noop);
+        var (bareAchieved, bareIssued, _) = await Loops.OpenAsync(pacers, keys, target, duration, noop);
+        ResultSink.Add(new BenchResult
+        {
+            Target = "net.bare.halfPeak.p99",
+            Value = bareIssued.Milliseconds(0.99),
+            Unit = "ms",
+            Note = string.Create(CultureInfo.InvariantCulture,
+                $"floor: bare Orleans no-op paced at {target:N0}/s (the touch's half peak) by {pacers} pacers, achieved {bareAchieved:N0}/s; latency from send p50 {bareIssued.Milliseconds(0.5):F3} p99 {bareIssued.Milliseconds(0.99):F3} p99.9 {bareIssued.Milliseconds(0.999):F3} max {bareIssued.Milliseconds(1):F3} ms; load {Load.Average()}"),
+        });
         ResultSink.Add(new BenchResult
         {
             Target = "net.touch.halfPeak.p99",
             Value = issued.Milliseconds(0.99),
             Unit = "ms",
             Goal = "<= 1",
+            Baseline = "bare Orleans no-op at the same paced rate, p99",
+            BaselineValue = bareIssued.Milliseconds(0.99),
             Pass = issued.Milliseconds(0.99) <= 1,
             Note = string.Create(CultureInfo.InvariantCulture,
                 $"paced at {target:N0}/s (half of peak {peak:N0}/s) by {pacers} pacers, achieved {achieved:N0}/s; latency from send: p50 {issued.Milliseconds(0.5):F3} p99 {issued.Milliseconds(0.99):F3} p99.9 {issued.Milliseconds(0.999):F3} max {issued.Milliseconds(1):F3} ms; from schedule (incl. ~1 ms pacer granularity): p50 {scheduled.Milliseconds(0.5):F3} p99 {scheduled.Milliseconds(0.99):F3} ms; load {Load.Average()}"),
