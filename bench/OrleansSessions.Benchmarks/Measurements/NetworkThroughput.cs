@@ -138,6 +138,21 @@ internal static class NetworkThroughput
             }
         }
 
+        // How much of the gap to the bare floor is the silo host rather than the touch: the session grain's lightest
+        // call (IsActiveAsync: a clock read, a bool back) on the same silo host, client and sessions, at 64.
+        var isActive = await MeasureAsync(silo.Pid, 64, keys, warmup, duration, i => grains[i].IsActiveAsync());
+        var isActiveFloor = await MeasureAsync(bareSilo.Pid, 64, keys, warmup, duration, noop);
+        ResultSink.Add(new BenchResult
+        {
+            Target = "net.isActive.depth64",
+            Value = isActive.Result.Rate,
+            Unit = "calls/s",
+            Baseline = "bare Orleans no-op over the gateway, 64 outstanding, measured in turn",
+            BaselineValue = isActiveFloor.Result.Rate,
+            Note = string.Create(CultureInfo.InvariantCulture,
+                $"ISessionGrain.IsActiveAsync (one grain call per check, bool answer) on the silo host: {Describe(isActive)}; bare no-op: {Describe(isActiveFloor)}; load {Load.Average()}"),
+        });
+
         var pacers = args.Int("pacers", 50);
         var target = peak / 2;
         await Loops.OpenAsync(pacers, keys, target, warmup, touch);
