@@ -19,7 +19,7 @@ internal sealed class SessionServices(
     ISessionDeadlineIndex deadlineIndex,
     SessionMetrics metrics,
     ILoggerFactory loggerFactory,
-    [FromKeyedServices(SessionStreams.ProviderName)] IStreamProvider streamProvider)
+    IServiceProvider serviceProvider)
 {
     private Task<IAsyncStream<SessionEvent>>? _events;
 
@@ -41,7 +41,16 @@ internal sealed class SessionServices(
     /// The session events stream, one object for the silo. Taken on a thread-pool thread, outside any activation: asked
     /// for inside one, Orleans' stream provider gives that activation a stream directory of its own (a scoped service
     /// with the stream and its producer), which a live session would then hold for its whole life (about 1 KB).
+    /// A failure (no such provider) reaches the publisher, and the next publish asks again.
     /// </summary>
     public Task<IAsyncStream<SessionEvent>> EventsAsync()
-        => _events ??= Task.Run(() => streamProvider.GetStream<SessionEvent>(SessionStreams.Namespace, SessionStreams.EventsKey));
+    {
+        var events = _events;
+        if (events is null || events.IsFaulted)
+        {
+            _events = events = Task.Run(() => serviceProvider.GetRequiredKeyedService<IStreamProvider>(SessionStreams.ProviderName)
+                .GetStream<SessionEvent>(SessionStreams.Namespace, SessionStreams.EventsKey));
+        }
+        return events;
+    }
 }
