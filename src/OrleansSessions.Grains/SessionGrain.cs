@@ -445,8 +445,7 @@ internal sealed partial class SessionGrain : Grain, ISessionGrain, ISessionLifec
     {
         try
         {
-            // Not kept in a field: a session publishes a few events in its life, and every field costs a live session memory.
-            var events = this.GetStreamProvider(SessionStreams.ProviderName).GetStream<SessionEvent>(SessionStreams.Namespace, SessionStreams.EventsKey);
+            var events = await _services.EventsAsync();
             await events.OnNextAsync(new SessionEvent { Type = type, Session = info, At = now });
         }
         catch (Exception exception)

@@ -1,8 +1,11 @@
+using Microsoft.Extensions.DependencyInjection;
 using Microsoft.Extensions.Logging;
 using Microsoft.Extensions.Options;
+using Orleans.Streams;
 using OrleansSessions.Grains.Diagnostics;
 using OrleansSessions.Grains.Options;
 using OrleansSessions.Grains.Storage;
+using OrleansSessions.Sessions;
 
 namespace OrleansSessions.Grains;
 
@@ -15,8 +18,11 @@ internal sealed class SessionServices(
     IOptions<JanitorOptions> janitorOptions,
     ISessionDeadlineIndex deadlineIndex,
     SessionMetrics metrics,
-    ILoggerFactory loggerFactory)
+    ILoggerFactory loggerFactory,
+    IServiceProvider serviceProvider)
 {
+    private Task<IAsyncStream<SessionEvent>>? _events;
+
     public SessionOptions Options { get; } = sessionOptions.Value;
 
     public JanitorOptions Janitor { get; } = janitorOptions.Value;
@@ -30,4 +36,21 @@ internal sealed class SessionServices(
     public ILogger UserLogger { get; } = loggerFactory.CreateLogger("OrleansSessions.Grains.UserSessionsGrain");
 
     public ILogger JanitorLogger { get; } = loggerFactory.CreateLogger("OrleansSessions.Grains.JanitorGrain");
+
+    /// <summary>
+    /// The session events stream, one object for the silo. Taken on a thread-pool thread, outside any activation: asked
+    /// for inside one, Orleans' stream provider gives that activation a stream directory of its own (a scoped service
+    /// with the stream and its producer), which a live session would then hold for its whole life (about 1 KB).
+    /// A failure (no such provider) reaches the publisher, and the next publish asks again.
+    /// </summary>
+    public Task<IAsyncStream<SessionEvent>> EventsAsync()
+    {
+        var events = _events;
+        if (events is null || events.IsFaulted)
+        {
+            _events = events = Task.Run(() => serviceProvider.GetRequiredKeyedService<IStreamProvider>(SessionStreams.ProviderName)
+                .GetStream<SessionEvent>(SessionStreams.Namespace, SessionStreams.EventsKey));
+        }
+        return events;
+    }
 }

@@ -24,6 +24,9 @@ internal static class HeapPerSession
     {
         var count = args.Int("sessions", 100_000);
         var concurrency = args.Int("concurrency", 64);
+        // --hold N: after each population (none yet, sessions, bare no-op grains, bare grains with state) print
+        // "hold: <phase> pid <pid>" and wait N seconds, for dotnet-gcdump collect to take the heap at that point.
+        var hold = args.Seconds("hold", 0);
 
         // Baseline first, on a clean heap.
         var baselineBefore = Heap();
@@ -44,6 +47,7 @@ internal static class HeapPerSession
         await silo.CollectIdleAsync(TimeSpan.Zero);
         var liveBefore = metrics.ActiveSessionActivations;
         var before = Heap();
+        await HoldAsync("before", hold);
         var createRate = await Loops.ForEachAsync(count, concurrency, i => client.GetGrain<IUserSessionsGrain>("mem-" + Key(i)).CreateSessionAsync());
         await DrainAsync(client);
         var withUsers = (Heap() - before) / (double)count;
@@ -54,15 +58,18 @@ internal static class HeapPerSession
         var perSession = (afterCollection - before) / (double)count;
         var activationsAfter = await silo.ActivationCountAsync();
         var liveSessions = metrics.ActiveSessionActivations - liveBefore;
+        await HoldAsync("sessions", hold);
         var load = Load.Average();
 
         // Floors: bare grains in the same silo.
         var noopBefore = Heap();
         await Loops.ForEachAsync(count, concurrency, i => client.GetGrain<IBareGrain>("noop-" + Key(i)).PingAsync());
         var bareNoop = (Heap() - noopBefore) / (double)count;
+        await HoldAsync("bare-noop", hold);
         var writeBefore = Heap();
         await Loops.ForEachAsync(count, concurrency, i => client.GetGrain<IBareGrain>("write-" + Key(i)).WriteAsync());
         var bareWrite = (Heap() - writeBefore) / (double)count;
+        await HoldAsync("bare-write", hold);
 
         ResultSink.Add(new BenchResult
         {
@@ -109,6 +116,15 @@ internal static class HeapPerSession
             await client.GetGrain<IUserSessionsGrain>("drain-" + Key(i)).GetActiveSessionsAsync();
         }
         await Task.Delay(500);
+    }
+
+    private static async Task HoldAsync(string phase, TimeSpan hold)
+    {
+        if (hold > TimeSpan.Zero)
+        {
+            Console.WriteLine($"hold: {phase} pid {Environment.ProcessId}");
+            await Task.Delay(hold);
+        }
     }
 
     private static string Key(int i) => i.ToString(CultureInfo.InvariantCulture);

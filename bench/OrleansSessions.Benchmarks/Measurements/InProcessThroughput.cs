@@ -23,6 +23,8 @@ internal static class InProcessThroughput
         var duration = args.Seconds("seconds", 5);
         var warmup = args.Seconds("warmup-seconds", 2);
         var workers = args.Int("workers", 4);
+        // --only noop|touch|write|alternate: see ProfileAsync.
+        var only = args.Get("only");
 
         await using var silo = await InProcessSilo.StartAsync();
         var client = silo.Client;
@@ -41,6 +43,18 @@ internal static class InProcessThroughput
         Func<int, ValueTask<int>> noop = i => new ValueTask<int>(bare[i].PingAsync());
         Func<int, ValueTask<int>> write = i => new ValueTask<int>(bare[i].WriteAsync());
         Func<int, ValueTask<SessionInfo>> touch = i => touchGrains[i].TouchAsync();
+
+        if (only is not null)
+        {
+            var loops = new Dictionary<string, Func<TimeSpan, bool, Task<LoopResult>>>
+            {
+                ["noop"] = (d, record) => Loops.ClosedAsync(depths[0], sessions, d, noop, record),
+                ["touch"] = (d, record) => Loops.ClosedAsync(depths[0], sessions, d, touch, record),
+                ["write"] = (d, record) => Loops.ClosedAsync(depths[0], sessions, d, write, record),
+            };
+            await ProfileAsync(only, depths[0], sessions, duration, warmup, args.Int("rounds", 10), loops, args.Get("first", "noop"), args.Get("second", "touch"));
+            return;
+        }
 
         var load = Load.Average();
         LoopResult? scoredTouch = null;
@@ -120,6 +134,60 @@ internal static class InProcessThroughput
             BaselineValue = baselineCreate,
             Note = string.Create(CultureInfo.InvariantCulture, $"{creates} sessions via IUserSessionsGrain.CreateSessionAsync, 64 concurrent, one user each (user activation, session activation, two memory-storage writes, deadline index, created event); dictionary+lock extend_timeout with {workers} threads: {baselineTouch:N0}/s; load {load}"),
         });
+    }
+
+    /// <summary>
+    /// --only noop|touch|write: that loop alone after its warm-up, nothing else in the process (for a profiler attached
+    /// once "measuring" is printed). --only alternate: --rounds rounds of the --first loop (default noop) then the
+    /// --second (default touch), each for --seconds, after both warm-ups; per round and median, the rate and the process
+    /// CPU time per call: on a shared machine the CPU per call moves far less with other load than the rate does.
+    /// </summary>
+    private static async Task ProfileAsync(string only, int depth, int sessions, TimeSpan duration, TimeSpan warmup, int rounds,
+        Dictionary<string, Func<TimeSpan, bool, Task<LoopResult>>> loops, string first, string second)
+    {
+        if (only != "alternate")
+        {
+            var alone = loops.GetValueOrDefault(only) ?? throw new ArgumentException($"--only is alternate or one of {string.Join(", ", loops.Keys)}.");
+            Console.WriteLine($"{only}: warming up");
+            await alone(warmup, false);
+            Console.WriteLine($"{only}: measuring");
+            var (result, cpu) = await MeasureAsync(alone);
+            Console.WriteLine(string.Create(CultureInfo.InvariantCulture, $"{only}: {Describe(result)}, {cpu:F2} us CPU per call; load {Load.Average()}"));
+            return;
+        }
+
+        var a = loops[first];
+        var b = loops[second];
+        await a(warmup, false);
+        await b(warmup, false);
+        var ratios = new List<double>();
+        var aCpu = new List<double>();
+        var bCpu = new List<double>();
+        for (var r = 0; r < rounds; r++)
+        {
+            var (ra, ca) = await MeasureAsync(a);
+            var (rb, cb) = await MeasureAsync(b);
+            ratios.Add(rb.Rate / ra.Rate);
+            aCpu.Add(ca);
+            bCpu.Add(cb);
+            Console.WriteLine(string.Create(CultureInfo.InvariantCulture,
+                $"round {r}: {first} {ra.Rate:N0}/s {ca:F2} us CPU/call, {second} {rb.Rate:N0}/s {cb:F2} us CPU/call, {second}/{first} {rb.Rate / ra.Rate:P0}; load {Load.Average()}"));
+        }
+        Console.WriteLine(string.Create(CultureInfo.InvariantCulture,
+            $"alternate: {second}/{first} median {Median(ratios):P1} (range {ratios.Min():P0}-{ratios.Max():P0}), CPU per call median {first} {Median(aCpu):F2} us, {second} {Median(bCpu):F2} us"));
+
+        async Task<(LoopResult Result, double CpuMicroseconds)> MeasureAsync(Func<TimeSpan, bool, Task<LoopResult>> loop)
+        {
+            var cpu = CpuTime.Self();
+            var result = await loop(duration, true);
+            return (result, (CpuTime.Self() - cpu).TotalMicroseconds / (result.Rate * duration.TotalSeconds));
+        }
+
+        static double Median(List<double> values)
+        {
+            var sorted = values.Order().ToArray();
+            return sorted.Length % 2 == 1 ? sorted[sorted.Length / 2] : (sorted[sorted.Length / 2 - 1] + sorted[sorted.Length / 2]) / 2;
+        }
     }
 
     private static async Task<LoopResult> PersistedTouchAsync(int sessions, TimeSpan duration, TimeSpan warmup)
