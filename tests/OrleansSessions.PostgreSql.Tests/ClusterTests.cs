@@ -113,6 +113,7 @@ public sealed class ClusterTests(PostgreSqlClusterFixture fixture, ITestOutputHe
     public async Task Writes_through_the_grain_storage_check_the_etag()
     {
         var storage = SiloServices().GetRequiredKeyedService<IGrainStorage>(SessionStorage.Name);
+        Assert.IsType<PostgreSqlGrainStorage>(storage);
         var grainId = GrainId.Create("pgtest", Guid.NewGuid().ToString("N"));
         const string stateName = "pgtest-state";
 

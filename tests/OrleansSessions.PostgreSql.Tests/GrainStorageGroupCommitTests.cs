@@ -7,7 +7,8 @@ using Orleans.Storage;
 namespace OrleansSessions.PostgreSql.Tests;
 
 /// <summary>
-/// <see cref="PostgreSqlGrainStorage"/> on the test database, each test under its own ServiceId. To put operations in
+/// <see cref="PostgreSqlGrainStorage"/> on the test database, each test under its own ServiceId (the read, write and
+/// clear round trip through a silo's registered storage is in <see cref="ClusterTests"/>). To put operations in
 /// one group for certain, a test holds a row lock that the writer's current group waits on, queues the operations
 /// (they cannot start while that group is in flight), then releases the lock.
 /// </summary>
@@ -31,39 +32,6 @@ public sealed class GrainStorageGroupCommitTests(PostgreSqlFixture fixture) : IA
     {
         await _storage.DisposeAsync();
         await _serialization.DisposeAsync();
-    }
-
-    [Fact]
-    public async Task A_state_written_reads_back_with_its_etag_and_a_clear_deletes_it()
-    {
-        var grainId = NewGrainId();
-        var state = State("1");
-        await _storage.WriteStateAsync(StateName, grainId, state);
-        Assert.Equal("1", state.ETag);
-        Assert.True(state.RecordExists);
-        state.State!["v"] = "2";
-        await _storage.WriteStateAsync(StateName, grainId, state);
-        Assert.Equal("2", state.ETag);
-
-        var read = new GrainState<Dictionary<string, string>>();
-        await _storage.ReadStateAsync(StateName, grainId, read);
-        Assert.Equal("2", read.ETag);
-        Assert.True(read.RecordExists);
-        Assert.Equal("2", read.State!["v"]);
-
-        await _storage.ClearStateAsync(StateName, grainId, read);
-        Assert.Null(read.ETag);
-        Assert.False(read.RecordExists);
-        Assert.Empty(read.State!);
-        Assert.Equal(0L, await RowsAsync());
-
-        var gone = new GrainState<Dictionary<string, string>>();
-        await _storage.ReadStateAsync(StateName, grainId, gone);
-        Assert.False(gone.RecordExists);
-        Assert.Null(gone.ETag);
-        Assert.NotNull(gone.State);
-        await _storage.WriteStateAsync(StateName, grainId, gone);
-        Assert.Equal("1", gone.ETag);
     }
 
     [Fact]
