@@ -33,7 +33,7 @@ internal sealed class PostgreSqlGrainStorage : IGrainStorage, IAsyncDisposable
         _serviceId = serviceId;
         _serializer = options.GrainStorageSerializer
             ?? throw new InvalidOperationException($"The grain storage '{name}' has no GrainStorageSerializer.");
-        Writer = new PostgreSqlStateWriter(dataSource, serviceId, options.MaxGroupSize);
+        Writer = new PostgreSqlStateWriter(dataSource, serviceId, options.MaxGroupSize, options.MaxGroupsInFlight);
     }
 
     /// <summary>The group commit every operation goes through.</summary>

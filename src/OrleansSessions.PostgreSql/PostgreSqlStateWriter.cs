@@ -8,9 +8,10 @@ namespace OrleansSessions.PostgreSql;
 /// The group commit behind <see cref="PostgreSqlGrainStorage"/>: one loop takes every operation pending at that moment
 /// (at most <see cref="MaxGroupSize"/>, at most one per state row), runs them as one batch on one connection (up to
 /// three multi-row statements, one implicit transaction, one commit), and completes each operation only after that
-/// commit returned. No timer: an operation that arrives while the loop is idle goes at once; operations that arrive
-/// while a group is being committed form the next group. One group is in flight at a time, so two groups never lock
-/// rows against each other.
+/// commit returned. No timer: an operation that arrives while a slot is free goes at once; operations that arrive while
+/// every slot is committing form the next group. Up to <see cref="MaxGroupsInFlight"/> groups commit at once, each on
+/// its own connection; a row in a group in flight keeps later operations on it for a later group, in their order, so
+/// two groups never lock rows against each other.
 /// </summary>
 /// <remarks>
 /// A row the ETag condition did not match completes its operation with <see cref="StateOperation.Version"/> null (the
@@ -65,22 +66,27 @@ internal sealed class PostgreSqlStateWriter : IAsyncDisposable
     private long _transactions;
     private int _queued;
 
-    public PostgreSqlStateWriter(NpgsqlDataSource dataSource, string serviceId, int maxGroupSize)
+    public PostgreSqlStateWriter(NpgsqlDataSource dataSource, string serviceId, int maxGroupSize, int maxGroupsInFlight)
     {
         ArgumentOutOfRangeException.ThrowIfLessThan(maxGroupSize, 1);
+        ArgumentOutOfRangeException.ThrowIfLessThan(maxGroupsInFlight, 1);
         _dataSource = dataSource;
         _serviceId = serviceId;
         MaxGroupSize = maxGroupSize;
+        MaxGroupsInFlight = maxGroupsInFlight;
         _loop = Task.Run(RunAsync);
     }
 
     /// <summary>The most operations one group (one transaction) holds.</summary>
     public int MaxGroupSize { get; }
 
+    /// <summary>The most groups committing at once, each on its own connection.</summary>
+    public int MaxGroupsInFlight { get; }
+
     /// <summary>Groups run so far (each one transaction, committed or failed): what the tests count.</summary>
     public long Transactions => Interlocked.Read(ref _transactions);
 
-    /// <summary>Operations queued and not yet taken into a group.</summary>
+    /// <summary>Operations queued and not yet taken into a group (deferred ones included).</summary>
     public int Queued => Volatile.Read(ref _queued);
 
     /// <summary>Queues <paramref name="operation"/> for the next group; its task completes after that group's commit.</summary>
@@ -104,37 +110,100 @@ internal sealed class PostgreSqlStateWriter : IAsyncDisposable
 
     private async Task RunAsync()
     {
-        var group = new List<StateOperation>(MaxGroupSize);
-        var rows = new HashSet<(string StateName, string GrainId)>();
-        // Operations on a row already in the group wait for the next one, in their order.
-        var deferred = new Queue<StateOperation>();
         var reader = _pending.Reader;
-        while (deferred.Count > 0 || await reader.WaitToReadAsync().ConfigureAwait(false))
+        // Rows of the groups in flight; an operation on one of them (or behind a deferred one on the same row) waits in
+        // `deferred`, in arrival order, for a later group. So no two groups ever hold the same row.
+        var busy = new HashSet<(string StateName, string GrainId)>();
+        var deferred = new List<StateOperation>();
+        var deferredRows = new Dictionary<(string StateName, string GrainId), int>();
+        var inFlight = new List<Task>(MaxGroupsInFlight);
+        var open = true;
+        while (open || deferred.Count > 0 || inFlight.Count > 0)
         {
-            for (var n = deferred.Count; n > 0; n--)
+            if (inFlight.Count < MaxGroupsInFlight)
             {
-                Take(deferred.Dequeue());
+                var group = new List<StateOperation>(Math.Min(MaxGroupSize, 64));
+                lock (busy)
+                {
+                    for (var i = 0; i < deferred.Count && group.Count < MaxGroupSize; i++)
+                    {
+                        var row = Row(deferred[i]);
+                        if (!busy.Contains(row))
+                        {
+                            Add(group, busy, deferred[i]);
+                            Release(deferredRows, row);
+                            deferred.RemoveAt(i--);
+                        }
+                    }
+                    while (group.Count < MaxGroupSize && reader.TryRead(out var operation))
+                    {
+                        var row = Row(operation);
+                        if (busy.Contains(row) || deferredRows.ContainsKey(row))
+                        {
+                            deferred.Add(operation);
+                            deferredRows[row] = deferredRows.GetValueOrDefault(row) + 1;
+                        }
+                        else
+                        {
+                            Add(group, busy, operation);
+                        }
+                    }
+                }
+                if (group.Count > 0)
+                {
+                    Interlocked.Add(ref _queued, -group.Count);
+                    inFlight.Add(RunGroupAsync(group, busy));
+                    continue;
+                }
             }
-            while (group.Count < MaxGroupSize && reader.TryRead(out var operation))
+            // Nothing to start now: wait for a new operation (while a slot is free) or for a group to end.
+            var waits = new List<Task>(inFlight);
+            if (open && inFlight.Count < MaxGroupsInFlight)
             {
-                Interlocked.Decrement(ref _queued);
-                Take(operation);
+                waits.Add(reader.WaitToReadAsync().AsTask());
             }
-            await ExecuteAsync(group).ConfigureAwait(false);
-            group.Clear();
-            rows.Clear();
+            if (waits.Count == 0)
+            {
+                break;
+            }
+            var done = await Task.WhenAny(waits).ConfigureAwait(false);
+            if (done is Task<bool> { Result: false })
+            {
+                open = false;
+            }
+            inFlight.RemoveAll(t => t.IsCompleted);
         }
 
-        void Take(StateOperation operation)
+        static (string, string) Row(StateOperation operation) => (operation.StateName, operation.GrainId);
+
+        static void Add(List<StateOperation> group, HashSet<(string, string)> busy, StateOperation operation)
         {
-            if (group.Count < MaxGroupSize && rows.Add((operation.StateName, operation.GrainId)))
+            operation.Ord = group.Count;
+            group.Add(operation);
+            busy.Add(Row(operation));
+        }
+
+        static void Release(Dictionary<(string, string), int> deferredRows, (string, string) row)
+        {
+            if (deferredRows[row] == 1)
             {
-                operation.Ord = group.Count;
-                group.Add(operation);
+                deferredRows.Remove(row);
             }
             else
             {
-                deferred.Enqueue(operation);
+                deferredRows[row]--;
+            }
+        }
+    }
+
+    private async Task RunGroupAsync(List<StateOperation> group, HashSet<(string StateName, string GrainId)> busy)
+    {
+        await ExecuteAsync(group).ConfigureAwait(false);
+        lock (busy)
+        {
+            foreach (var operation in group)
+            {
+                busy.Remove((operation.StateName, operation.GrainId));
             }
         }
     }

@@ -111,7 +111,8 @@ public static class SiloBuilderPostgreSqlExtensions
     private static void AddStateStorage(IServiceCollection services, string name)
     {
         services.AddOptions<PostgreSqlGrainStorageOptions>(name)
-            .Validate(o => o.MaxGroupSize >= 1, $"{nameof(PostgreSqlGrainStorageOptions.MaxGroupSize)} of the grain storage '{name}' must be >= 1");
+            .Validate(o => o.MaxGroupSize >= 1, $"{nameof(PostgreSqlGrainStorageOptions.MaxGroupSize)} of the grain storage '{name}' must be >= 1")
+            .Validate(o => o.MaxGroupsInFlight >= 1, $"{nameof(PostgreSqlGrainStorageOptions.MaxGroupsInFlight)} of the grain storage '{name}' must be >= 1");
         services.AddTransient<IPostConfigureOptions<PostgreSqlGrainStorageOptions>, DefaultStorageProviderSerializerOptionsConfigurator<PostgreSqlGrainStorageOptions>>();
         services.AddGrainStorage(name, (sp, key) => new PostgreSqlGrainStorage(
             key,

@@ -106,6 +106,38 @@ public sealed class GrainStorageGroupCommitTests(PostgreSqlFixture fixture) : IA
     }
 
     [Fact]
+    public async Task With_several_groups_in_flight_a_busy_row_waits_in_order_while_other_rows_commit()
+    {
+        await using var storage = NewStorage(fixture.DataSource, groupsInFlight: 4);
+        var (busy, other) = (NewGrainId(), NewGrainId());
+        var first = State("1");
+        await storage.WriteStateAsync(StateName, busy, first);
+        await using var connection = await fixture.DataSource.OpenConnectionAsync();
+        await using var transaction = await connection.BeginTransactionAsync();
+        await LockAsync(connection, transaction, busy);
+        first.State!["v"] = "2";
+        var blocked = storage.WriteStateAsync(StateName, busy, first);
+        await WaitUntilBlockedAsync(connection.ProcessID);
+
+        var second = State("3", "2");
+        var third = State("4", "3");
+        var behind = new[] { storage.WriteStateAsync(StateName, busy, second), storage.WriteStateAsync(StateName, busy, third) };
+        var elsewhere = State("other");
+        await storage.WriteStateAsync(StateName, other, elsewhere).WaitAsync(Deadline); // another group, while the first waits
+        Assert.Equal("1", elsewhere.ETag);
+        Assert.Equal(2, storage.Writer.Queued);
+        Assert.False(blocked.IsCompleted || behind.Any(t => t.IsCompleted));
+
+        await transaction.RollbackAsync();
+        await blocked.WaitAsync(Deadline);
+        await Task.WhenAll(behind).WaitAsync(Deadline);
+        Assert.Equal(("2", "3", "4"), (first.ETag, second.ETag, third.ETag));
+        var stored = new GrainState<Dictionary<string, string>>();
+        await storage.ReadStateAsync(StateName, busy, stored);
+        Assert.Equal("4", stored.State!["v"]);
+    }
+
+    [Fact]
     public async Task A_failed_transaction_fails_every_write_of_its_group_with_the_driver_exception_and_stores_none()
     {
         var grainIds = Enumerable.Range(0, 5).Select(_ => NewGrainId()).ToArray();
@@ -147,10 +179,12 @@ public sealed class GrainStorageGroupCommitTests(PostgreSqlFixture fixture) : IA
         }
     }
 
-    private PostgreSqlGrainStorage NewStorage(NpgsqlDataSource dataSource)
+    // One group in flight: what the writer holds back behind the blocked group is certain to form the next group.
+    private PostgreSqlGrainStorage NewStorage(NpgsqlDataSource dataSource, int groupsInFlight = 1)
         => new("OrleansSessions", dataSource, _serviceId, new PostgreSqlGrainStorageOptions
         {
             GrainStorageSerializer = new OrleansGrainStorageSerializer(_serialization.GetRequiredService<Serializer>()),
+            MaxGroupsInFlight = groupsInFlight,
         });
 
     private sealed record Outcome(Exception?[] Results, long Group);
@@ -170,14 +204,7 @@ public sealed class GrainStorageGroupCommitTests(PostgreSqlFixture fixture) : IA
         await using (var connection = await fixture.DataSource.OpenConnectionAsync())
         {
             await using var transaction = await connection.BeginTransactionAsync();
-            await using (var lockRow = new NpgsqlCommand(
-                $"SELECT 1 FROM {PostgreSqlSchema.StateTable} WHERE service_id = $1 AND state_name = $2 AND grain_id = $3 FOR UPDATE", connection, transaction))
-            {
-                lockRow.Parameters.Add(new NpgsqlParameter<string> { TypedValue = _serviceId });
-                lockRow.Parameters.Add(new NpgsqlParameter<string> { TypedValue = StateName });
-                lockRow.Parameters.Add(new NpgsqlParameter<string> { TypedValue = blocker.ToString() });
-                Assert.Equal(1, await lockRow.ExecuteScalarAsync());
-            }
+            await LockAsync(connection, transaction, blocker);
             blocked = _storage.WriteStateAsync(StateName, blocker, blockerState);
             await WaitUntilBlockedAsync(connection.ProcessID);
             before = _storage.Writer.Transactions;
@@ -201,6 +228,16 @@ public sealed class GrainStorageGroupCommitTests(PostgreSqlFixture fixture) : IA
         }
         // Operations on one row wait for the group after; count only what these operations took.
         return new Outcome(results, _storage.Writer.Transactions - before);
+    }
+
+    private async Task LockAsync(NpgsqlConnection connection, NpgsqlTransaction transaction, GrainId grainId)
+    {
+        await using var lockRow = new NpgsqlCommand(
+            $"SELECT 1 FROM {PostgreSqlSchema.StateTable} WHERE service_id = $1 AND state_name = $2 AND grain_id = $3 FOR UPDATE", connection, transaction);
+        lockRow.Parameters.Add(new NpgsqlParameter<string> { TypedValue = _serviceId });
+        lockRow.Parameters.Add(new NpgsqlParameter<string> { TypedValue = StateName });
+        lockRow.Parameters.Add(new NpgsqlParameter<string> { TypedValue = grainId.ToString() });
+        Assert.Equal(1, await lockRow.ExecuteScalarAsync());
     }
 
     /// <summary>Waits until a backend waits on a lock that the backend <paramref name="holder"/> holds (the writer's group).</summary>
