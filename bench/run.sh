@@ -5,16 +5,16 @@
 #   bench/run.sh full    # 1,000,000-session scale, longer
 #
 # On a fresh Debian machine (as root) it installs what it needs: redis-server and redis-tools (redis-benchmark is
-# the network baseline) and PostgreSQL through .ci/postgres.sh (janitor and failover run on it). It starts its own
+# the network baseline) and PostgreSQL through .ci/postgres.sh (durable, janitor and failover run on it). It starts its own
 # redis-server on 127.0.0.1:${REDIS_PORT:-6390} without persistence (redis-benchmark) and a durable one on
 # 127.0.0.1:${REDIS_DURABLE_PORT:-6391} (appendonly yes, appendfsync always, in a temporary directory: the storage of
 # janitor-redis and failover-redis, each emptying it first with FLUSHDB) and stops both at the end.
 # Environment: REDIS_PORT, REDIS_DURABLE_PORT, PG (Npgsql connection string of the server; databases are created per
 # measurement), BENCH_STEPS (space-separated subset of: inproc memory expiry expiry-srvgc expiry-gen0small network
-# janitor janitor-redis failover failover-redis; quick runs inproc memory expiry network janitor failover by default,
-# full runs all).
+# durable janitor janitor-redis failover failover-redis; quick runs inproc memory expiry network durable janitor failover
+# by default, full runs all).
 # Everything runs on Microsoft Orleans: in-process silos (Host.CreateApplicationBuilder + UseOrleans) for inproc,
-# memory, expiry and janitor; processes of the silo host (silo/bin/Release/net10.0/OrleansSessions.Silo.dll, built
+# memory, expiry, durable and janitor; processes of the silo host (silo/bin/Release/net10.0/OrleansSessions.Silo.dll, built
 # with the bench) for network and failover; the bare Orleans floor (bench/OrleansSessions.Benchmarks/Bare) beside
 # the in-process and network touch.
 set -uo pipefail
@@ -31,9 +31,9 @@ REDIS_PORT="${REDIS_PORT:-6390}"
 REDIS_DURABLE_PORT="${REDIS_DURABLE_PORT:-6391}"
 PG="${PG:-Host=127.0.0.1;Port=5432;Username=postgres;Password=postgres}"
 if [ "$MODE" = quick ]; then
-  STEPS="${BENCH_STEPS:-inproc memory expiry network janitor failover}"
+  STEPS="${BENCH_STEPS:-inproc memory expiry network durable janitor failover}"
 else
-  STEPS="${BENCH_STEPS:-inproc memory expiry expiry-srvgc expiry-gen0small network janitor janitor-redis failover failover-redis}"
+  STEPS="${BENCH_STEPS:-inproc memory expiry expiry-srvgc expiry-gen0small network durable janitor janitor-redis failover failover-redis}"
 fi
 START=$(date +%s)
 REDIS_PID=""
@@ -109,6 +109,7 @@ if [ "$MODE" = quick ]; then
   ARGS_expiry_srvgc="$ARGS_expiry --variant serverGC"
   ARGS_expiry_gen0small="$ARGS_expiry --variant gen0size4MiB"
   ARGS_network="--sessions 10000 --seconds 4 --warmup-seconds 1.5 --redis-seconds 3"
+  ARGS_durable="--sessions 10000 --seconds 5 --warmup-seconds 2"
   ARGS_janitor="--sessions 5000"
   ARGS_janitor_redis="$ARGS_janitor"
   ARGS_failover="--sessions 3000"
@@ -121,6 +122,7 @@ else
   ARGS_expiry_srvgc="$ARGS_expiry --variant serverGC"
   ARGS_expiry_gen0small="$ARGS_expiry --variant gen0size4MiB"
   ARGS_network="--sessions 100000 --seconds 10 --warmup-seconds 3 --redis-seconds 8"
+  ARGS_durable="--sessions 100000 --seconds 10 --warmup-seconds 3"
   ARGS_janitor="--sessions 50000"
   ARGS_janitor_redis="$ARGS_janitor"
   ARGS_failover="--sessions 20000"
@@ -153,7 +155,7 @@ for step in $STEPS; do
   extra=""
   case "$step" in
     network) extra="--redis-port $REDIS_PORT --redis-pid $REDIS_PID" ;;
-    janitor|failover) extra="--pg $PG" ;;
+    durable|janitor|failover) extra="--pg $PG" ;;
     janitor-redis) extra="--redis 127.0.0.1:$REDIS_DURABLE_PORT --redis-pid $REDIS_DURABLE_PID" ;;
     failover-redis) extra="--redis 127.0.0.1:$REDIS_DURABLE_PORT" ;;
   esac

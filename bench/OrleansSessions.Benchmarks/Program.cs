@@ -21,6 +21,9 @@ switch (mode)
     case "expiry":
         await ExpiryLag.RunAsync(options);
         return 0;
+    case "durable":
+        await DurableThroughput.RunAsync(options);
+        return 0;
     case "janitor":
         await JanitorSweep.RunAsync(options);
         return 0;
@@ -30,6 +33,6 @@ switch (mode)
     case "report":
         return Report.Run(options);
     default:
-        Console.Error.WriteLine("usage: OrleansSessions.Benchmarks inproc|memory|expiry|network|janitor|failover|report|bare-silo [--name value ...]");
+        Console.Error.WriteLine("usage: OrleansSessions.Benchmarks inproc|memory|expiry|network|durable|janitor|failover|report|bare-silo [--name value ...]");
         return 2;
 }

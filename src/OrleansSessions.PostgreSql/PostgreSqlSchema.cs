@@ -4,7 +4,8 @@ namespace OrleansSessions.PostgreSql;
 
 /// <summary>
 /// The project's PostgreSQL schema: the <c>OrleansQuery</c> table with every query Orleans' ADO.NET clustering,
-/// grain storage and reminder providers load, their tables, and the session deadline index table. The script is
+/// grain storage and reminder providers load, their tables, the state table of <see cref="PostgreSqlGrainStorage"/>
+/// and the session deadline index table. The script is
 /// embedded in this assembly and idempotent; <see cref="ApplyAsync"/> runs it in one transaction under a
 /// transaction-level advisory lock, so any number of silos may apply it at once, and again at every start.
 /// </summary>
@@ -12,6 +13,9 @@ public static class PostgreSqlSchema
 {
     /// <summary>The key of the transaction-level advisory lock (<c>pg_advisory_xact_lock</c>) that serialises schema runs.</summary>
     public const long AdvisoryLockKey = 0x4F53_5347_5343_4832; // "OSSGSCH2"
+
+    /// <summary>The table of <see cref="PostgreSqlGrainStorage"/> (session and user state).</summary>
+    public const string StateTable = "orleanssessions_state";
 
     /// <summary>The table of the session deadline index.</summary>
     public const string DeadlinesTable = "orleanssessions_deadlines";

@@ -3,6 +3,8 @@ using Microsoft.Extensions.DependencyInjection.Extensions;
 using Microsoft.Extensions.Options;
 using Npgsql;
 using Orleans.Configuration;
+using Orleans.Runtime.Hosting;
+using Orleans.Storage;
 using OrleansSessions.Grains;
 using OrleansSessions.Grains.Storage;
 using OrleansSessions.PostgreSql;
@@ -38,8 +40,11 @@ public static class SiloBuilderPostgreSqlExtensions
     /// <item>applies <see cref="PostgreSqlSchema"/> at the first silo lifecycle stage, before Orleans' providers start;</item>
     /// <item>Orleans ADO.NET clustering (<c>UseAdoNetClustering</c>, invariant "Npgsql");</item>
     /// <item>Orleans ADO.NET reminders (<c>UseAdoNetReminderService</c>);</item>
-    /// <item>Orleans ADO.NET grain storage named <see cref="SessionStorage.Name"/> (session and user state) and
-    /// <see cref="PubSubStoreName"/> (stream subscriptions), both with <c>DeleteStateOnClear</c>;</item>
+    /// <item><see cref="PostgreSqlGrainStorage"/> named <see cref="SessionStorage.Name"/> (session and user state in
+    /// <see cref="PostgreSqlSchema.StateTable"/>; reads, writes and clears join a group commit, options
+    /// <see cref="PostgreSqlGrainStorageOptions"/> named by the storage name);</item>
+    /// <item>Orleans ADO.NET grain storage named <see cref="PubSubStoreName"/> (stream subscriptions), with
+    /// <c>DeleteStateOnClear</c>;</item>
     /// <item><see cref="ISessionDeadlineIndex"/> replaced by <see cref="PostgreSqlSessionDeadlineIndex"/>, scoped by the
     /// silo's ServiceId.</item>
     /// </list>
@@ -86,7 +91,7 @@ public static class SiloBuilderPostgreSqlExtensions
                 o.ConnectionString = null;
                 o.DataSource = DataSource(sp);
             }));
-        AddGrainStorage(builder, SessionStorage.Name);
+        AddStateStorage(services, SessionStorage.Name);
         AddGrainStorage(builder, PubSubStoreName);
 
         // A driver failure outside a grain call (an activation reading its state while PostgreSQL restarts) is sent to
@@ -100,6 +105,20 @@ public static class SiloBuilderPostgreSqlExtensions
         services.AddSingleton<ISessionDeadlineIndex>(sp =>
             new PostgreSqlSessionDeadlineIndex(DataSource(sp), sp.GetRequiredService<IOptions<ClusterOptions>>().Value.ServiceId));
         return builder;
+    }
+
+    /// <summary>Session and user state: <see cref="PostgreSqlGrainStorage"/>, whose writes join a group commit.</summary>
+    private static void AddStateStorage(IServiceCollection services, string name)
+    {
+        services.AddOptions<PostgreSqlGrainStorageOptions>(name)
+            .Validate(o => o.MaxGroupSize >= 1, $"{nameof(PostgreSqlGrainStorageOptions.MaxGroupSize)} of the grain storage '{name}' must be >= 1")
+            .Validate(o => o.MaxGroupsInFlight >= 1, $"{nameof(PostgreSqlGrainStorageOptions.MaxGroupsInFlight)} of the grain storage '{name}' must be >= 1");
+        services.AddTransient<IPostConfigureOptions<PostgreSqlGrainStorageOptions>, DefaultStorageProviderSerializerOptionsConfigurator<PostgreSqlGrainStorageOptions>>();
+        services.AddGrainStorage(name, (sp, key) => new PostgreSqlGrainStorage(
+            key,
+            DataSource(sp),
+            sp.GetRequiredService<IOptions<ClusterOptions>>().Value.ServiceId,
+            sp.GetRequiredService<IOptionsMonitor<PostgreSqlGrainStorageOptions>>().Get(key)));
     }
 
     private static void AddGrainStorage(ISiloBuilder builder, string name)

@@ -77,18 +77,18 @@ public sealed class ClusterTests(PostgreSqlClusterFixture fixture, ITestOutputHe
         Assert.Equal(EndReason.Logout, (await session.GetAsync()).EndReason);
         Assert.Empty(await users.GetActiveSessionsAsync());
 
-        // The rows: one per state, keyed by ServiceId, state name and the string key.
+        // The rows: one per state, keyed by ServiceId, state name and the GrainId ("type/key").
         var sessionRows = await fixture.ScalarAsync<long>(
-            "SELECT count(*) FROM OrleansStorage WHERE ServiceId = $1 AND GrainTypeString = $2 AND GrainIdExtensionString = $3 AND PayloadBinary IS NOT NULL",
-            fixture.ServiceId, SessionStorage.SessionStateName, created.SessionId);
+            $"SELECT count(*) FROM {PostgreSqlSchema.StateTable} WHERE service_id = $1 AND state_name = $2 AND grain_id = $3",
+            fixture.ServiceId, SessionStorage.SessionStateName, "session/" + created.SessionId);
         Assert.Equal(1, sessionRows);
         var version = await fixture.ScalarAsync<int>(
-            "SELECT Version FROM OrleansStorage WHERE ServiceId = $1 AND GrainTypeString = $2 AND GrainIdExtensionString = $3",
-            fixture.ServiceId, SessionStorage.SessionStateName, created.SessionId);
+            $"SELECT version FROM {PostgreSqlSchema.StateTable} WHERE service_id = $1 AND state_name = $2 AND grain_id = $3",
+            fixture.ServiceId, SessionStorage.SessionStateName, "session/" + created.SessionId);
         Assert.True(version >= 3, $"create, touch and close each wrote the session (version {version})");
         var userRows = await fixture.ScalarAsync<long>(
-            "SELECT count(*) FROM OrleansStorage WHERE ServiceId = $1 AND GrainTypeString = $2 AND GrainIdExtensionString = $3",
-            fixture.ServiceId, SessionStorage.UserStateName, userId);
+            $"SELECT count(*) FROM {PostgreSqlSchema.StateTable} WHERE service_id = $1 AND state_name = $2 AND grain_id = $3",
+            fixture.ServiceId, SessionStorage.UserStateName, "user-sessions/" + userId);
         Assert.Equal(1, userRows);
 
         // The deadline index row was written while the session lived and removed when it ended.
@@ -113,6 +113,7 @@ public sealed class ClusterTests(PostgreSqlClusterFixture fixture, ITestOutputHe
     public async Task Writes_through_the_grain_storage_check_the_etag()
     {
         var storage = SiloServices().GetRequiredKeyedService<IGrainStorage>(SessionStorage.Name);
+        Assert.IsType<PostgreSqlGrainStorage>(storage);
         var grainId = GrainId.Create("pgtest", Guid.NewGuid().ToString("N"));
         const string stateName = "pgtest-state";
 
@@ -141,7 +142,7 @@ public sealed class ClusterTests(PostgreSqlClusterFixture fixture, ITestOutputHe
         await storage.ClearStateAsync(stateName, grainId, read);
         Assert.Null(read.ETag);
         Assert.Equal(0, await fixture.ScalarAsync<long>(
-            "SELECT count(*) FROM OrleansStorage WHERE ServiceId = $1 AND GrainTypeString = $2", fixture.ServiceId, stateName));
+            $"SELECT count(*) FROM {PostgreSqlSchema.StateTable} WHERE service_id = $1 AND state_name = $2", fixture.ServiceId, stateName));
         var empty = new GrainState<Dictionary<string, string>>();
         await storage.ReadStateAsync(stateName, grainId, empty);
         Assert.False(empty.RecordExists);

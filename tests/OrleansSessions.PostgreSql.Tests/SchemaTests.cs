@@ -12,7 +12,7 @@ public sealed class SchemaTests(PostgreSqlFixture fixture)
     private static readonly string[] Tables =
     [
         "orleansquery", "orleansmembershipversiontable", "orleansmembershiptable", "orleansstorage",
-        "orleansreminderstable", PostgreSqlSchema.DeadlinesTable,
+        "orleansreminderstable", PostgreSqlSchema.DeadlinesTable, PostgreSqlSchema.StateTable,
     ];
 
     [Fact]
@@ -170,7 +170,7 @@ public sealed class SchemaTests(PostgreSqlFixture fixture)
             Assert.Equal(1L, await fixture.ScalarAsync<long>(
                 $"SELECT count(*) FROM {schema}.OrleansMembershipTable WHERE DeploymentId = $1 AND Status = 3", cluster.Options.ClusterId));
             Assert.Equal(1L, await fixture.ScalarAsync<long>(
-                $"SELECT count(*) FROM {schema}.OrleansStorage WHERE GrainIdExtensionString = $1", session.SessionId));
+                $"SELECT count(*) FROM {schema}.{PostgreSqlSchema.StateTable} WHERE grain_id = $1", "session/" + session.SessionId));
         }
         finally
         {

@@ -91,7 +91,7 @@ internal static class JanitorSweep
 
         // One-way end notices may still be landing in user grains: wait until every user row was written after the
         // sweep started (or nothing changes for 5 s), then take the database's time of the last one.
-        const string userRows = "FROM orleansstorage WHERE graintypestring = 'user-sessions' AND modifiedon >= $1";
+        const string userRows = $"FROM {PostgreSqlSchema.StateTable} WHERE state_name = 'user-sessions' AND modified_on >= $1";
         var recorded = 0L;
         var stable = Stopwatch.StartNew();
         while (stable.Elapsed < TimeSpan.FromSeconds(5))
@@ -108,14 +108,14 @@ internal static class JanitorSweep
             }
             await Task.Delay(100);
         }
-        var lastRecorded = await ScalarAsync<DateTime?>(data, "SELECT max(modifiedon) " + userRows, dbStart);
+        var lastRecorded = await ScalarAsync<DateTime?>(data, "SELECT max(modified_on) " + userRows, dbStart);
         var recordedSeconds = lastRecorded is { } last ? Math.Max(sweepSeconds, (last - dbStart).TotalSeconds) : double.NaN;
         var dueLeft = await ScalarAsync<long>(data, $"SELECT count(*) FROM {PostgreSqlSchema.DeadlinesTable}");
         var rate = expired / recordedSeconds;
 
         // Baseline: the same number of session rows changed by one statement.
         stopwatch.Restart();
-        var updated = await ExecuteAsync(data, "UPDATE orleansstorage SET modifiedon = now(), version = version + 1 WHERE graintypestring = 'session'");
+        var updated = await ExecuteAsync(data, $"UPDATE {PostgreSqlSchema.StateTable} SET modified_on = now(), version = version + 1 WHERE state_name = 'session'");
         var baselineSeconds = stopwatch.Elapsed.TotalSeconds;
         var baselineRate = updated / baselineSeconds;
 
@@ -130,7 +130,7 @@ internal static class JanitorSweep
             BaselineValue = baselineRate,
             Pass = expired == count && recorded >= count && rate >= 100_000,
             Note = string.Create(CultureInfo.InvariantCulture,
-                $"PostgreSQL local, in-process silo (Orleans ADO.NET grain storage, PostgreSQL deadline index, pool {args.Int("pool", 20)}); {count} sessions created at {createRate:N0}/s (IdleTimeout {idle.TotalSeconds}s; each session deactivated right after its create), {remaining} activations left after DeactivateOnIdle, {endedBefore} ended before the sweep, {due} deadline rows due; {expired}/{count} expired by Janitors.RunAsync ({partitions} partitions, one ExpireIfDue grain call per due row) in {sweepSeconds:F2}s (CPU per session during the sweep: silo {selfCpu.TotalMicroseconds / count:F1} us, PostgreSQL {postgresCpu.TotalMicroseconds / count:F1} us; {transactions} transactions), {recorded}/{count} user rows rewritten after {recordedSeconds:F2}s; {dueLeft} deadline rows left; baseline UPDATE of {updated} rows in {baselineSeconds:F3}s; load {load}"),
+                $"PostgreSQL local, in-process silo (PostgreSqlGrainStorage with group commit, PostgreSQL deadline index, pool {args.Int("pool", 20)}); {count} sessions created at {createRate:N0}/s (IdleTimeout {idle.TotalSeconds}s; each session deactivated right after its create), {remaining} activations left after DeactivateOnIdle, {endedBefore} ended before the sweep, {due} deadline rows due; {expired}/{count} expired by Janitors.RunAsync ({partitions} partitions, one ExpireIfDue grain call per due row) in {sweepSeconds:F2}s (CPU per session during the sweep: silo {selfCpu.TotalMicroseconds / count:F1} us, PostgreSQL {postgresCpu.TotalMicroseconds / count:F1} us; {transactions} transactions), {recorded}/{count} user rows rewritten after {recordedSeconds:F2}s; {dueLeft} deadline rows left; baseline UPDATE of {updated} rows in {baselineSeconds:F3}s; load {load}"),
         });
     }
 

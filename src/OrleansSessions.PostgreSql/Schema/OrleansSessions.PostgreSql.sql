@@ -1,6 +1,6 @@
 -- OrleansSessions on PostgreSQL: the tables and stored queries that Orleans' ADO.NET providers
 -- (Microsoft.Orleans.Clustering.AdoNet, .Persistence.AdoNet, .Reminders.AdoNet, invariant "Npgsql") read and
--- write, and the session deadline index of OrleansSessions.
+-- write, the grain storage of session and user state, and the session deadline index of OrleansSessions.
 --
 -- Written by the project to the providers' query contract: the providers load every query text from OrleansQuery
 -- at start, bind parameters by name (@Name) and read result columns by name (unquoted identifiers below, so
@@ -123,6 +123,22 @@ BEGIN
     END IF;
 END
 $do$;
+
+-- ---------------------------------------------------------------------------------------------------------------
+-- The grain storage of session and user state (PostgreSqlGrainStorage, storage name "OrleansSessions"): one row per
+-- grain state, keyed by ServiceId, state name and GrainId (its string form "type/key"). version is the ETag: 1 on
+-- insert, +1 on every write; a clear deletes the row. Writes arrive in groups (one multi-row statement per group, one
+-- commit); fillfactor leaves room on each page so that a rewrite of a row stays on its page (HOT: no index write).
+CREATE TABLE IF NOT EXISTS orleanssessions_state
+(
+    service_id  varchar(150) NOT NULL,
+    state_name  varchar(512) NOT NULL,
+    grain_id    text         NOT NULL,
+    payload     bytea        NOT NULL,
+    version     integer      NOT NULL,
+    modified_on timestamptz  NOT NULL DEFAULT now(),
+    CONSTRAINT pk_orleanssessions_state PRIMARY KEY (service_id, state_name, grain_id)
+) WITH (fillfactor = 80);
 
 -- ---------------------------------------------------------------------------------------------------------------
 -- The query texts. Re-running the script replaces texts that changed, so a new build's queries take effect at the
