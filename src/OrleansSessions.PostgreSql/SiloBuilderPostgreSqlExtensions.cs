@@ -3,7 +3,6 @@ using Microsoft.Extensions.DependencyInjection.Extensions;
 using Microsoft.Extensions.Options;
 using Npgsql;
 using Orleans.Configuration;
-using Orleans.Serialization;
 using Orleans.Runtime.Hosting;
 using Orleans.Storage;
 using OrleansSessions.Grains;
@@ -113,10 +112,7 @@ public static class SiloBuilderPostgreSqlExtensions
     {
         services.AddOptions<PostgreSqlGrainStorageOptions>(name)
             .Validate(o => o.MaxGroupSize >= 1, $"{nameof(PostgreSqlGrainStorageOptions.MaxGroupSize)} of the grain storage '{name}' must be >= 1")
-            .Validate(o => o.MaxGroupsInFlight >= 1, $"{nameof(PostgreSqlGrainStorageOptions.MaxGroupsInFlight)} of the grain storage '{name}' must be >= 1")
-            // Orleans' binary serializer (version tolerant through the state types' [Id]s): a session state is about a
-            // tenth of its JSON, which is Orleans' default for storage providers. Set GrainStorageSerializer to change it.
-            .Configure<Serializer>((o, serializer) => o.GrainStorageSerializer ??= new OrleansGrainStorageSerializer(serializer));
+            .Validate(o => o.MaxGroupsInFlight >= 1, $"{nameof(PostgreSqlGrainStorageOptions.MaxGroupsInFlight)} of the grain storage '{name}' must be >= 1");
         services.AddTransient<IPostConfigureOptions<PostgreSqlGrainStorageOptions>, DefaultStorageProviderSerializerOptionsConfigurator<PostgreSqlGrainStorageOptions>>();
         services.AddGrainStorage(name, (sp, key) => new PostgreSqlGrainStorage(
             key,
