@@ -81,7 +81,7 @@ internal sealed partial class SessionGrain : Grain, ISessionGrain, ISessionLifec
         StopLive();
         if (_unwrittenTouches && _validKey && State.IsLive)
         {
-            await TryWriteTouchesAsync();
+            await TryWriteTouchesAsync(reason.ReasonCode == DeactivationReasonCode.ShuttingDown);
         }
         if (_validKey && State.IsLive && State.ExpiresAt > _indexedDeadline)
         {
@@ -201,12 +201,24 @@ internal sealed partial class SessionGrain : Grain, ISessionGrain, ISessionLifec
         return WriteTouchNowAsync();
     }
 
-    private async Task TryWriteTouchesAsync()
+    private async Task TryWriteTouchesAsync(bool shuttingDown)
     {
         try
         {
             await _state.WriteStateAsync();
             _unwrittenTouches = false;
+        }
+        catch (Exception exception) when (shuttingDown)
+        {
+            // Every live session of the silo tries at once: one warning, not one per session.
+            if (_services.IsFirstShutdownWriteFailure())
+            {
+                SessionLog.TouchesNotWrittenAtShutdown(_services.SessionLogger, exception, State.SessionId);
+            }
+            else
+            {
+                SessionLog.MoreTouchesNotWrittenAtShutdown(_services.SessionLogger, State.SessionId);
+            }
         }
         catch (Exception exception)
         {

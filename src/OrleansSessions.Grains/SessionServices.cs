@@ -22,6 +22,7 @@ internal sealed class SessionServices(
     IServiceProvider serviceProvider)
 {
     private Task<IAsyncStream<SessionEvent>>? _events;
+    private int _shutdownWriteFailures;
 
     public SessionOptions Options { get; } = sessionOptions.Value;
 
@@ -36,6 +37,9 @@ internal sealed class SessionServices(
     public ILogger UserLogger { get; } = loggerFactory.CreateLogger("OrleansSessions.Grains.UserSessionsGrain");
 
     public ILogger JanitorLogger { get; } = loggerFactory.CreateLogger("OrleansSessions.Grains.JanitorGrain");
+
+    /// <summary>True for the first write-behind failure of this silo's shutdown (every live session deactivates at once).</summary>
+    public bool IsFirstShutdownWriteFailure() => Interlocked.Increment(ref _shutdownWriteFailures) == 1;
 
     /// <summary>
     /// The session events stream, one object for the silo. Taken on a thread-pool thread, outside any activation: asked

@@ -53,6 +53,12 @@ internal static partial class SessionLog
     [LoggerMessage(EventId = 1019, EventName = "TouchesNotWritten", Level = LogLevel.Warning, Message = "Session {SessionId}: writing its touches at deactivation failed; the stored state keeps its last written activity")]
     public static partial void TouchesNotWritten(ILogger logger, Exception exception, string sessionId);
 
+    [LoggerMessage(EventId = 1021, EventName = "TouchesNotWrittenAtShutdown", Level = LogLevel.Warning, Message = "Session {SessionId}: writing its touches failed while the silo shuts down (with Orleans' memory storage, its storage grains may already be gone); the stored state keeps its last written activity. Further such failures of this shutdown are logged at Debug")]
+    public static partial void TouchesNotWrittenAtShutdown(ILogger logger, Exception exception, string sessionId);
+
+    [LoggerMessage(EventId = 1022, EventName = "MoreTouchesNotWrittenAtShutdown", Level = LogLevel.Debug, Message = "Session {SessionId}: writing its touches failed while the silo shuts down")]
+    public static partial void MoreTouchesNotWrittenAtShutdown(ILogger logger, string sessionId);
+
     [LoggerMessage(EventId = 1020, EventName = "RetentionReminderFailed", Level = LogLevel.Warning, Message = "User {UserId}: registering the history-retention reminder failed; retried at the user's next write")]
     public static partial void RetentionReminderFailed(ILogger logger, Exception exception, string userId);
 }
