@@ -241,31 +241,14 @@ public sealed class GrainStorageGroupCommitTests(PostgreSqlFixture fixture) : IA
     }
 
     /// <summary>Waits until a backend waits on a lock that the backend <paramref name="holder"/> holds (the writer's group).</summary>
-    private async Task WaitUntilBlockedAsync(int holder)
-    {
-        var deadline = DateTime.UtcNow + Deadline;
-        while (await fixture.ScalarAsync<long>("SELECT count(*) FROM pg_stat_activity WHERE $1 = ANY(pg_blocking_pids(pid))", holder) == 0)
-        {
-            if (DateTime.UtcNow > deadline)
-            {
-                throw new TimeoutException("Timed out waiting for the writer's group to wait on the test's row lock.");
-            }
-            await Task.Delay(5);
-        }
-    }
+    private Task WaitUntilBlockedAsync(int holder)
+        => Poll.UntilAsync(
+            async () => await fixture.ScalarAsync<long>("SELECT count(*) FROM pg_stat_activity WHERE $1 = ANY(pg_blocking_pids(pid))", holder) > 0,
+            "the writer's group waiting on the test's row lock",
+            Deadline);
 
-    private static async Task WaitAsync(Func<bool> condition, string what)
-    {
-        var deadline = DateTime.UtcNow + Deadline;
-        while (!condition())
-        {
-            if (DateTime.UtcNow > deadline)
-            {
-                throw new TimeoutException($"Timed out waiting for {what}.");
-            }
-            await Task.Delay(5);
-        }
-    }
+    private static Task WaitAsync(Func<bool> condition, string what)
+        => Poll.UntilAsync(() => Task.FromResult(condition()), what, Deadline);
 
     private async Task<GrainState<Dictionary<string, string>>> StoredAsync(GrainId grainId, string value)
     {
