@@ -1,0 +1,89 @@
+using Npgsql;
+
+namespace OrleansSessions.PostgreSql.Tests;
+
+/// <summary>
+/// The plans PostgreSQL makes for the group commit's statements (<see cref="PostgreSqlStateWriter"/>) when it plans
+/// them from the statistics of a nearly empty table, as a prepared statement's generic plan made early in a silo's life
+/// is: every statement must still reach the state table only by one primary-key probe per operation (an index scan on
+/// the whole key) and the probed row's ctid, never by a scan of the ServiceId's rows. The table is a temporary copy of
+/// the state table (same columns and key) holding three rows, analysed, on one connection.
+/// </summary>
+[Collection(PostgreSqlCollection.Name)]
+public sealed class StateWriterPlanTests(PostgreSqlFixture fixture)
+{
+    public static TheoryData<string, string, string> Statements => new()
+    {
+        { "write", PostgreSqlStateWriter.WriteSql, "text, integer[], text[], text[], bytea[], integer[]" },
+        { "delete", PostgreSqlStateWriter.DeleteSql, "text, integer[], text[], text[], integer[]" },
+        { "read", PostgreSqlStateWriter.ReadSql, "text, integer[], text[], text[]" },
+    };
+
+    [Theory]
+    [MemberData(nameof(Statements))]
+    public async Task A_generic_plan_made_on_a_nearly_empty_table_probes_the_key_per_operation(string name, string sql, string parameterTypes)
+    {
+        await using var connection = await fixture.DataSource.OpenConnectionAsync();
+        await ExecuteAsync(connection, $"""
+            CREATE TEMP TABLE {PostgreSqlSchema.StateTable} (LIKE public.{PostgreSqlSchema.StateTable} INCLUDING ALL);
+            INSERT INTO {PostgreSqlSchema.StateTable} (service_id, state_name, grain_id, payload, version, modified_on)
+            SELECT 'plan', 'state', 'grain/' || g, '\x00'::bytea, 1, now() FROM generate_series(1, 3) g;
+            ANALYZE {PostgreSqlSchema.StateTable};
+            SET plan_cache_mode = force_generic_plan;
+            """);
+        await using var transaction = await connection.BeginTransactionAsync();
+        await ExecuteAsync(connection, PostgreSqlStateWriter.PlannerSql);
+        await ExecuteAsync(connection, $"PREPARE plan_{name}({parameterTypes}) AS {sql}");
+        var arguments = name switch
+        {
+            "write" => "'plan', '{0,1}', '{state,state}', '{grain/1,grain/9}', '{\"\\\\x01\",\"\\\\x02\"}', '{1,NULL}'",
+            "delete" => "'plan', '{0,1}', '{state,state}', '{grain/1,grain/2}', '{1,1}'",
+            _ => "'plan', '{0,1}', '{state,state}', '{grain/1,grain/9}'",
+        };
+
+        var plan = new List<string>();
+        await using (var explain = new NpgsqlCommand($"EXPLAIN EXECUTE plan_{name}({arguments})", connection))
+        await using (var reader = await explain.ExecuteReaderAsync())
+        {
+            while (await reader.ReadAsync())
+            {
+                plan.Add(reader.GetString(0).Trim());
+            }
+        }
+        var text = string.Join('\n', plan);
+
+        Assert.DoesNotContain("Seq Scan", text, StringComparison.Ordinal);
+        Assert.DoesNotContain("Bitmap", text, StringComparison.Ordinal);
+        var reads = 0;
+        for (var i = 0; i < plan.Count; i++)
+        {
+            var line = plan[i];
+            if (!line.Contains($" on {PostgreSqlSchema.StateTable}", StringComparison.Ordinal))
+            {
+                continue;
+            }
+            var node = line.TrimStart('-', '>', ' ');
+            if (node.StartsWith("Index Scan using", StringComparison.Ordinal))
+            {
+                // The whole key: ServiceId, state name and grain id of the operation.
+                Assert.Contains("grain_id =", plan[i + 1], StringComparison.Ordinal);
+                Assert.Contains("state_name", plan[i + 1], StringComparison.Ordinal);
+                reads++;
+            }
+            else
+            {
+                Assert.True(
+                    node.StartsWith("Tid Scan", StringComparison.Ordinal) || node.StartsWith("Update on", StringComparison.Ordinal)
+                    || node.StartsWith("Delete on", StringComparison.Ordinal) || node.StartsWith("Insert on", StringComparison.Ordinal),
+                    $"the state table is reached by '{node}' in:\n{text}");
+            }
+        }
+        Assert.True(reads >= 1, $"no key probe in:\n{text}");
+    }
+
+    private static async Task ExecuteAsync(NpgsqlConnection connection, string sql)
+    {
+        await using var command = new NpgsqlCommand(sql, connection);
+        await command.ExecuteNonQueryAsync();
+    }
+}
