@@ -6,26 +6,21 @@ namespace OrleansSessions.PostgreSql;
 /// <summary>
 /// The session deadline index in the <c>orleanssessions_deadlines</c> table (<see cref="PostgreSqlSchema"/>), scoped by
 /// the Orleans ServiceId like grain state: one row per live session, read by the janitor one partition at a time.
-/// Every call is one statement on a pooled connection; the table must exist (<see cref="PostgreSqlSchema.ApplyAsync"/>,
-/// which the silo runs at start).
+/// Upserts and removes join a group commit of their own (the one <see cref="PostgreSqlGrainStorage"/> uses): those
+/// pending at one moment go as one transaction, and each call returns after that commit. A read is one statement on a
+/// pooled connection. The table must exist (<see cref="PostgreSqlSchema.ApplyAsync"/>, which the silo runs at start).
 /// </summary>
 /// <remarks>
 /// Deadlines are stored with microsecond precision, truncated toward earlier times, so a stored deadline stays a lower
 /// bound of the session's real deadline as <see cref="ISessionDeadlineIndex"/> requires. Connection failures surface as
-/// <see cref="NpgsqlException"/> (see <see cref="NpgsqlException.IsTransient"/>); nothing is retried here.
+/// <see cref="NpgsqlException"/> (see <see cref="NpgsqlException.IsTransient"/>), for every call of a failed group;
+/// nothing is retried here.
 /// </remarks>
-public sealed class PostgreSqlSessionDeadlineIndex : ISessionDeadlineIndex
+public sealed class PostgreSqlSessionDeadlineIndex : ISessionDeadlineIndex, IAsyncDisposable
 {
-    private const string UpsertSql = $"""
-        INSERT INTO {PostgreSqlSchema.DeadlinesTable} (service_id, session_id, user_id, partition, deadline)
-        VALUES ($1, $2, $3, $4, $5)
-        ON CONFLICT (service_id, session_id) DO UPDATE
-           SET user_id = EXCLUDED.user_id, partition = EXCLUDED.partition, deadline = EXCLUDED.deadline
-        """;
-
-    private const string RemoveSql = $"""
-        DELETE FROM {PostgreSqlSchema.DeadlinesTable} WHERE service_id = $1 AND session_id = $2
-        """;
+    // As the state storage's defaults (PostgreSqlGrainStorageOptions).
+    private const int MaxGroupSize = 256;
+    private const int MaxGroupsInFlight = 4;
 
     private const string ReadDueSql = $"""
         SELECT session_id, user_id, deadline
@@ -37,6 +32,7 @@ public sealed class PostgreSqlSessionDeadlineIndex : ISessionDeadlineIndex
 
     private readonly NpgsqlDataSource _dataSource;
     private readonly string _serviceId;
+    private readonly PostgreSqlStateWriter _writer;
 
     /// <summary>Creates the index over a pooled data source, for one Orleans ServiceId.</summary>
     /// <param name="dataSource">The pool; not disposed by the index.</param>
@@ -47,10 +43,14 @@ public sealed class PostgreSqlSessionDeadlineIndex : ISessionDeadlineIndex
         ArgumentException.ThrowIfNullOrWhiteSpace(serviceId);
         _dataSource = dataSource;
         _serviceId = serviceId;
+        _writer = new PostgreSqlStateWriter(dataSource, serviceId, MaxGroupSize, MaxGroupsInFlight);
     }
 
     /// <summary>The ServiceId the rows are scoped by.</summary>
     public string ServiceId => _serviceId;
+
+    /// <summary>Transactions the upserts and removes ran in so far: what the tests count.</summary>
+    internal long Transactions => _writer.Transactions;
 
     /// <inheritdoc />
     public async ValueTask UpsertAsync(string sessionId, string userId, DateTimeOffset deadline, int partition, CancellationToken cancellationToken = default)
@@ -59,13 +59,8 @@ public sealed class PostgreSqlSessionDeadlineIndex : ISessionDeadlineIndex
         ArgumentNullException.ThrowIfNull(userId);
         ArgumentOutOfRangeException.ThrowIfNegative(partition);
         cancellationToken.ThrowIfCancellationRequested();
-        await using var command = _dataSource.CreateCommand(UpsertSql);
-        command.Parameters.Add(new NpgsqlParameter<string> { TypedValue = _serviceId });
-        command.Parameters.Add(new NpgsqlParameter<string> { TypedValue = sessionId });
-        command.Parameters.Add(new NpgsqlParameter<string> { TypedValue = userId });
-        command.Parameters.Add(new NpgsqlParameter<int> { TypedValue = partition });
-        command.Parameters.Add(new NpgsqlParameter<DateTimeOffset> { TypedValue = deadline.ToUniversalTime() });
-        await command.ExecuteNonQueryAsync(cancellationToken).ConfigureAwait(false);
+        await _writer.RunAsync(new DeadlineOperation(StateOperationKind.DeadlineUpsert, sessionId, userId, partition, deadline.ToUniversalTime()))
+            .ConfigureAwait(false);
     }
 
     /// <inheritdoc />
@@ -73,10 +68,8 @@ public sealed class PostgreSqlSessionDeadlineIndex : ISessionDeadlineIndex
     {
         ArgumentNullException.ThrowIfNull(sessionId);
         cancellationToken.ThrowIfCancellationRequested();
-        await using var command = _dataSource.CreateCommand(RemoveSql);
-        command.Parameters.Add(new NpgsqlParameter<string> { TypedValue = _serviceId });
-        command.Parameters.Add(new NpgsqlParameter<string> { TypedValue = sessionId });
-        await command.ExecuteNonQueryAsync(cancellationToken).ConfigureAwait(false);
+        await _writer.RunAsync(new DeadlineOperation(StateOperationKind.DeadlineRemove, sessionId, string.Empty, partition, default))
+            .ConfigureAwait(false);
     }
 
     /// <inheritdoc />
@@ -97,4 +90,7 @@ public sealed class PostgreSqlSessionDeadlineIndex : ISessionDeadlineIndex
         }
         return result;
     }
+
+    /// <summary>Waits for the upserts and removes queued so far, then stops taking new ones.</summary>
+    public ValueTask DisposeAsync() => _writer.DisposeAsync();
 }

@@ -87,6 +87,26 @@ internal sealed class PostgreSqlStateWriter : IAsyncDisposable
             OFFSET 0) x
         """;
 
+    // The session deadline index (PostgreSqlSessionDeadlineIndex) groups its upserts and removes the same way.
+    internal const string UpsertDeadlinesSql = $"""
+        INSERT INTO {PostgreSqlSchema.DeadlinesTable} (service_id, session_id, user_id, partition, deadline)
+        SELECT $1, d.session_id, d.user_id, d.partition, d.deadline
+          FROM unnest($2::text[], $3::text[], $4::integer[], $5::timestamptz[]) AS d(session_id, user_id, partition, deadline)
+        ON CONFLICT (service_id, session_id) DO UPDATE
+           SET user_id = EXCLUDED.user_id, partition = EXCLUDED.partition, deadline = EXCLUDED.deadline
+        """;
+
+    internal const string RemoveDeadlinesSql = $"""
+        DELETE FROM {PostgreSqlSchema.DeadlinesTable} d
+         USING (SELECT x.tid
+                  FROM unnest($2::text[]) AS r(session_id)
+                 CROSS JOIN LATERAL (
+                    SELECT p.ctid AS tid FROM {PostgreSqlSchema.DeadlinesTable} p
+                     WHERE p.service_id = $1 AND p.session_id = r.session_id
+                    OFFSET 0) x) l
+         WHERE d.ctid = l.tid
+        """;
+
     private readonly NpgsqlDataSource _dataSource;
     private readonly string _serviceId;
     private readonly Channel<StateOperation> _pending = Channel.CreateUnbounded<StateOperation>(new UnboundedChannelOptions { SingleReader = true });
@@ -250,7 +270,8 @@ internal sealed class PostgreSqlStateWriter : IAsyncDisposable
                     AddStatement(batch, group, StateOperationKind.Write, WriteSql);
                     AddStatement(batch, group, StateOperationKind.Delete, DeleteSql);
                     AddStatement(batch, group, StateOperationKind.Read, ReadSql);
-                    // Four statement texts in all: each is parsed once per physical connection.
+                    AddDeadlineStatements(batch, group);
+                    // At most six statement texts in all: each is parsed once per physical connection.
                     await batch.PrepareAsync().ConfigureAwait(false);
                     Interlocked.Increment(ref _transactions);
                     // Several statements without a transaction of their own: one implicit transaction, committed at the
@@ -287,6 +308,40 @@ internal sealed class PostgreSqlStateWriter : IAsyncDisposable
         foreach (var operation in group)
         {
             operation.TrySetResult();
+        }
+    }
+
+    private void AddDeadlineStatements(NpgsqlBatch batch, List<StateOperation> group)
+    {
+        List<DeadlineOperation>? upserts = null;
+        List<string>? removes = null;
+        foreach (var operation in group)
+        {
+            if (operation is DeadlineOperation { Kind: StateOperationKind.DeadlineUpsert } upsert)
+            {
+                (upserts ??= []).Add(upsert);
+            }
+            else if (operation.Kind == StateOperationKind.DeadlineRemove)
+            {
+                (removes ??= []).Add(operation.GrainId);
+            }
+        }
+        if (upserts is not null)
+        {
+            var command = new NpgsqlBatchCommand(UpsertDeadlinesSql);
+            command.Parameters.Add(new NpgsqlParameter<string> { TypedValue = _serviceId });
+            command.Parameters.Add(new NpgsqlParameter<string[]> { TypedValue = upserts.Select(u => u.GrainId).ToArray() });
+            command.Parameters.Add(new NpgsqlParameter<string[]> { TypedValue = upserts.Select(u => u.UserId).ToArray() });
+            command.Parameters.Add(new NpgsqlParameter<int[]> { TypedValue = upserts.Select(u => u.Partition).ToArray() });
+            command.Parameters.Add(new NpgsqlParameter<DateTimeOffset[]> { TypedValue = upserts.Select(u => u.Deadline).ToArray() });
+            batch.BatchCommands.Add(command);
+        }
+        if (removes is not null)
+        {
+            var command = new NpgsqlBatchCommand(RemoveDeadlinesSql);
+            command.Parameters.Add(new NpgsqlParameter<string> { TypedValue = _serviceId });
+            command.Parameters.Add(new NpgsqlParameter<string[]> { TypedValue = removes.ToArray() });
+            batch.BatchCommands.Add(command);
         }
     }
 
@@ -351,6 +406,24 @@ internal enum StateOperationKind
     Read,
     Write,
     Delete,
+    DeadlineUpsert,
+    DeadlineRemove,
+}
+
+/// <summary>
+/// An upsert or remove of one row of the session deadline index: <see cref="StateOperation.GrainId"/> holds the
+/// session id, <see cref="StateOperation.StateName"/> the table's name (so the row key never meets a state row's).
+/// Completed after its group's commit, with no <see cref="StateOperation.Version"/>.
+/// </summary>
+internal sealed class DeadlineOperation(StateOperationKind kind, string sessionId, string userId, int partition, DateTimeOffset deadline)
+    : StateOperation(kind, PostgreSqlSchema.DeadlinesTable, sessionId, null, null)
+{
+    public string UserId { get; } = userId;
+
+    public int Partition { get; } = partition;
+
+    /// <summary>UTC.</summary>
+    public DateTimeOffset Deadline { get; } = deadline;
 }
 
 /// <summary>
@@ -358,7 +431,7 @@ internal enum StateOperationKind
 /// <see cref="Version"/> is the row's version after the operation (read: as stored) when the row matched, null when
 /// it did not (no row, or the ETag condition failed).
 /// </summary>
-internal sealed class StateOperation(StateOperationKind kind, string stateName, string grainId, byte[]? payload, int? expectedVersion)
+internal class StateOperation(StateOperationKind kind, string stateName, string grainId, byte[]? payload, int? expectedVersion)
     : TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously)
 {
     public StateOperationKind Kind { get; } = kind;

@@ -43,6 +43,23 @@ public sealed class SessionDeadlineIndexTests(PostgreSqlFixture fixture, ITestOu
     }
 
     [Fact]
+    public async Task Concurrent_upserts_and_removes_share_transactions_and_each_returns_after_its_commit()
+    {
+        const int Sessions = 60;
+        var ids = Enumerable.Range(0, Sessions).Select(i => $"sess_group{i:D3}").ToArray();
+        await Task.WhenAll(ids.Select(id => _index.UpsertAsync(id, "u", T0, 2).AsTask()));
+        var afterUpserts = _index.Transactions;
+        Assert.InRange(afterUpserts, 1, Sessions - 1);
+        Assert.Equal(ids, (await _index.ReadDueAsync(2, T0, 1000)).Select(e => e.SessionId).ToArray());
+
+        await Task.WhenAll(ids.Take(Sessions / 2).Select(id => _index.RemoveAsync(id, 2).AsTask())
+            .Concat(ids.Skip(Sessions / 2).Select(id => _index.UpsertAsync(id, "u", T0.AddMinutes(1), 2).AsTask())));
+        Assert.InRange(_index.Transactions - afterUpserts, 1, Sessions - 1);
+        Assert.Empty(await _index.ReadDueAsync(2, T0, 1000));
+        Assert.Equal(ids.Skip(Sessions / 2), (await _index.ReadDueAsync(2, T0.AddMinutes(1), 1000)).Select(e => e.SessionId));
+    }
+
+    [Fact]
     public async Task Upsert_replaces_the_deadline_and_remove_deletes_the_row()
     {
         await _index.UpsertAsync("sess_x", "u", T0, 1);

@@ -6,8 +6,8 @@ namespace OrleansSessions.PostgreSql.Tests;
 /// The plans PostgreSQL makes for the group commit's statements (<see cref="PostgreSqlStateWriter"/>) when it plans
 /// them from the statistics of a nearly empty table, as a prepared statement's generic plan made early in a silo's life
 /// is: every statement must still reach the state table only by one primary-key probe per operation (an index scan on
-/// the whole key) and the probed row's ctid, never by a scan of the ServiceId's rows. The table is a temporary copy of
-/// the state table (same columns and key) holding three rows, analysed, on one connection.
+/// the whole key) and the probed row's ctid, never by a scan of the ServiceId's rows. The tables are temporary copies of
+/// the state and deadline tables (same columns and keys) holding three rows each, analysed, on one connection.
 /// </summary>
 [Collection(PostgreSqlCollection.Name)]
 public sealed class StateWriterPlanTests(PostgreSqlFixture fixture)
@@ -17,6 +17,7 @@ public sealed class StateWriterPlanTests(PostgreSqlFixture fixture)
         { "write", PostgreSqlStateWriter.WriteSql, "text, integer[], text[], text[], bytea[], integer[]" },
         { "delete", PostgreSqlStateWriter.DeleteSql, "text, integer[], text[], text[], integer[]" },
         { "read", PostgreSqlStateWriter.ReadSql, "text, integer[], text[], text[]" },
+        { "remove_deadlines", PostgreSqlStateWriter.RemoveDeadlinesSql, "text, text[]" },
     };
 
     [Theory]
@@ -29,6 +30,10 @@ public sealed class StateWriterPlanTests(PostgreSqlFixture fixture)
             INSERT INTO {PostgreSqlSchema.StateTable} (service_id, state_name, grain_id, payload, version, modified_on)
             SELECT 'plan', 'state', 'grain/' || g, '\x00'::bytea, 1, now() FROM generate_series(1, 3) g;
             ANALYZE {PostgreSqlSchema.StateTable};
+            CREATE TEMP TABLE {PostgreSqlSchema.DeadlinesTable} (LIKE public.{PostgreSqlSchema.DeadlinesTable} INCLUDING ALL);
+            INSERT INTO {PostgreSqlSchema.DeadlinesTable} (service_id, session_id, user_id, partition, deadline)
+            SELECT 'plan', 'sess_' || g, 'user', 0, now() FROM generate_series(1, 3) g;
+            ANALYZE {PostgreSqlSchema.DeadlinesTable};
             SET plan_cache_mode = force_generic_plan;
             """);
         await using var transaction = await connection.BeginTransactionAsync();
@@ -38,6 +43,7 @@ public sealed class StateWriterPlanTests(PostgreSqlFixture fixture)
         {
             "write" => "'plan', '{0,1}', '{state,state}', '{grain/1,grain/9}', '{\"\\\\x01\",\"\\\\x02\"}', '{1,NULL}'",
             "delete" => "'plan', '{0,1}', '{state,state}', '{grain/1,grain/2}', '{1,1}'",
+            "remove_deadlines" => "'plan', '{sess_1,sess_9}'",
             _ => "'plan', '{0,1}', '{state,state}', '{grain/1,grain/9}'",
         };
 
@@ -51,6 +57,7 @@ public sealed class StateWriterPlanTests(PostgreSqlFixture fixture)
             }
         }
         var text = string.Join('\n', plan);
+        var (table, key) = name == "remove_deadlines" ? (PostgreSqlSchema.DeadlinesTable, "session_id =") : (PostgreSqlSchema.StateTable, "grain_id =");
 
         Assert.DoesNotContain("Seq Scan", text, StringComparison.Ordinal);
         Assert.DoesNotContain("Bitmap", text, StringComparison.Ordinal);
@@ -58,16 +65,16 @@ public sealed class StateWriterPlanTests(PostgreSqlFixture fixture)
         for (var i = 0; i < plan.Count; i++)
         {
             var line = plan[i];
-            if (!line.Contains($" on {PostgreSqlSchema.StateTable}", StringComparison.Ordinal))
+            if (!line.Contains($" on {table}", StringComparison.Ordinal))
             {
                 continue;
             }
             var node = line.TrimStart('-', '>', ' ');
             if (node.StartsWith("Index Scan using", StringComparison.Ordinal))
             {
-                // The whole key: ServiceId, state name and grain id of the operation.
-                Assert.Contains("grain_id =", plan[i + 1], StringComparison.Ordinal);
-                Assert.Contains("state_name", plan[i + 1], StringComparison.Ordinal);
+                // The whole key: ServiceId and the operation's state name and grain id (or session id).
+                Assert.Contains(key, plan[i + 1], StringComparison.Ordinal);
+                Assert.Contains("service_id", plan[i + 1], StringComparison.Ordinal);
                 reads++;
             }
             else
