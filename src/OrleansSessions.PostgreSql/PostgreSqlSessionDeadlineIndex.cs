@@ -20,7 +20,7 @@ public sealed class PostgreSqlSessionDeadlineIndex : ISessionDeadlineIndex, IAsy
 {
     // As the state storage's defaults (PostgreSqlGrainStorageOptions).
     private const int MaxGroupSize = 256;
-    private const int MaxGroupsInFlight = 4;
+    private const int MaxGroupsInFlight = 2;
 
     private const string ReadDueSql = $"""
         SELECT session_id, user_id, deadline
