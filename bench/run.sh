@@ -105,7 +105,7 @@ export BENCH_OUT="$RAW" BENCH_PIDS="$PIDS"
 if [ "$MODE" = quick ]; then
   ARGS_inproc="--sessions 10000 --creates 10000 --seconds 5 --warmup-seconds 2"
   ARGS_memory="--sessions 100000"
-  ARGS_expiry="--sessions 100000 --idle-seconds 20"
+  ARGS_expiry="--sessions 100000 --idle-seconds 45"
   ARGS_expiry_srvgc="$ARGS_expiry --variant serverGC"
   ARGS_expiry_gen0small="$ARGS_expiry --variant gen0size4MiB"
   ARGS_network="--sessions 10000 --seconds 4 --warmup-seconds 1.5 --redis-seconds 3"
