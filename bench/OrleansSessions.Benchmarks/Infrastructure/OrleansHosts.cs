@@ -58,8 +58,13 @@ internal sealed class InProcessSilo : IAsyncDisposable
         {
             silo.AddOrleansSessions();
             // IManagementGrain.ForceActivationCollection over 1,000,000 activations (the memory step of a full run) answers
-            // only after they are collected, which takes longer than Orleans' 30 s default.
-            silo.Configure<SiloMessagingOptions>(o => o.ResponseTimeout = TimeSpan.FromMinutes(10));
+            // only after they are collected, which takes longer than Orleans' 30 s defaults.
+            silo.Configure<SiloMessagingOptions>(o =>
+            {
+                o.ResponseTimeout = TimeSpan.FromMinutes(10);
+                // The management grain's own calls to each silo's control system target.
+                o.SystemResponseTimeout = TimeSpan.FromMinutes(10);
+            });
             if (postgres is null && redis is null)
             {
                 silo.UseLocalhostClustering(siloPort, gatewayPort, null, ServiceId, clusterId);
