@@ -52,7 +52,7 @@ internal sealed class PrivateRedis : IAsyncDisposable
     {
         var directory = Path.Combine(Path.GetTempPath(), "orleanssessions-redis-" + Guid.NewGuid().ToString("N")[..8]);
         Directory.CreateDirectory(directory);
-        var redis = new PrivateRedis(directory, Ports.Next());
+        var redis = new PrivateRedis(directory, Ports.Free());
         try
         {
             await redis.LaunchAsync().ConfigureAwait(false);

@@ -217,7 +217,7 @@ internal sealed class PrivatePostgres : IAsyncDisposable
     {
         var directory = Path.Combine(Path.GetTempPath(), "orleanssessions-pg-" + Guid.NewGuid().ToString("N")[..8]);
         Directory.CreateDirectory(directory);
-        var postgres = new PrivatePostgres(directory, Ports.Next());
+        var postgres = new PrivatePostgres(directory, Ports.Free());
         try
         {
             if (Environment.UserName == "root")

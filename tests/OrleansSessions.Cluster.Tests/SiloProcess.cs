@@ -100,7 +100,7 @@ public sealed class SiloProcess : IAsyncDisposable
         {
             throw new FileNotFoundException("Build the silo first (dotnet build silo).", dll);
         }
-        var (siloPort, gatewayPort, httpPort) = (Ports.Next(), Ports.Next(), Ports.Next());
+        var (siloPort, gatewayPort, httpPort) = (Ports.Free(), Ports.Free(), Ports.Free());
         var info = new ProcessStartInfo("dotnet")
         {
             RedirectStandardOutput = true,
@@ -227,30 +227,6 @@ public sealed class SiloProcess : IAsyncDisposable
             catch (InvalidOperationException)
             {
                 // already gone
-            }
-        }
-    }
-}
-
-/// <summary>Free loopback TCP ports, never the same one twice in this test process.</summary>
-internal static class Ports
-{
-    private static readonly HashSet<int> Used = [];
-
-    public static int Next()
-    {
-        lock (Used)
-        {
-            while (true)
-            {
-                using var listener = new TcpListener(IPAddress.Loopback, 0);
-                listener.Start();
-                var port = ((IPEndPoint)listener.LocalEndpoint).Port;
-                listener.Stop();
-                if (Used.Add(port))
-                {
-                    return port;
-                }
             }
         }
     }

@@ -44,7 +44,7 @@ public sealed partial class PackageTests : IDisposable
               </packageSources>
             </configuration>
             """);
-        string[] ports = [FreePort().ToString(CultureInfo.InvariantCulture), FreePort().ToString(CultureInfo.InvariantCulture), FreePort().ToString(CultureInfo.InvariantCulture)];
+        string[] ports = [Ports.Free().ToString(CultureInfo.InvariantCulture), Ports.Free().ToString(CultureInfo.InvariantCulture), Ports.Free().ToString(CultureInfo.InvariantCulture)];
         var run = await RunAsync("dotnet", ["run", $"-p:OrleansSessionsVersion={_version}", "--", .. ports], app, TimeSpan.FromMinutes(6));
         Assert.True(run.ExitCode == 0, run.Output);
 
@@ -120,13 +120,6 @@ public sealed partial class PackageTests : IDisposable
         {
             File.Copy(file, Path.Combine(to, Path.GetFileName(file)));
         }
-    }
-
-    private static int FreePort()
-    {
-        using var listener = new TcpListener(IPAddress.Loopback, 0);
-        listener.Start();
-        return ((IPEndPoint)listener.LocalEndpoint).Port;
     }
 
     private static async Task<(int ExitCode, string Output)> RunAsync(string fileName, string[] arguments, string directory, TimeSpan timeout, Dictionary<string, string>? environment = null)

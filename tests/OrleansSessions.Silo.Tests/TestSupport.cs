@@ -109,16 +109,6 @@ internal static class ApiCluster
 }
 
 /// <summary>Free TCP ports on loopback.</summary>
-internal static class Ports
-{
-    public static int Free()
-    {
-        using var listener = new TcpListener(IPAddress.Loopback, 0);
-        listener.Start();
-        return ((IPEndPoint)listener.LocalEndpoint).Port;
-    }
-}
-
 /// <summary>
 /// One silo as its own process (the built silo/bin/.../OrleansSessions.Silo.dll) on free ports. Started with
 /// <see cref="StartAsync"/>, which returns once /healthz answers 200; disposed with SIGTERM (graceful stop), or
