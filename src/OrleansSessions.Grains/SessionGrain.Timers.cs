@@ -35,7 +35,12 @@ internal sealed partial class SessionGrain
         ArmTimers(now);
     }
 
-    private void StopLive()
+    /// <summary>
+    /// Stops the timer and the live count. While the activation stays (the session ended), it also gives up the
+    /// keep-alive so idle collection can take it; during deactivation there is nothing to give up, and an activation
+    /// that a shutdown has already invalidated refuses DelayDeactivation.
+    /// </summary>
+    private void StopLive(bool deactivating = false)
     {
         _timer?.Dispose();
         _timer = null;
@@ -43,7 +48,10 @@ internal sealed partial class SessionGrain
         {
             _countedActivation = false;
             _services.Metrics.ActivationStopped();
-            DelayDeactivation(TimeSpan.Zero);
+            if (!deactivating)
+            {
+                DelayDeactivation(TimeSpan.Zero);
+            }
         }
     }
 

@@ -78,7 +78,7 @@ internal sealed partial class SessionGrain : Grain, ISessionGrain, ISessionLifec
 
     public override async Task OnDeactivateAsync(DeactivationReason reason, CancellationToken cancellationToken)
     {
-        StopLive();
+        StopLive(deactivating: true);
         if (_unwrittenTouches && _validKey && State.IsLive)
         {
             await TryWriteTouchesAsync(reason.ReasonCode == DeactivationReasonCode.ShuttingDown);
