@@ -118,7 +118,7 @@ if [ "$MODE" = quick ]; then
 else
   ARGS_inproc="--sessions 100000 --creates 100000 --seconds 10 --depths 1,64,1024"
   ARGS_memory="--sessions 1000000"
-  ARGS_expiry="--sessions 1000000 --idle-seconds 120"
+  ARGS_expiry="--sessions 1000000 --idle-seconds 540"
   ARGS_expiry_srvgc="$ARGS_expiry --variant serverGC"
   ARGS_expiry_gen0small="$ARGS_expiry --variant gen0size4MiB"
   ARGS_network="--sessions 100000 --seconds 10 --warmup-seconds 3 --redis-seconds 8"

@@ -90,6 +90,11 @@ internal static class ExpiryLag
         }
         await Task.WhenAll(tasks);
         var createSeconds = stopwatch.Elapsed.TotalSeconds;
+        int expiredDuringCreates;
+        lock (gate)
+        {
+            expiredDuringCreates = expired;
+        }
         var metrics = silo.Services.GetRequiredService<SessionMetrics>();
         var live = metrics.ActiveSessionActivations;
         Console.WriteLine(string.Create(CultureInfo.InvariantCulture, $"  created {count} sessions in {createSeconds:F1}s ({count / createSeconds:N0}/s); {live} session activations; waiting for expiry"));
@@ -145,7 +150,7 @@ internal static class ExpiryLag
         var (baseP50, baseP99, baseMax, scale) = SimulateCleanupThread(Math.Min(count, 100_000));
         var load = Load.Average();
         var note = string.Create(CultureInfo.InvariantCulture,
-            $"{(variant is null ? "" : $"VARIANT {variant} (GC server={System.Runtime.GCSettings.IsServerGC}, latency mode {System.Runtime.GCSettings.LatencyMode}): ")}{count} sessions live at once (created in {createSeconds:F1}s), IdleTimeout {idle.TotalSeconds}s, WarningBefore 0, real time, {live} live session activations after the creates (each with its expiry grain timer); {seen}/{count} expired events{(completed ? "" : " (TIMED OUT)")}; last at +{lastSeconds:F1}s; deadlines spread over {(lastDeadline - firstDeadline).TotalSeconds:F2}s ({count / Math.Max(0.001, (lastDeadline - firstDeadline).TotalSeconds):N0} due/s), ends processed over {(lastEnd - firstDeadline).TotalSeconds:F2}s ({seen / Math.Max(0.001, (lastEnd - firstDeadline).TotalSeconds):N0}/s); {gcNote}; lag at subscriber receipt p50 {byReceipt.Milliseconds(0.5):F1} p99 {byReceipt.Milliseconds(0.99):F1} max {byReceipt.Milliseconds(1):F1} ms; load {load}");
+            $"{(variant is null ? "" : $"VARIANT {variant} (GC server={System.Runtime.GCSettings.IsServerGC}, latency mode {System.Runtime.GCSettings.LatencyMode}): ")}{count} sessions live at once (created in {createSeconds:F1}s), IdleTimeout {idle.TotalSeconds}s, WarningBefore 0, real time, {live} live session activations after the creates (each with its expiry grain timer){(expiredDuringCreates > 0 ? $", {expiredDuringCreates} had expired before the last create (IdleTimeout shorter than the creates)" : "")}; {seen}/{count} expired events{(completed ? "" : " (TIMED OUT)")}; last at +{lastSeconds:F1}s; deadlines spread over {(lastDeadline - firstDeadline).TotalSeconds:F2}s ({count / Math.Max(0.001, (lastDeadline - firstDeadline).TotalSeconds):N0} due/s), ends processed over {(lastEnd - firstDeadline).TotalSeconds:F2}s ({seen / Math.Max(0.001, (lastEnd - firstDeadline).TotalSeconds):N0}/s); {gcNote}; lag at subscriber receipt p50 {byReceipt.Milliseconds(0.5):F1} p99 {byReceipt.Milliseconds(0.99):F1} max {byReceipt.Milliseconds(1):F1} ms; load {load}");
         var baseline = string.Create(CultureInfo.InvariantCulture, $"5-min cleanup thread, simulated at 1/{scale} scale, lags x{scale}");
         ResultSink.Add(new BenchResult
         {
