@@ -33,5 +33,7 @@ internal sealed record BenchResult
 
 [JsonSerializable(typeof(BenchResult))]
 [JsonSerializable(typeof(List<BenchResult>))]
-[JsonSourceGenerationOptions(WriteIndented = false)]
+// A figure that could not be measured (NaN) or did not finish (infinity) is written as "NaN" / "Infinity" rather
+// than failing the step that measured it.
+[JsonSourceGenerationOptions(WriteIndented = false, NumberHandling = JsonNumberHandling.AllowNamedFloatingPointLiterals)]
 internal sealed partial class BenchJsonContext : JsonSerializerContext;

@@ -1,6 +1,7 @@
 using System.Globalization;
 using System.Text;
 using System.Text.Json;
+using System.Text.Json.Serialization;
 using OrleansSessions.Benchmarks.Infrastructure;
 
 namespace OrleansSessions.Benchmarks.Measurements;
@@ -19,7 +20,7 @@ internal static class Report
             ? File.ReadAllLines(raw).Where(l => l.Length > 0).Select(l => JsonSerializer.Deserialize(l, BenchJsonContext.Default.BenchResult)!).ToList()
             : [];
         Directory.CreateDirectory(outDir);
-        File.WriteAllText(Path.Combine(outDir, "latest.json"), JsonSerializer.Serialize(results, new BenchJsonContext(new JsonSerializerOptions { WriteIndented = true }).ListBenchResult) + "\n");
+        File.WriteAllText(Path.Combine(outDir, "latest.json"), JsonSerializer.Serialize(results, new BenchJsonContext(new JsonSerializerOptions { WriteIndented = true, NumberHandling = JsonNumberHandling.AllowNamedFloatingPointLiterals }).ListBenchResult) + "\n");
 
         var md = new StringBuilder();
         md.AppendLine(CultureInfo.InvariantCulture, $"# Benchmark results ({mode})");
