@@ -47,6 +47,8 @@ internal sealed class InProcessSilo : IAsyncDisposable
         builder.Logging.ClearProviders();
         builder.Logging.AddSimpleConsole(o => o.SingleLine = true);
         builder.Logging.SetMinimumLevel(LogLevel.Warning);
+        // The bench process decides when it exits (Ctrl+C included): no console lifetime waiting for the host on exit.
+        builder.Services.AddSingleton<IHostLifetime, ProcessOwnedLifetime>();
         // The silo's warning that server GC is off: the bench runs the silo host's GC settings on purpose.
         builder.Logging.AddFilter("Orleans.Runtime.Silo", LogLevel.Error);
         if (postgres is null && redis is null && builder.Configuration["Sessions:PersistTouches"] is null)
@@ -115,10 +117,20 @@ internal sealed class InProcessSilo : IAsyncDisposable
             return;
         }
         _disposed = true;
+        // A silo holding 1,000,000 activations can take many minutes to stop gracefully (each one deactivates), after
+        // its figures are written: the stop is bounded, and a silo that has not stopped by then is left to the
+        // process's exit (Program ends with Environment.Exit; the host's lifetime does not hold the exit back).
+        using var cts = new CancellationTokenSource(StopTimeout);
+        var stop = _host.StopAsync(cts.Token);
+        var finished = await Task.WhenAny(stop, Task.Delay(StopTimeout + TimeSpan.FromSeconds(5))) == stop;
+        if (!finished)
+        {
+            Console.Error.WriteLine($"  the in-process silo did not stop within {StopTimeout.TotalSeconds:F0} s; left to the process's exit");
+            return;
+        }
         try
         {
-            using var cts = new CancellationTokenSource(TimeSpan.FromSeconds(30));
-            await _host.StopAsync(cts.Token);
+            await stop;
         }
         catch (Exception ex)
         {
@@ -126,6 +138,8 @@ internal sealed class InProcessSilo : IAsyncDisposable
         }
         _host.Dispose();
     }
+
+    private static readonly TimeSpan StopTimeout = TimeSpan.FromSeconds(30);
 }
 
 /// <summary>An Orleans client in the bench process (Host.CreateApplicationBuilder + UseOrleansClient + UseOrleansSessions).</summary>
@@ -173,4 +187,12 @@ internal sealed class ClientHost : IAsyncDisposable
         }
         _host.Dispose();
     }
+}
+
+/// <summary>A host lifetime that neither listens for Ctrl+C/SIGTERM nor holds the process's exit back for the host.</summary>
+internal sealed class ProcessOwnedLifetime : IHostLifetime
+{
+    public Task WaitForStartAsync(CancellationToken cancellationToken) => Task.CompletedTask;
+
+    public Task StopAsync(CancellationToken cancellationToken) => Task.CompletedTask;
 }
