@@ -10,9 +10,9 @@
 # 127.0.0.1:${REDIS_DURABLE_PORT:-6391} (appendonly yes, appendfsync always, in a temporary directory: the storage of
 # janitor-redis and failover-redis, each emptying it first with FLUSHDB) and stops both at the end.
 # Environment: REDIS_PORT, REDIS_DURABLE_PORT, PG (Npgsql connection string of the server; databases are created per
-# measurement), BENCH_STEPS (space-separated subset of: inproc memory expiry expiry-srvgc expiry-gen0small network
-# durable janitor janitor-redis failover failover-redis; quick runs inproc memory expiry network durable janitor failover
-# by default, full runs all).
+# measurement), BENCH_STEPS (space-separated subset of: inproc memory expiry expiry-srvgc expiry-gen0small expiry-gen0large
+# network durable janitor janitor-redis failover failover-redis; quick runs inproc memory expiry network durable janitor
+# failover by default, full runs all but expiry-gen0small and expiry-gen0large, which run when named).
 # Everything runs on Microsoft Orleans: in-process silos (Host.CreateApplicationBuilder + UseOrleans) for inproc,
 # memory, expiry, durable and janitor; processes of the silo host (silo/bin/Release/net10.0/OrleansSessions.Silo.dll, built
 # with the bench) for network and failover; the bare Orleans floor (bench/OrleansSessions.Benchmarks/Bare) beside
@@ -33,7 +33,7 @@ PG="${PG:-Host=127.0.0.1;Port=5432;Username=postgres;Password=postgres}"
 if [ "$MODE" = quick ]; then
   STEPS="${BENCH_STEPS:-inproc memory expiry network durable janitor failover}"
 else
-  STEPS="${BENCH_STEPS:-inproc memory expiry expiry-srvgc expiry-gen0small network durable janitor janitor-redis failover failover-redis}"
+  STEPS="${BENCH_STEPS:-inproc memory expiry expiry-srvgc network durable janitor janitor-redis failover failover-redis}"
 fi
 START=$(date +%s)
 REDIS_PID=""
@@ -108,6 +108,7 @@ if [ "$MODE" = quick ]; then
   ARGS_expiry="--sessions 100000 --idle-seconds 45"
   ARGS_expiry_srvgc="$ARGS_expiry --variant serverGC"
   ARGS_expiry_gen0small="$ARGS_expiry --variant gen0size4MiB"
+  ARGS_expiry_gen0large="$ARGS_expiry --variant gen0size256MiB"
   ARGS_network="--sessions 10000 --seconds 4 --warmup-seconds 1.5 --redis-seconds 3"
   ARGS_durable="--sessions 10000 --seconds 5 --warmup-seconds 2"
   ARGS_janitor="--sessions 5000"
@@ -121,6 +122,7 @@ else
   ARGS_expiry="--sessions 1000000 --idle-seconds 540"
   ARGS_expiry_srvgc="$ARGS_expiry --variant serverGC"
   ARGS_expiry_gen0small="$ARGS_expiry --variant gen0size4MiB"
+  ARGS_expiry_gen0large="$ARGS_expiry --variant gen0size256MiB"
   ARGS_network="--sessions 100000 --seconds 10 --warmup-seconds 3 --redis-seconds 8"
   ARGS_durable="--sessions 100000 --seconds 10 --warmup-seconds 3"
   ARGS_janitor="--sessions 50000"
@@ -144,6 +146,11 @@ for step in $STEPS; do
     # The same expiry run with a 4 MiB gen0 budget (information).
     mode=expiry
     envs=(DOTNET_GCgen0size=0x400000)
+  fi
+  if [ "$step" = expiry-gen0large ]; then
+    # The same expiry run with a 256 MiB gen0 budget (information; the runtime reads it from the environment only).
+    mode=expiry
+    envs=(DOTNET_GCgen0size=0x10000000)
   fi
   if [ "$step" = janitor-redis ] || [ "$step" = failover-redis ]; then
     # The same measurement on the Redis backend (the durable redis-server above).
