@@ -452,7 +452,10 @@ internal sealed partial class SessionGrain : Grain, ISessionGrain, ISessionLifec
         _ = GrainFactory.GetGrain<IUserSessionsRecorder>(info.UserId).SessionEndedAsync(info);
     }
 
-    /// <summary>Publishes an event on the session events stream. A failed publish is logged: the end is stored either way.</summary>
+    /// <summary>
+    /// Publishes an event on the session events stream. A failed publish is counted (sessions.events_failed) and logged,
+    /// at most once per <see cref="SessionServices.PublishFailureLogInterval"/> per silo: the end is stored either way.
+    /// </summary>
     private async Task PublishAsync(SessionEventType type, SessionInfo info, DateTimeOffset now)
     {
         try
@@ -462,7 +465,11 @@ internal sealed partial class SessionGrain : Grain, ISessionGrain, ISessionLifec
         }
         catch (Exception exception)
         {
-            SessionLog.EventPublishFailed(_services.SessionLogger, exception, info.SessionId, type.ToString());
+            _services.Metrics.EventFailed();
+            if (_services.PublishFailureLog.TryLog(out var notLogged))
+            {
+                SessionLog.EventPublishFailed(_services.SessionLogger, exception, info.SessionId, type.ToString(), notLogged);
+            }
         }
     }
 

@@ -19,8 +19,12 @@ internal sealed class SessionServices(
     ISessionDeadlineIndex deadlineIndex,
     SessionMetrics metrics,
     ILoggerFactory loggerFactory,
+    TimeProvider time,
     IServiceProvider serviceProvider)
 {
+    /// <summary>How often a failed event publish is logged at most; the others are counted (sessions.events_failed).</summary>
+    public static readonly TimeSpan PublishFailureLogInterval = TimeSpan.FromSeconds(10);
+
     private Task<IAsyncStream<SessionEvent>>? _events;
     private int _shutdownWriteFailures;
 
@@ -37,6 +41,9 @@ internal sealed class SessionServices(
     public ILogger UserLogger { get; } = loggerFactory.CreateLogger("OrleansSessions.Grains.UserSessionsGrain");
 
     public ILogger JanitorLogger { get; } = loggerFactory.CreateLogger("OrleansSessions.Grains.JanitorGrain");
+
+    /// <summary>Which failed event publishes of this silo are logged: one per <see cref="PublishFailureLogInterval"/>.</summary>
+    public LogThrottle PublishFailureLog { get; } = new(time, PublishFailureLogInterval);
 
     /// <summary>True for the first write-behind failure of this silo's shutdown (every live session deactivates at once).</summary>
     public bool IsFirstShutdownWriteFailure() => Interlocked.Increment(ref _shutdownWriteFailures) == 1;

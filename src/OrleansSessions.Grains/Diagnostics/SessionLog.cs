@@ -65,8 +65,8 @@ internal static partial class SessionLog
 
 internal static partial class SessionLog
 {
-    [LoggerMessage(EventId = 1016, EventName = "EventPublishFailed", Level = LogLevel.Warning, Message = "Session {SessionId}: publishing its {EventType} event failed")]
-    public static partial void EventPublishFailed(ILogger logger, Exception exception, string sessionId, string eventType);
+    [LoggerMessage(EventId = 1016, EventName = "EventPublishFailed", Level = LogLevel.Warning, Message = "Session {SessionId}: publishing its {EventType} event failed; {NotLogged} failed publishes since the last one logged were counted (sessions.events_failed) but not logged")]
+    public static partial void EventPublishFailed(ILogger logger, Exception exception, string sessionId, string eventType, long notLogged);
 
     [LoggerMessage(EventId = 1017, EventName = "JanitorStartFailed", Level = LogLevel.Warning, Message = "Starting the janitor reminders failed (attempt {Attempt}), retrying: {Reason}")]
     public static partial void JanitorStartFailed(ILogger logger, int attempt, string reason);

@@ -5,8 +5,8 @@ namespace OrleansSessions.Grains.Diagnostics;
 
 /// <summary>
 /// The session domain's instruments on the "OrleansSessions" meter (from <see cref="IMeterFactory"/>): sessions.created,
-/// sessions.ended (tag reason), sessions.live, sessions.expiring, sessions.expiry_lag (ms), sessions.activations and
-/// janitor.expired. One instance per silo. The expiry lags are also counted in <see cref="ExpiryLagCounts"/>, which the
+/// sessions.ended (tag reason), sessions.live, sessions.expiring, sessions.events_failed, sessions.expiry_lag (ms),
+/// sessions.activations and janitor.expired. One instance per silo. The expiry lags are also counted in <see cref="ExpiryLagCounts"/>, which the
 /// host reads for its own history of them.
 /// </summary>
 public sealed class SessionMetrics
@@ -20,11 +20,13 @@ public sealed class SessionMetrics
     private readonly Counter<long> _ended;
     private readonly UpDownCounter<long> _live;
     private readonly Counter<long> _expiring;
+    private readonly Counter<long> _eventsFailed;
     private readonly Histogram<double> _expiryLag;
     private readonly Counter<long> _janitorExpired;
     private long _activeActivations;
     private long _createdTotal;
     private long _endedTotal;
+    private long _eventsFailedTotal;
 
     /// <summary>Creates the instruments on a meter of <paramref name="meterFactory"/>.</summary>
     public SessionMetrics(IMeterFactory meterFactory)
@@ -35,6 +37,7 @@ public sealed class SessionMetrics
         _ended = meter.CreateCounter<long>("sessions.ended", description: "Sessions ended, by reason.");
         _live = meter.CreateUpDownCounter<long>("sessions.live", description: "Sessions created minus sessions ended (sum over silos is the cluster's live sessions).");
         _expiring = meter.CreateCounter<long>("sessions.expiring", description: "Expiry warnings published.");
+        _eventsFailed = meter.CreateCounter<long>("sessions.events_failed", description: "Session events whose publish failed: not delivered to any subscriber.");
         _expiryLag = meter.CreateHistogram<double>("sessions.expiry_lag", unit: "ms", description: "Time from a session's deadline to its expiry being processed.");
         _janitorExpired = meter.CreateCounter<long>("janitor.expired", description: "Sessions expired by the janitor.");
         meter.CreateObservableGauge("sessions.activations", () => Interlocked.Read(ref _activeActivations), description: "Activations of live sessions on this silo.");
@@ -48,6 +51,9 @@ public sealed class SessionMetrics
 
     /// <summary>Sessions ended by this silo since it started.</summary>
     public long Ended => Interlocked.Read(ref _endedTotal);
+
+    /// <summary>Session events whose publish failed on this silo since it started (not delivered).</summary>
+    public long EventsFailed => Interlocked.Read(ref _eventsFailedTotal);
 
     /// <summary>The expiry lags recorded by this silo since it started, in buckets.</summary>
     public ExpiryLagHistogram ExpiryLagCounts { get; } = new();
@@ -74,6 +80,12 @@ public sealed class SessionMetrics
     }
 
     internal void Expiring() => _expiring.Add(1);
+
+    internal void EventFailed()
+    {
+        Interlocked.Increment(ref _eventsFailedTotal);
+        _eventsFailed.Add(1);
+    }
 
     internal void JanitorExpired(int count) => _janitorExpired.Add(count);
 
