@@ -124,7 +124,7 @@ internal static class CommandRunner
         {
             if (host is IAsyncDisposable asyncDisposable)
             {
-                await asyncDisposable.DisposeAsync().ConfigureAwait(false);
+                await WithinStopTimeoutAsync(asyncDisposable.DisposeAsync().AsTask()).ConfigureAwait(false);
             }
             else
             {
@@ -134,6 +134,19 @@ internal static class CommandRunner
         catch (Exception)
         {
             // Same as above.
+        }
+    }
+
+    /// <summary>Waits for <paramref name="task"/> (a goodbye to the cluster) at most the stop timeout, so that exiting never hangs on it.</summary>
+    public static async Task WithinStopTimeoutAsync(Task task)
+    {
+        try
+        {
+            await task.WaitAsync(StopTimeout).ConfigureAwait(false);
+        }
+        catch (TimeoutException)
+        {
+            // Left to the process's exit.
         }
     }
 

@@ -24,7 +24,7 @@ internal static class WatchCommand
             }, async (client, output, ct) =>
             {
                 var gate = new object();
-                await using var subscription = await client.SubscribeToSessionEventsAsync(e =>
+                var subscription = await client.SubscribeToSessionEventsAsync(e =>
                 {
                     if (userId is null || string.Equals(e.Session.UserId, userId, StringComparison.Ordinal))
                     {
@@ -43,11 +43,19 @@ internal static class WatchCommand
                     }
                     return Task.CompletedTask;
                 }, ct).ConfigureAwait(false);
-                // On stderr so that stdout holds events only; scripts and tests wait for this line.
-                await output.Error.WriteLineAsync($"watching session events{(userId is null ? "" : $" of {userId}")} (Ctrl+C to stop)").ConfigureAwait(false);
-                await output.Error.FlushAsync(ct).ConfigureAwait(false);
-                await Task.Delay(Timeout.Infinite, ct).ConfigureAwait(false);
-                return ExitCodes.Ok;
+                try
+                {
+                    // On stderr so that stdout holds events only; scripts and tests wait for this line.
+                    await output.Error.WriteLineAsync($"watching session events{(userId is null ? "" : $" of {userId}")} (Ctrl+C to stop)").ConfigureAwait(false);
+                    await output.Error.FlushAsync(ct).ConfigureAwait(false);
+                    await Task.Delay(Timeout.Infinite, ct).ConfigureAwait(false);
+                    return ExitCodes.Ok;
+                }
+                finally
+                {
+                    // Ctrl+C: the unsubscribe is a call to Orleans' pub-sub grain; a slow one does not hold the exit past the stop timeout.
+                    await CommandRunner.WithinStopTimeoutAsync(subscription.DisposeAsync().AsTask()).ConfigureAwait(false);
+                }
             }, cancellationToken);
         });
         return command;
