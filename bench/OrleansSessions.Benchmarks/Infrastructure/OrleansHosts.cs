@@ -154,7 +154,8 @@ internal sealed class ClientHost : IAsyncDisposable
     /// <summary>The client's <see cref="SessionToucher"/> (UseOrleansSessions registers one).</summary>
     public SessionToucher Toucher => _host.Services.GetRequiredService<SessionToucher>();
 
-    public static async Task<ClientHost> StartAsync(IEnumerable<string> gateways, string clusterId)
+    /// <summary>Starts a client on <paramref name="gateways"/>; <paramref name="responseTimeout"/> replaces Orleans' 30 s client response timeout when given.</summary>
+    public static async Task<ClientHost> StartAsync(IEnumerable<string> gateways, string clusterId, TimeSpan? responseTimeout = null)
     {
         var builder = Host.CreateApplicationBuilder(new HostApplicationBuilderSettings { Args = [], EnvironmentName = "Production", DisableDefaults = true });
         builder.Logging.ClearProviders();
@@ -168,7 +169,7 @@ internal sealed class ClientHost : IAsyncDisposable
             }
             o.ClusterId = clusterId;
             o.ConnectTimeout = TimeSpan.FromSeconds(30);
-        }));
+        }).Configure<ClientMessagingOptions>(o => o.ResponseTimeout = responseTimeout ?? o.ResponseTimeout));
         var host = builder.Build();
         await host.StartAsync();
         return new ClientHost(host);

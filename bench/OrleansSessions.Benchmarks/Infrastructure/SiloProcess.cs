@@ -144,6 +144,7 @@ internal sealed class SiloProcess : IAsyncDisposable
         };
         process.Start();
         ChildRegistry.Register(process.Id);
+        silo.OpenLogFile();
         process.BeginOutputReadLine();
         process.BeginErrorReadLine();
         return silo;
@@ -151,9 +152,32 @@ internal sealed class SiloProcess : IAsyncDisposable
 
     private volatile bool _quiet;
     private int _suppressed;
+    private volatile StreamWriter? _logFile;
+
+    /// <summary>With BENCH_SILO_LOGS set to a directory, every line of the silo's output also goes to name-pid.log there.</summary>
+    private void OpenLogFile()
+    {
+        if (Environment.GetEnvironmentVariable("BENCH_SILO_LOGS") is { Length: > 0 } dir)
+        {
+            Directory.CreateDirectory(dir);
+            var path = Path.Combine(dir, $"{_name}-{_process.Id.ToString(CultureInfo.InvariantCulture)}.log");
+            _logFile = new StreamWriter(path) { AutoFlush = true };
+        }
+    }
 
     private void Echo(string line)
     {
+        var file = _logFile;
+        if (file is not null)
+        {
+            lock (file)
+            {
+                if (_logFile == file)
+                {
+                    file.WriteLine(line);
+                }
+            }
+        }
         if (_quiet)
         {
             Interlocked.Increment(ref _suppressed);
@@ -228,6 +252,14 @@ internal sealed class SiloProcess : IAsyncDisposable
         }
         ChildRegistry.Unregister(_process.Id);
         _process.Dispose();
+        if (_logFile is { } file)
+        {
+            lock (file)
+            {
+                _logFile = null;
+                file.Dispose();
+            }
+        }
         if (_suppressed > 0)
         {
             Console.WriteLine($"  [{_name}] {_suppressed} log lines after it was ready not shown");

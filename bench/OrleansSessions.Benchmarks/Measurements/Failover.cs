@@ -39,6 +39,10 @@ internal static class Failover
         }
         var prefix = backend == "PostgreSQL" ? "failover" : "failover.redis";
         var clientCount = args.Int("clients", 2);
+        // The clients' Orleans response timeout (ClientMessagingOptions.ResponseTimeout): a call whose message was lost
+        // with the killed silo's connections fails only when it runs out. 0 keeps Orleans' default (30 s).
+        var responseTimeoutSeconds = args.Double("response-timeout-seconds", 0);
+        TimeSpan? responseTimeout = responseTimeoutSeconds > 0 ? TimeSpan.FromSeconds(responseTimeoutSeconds) : null;
 
         var silos = new List<SiloProcess>();
         var clientHosts = new List<ClientHost>();
@@ -57,7 +61,7 @@ internal static class Failover
             for (var c = 0; c < clientCount; c++)
             {
                 // Each client connects to the gateways it is given and fails over between them.
-                clientHosts.Add(await ClientHost.StartAsync(gateways, clusterId));
+                clientHosts.Add(await ClientHost.StartAsync(gateways, clusterId, responseTimeout));
             }
             var clients = clientHosts.Select(h => h.Client).ToList();
             var ids = new string[count];
@@ -111,7 +115,10 @@ internal static class Failover
             var lost = new string?[count];
             var probeDeadline = TimeSpan.FromSeconds(args.Double("probe-timeout-seconds", 60));
             // Every session probed at once: a bounded parallelism would make the sessions queued behind the affected
-            // ones look slow.
+            // ones look slow. One call per session at a time: a probe waits for its call's answer or failure (Orleans'
+            // response timeout bounds it) before it tries again, so that the probes do not pile abandoned calls on a
+            // cluster that is recovering (with a 2 s client-side give-up and a new call after each, as before 2026-12-03,
+            // 20,000 probes could send up to 10,000 new calls a second into it while the abandoned ones still ran).
             await Task.WhenAll(Enumerable.Range(0, count).Select(i => Task.Run(async () =>
             {
                 var client = clients[i % clients.Count];
@@ -119,7 +126,7 @@ internal static class Failover
                 {
                     try
                     {
-                        var info = await client.GetGrain<ISessionGrain>(ids[i]).TouchAsync().AsTask().WaitAsync(TimeSpan.FromSeconds(2));
+                        var info = await client.GetGrain<ISessionGrain>(ids[i]).TouchAsync().AsTask().WaitAsync(Max(probeDeadline - killedAt.Elapsed, TimeSpan.Zero));
                         answeredAfter[i] = killedAt.Elapsed.TotalSeconds;
                         if (info.LastActivity < ackAtKill[i])
                         {
@@ -156,7 +163,7 @@ internal static class Failover
             var affectedTimes = answeredAfter.Where((_, i) => failedFirst[i]).Order().ToArray();
             var load = Load.Average();
             var note = string.Create(CultureInfo.InvariantCulture,
-                $"3 silo host processes on {backend}, default membership settings of the silo host (1 s probes, 3 misses), {clientCount} Orleans clients with the 3 gateways; {count} sessions under ~{loadRate:N0} touches/s; kill -9 of one silo at {killTime:HH:mm:ss.fff}; {affected} sessions failed at least once, all answered after {max:F2}s (affected p50 {(affectedTimes.Length > 0 ? affectedTimes[affectedTimes.Length / 2] : 0):F2}s); {lostCount} lost{(lostCount > 0 ? ": " + lost.First(l => l is not null) : "")}; load {load}");
+                $"3 silo host processes on {backend}, default membership settings of the silo host (1 s probes, 3 misses), {clientCount} Orleans clients with the 3 gateways (response timeout {(responseTimeout is { } t ? t.TotalSeconds.ToString("0.#", CultureInfo.InvariantCulture) + " s" : "30 s, Orleans' default")}); {count} sessions under ~{loadRate:N0} touches/s; kill -9 of one silo at {killTime:HH:mm:ss.fff}; {affected} sessions failed at least once, all answered after {max:F2}s (affected p50 {(affectedTimes.Length > 0 ? affectedTimes[affectedTimes.Length / 2] : 0):F2}s); {lostCount} lost{(lostCount > 0 ? ": " + lost.First(l => l is not null) : "")}; load {load}");
             ResultSink.Add(new BenchResult
             {
                 Target = prefix + ".allAnswered",
@@ -191,4 +198,6 @@ internal static class Failover
             }
         }
     }
+
+    private static TimeSpan Max(TimeSpan a, TimeSpan b) => a > b ? a : b;
 }
