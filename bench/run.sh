@@ -13,6 +13,7 @@
 # measurement), BENCH_STEPS (space-separated subset of: inproc memory expiry expiry-srvgc expiry-gen0small expiry-gen0large
 # network durable janitor janitor-redis failover failover-redis; quick runs inproc memory expiry network durable janitor
 # failover by default, full runs all but expiry-gen0small and expiry-gen0large, which run when named).
+# BENCH_SILO_LOGS=<dir> keeps the whole log of every silo process (network, failover) as <dir>/<name>-<pid>.log.
 # Everything runs on Microsoft Orleans: in-process silos (Host.CreateApplicationBuilder + UseOrleans) for inproc,
 # memory, expiry, durable and janitor; processes of the silo host (silo/bin/Release/net10.0/OrleansSessions.Silo.dll, built
 # with the bench) for network and failover; the bare Orleans floor (bench/OrleansSessions.Benchmarks/Bare) beside
