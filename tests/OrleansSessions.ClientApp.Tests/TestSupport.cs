@@ -51,7 +51,10 @@ internal static class ClientProcess
     public static Process Start(IEnumerable<string> arguments, IDictionary<string, string?>? environment = null)
     {
         Assert.True(File.Exists(Dll), $"{Dll} is not built");
-        var info = new ProcessStartInfo("dotnet")
+        // Through env --default-signal=INT: a runner started in the background (nohup, "cmd &" in a script) ignores
+        // SIGINT, its children inherit that, and .NET never handles a SIGINT that was ignored when it started, so the
+        // client's Ctrl+C would not be tested there. env resets it and execs dotnet in its place (same process id).
+        var info = new ProcessStartInfo("env")
         {
             RedirectStandardOutput = true,
             RedirectStandardError = true,
@@ -60,6 +63,8 @@ internal static class ClientProcess
             StandardOutputEncoding = Encoding.UTF8,
             StandardErrorEncoding = Encoding.UTF8,
         };
+        info.ArgumentList.Add("--default-signal=INT");
+        info.ArgumentList.Add("dotnet");
         info.ArgumentList.Add(Dll);
         foreach (var argument in arguments)
         {
