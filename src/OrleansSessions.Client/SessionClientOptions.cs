@@ -35,6 +35,15 @@ public sealed class SessionClientOptions
     public TimeSpan ConnectTimeout { get; set; } = TimeSpan.FromSeconds(10);
 
     /// <summary>
+    /// How long a grain call waits for its answer (Orleans' <c>ClientMessagingOptions.ResponseTimeout</c>) before it fails
+    /// with a <see cref="TimeoutException"/>, which <see cref="Sessions.SessionFailure.Classify"/> reports as
+    /// <see cref="Sessions.SessionFailureKind.Unavailable"/>. A call whose message was in flight on the connections of a
+    /// silo that died gets no answer at all, so this is how long its caller waits before it can retry. Default 5
+    /// seconds (Orleans' own default is 30): every call of a session client is short; must be &gt; 0.
+    /// </summary>
+    public TimeSpan ResponseTimeout { get; set; } = TimeSpan.FromSeconds(5);
+
+    /// <summary>
     /// The CA certificate(s) that issued the silos' certificates (the silos' Security:CaCertificate). When any is
     /// given, the client talks TLS to the gateways and accepts a gateway only if its certificate chains to one of
     /// them (see <see cref="Security.CertificateAuthorityValidator"/>). Empty (the default): plaintext, for silos

@@ -3,6 +3,7 @@ using System.Diagnostics;
 using System.Net;
 using Microsoft.Extensions.DependencyInjection;
 using Microsoft.Extensions.Hosting;
+using Microsoft.Extensions.Options;
 using Orleans.Configuration;
 using OrleansSessions.Client;
 using OrleansSessions.Hosting;
@@ -99,6 +100,25 @@ public sealed class ClientWiringTests(SiloFixture fixture) : IClassFixture<SiloF
         var builder = Host.CreateApplicationBuilder(new HostApplicationBuilderSettings { DisableDefaults = true });
         Assert.Throws<FormatException>(() => builder.UseOrleansClient(client => client.UseOrleansSessions("nowhere")));
         Assert.Throws<ArgumentException>(() => builder.UseOrleansClient(client => client.UseOrleansSessions(o => o.ConnectTimeout = TimeSpan.Zero)));
+        Assert.Throws<ArgumentException>(() => builder.UseOrleansClient(client => client.UseOrleansSessions(o => o.ResponseTimeout = TimeSpan.FromSeconds(-1))));
+    }
+
+    [Theory]
+    [InlineData(null, 5.0)]
+    [InlineData(12.5, 12.5)]
+    public void ResponseTimeout_sets_the_Orleans_clients_response_timeout(double? configured, double expectedSeconds)
+    {
+        var builder = Host.CreateApplicationBuilder(new HostApplicationBuilderSettings { DisableDefaults = true });
+        builder.UseOrleansClient(client => client.UseOrleansSessions(o =>
+        {
+            if (configured is { } seconds)
+            {
+                o.ResponseTimeout = TimeSpan.FromSeconds(seconds);
+            }
+        }));
+        using var host = builder.Build();
+        Assert.Equal(TimeSpan.FromSeconds(expectedSeconds), host.Services.GetRequiredService<IOptions<ClientMessagingOptions>>().Value.ResponseTimeout);
+        Assert.Equal(TimeSpan.FromSeconds(expectedSeconds), host.Services.GetRequiredService<IOptions<SessionClientOptions>>().Value.ResponseTimeout);
     }
 
     [Fact]

@@ -1,6 +1,7 @@
 using System.Diagnostics;
 using System.Globalization;
 using OrleansSessions.Benchmarks.Infrastructure;
+using OrleansSessions.Client;
 using OrleansSessions.Sessions;
 
 namespace OrleansSessions.Benchmarks.Measurements;
@@ -40,7 +41,8 @@ internal static class Failover
         var prefix = backend == "PostgreSQL" ? "failover" : "failover.redis";
         var clientCount = args.Int("clients", 2);
         // The clients' Orleans response timeout (ClientMessagingOptions.ResponseTimeout): a call whose message was lost
-        // with the killed silo's connections fails only when it runs out. 0 keeps Orleans' default (30 s).
+        // with the killed silo's connections fails only when it runs out. 0 keeps UseOrleansSessions' default
+        // (SessionClientOptions.ResponseTimeout, 5 s).
         var responseTimeoutSeconds = args.Double("response-timeout-seconds", 0);
         TimeSpan? responseTimeout = responseTimeoutSeconds > 0 ? TimeSpan.FromSeconds(responseTimeoutSeconds) : null;
 
@@ -163,7 +165,7 @@ internal static class Failover
             var affectedTimes = answeredAfter.Where((_, i) => failedFirst[i]).Order().ToArray();
             var load = Load.Average();
             var note = string.Create(CultureInfo.InvariantCulture,
-                $"3 silo host processes on {backend}, default membership settings of the silo host (1 s probes, 3 misses), {clientCount} Orleans clients with the 3 gateways (response timeout {(responseTimeout is { } t ? t.TotalSeconds.ToString("0.#", CultureInfo.InvariantCulture) + " s" : "30 s, Orleans' default")}); {count} sessions under ~{loadRate:N0} touches/s; kill -9 of one silo at {killTime:HH:mm:ss.fff}; {affected} sessions failed at least once, all answered after {max:F2}s (affected p50 {(affectedTimes.Length > 0 ? affectedTimes[affectedTimes.Length / 2] : 0):F2}s); {lostCount} lost{(lostCount > 0 ? ": " + lost.First(l => l is not null) : "")}; load {load}");
+                $"3 silo host processes on {backend}, default membership settings of the silo host (1 s probes, 3 misses), {clientCount} Orleans clients with the 3 gateways (response timeout {(responseTimeout is { } t ? t.TotalSeconds.ToString("0.#", CultureInfo.InvariantCulture) + " s" : new SessionClientOptions().ResponseTimeout.TotalSeconds.ToString("0.#", CultureInfo.InvariantCulture) + " s, the client library's default")}); {count} sessions under ~{loadRate:N0} touches/s; kill -9 of one silo at {killTime:HH:mm:ss.fff}; {affected} sessions failed at least once, all answered after {max:F2}s (affected p50 {(affectedTimes.Length > 0 ? affectedTimes[affectedTimes.Length / 2] : 0):F2}s); {lostCount} lost{(lostCount > 0 ? ": " + lost.First(l => l is not null) : "")}; load {load}");
             ResultSink.Add(new BenchResult
             {
                 Target = prefix + ".allAnswered",

@@ -18,6 +18,7 @@ public static class ClientBuilderSessionExtensions
     /// <list type="bullet">
     /// <item>static gateway clustering on <see cref="SessionClientOptions.Gateways"/> (default <see cref="SessionClientOptions.DefaultGateway"/>);</item>
     /// <item><see cref="ClusterOptions"/>: <see cref="SessionClientOptions.ClusterId"/> and <see cref="SessionClientOptions.ServiceId"/>;</item>
+    /// <item>Orleans' <c>ClientMessagingOptions.ResponseTimeout</c> = <see cref="SessionClientOptions.ResponseTimeout"/> (5 s by default);</item>
     /// <item>a connection retry filter that keeps trying the gateways for <see cref="SessionClientOptions.ConnectTimeout"/>,
     /// after which starting the client fails with Orleans' own exception (classified as unavailable by
     /// <see cref="SessionFailure.Classify"/>);</item>
@@ -52,6 +53,10 @@ public static class ClientBuilderSessionExtensions
         {
             throw new ArgumentException($"The connect timeout must be > 0 (got {options.ConnectTimeout}).", nameof(configure));
         }
+        if (options.ResponseTimeout <= TimeSpan.Zero)
+        {
+            throw new ArgumentException($"The response timeout must be > 0 (got {options.ResponseTimeout}).", nameof(configure));
+        }
         UseTlsIfConfigured(builder, options);
         var gateways = (options.Gateways.Count == 0 ? [SessionClientOptions.DefaultGateway] : options.Gateways)
             .Select(GatewayEndpoints.Resolve)
@@ -65,6 +70,8 @@ public static class ClientBuilderSessionExtensions
             cluster.ServiceId = options.ServiceId;
         });
         var connectTimeout = options.ConnectTimeout;
+        var responseTimeout = options.ResponseTimeout;
+        builder.Configure<ClientMessagingOptions>(o => o.ResponseTimeout = responseTimeout);
         builder.Services.AddOptions<SessionClientOptions>().Configure(o =>
         {
             o.Gateways.Clear();
@@ -75,6 +82,7 @@ public static class ClientBuilderSessionExtensions
             o.ClusterId = options.ClusterId;
             o.ServiceId = options.ServiceId;
             o.ConnectTimeout = connectTimeout;
+            o.ResponseTimeout = responseTimeout;
             o.Certificate = options.Certificate;
             o.CertificateAuthorities.Clear();
             o.CertificateAuthorities.AddRange(options.CertificateAuthorities);
