@@ -56,6 +56,7 @@ internal static class CommandRunner
             }
             o.ClusterId = settings.ClusterId;
             o.ConnectTimeout = settings.ConnectTimeout;
+            o.ResponseTimeout = settings.ResponseTimeout;
             UseCertificates(o, settings.Tls);
         }));
         var host = builder.Build();

@@ -4,7 +4,7 @@ using OrleansSessions.Client;
 
 namespace OrleansSessions.ClientApp.Cli;
 
-/// <summary>The options every command takes (--gateway, --json, --token, --cluster-id, --connect-timeout, --cert, --key, --cert-password, --ca).</summary>
+/// <summary>The options every command takes (--gateway, --json, --token, --cluster-id, --connect-timeout, --response-timeout, --cert, --key, --cert-password, --ca).</summary>
 internal sealed class GlobalOptions
 {
     public const string TokenVariable = "OrleansSessions__Security__ApiToken";
@@ -67,14 +67,19 @@ internal sealed class GlobalOptions
     public Option<double> ConnectTimeout { get; } = NumericOptions.Double("--connect-timeout", null,
         "Seconds to keep trying the gateways before giving up.", 5, v => v is > 0 and <= 3600, "--connect-timeout must be between 0 and 3600 seconds.");
 
+    public Option<double> ResponseTimeout { get; } = NumericOptions.Double("--response-timeout", null,
+        "Seconds a call waits for its answer before it fails as unavailable (exit code 5).", 5, v => v is > 0 and <= 3600, "--response-timeout must be between 0 and 3600 seconds.");
+
     public void AddTo(RootCommand root)
     {
         ConnectTimeout.Recursive = true;
+        ResponseTimeout.Recursive = true;
         root.Add(Gateway);
         root.Add(Json);
         root.Add(Token);
         root.Add(ClusterId);
         root.Add(ConnectTimeout);
+        root.Add(ResponseTimeout);
         root.Add(Certificate);
         root.Add(Key);
         root.Add(CertificatePassword);
@@ -88,6 +93,7 @@ internal sealed class GlobalOptions
         parse.GetValue(ClusterId) is { Length: > 0 } clusterId ? clusterId : Environment.GetEnvironmentVariable(ClusterIdVariable) is { Length: > 0 } fromEnvironment ? fromEnvironment : SessionClientOptions.DefaultClusterId,
         TimeSpan.FromSeconds(parse.GetValue(ConnectTimeout)))
     {
+        ResponseTimeout = TimeSpan.FromSeconds(parse.GetValue(ResponseTimeout)),
         Tls = new CliTls(
             OrEnvironment(parse.GetValue(Certificate), CertificateVariable),
             OrEnvironment(parse.GetValue(Key), KeyVariable),
@@ -113,6 +119,9 @@ internal sealed class GlobalOptions
 /// <param name="ConnectTimeout">How long to keep trying the gateways.</param>
 internal sealed record CliSettings(IReadOnlyList<string> Gateways, bool Json, string? Token, string ClusterId, TimeSpan ConnectTimeout)
 {
+    /// <summary>How long a call waits for its answer (<see cref="SessionClientOptions.ResponseTimeout"/>; 5 s by default).</summary>
+    public TimeSpan ResponseTimeout { get; init; } = new SessionClientOptions().ResponseTimeout;
+
     /// <summary>The certificate files of TLS to the gateways (none by default: plaintext).</summary>
     public CliTls Tls { get; init; } = CliTls.None;
 

@@ -27,7 +27,7 @@ public sealed class CommandTests(SiloFixture fixture) : IClassFixture<SiloFixtur
         AssertSessionInfo(created, user, "active");
         var id = created.GetProperty("sessionId").GetString()!;
 
-        var status = (await RunAsync([.. Target, "status", id, "--json"])).Json();
+        var status = (await RunAsync([.. Target, "--response-timeout", "2.5", "status", id, "--json"])).Json();
         AssertSessionInfo(status, user, "active");
         Assert.Equal(id, status.GetProperty("sessionId").GetString());
 

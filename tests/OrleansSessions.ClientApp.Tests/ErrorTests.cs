@@ -24,6 +24,8 @@ public sealed class ErrorTests(SiloFixture fixture) : IClassFixture<SiloFixture>
     [InlineData("history", "alice", "--limit", "-1")]
     [InlineData("chat", "alice", "hi", "--lang", "fr")]
     [InlineData("create")]
+    [InlineData("--response-timeout", "0", "create", "alice")]
+    [InlineData("--response-timeout", "3601", "create", "alice")]
     public async Task Bad_command_line_is_exit_2(params string[] arguments)
         => (await RunAsync([.. Target, .. arguments])).AssertFailed(2, "bad input");
 
@@ -59,6 +61,7 @@ public sealed class ErrorTests(SiloFixture fixture) : IClassFixture<SiloFixture>
     [InlineData("load", "--users", "many")]
     [InlineData("load", "--duration", "soon")]
     [InlineData("--connect-timeout", "forever", "create", "alice")]
+    [InlineData("--response-timeout", "soon", "create", "alice")]
     public async Task Non_numeric_option_value_is_exit_2_with_one_line(params string[] arguments)
     {
         var result = await RunAsync([.. Target, .. arguments]);
