@@ -154,7 +154,7 @@ internal sealed class ClientHost : IAsyncDisposable
     /// <summary>The client's <see cref="SessionToucher"/> (UseOrleansSessions registers one).</summary>
     public SessionToucher Toucher => _host.Services.GetRequiredService<SessionToucher>();
 
-    /// <summary>Starts a client on <paramref name="gateways"/>; <paramref name="responseTimeout"/> replaces Orleans' 30 s client response timeout when given.</summary>
+    /// <summary>Starts a client on <paramref name="gateways"/>; <paramref name="responseTimeout"/>, when given, replaces UseOrleansSessions' response timeout (SessionClientOptions.ResponseTimeout, 5 s).</summary>
     public static async Task<ClientHost> StartAsync(IEnumerable<string> gateways, string clusterId, TimeSpan? responseTimeout = null)
     {
         var builder = Host.CreateApplicationBuilder(new HostApplicationBuilderSettings { Args = [], EnvironmentName = "Production", DisableDefaults = true });
