@@ -31,9 +31,11 @@ internal sealed class UserSessionsState
     public bool IsEmpty => ActiveSessionIds.Count == 0 && History.Count == 0 && CurrentSessionId.Length == 0;
 
     /// <summary>
-    /// Moves an ended session from the live list into history, once, and trims history to
-    /// <paramref name="historyLimit"/>; the ids trimmed off are added to <paramref name="trimmed"/>.
-    /// Returns true when the state changed.
+    /// Moves an ended session from the live list into history, once, at its place by <see cref="SessionInfo.EndedAt"/>
+    /// (newest first, whatever order the ends are heard in), and trims history to <paramref name="historyLimit"/>; the
+    /// ids trimmed off are added to <paramref name="trimmed"/>. An end older than every entry of a full history is not
+    /// entered: it was trimmed already, or would be at once (its id is added to <paramref name="trimmed"/>). Returns true
+    /// when the state changed.
     /// </summary>
     public bool RecordEnded(SessionInfo info, int historyLimit, List<string> trimmed)
     {
@@ -42,9 +44,36 @@ internal sealed class UserSessionsState
         {
             return removed;
         }
-        History.Insert(0, info);
+        var position = InsertionPoint(info.EndedAt ?? DateTimeOffset.MinValue);
+        if (position >= historyLimit)
+        {
+            // Re-entering it would push out a newer entry, and a trimmed session is forgotten already: the history
+            // would then list a session that answers 404.
+            trimmed.Add(info.SessionId);
+            return removed;
+        }
+        History.Insert(position, info);
         Trim(historyLimit, trimmed);
         return true;
+    }
+
+    /// <summary>Where an entry that ended at <paramref name="endedAt"/> goes: after every entry that ended at or after it.</summary>
+    private int InsertionPoint(DateTimeOffset endedAt)
+    {
+        int low = 0, high = History.Count;
+        while (low < high)
+        {
+            var middle = (low + high) >>> 1;
+            if ((History[middle].EndedAt ?? DateTimeOffset.MinValue) >= endedAt)
+            {
+                low = middle + 1;
+            }
+            else
+            {
+                high = middle;
+            }
+        }
+        return low;
     }
 
     /// <summary>

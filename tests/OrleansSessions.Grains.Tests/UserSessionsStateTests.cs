@@ -33,6 +33,35 @@ public sealed class UserSessionsStateTests
     }
 
     [Fact]
+    public void Ends_heard_out_of_order_are_kept_newest_first_by_their_end_time()
+    {
+        var state = new UserSessionsState { ActiveSessionIds = ["a", "b", "c", "d"] };
+        var trimmed = new List<string>();
+        state.RecordEnded(Ended("b", 2), historyLimit: 3, trimmed);
+        state.RecordEnded(Ended("d", 4), historyLimit: 3, trimmed);
+        state.RecordEnded(Ended("a", 1), historyLimit: 3, trimmed);
+        state.RecordEnded(Ended("c", 3), historyLimit: 3, trimmed);
+        Assert.Equal(["d", "c", "b"], state.History.Select(h => h.SessionId));
+        Assert.Equal(["a"], trimmed);
+    }
+
+    [Fact]
+    public void An_end_heard_again_after_it_was_trimmed_does_not_push_out_a_newer_entry()
+    {
+        var state = new UserSessionsState { ActiveSessionIds = ["a", "b", "c"] };
+        var trimmed = new List<string>();
+        state.RecordEnded(Ended("a", 5), historyLimit: 2, trimmed);
+        state.RecordEnded(Ended("b", 5), historyLimit: 2, trimmed);
+        state.RecordEnded(Ended("c", 5), historyLimit: 2, trimmed);
+        Assert.Equal(["a", "b"], state.History.Select(h => h.SessionId));
+        Assert.Equal(["c"], trimmed);
+
+        // The session's own notice of its end arrives after the user grain recorded it (a bulk end).
+        Assert.False(state.RecordEnded(Ended("c", 5), historyLimit: 2, trimmed));
+        Assert.Equal(["a", "b"], state.History.Select(h => h.SessionId));
+    }
+
+    [Fact]
     public void Drop_ended_before_removes_only_older_entries_and_a_current_id_among_them()
     {
         var state = new UserSessionsState { CurrentSessionId = "a", History = [Ended("c", 30), Ended("b", 20), Ended("a", 10)] };

@@ -140,6 +140,49 @@ public sealed class UserSessionsTests
         }
     }
 
+    [Fact]
+    public async Task After_a_close_all_beyond_the_history_limit_every_history_entry_stays_readable()
+    {
+        var time = new FakeTimeProvider(SessionCluster.Start);
+        await using var cluster = await SessionCluster.StartAsync(time, new Dictionary<string, string> { ["Sessions:HistoryLimit"] = "10" });
+        var user = cluster.Client.GetGrain<IUserSessionsGrain>("bulk-logout");
+        var ids = new List<string>();
+        for (var i = 0; i < 40; i++)
+        {
+            ids.Add((await user.CreateSessionAsync()).SessionId);
+        }
+
+        Assert.Equal(40, await user.CloseAllAsync());
+
+        // Each session's own notice of its end reaches the user grain after the close-all recorded it.
+        var history = await user.GetHistoryAsync(100);
+        Assert.Equal(10, history.Count);
+        Assert.Equal(10, history.Select(h => h.SessionId).Distinct().Count());
+        var kept = history.Select(h => h.SessionId).ToHashSet();
+        foreach (var trimmed in ids.Where(id => !kept.Contains(id)))
+        {
+            await SessionCluster.WaitUntilAsync(async () =>
+            {
+                try
+                {
+                    await cluster.Client.GetGrain<ISessionGrain>(trimmed).GetAsync();
+                    return false;
+                }
+                catch (SessionNotFoundException)
+                {
+                    return true;
+                }
+            });
+        }
+        Assert.Equal(history.Select(h => h.SessionId), (await user.GetHistoryAsync(100)).Select(h => h.SessionId));
+        foreach (var entry in history)
+        {
+            var info = await cluster.Client.GetGrain<ISessionGrain>(entry.SessionId).GetAsync();
+            Assert.Equal(SessionStatus.Closed, info.Status);
+            Assert.Equal(EndReason.LogoutAll, info.EndReason);
+        }
+    }
+
     [Theory]
     [InlineData("")]
     [InlineData("line\nbreak")]
