@@ -51,11 +51,31 @@ internal sealed class UserSessionsGrain : Grain, IUserSessionsGrain, IUserSessio
 
     private string UserId => this.GetPrimaryKeyString();
 
-    public async Task<SessionInfo> CreateSessionAsync()
+    public Task<SessionInfo> CreateSessionAsync() => CreateCoreAsync(null);
+
+    public Task<SessionInfo> CreateSessionAsync(string idempotencyKey)
+    {
+        if (!SessionKeys.IsValidIdempotencyKey(idempotencyKey))
+        {
+            throw new ArgumentException(SessionKeys.IdempotencyKeyRule, nameof(idempotencyKey));
+        }
+        return CreateCoreAsync(idempotencyKey);
+    }
+
+    private async Task<SessionInfo> CreateCoreAsync(string? idempotencyKey)
     {
         ThrowIfInvalidKey();
         var options = _services.Options;
         var state = _state.State;
+        var since = _time.GetUtcNow() - options.IdempotencyWindow;
+        if (idempotencyKey is not null && state.FindCreateKey(idempotencyKey, since) is { } earlier)
+        {
+            var replayed = await ReplayCreateAsync(earlier);
+            if (replayed is not null)
+            {
+                return replayed;
+            }
+        }
         if (options.MaxPerUser > 0 && state.ActiveSessionIds.Count >= options.MaxPerUser)
         {
             // The list may hold sessions that ended without our hearing yet; count only the live ones.
@@ -79,28 +99,70 @@ internal sealed class UserSessionsGrain : Grain, IUserSessionsGrain, IUserSessio
             }
         }
 
-        SessionInfo? info = null;
-        for (var attempt = 1; info is null; attempt++)
+        for (var attempt = 1; ; attempt++)
         {
             var sessionId = SessionKeys.NewSessionId();
+            // The id is stored in the live list before the session exists, so whatever is killed when, no live session
+            // is missing from it (logout-all and the per-user limit see every one); an id whose session never came to
+            // be is dropped the next time the list is read.
+            var previousCurrent = state.CurrentSessionId;
+            state.ActiveSessionIds.Add(sessionId);
+            state.CurrentSessionId = sessionId;
+            if (idempotencyKey is not null)
+            {
+                state.RememberCreateKey(idempotencyKey, sessionId, _time.GetUtcNow(), since, SessionOptions.MaxIdempotencyKeysPerUser);
+            }
             try
             {
-                info = await GrainFactory.GetGrain<ISessionLifecycleGrain>(sessionId).CreateAsync(UserId);
+                await PersistAsync();
+            }
+            catch
+            {
+                // No session was made under this id: whether or not the write landed, the id names nothing.
+                state.ActiveSessionIds.Remove(sessionId);
+                state.CurrentSessionId = previousCurrent;
+                throw;
+            }
+            try
+            {
+                return await GrainFactory.GetGrain<ISessionLifecycleGrain>(sessionId).CreateAsync(UserId);
             }
             catch (SessionAlreadyExistsException) when (attempt < CreateAttempts)
             {
                 // A 122-bit random collision: take another id.
+                state.ActiveSessionIds.Remove(sessionId);
             }
         }
+    }
 
-        // With a very short timeout the end may have been heard already; it must not come back as live.
-        if (!HistoryContains(info.SessionId) && !state.ActiveSessionIds.Contains(info.SessionId))
+    /// <summary>
+    /// The session an earlier create with the same idempotency key made, in its state now; created under its stored id
+    /// when that create was cut off after the id was stored. Null when the session has left this user's record (ended
+    /// and forgotten): the key then makes a new session.
+    /// </summary>
+    private async Task<SessionInfo?> ReplayCreateAsync(string sessionId)
+    {
+        try
         {
-            state.ActiveSessionIds.Add(info.SessionId);
+            return await GrainFactory.GetGrain<ISessionGrain>(sessionId).GetAsync();
         }
-        state.CurrentSessionId = info.SessionId;
-        await PersistAsync();
-        return info;
+        catch (SessionNotFoundException)
+        {
+        }
+        var state = _state.State;
+        if (!state.ActiveSessionIds.Contains(sessionId))
+        {
+            return null;
+        }
+        try
+        {
+            return await GrainFactory.GetGrain<ISessionLifecycleGrain>(sessionId).CreateAsync(UserId);
+        }
+        catch (SessionAlreadyExistsException)
+        {
+            // The cut-off create's write landed after all.
+            return await GrainFactory.GetGrain<ISessionGrain>(sessionId).GetAsync();
+        }
     }
 
     public async Task<IReadOnlyList<SessionInfo>> GetActiveSessionsAsync()
@@ -282,8 +344,6 @@ internal sealed class UserSessionsGrain : Grain, IUserSessionsGrain, IUserSessio
 
     /// <summary>Moves an ended session from the live list into history, once. Returns true when the state changed.</summary>
     private bool RecordEnded(SessionInfo info) => _state.State.RecordEnded(info, _services.Options.HistoryLimit, _toForget);
-
-    private bool HistoryContains(string sessionId) => FindInHistory(sessionId) is not null;
 
     private SessionInfo? FindInHistory(string sessionId) => _state.State.FindInHistory(sessionId);
 

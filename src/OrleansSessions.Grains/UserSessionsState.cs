@@ -27,6 +27,10 @@ internal sealed class UserSessionsState
     [Id(3)]
     public bool RetentionReminder { get; set; }
 
+    /// <summary>Idempotency keys of recent creates, oldest first, at most <see cref="Options.SessionOptions.MaxIdempotencyKeysPerUser"/>.</summary>
+    [Id(4)]
+    public List<CreateKey> CreateKeys { get; set; } = [];
+
     /// <summary>True when nothing is live, current or in history: the record holds nothing worth keeping.</summary>
     public bool IsEmpty => ActiveSessionIds.Count == 0 && History.Count == 0 && CurrentSessionId.Length == 0;
 
@@ -74,6 +78,33 @@ internal sealed class UserSessionsState
             }
         }
         return low;
+    }
+
+    /// <summary>The session created under <paramref name="key"/> at or after <paramref name="since"/>, or null.</summary>
+    public string? FindCreateKey(string key, DateTimeOffset since)
+    {
+        foreach (var entry in CreateKeys)
+        {
+            if (entry.At >= since && string.Equals(entry.Key, key, StringComparison.Ordinal))
+            {
+                return entry.SessionId;
+            }
+        }
+        return null;
+    }
+
+    /// <summary>
+    /// Remembers that <paramref name="key"/> created <paramref name="sessionId"/> at <paramref name="at"/>, and drops
+    /// keys from before <paramref name="since"/> and the oldest beyond <paramref name="maxKeys"/>.
+    /// </summary>
+    public void RememberCreateKey(string key, string sessionId, DateTimeOffset at, DateTimeOffset since, int maxKeys)
+    {
+        CreateKeys.RemoveAll(entry => entry.At < since || string.Equals(entry.Key, key, StringComparison.Ordinal));
+        CreateKeys.Add(new CreateKey(key, sessionId, at));
+        if (CreateKeys.Count > maxKeys)
+        {
+            CreateKeys.RemoveRange(0, CreateKeys.Count - maxKeys);
+        }
     }
 
     /// <summary>
@@ -147,6 +178,14 @@ internal sealed class UserSessionsState
             CurrentSessionId = stored.CurrentSessionId;
         }
         RetentionReminder |= stored.RetentionReminder;
+        foreach (var entry in stored.CreateKeys)
+        {
+            if (!CreateKeys.Exists(mine => string.Equals(mine.Key, entry.Key, StringComparison.Ordinal)))
+            {
+                CreateKeys.Add(entry);
+            }
+        }
+        CreateKeys.Sort((a, b) => a.At.CompareTo(b.At));
         Trim(historyLimit, trimmed);
     }
 
@@ -160,3 +199,7 @@ internal sealed class UserSessionsState
         }
     }
 }
+
+/// <summary>A create's idempotency key and the session it created.</summary>
+[GenerateSerializer, Immutable, Alias("OrleansSessions.CreateKey")]
+internal sealed record CreateKey([property: Id(0)] string Key, [property: Id(1)] string SessionId, [property: Id(2)] DateTimeOffset At);

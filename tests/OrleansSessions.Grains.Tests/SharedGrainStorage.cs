@@ -31,6 +31,10 @@ internal sealed class SharedGrainStorage(SharedGrainStorage.Store store, Seriali
 
     public Task WriteStateAsync<T>(string stateName, GrainId grainId, IGrainState<T> grainState)
     {
+        if (store.WriteFault?.Invoke(stateName, grainId) is { } fault)
+        {
+            return Task.FromException(fault);
+        }
         var etag = Guid.NewGuid().ToString("N");
         var data = serializer.SerializeToArray(grainState.State);
         lock (store.Records)
@@ -71,5 +75,8 @@ internal sealed class SharedGrainStorage(SharedGrainStorage.Store store, Seriali
     internal sealed class Store
     {
         public ConcurrentDictionary<(string StateName, GrainId GrainId), Record> Records { get; } = new();
+
+        /// <summary>When set, a write for which it returns an exception fails with it and stores nothing (a crash or an outage between two writes).</summary>
+        public Func<string, GrainId, Exception?>? WriteFault { get; set; }
     }
 }

@@ -36,6 +36,41 @@ public sealed class SessionApiTests(DefaultSiloFixture fixture)
         Assert.Equal(8, session.EnumerateObject().Count());
     }
 
+    [Fact]
+    public async Task Create_with_the_same_idempotency_key_returns_the_same_session()
+    {
+        var user = NewUser("idem");
+        var key = Guid.NewGuid().ToString();
+        var ids = new List<string>();
+        for (var i = 0; i < 3; i++)
+        {
+            using var request = new HttpRequestMessage(HttpMethod.Post, "/api/sessions") { Content = Json($"{{\"userId\":\"{user}\"}}") };
+            request.Headers.Add("Idempotency-Key", key);
+            using var response = await _http.SendAsync(request);
+            Assert.Equal(HttpStatusCode.Created, response.StatusCode);
+            ids.Add((await ReadJsonAsync(response)).GetProperty("sessionId").GetString()!);
+        }
+        Assert.Single(ids.Distinct());
+        var live = await SendAsync(_http, HttpMethod.Get, $"/api/users/{user}/sessions", 200);
+        Assert.Equal(ids[0], Assert.Single(live.EnumerateArray()).GetProperty("sessionId").GetString());
+
+        // Without the header every create is a new session.
+        using var plain = await _http.PostAsync("/api/sessions", Json($"{{\"userId\":\"{user}\"}}"));
+        Assert.NotEqual(ids[0], (await ReadJsonAsync(plain)).GetProperty("sessionId").GetString());
+    }
+
+    [Theory]
+    [InlineData("has space")]
+    [InlineData("")]
+    public async Task Create_with_an_invalid_idempotency_key_is_400(string key)
+    {
+        using var request = new HttpRequestMessage(HttpMethod.Post, "/api/sessions") { Content = Json($"{{\"userId\":\"{NewUser("idem-bad")}\"}}") };
+        request.Headers.TryAddWithoutValidation("Idempotency-Key", key);
+        using var response = await _http.SendAsync(request);
+        Assert.Equal(HttpStatusCode.BadRequest, response.StatusCode);
+        Assert.Equal("invalid_idempotency_key", (await ReadJsonAsync(response)).GetProperty("error").GetString());
+    }
+
     [Theory]
     [InlineData("{bad", "invalid_json")]
     [InlineData("", "invalid_json")]

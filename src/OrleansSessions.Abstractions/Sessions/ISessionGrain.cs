@@ -3,7 +3,7 @@ namespace OrleansSessions.Sessions;
 /// <summary>
 /// One session (key: its session id), as its callers see it. Answers are computed from timestamps at call time and
 /// never wait for a timer. Ended sessions stay readable while they are in their user's history. Sessions are created
-/// through <see cref="IUserSessionsGrain.CreateSessionAsync"/>.
+/// through <see cref="IUserSessionsGrain.CreateSessionAsync()"/>.
 /// </summary>
 [Alias("OrleansSessions.ISessionGrain")]
 public interface ISessionGrain : IGrainWithStringKey

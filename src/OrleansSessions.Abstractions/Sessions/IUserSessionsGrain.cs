@@ -9,6 +9,16 @@ public interface IUserSessionsGrain : IGrainWithStringKey
     [Alias("CreateSession")]
     Task<SessionInfo> CreateSessionAsync();
 
+    /// <summary>
+    /// Creates a session under the Sessions:MaxPerUser policy, once per <paramref name="idempotencyKey"/>: a call with
+    /// a key this user used within Sessions:IdempotencyWindow returns that call's session (in its state now) and
+    /// creates nothing, however often it is retried, also after a failure or a silo's crash cut the first call off.
+    /// </summary>
+    /// <exception cref="ArgumentException"><paramref name="idempotencyKey"/> breaks <see cref="SessionKeys.IdempotencyKeyRule"/>.</exception>
+    /// <exception cref="SessionLimitExceededException">The user is at the limit and Sessions:OverLimit is Reject.</exception>
+    [Alias("CreateSessionIdempotent")]
+    Task<SessionInfo> CreateSessionAsync(string idempotencyKey);
+
     /// <summary>The user's live sessions, oldest first.</summary>
     [Alias("GetActiveSessions")]
     Task<IReadOnlyList<SessionInfo>> GetActiveSessionsAsync();

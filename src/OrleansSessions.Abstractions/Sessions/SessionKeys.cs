@@ -49,6 +49,29 @@ public static class SessionKeys
         return uuid[14] == '4' && uuid[19] is '8' or '9' or 'a' or 'b';
     }
 
+    /// <summary>The longest allowed idempotency key.</summary>
+    public const int MaxIdempotencyKeyLength = 255;
+
+    /// <summary>What a valid idempotency key is, as error messages say it.</summary>
+    public const string IdempotencyKeyRule = "An idempotency key has 1 to 255 visible ASCII characters (no spaces), e.g. a UUID.";
+
+    /// <summary>True when <paramref name="key"/> is 1..<see cref="MaxIdempotencyKeyLength"/> visible ASCII characters (U+0021..U+007E).</summary>
+    public static bool IsValidIdempotencyKey(string? key)
+    {
+        if (key is null || key.Length is 0 or > MaxIdempotencyKeyLength)
+        {
+            return false;
+        }
+        foreach (var c in key)
+        {
+            if (c is < '!' or > '~')
+            {
+                return false;
+            }
+        }
+        return true;
+    }
+
     /// <summary>What a valid user id is, in the words of the HTTP API's and the grains' error messages.</summary>
     public const string UserIdRule =
         "A user id has 1 to 128 UTF-16 code units, is NFC-normalized, is not '.' or '..', and has no '/', '\\', '%', '?', '#', "

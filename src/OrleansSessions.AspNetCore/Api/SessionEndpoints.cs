@@ -15,6 +15,9 @@ internal static class SessionEndpoints
     private const string InvalidUserIdDetail = SessionKeys.UserIdRule;
     private const int MaxHistoryLimit = 10_000;
 
+    /// <summary>The request header that makes a create safe to retry (the IETF httpapi idempotency-key draft's name).</summary>
+    public const string IdempotencyKeyHeader = "Idempotency-Key";
+
     public static async Task<IResult> CreateSessionAsync(HttpRequest request, IGrainFactory grains)
     {
         CreateSessionRequest? body;
@@ -47,7 +50,20 @@ internal static class SessionEndpoints
         {
             return ApiErrors.BadRequest("invalid_user_id", InvalidUserIdDetail);
         }
-        var info = await grains.GetGrain<IUserSessionsGrain>(userId).CreateSessionAsync().ConfigureAwait(false);
+        var user = grains.GetGrain<IUserSessionsGrain>(userId);
+        SessionInfo info;
+        if (request.Headers.TryGetValue(IdempotencyKeyHeader, out var keys))
+        {
+            if (keys.Count != 1 || !SessionKeys.IsValidIdempotencyKey(keys[0]))
+            {
+                return ApiErrors.BadRequest("invalid_idempotency_key", SessionKeys.IdempotencyKeyRule + " Send one Idempotency-Key header.");
+            }
+            info = await user.CreateSessionAsync(keys[0]!).ConfigureAwait(false);
+        }
+        else
+        {
+            info = await user.CreateSessionAsync().ConfigureAwait(false);
+        }
         return TypedResults.Created($"{request.PathBase}{request.Path.Value?.TrimEnd('/')}/{info.SessionId}", info);
     }
 

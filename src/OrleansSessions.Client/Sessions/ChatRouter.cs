@@ -55,7 +55,7 @@ public sealed class ChatRouter
         var current = await user.GetCurrentSessionAsync().ConfigureAwait(false);
         if (current is null)
         {
-            current = await user.CreateSessionAsync().ConfigureAwait(false);
+            current = await user.CreateSessionWithRetriesAsync(idempotencyKey: null).ConfigureAwait(false);
         }
         else if (current.Status != SessionStatus.Active)
         {
@@ -79,7 +79,7 @@ public sealed class ChatRouter
 
     private async Task<ChatReply> StartOverAsync(IUserSessionsGrain user)
     {
-        var fresh = await user.CreateSessionAsync().ConfigureAwait(false);
+        var fresh = await user.CreateSessionWithRetriesAsync(idempotencyKey: null).ConfigureAwait(false);
         return new ChatReply(ExpiredMessage, fresh);
     }
 

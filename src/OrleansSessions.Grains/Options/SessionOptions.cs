@@ -50,4 +50,15 @@ public sealed class SessionOptions
     /// </summary>
     /// <value>Default true.</value>
     public bool PersistTouches { get; set; } = true;
+
+    /// <summary>
+    /// Sessions:IdempotencyWindow: how long a create's idempotency key (HTTP <c>Idempotency-Key</c>,
+    /// <see cref="Sessions.IUserSessionsGrain.CreateSessionAsync(string)"/>) returns the session it created. Each user
+    /// remembers its newest <see cref="MaxIdempotencyKeysPerUser"/> keys within the window.
+    /// </summary>
+    /// <value>Default 24 hours; must be &gt; 0 and at most 30 days.</value>
+    public TimeSpan IdempotencyWindow { get; set; } = TimeSpan.FromHours(24);
+
+    /// <summary>How many create keys each user remembers at most (the newest), so that its record stays small.</summary>
+    public const int MaxIdempotencyKeysPerUser = 100;
 }

@@ -38,6 +38,10 @@ public sealed class SessionOptionsValidator : IValidateOptions<SessionOptions>
         {
             failures.Add("Sessions:HistoryRetention must be 0 (keep) or >= 00:01:00");
         }
+        if (options.IdempotencyWindow <= TimeSpan.Zero || options.IdempotencyWindow > TimeSpan.FromDays(30))
+        {
+            failures.Add("Sessions:IdempotencyWindow must be > 0 and <= 30.00:00:00");
+        }
         return failures.Count == 0 ? ValidateOptionsResult.Success : ValidateOptionsResult.Fail(failures);
     }
 }
