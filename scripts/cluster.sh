@@ -26,7 +26,9 @@
 #   STORAGE             postgres (default) or redis
 #   TLS                 1 for TLS (same as --tls)
 #   CERTS               directory of the certificates of --tls (default ${TMPDIR:-/tmp}/orleanssessions-certs)
-#   ORLEANSSESSIONS_PG  connection string (default Host=127.0.0.1;Username=postgres;Password=postgres;Database=orleanssessions)
+#   ORLEANSSESSIONS_PG  connection string (default Host=127.0.0.1;Username=postgres;Password=postgres;Database=orleanssessions,
+#                       with Maximum Pool Size 90/SILOS, at least 5: the silos' pools stay within PostgreSQL's default
+#                       max_connections of 100)
 #   ORLEANSSESSIONS_REDIS  StackExchange.Redis configuration string (default 127.0.0.1:6379)
 #   REDIS_APPENDFSYNC   appendfsync of a redis-server started here: always (default), everysec or no
 #   CLUSTER_ID          Cluster:ClusterId (default dev)
@@ -56,6 +58,14 @@ PG="${ORLEANSSESSIONS_PG:-Host=127.0.0.1;Username=postgres;Password=postgres;Dat
 CLUSTER_ID="${CLUSTER_ID:-dev}"
 SILOS="${SILOS:-3}"
 CONFIGURATION="${CONFIGURATION:-Debug}"
+case "$SILOS" in
+  ''|*[!0-9]*|0) echo "SILOS must be a positive integer (got '$SILOS')" >&2; exit 2 ;;
+esac
+if [ -z "${ORLEANSSESSIONS_PG:-}" ]; then
+  # Each silo holds at most its Maximum Pool Size connections (one pool per silo); 3 x 30 = 90 leaves room under 100.
+  pool=$(( 90 / SILOS )); [ "$pool" -ge 5 ] || pool=5
+  PG="$PG;Maximum Pool Size=$pool"
+fi
 export DOTNET_CLI_TELEMETRY_OPTOUT=1 DOTNET_NOLOGO=1
 
 # With the default connection string, create the database when it is missing (needs psql; harmless otherwise).

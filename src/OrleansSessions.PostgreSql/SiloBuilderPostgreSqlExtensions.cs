@@ -1,5 +1,6 @@
 using Microsoft.Extensions.DependencyInjection;
 using Microsoft.Extensions.DependencyInjection.Extensions;
+using Microsoft.Extensions.Logging;
 using Microsoft.Extensions.Options;
 using Npgsql;
 using Orleans.Configuration;
@@ -20,16 +21,12 @@ public static class SiloBuilderPostgreSqlExtensions
     /// <summary>The grain storage name Orleans streams keep their subscriptions in.</summary>
     public const string PubSubStoreName = "PubSubStore";
 
-    /// <summary>The service key of the silo's <see cref="NpgsqlDataSource"/> (a keyed singleton; every provider shares it).</summary>
-    public const string DataSourceServiceKey = "OrleansSessions.PostgreSql";
-
     /// <summary>
-    /// The service key of the pool the group commits of session state and the deadline index use: the same
-    /// connection string with <c>No Reset On Close</c>, since their statements leave no session state behind (their
-    /// planner settings last one transaction). Saves the reset round trip each group would cost when its connection
-    /// goes back to the pool.
+    /// The service key of the silo's one <see cref="NpgsqlDataSource"/> (a keyed singleton): Orleans' ADO.NET providers,
+    /// the grain storage, the deadline index and the schema all open their connections from it, so the connection
+    /// string's <c>Maximum Pool Size</c> (Npgsql's default: 100) is the most connections the silo holds.
     /// </summary>
-    public const string GroupCommitDataSourceServiceKey = "OrleansSessions.PostgreSql.GroupCommit";
+    public const string DataSourceServiceKey = "OrleansSessions.PostgreSql";
 
     /// <summary>
     /// Uses PostgreSQL at <c>Storage:ConnectionString</c> of the silo configuration; see
@@ -60,6 +57,9 @@ public static class SiloBuilderPostgreSqlExtensions
     /// Calling it again replaces the connection string.
     /// </summary>
     /// <remarks>
+    /// The silo holds at most the connection string's <c>Maximum Pool Size</c> connections (Npgsql's default: 100):
+    /// every provider above opens its connections from the one data source (<see cref="DataSourceServiceKey"/>, with
+    /// the host's logger factory), and a burst beyond the ceiling waits in that pool's queue rather than opening more.
     /// A server that cannot be reached at start fails the silo's start with <see cref="PostgreSqlUnavailableException"/>
     /// ("PostgreSQL at host:port (database 'x') is unreachable: ..."). Clients of the cluster use
     /// <c>UseAdoNetClustering</c> with the same connection string and invariant, once a silo has applied the schema.
@@ -82,12 +82,7 @@ public static class SiloBuilderPostgreSqlExtensions
         }
 
         services.AddKeyedSingleton<NpgsqlDataSource>(DataSourceServiceKey,
-            (sp, _) => NpgsqlDataSource.Create(sp.GetRequiredService<PostgreSqlSettings>().ConnectionString));
-        services.AddKeyedSingleton<NpgsqlDataSource>(GroupCommitDataSourceServiceKey,
-            (sp, _) => NpgsqlDataSource.Create(new NpgsqlConnectionStringBuilder(sp.GetRequiredService<PostgreSqlSettings>().ConnectionString)
-            {
-                NoResetOnClose = true,
-            }.ConnectionString));
+            (sp, _) => CreateDataSource(sp.GetRequiredService<PostgreSqlSettings>().ConnectionString, sp.GetService<ILoggerFactory>()));
         services.AddSingleton<ILifecycleParticipant<ISiloLifecycle>, PostgreSqlSchemaStartup>();
 
         builder.UseAdoNetClustering((OptionsBuilder<AdoNetClusteringSiloOptions> options) =>
@@ -116,7 +111,7 @@ public static class SiloBuilderPostgreSqlExtensions
 
         services.RemoveAll<ISessionDeadlineIndex>();
         services.AddSingleton<ISessionDeadlineIndex>(sp =>
-            new PostgreSqlSessionDeadlineIndex(GroupCommitDataSource(sp), sp.GetRequiredService<IOptions<ClusterOptions>>().Value.ServiceId));
+            new PostgreSqlSessionDeadlineIndex(DataSource(sp), sp.GetRequiredService<IOptions<ClusterOptions>>().Value.ServiceId));
         return builder;
     }
 
@@ -129,7 +124,7 @@ public static class SiloBuilderPostgreSqlExtensions
         services.AddTransient<IPostConfigureOptions<PostgreSqlGrainStorageOptions>, DefaultStorageProviderSerializerOptionsConfigurator<PostgreSqlGrainStorageOptions>>();
         services.AddGrainStorage(name, (sp, key) => new PostgreSqlGrainStorage(
             key,
-            GroupCommitDataSource(sp),
+            DataSource(sp),
             sp.GetRequiredService<IOptions<ClusterOptions>>().Value.ServiceId,
             sp.GetRequiredService<IOptionsMonitor<PostgreSqlGrainStorageOptions>>().Get(key)));
     }
@@ -148,8 +143,21 @@ public static class SiloBuilderPostgreSqlExtensions
     private static NpgsqlDataSource DataSource(IServiceProvider services)
         => services.GetRequiredKeyedService<NpgsqlDataSource>(DataSourceServiceKey);
 
-    private static NpgsqlDataSource GroupCommitDataSource(IServiceProvider services)
-        => services.GetRequiredKeyedService<NpgsqlDataSource>(GroupCommitDataSourceServiceKey);
+    /// <summary>
+    /// The silo's pool: the connection string as given (its <c>Maximum Pool Size</c> is the ceiling; callers beyond it
+    /// wait in Npgsql's queue, first come first served, up to its <c>Timeout</c>), with <c>No Reset On Close</c>, since
+    /// every statement sent on it is the project's own (Orleans' providers run the queries of
+    /// <see cref="PostgreSqlSchema"/>) and none leaves session state behind (planner settings and advisory locks last one
+    /// transaction). Saves the reset round trip each group commit would cost when its connection goes back to the pool.
+    /// Npgsql logs through the host's logger factory.
+    /// </summary>
+    internal static NpgsqlDataSource CreateDataSource(string connectionString, ILoggerFactory? loggerFactory)
+    {
+        var builder = new NpgsqlDataSourceBuilder(connectionString);
+        builder.ConnectionStringBuilder.NoResetOnClose = true;
+        builder.UseLoggerFactory(loggerFactory);
+        return builder.Build();
+    }
 
     /// <summary>Throws <see cref="ArgumentException"/> naming Storage:ConnectionString (never its password) when it is unusable.</summary>
     internal static string ValidateConnectionString(string? connectionString)
