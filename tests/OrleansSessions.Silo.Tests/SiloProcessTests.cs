@@ -142,6 +142,7 @@ public sealed class SiloProcessTests
     [InlineData("--Gateway:MaxConnections=0", "Gateway:MaxConnections must be a whole number from 1 to")]
     [InlineData("--Silo:MaxPeerConnections=many", "Silo:MaxPeerConnections must be a whole number from 1 to")]
     [InlineData("--Sessions:HistoryRetention=00:00:10", "Sessions:HistoryRetention must be 0 (keep) or >= 00:01:00")]
+    [InlineData("--Sessions:IdleTimeout=50.00:00:00", "silo: Invalid configuration: Sessions:IdleTimeout must be <= 49.17:02:47.2940000")]
     [InlineData("--OpenTelemetry:Endpoint=collector:4317", "OpenTelemetry:Endpoint must be an http:// or https:// URL")]
     [InlineData("--OpenTelemetry:Protocol=udp", "OpenTelemetry:Protocol must be grpc or http/protobuf")]
     [InlineData("--Observability:OrleansDashboard=maybe", "Observability:OrleansDashboard must be true or false")]
