@@ -6,7 +6,7 @@ namespace OrleansSessions.Silo.Tests;
 /// <summary>Security:ApiToken guards every /api call.</summary>
 public sealed class TokenAuthTests(TokenAuthTests.TokenSiloFixture fixture) : IClassFixture<TokenAuthTests.TokenSiloFixture>
 {
-    private const string Token = "s3cret-token";
+    private const string Token = "s3cret-token-0123456789";
 
     /// <summary>A silo process with Security:ApiToken set.</summary>
     public sealed class TokenSiloFixture : IAsyncLifetime
@@ -21,8 +21,8 @@ public sealed class TokenAuthTests(TokenAuthTests.TokenSiloFixture fixture) : IC
     [Theory]
     [InlineData(null)]
     [InlineData("wrong")]
-    [InlineData("s3cret-token-and-more")]
-    [InlineData("s3cret-toke")]
+    [InlineData("s3cret-token-0123456789-and-more")]
+    [InlineData("s3cret-token-012345678")]
     public async Task Api_calls_without_the_right_token_are_401_with_a_json_body(string? token)
     {
         using var http = fixture.Silo.Http(token);
