@@ -37,6 +37,19 @@ public sealed class TokenAuthTests(TokenAuthTests.TokenSiloFixture fixture) : IC
     }
 
     [Fact]
+    public async Task Without_certificates_the_silo_warns_once_at_start_that_the_token_does_not_guard_the_gateway()
+    {
+        const string Warning = "Security:ApiToken guards the HTTP API only";
+        await WaitForAsync(() => Task.FromResult(fixture.Silo.Output.Contains(Warning, StringComparison.Ordinal)), TimeSpan.FromSeconds(15),
+            "the warning about the unguarded gateway");
+        var line = Assert.Single(fixture.Silo.Output.Split('\n'), l => l.Contains(Warning, StringComparison.Ordinal));
+        Assert.Contains("warn:", line, StringComparison.Ordinal);
+        Assert.Contains($"gateway port {fixture.Silo.GatewayPort}", line, StringComparison.Ordinal);
+        Assert.Contains("Security:Certificate and Security:CaCertificate", line, StringComparison.Ordinal);
+        Assert.DoesNotContain(Token, fixture.Silo.Output, StringComparison.Ordinal);
+    }
+
+    [Fact]
     public async Task With_a_token_any_host_name_is_served()
     {
         using var http = fixture.Silo.Http(Token);
