@@ -11,7 +11,8 @@ namespace OrleansSessions.SiloHost.Hosting;
 /// <summary>
 /// The limits of the silo's HTTP server (Kestrel) and of its event fan-out, read from the "Http" and "Sse" sections:
 /// a cap on concurrent connections below the process's file-descriptor limit, short keep-alive and header timeouts,
-/// a small request body, a minimum body data rate, and a cap on /api/events subscribers.
+/// a small request body, a minimum body data rate, and caps on /api/events subscribers (per silo and per remote
+/// address) with a bound on how long a write to one may stall.
 /// </summary>
 internal sealed class HttpLimits
 {
@@ -45,13 +46,24 @@ internal sealed class HttpLimits
     /// <summary>Sse:MaxSubscribers: open /api/events streams per silo; beyond it 503 too_many_subscribers.</summary>
     public int MaxSubscribers { get; private init; }
 
+    /// <summary>Sse:MaxSubscribersPerAddress: open /api/events streams per remote address; beyond it 503 too_many_subscribers.</summary>
+    public int MaxSubscribersPerAddress { get; private init; }
+
+    /// <summary>Sse:SendTimeout: a write to an /api/events stream that takes longer disconnects its subscriber.</summary>
+    public TimeSpan SseSendTimeout { get; private init; }
+
     /// <summary>Reads and checks the keys, applies them to Kestrel and the HTTP API. Call once, after Kestrel's Listen.</summary>
     /// <exception cref="SiloConfigurationException">A key is invalid.</exception>
     public static void Configure(WebApplicationBuilder builder)
     {
         var limits = Read(builder.Configuration);
         builder.Services.AddSingleton(limits);
-        builder.Services.Configure<SessionApiOptions>(o => o.MaxSubscribers = limits.MaxSubscribers);
+        builder.Services.Configure<SessionApiOptions>(o =>
+        {
+            o.MaxSubscribers = limits.MaxSubscribers;
+            o.MaxSubscribersPerAddress = limits.MaxSubscribersPerAddress;
+            o.SendTimeout = limits.SseSendTimeout;
+        });
         builder.WebHost.ConfigureKestrel(kestrel => limits.Apply(kestrel.Limits));
     }
 
@@ -100,6 +112,8 @@ internal sealed class HttpLimits
             // Kestrel checks data rates once a second; a grace time must be longer than that.
             RequestBodyTimeout = Duration(configuration, "Http:RequestBodyTimeout", TimeSpan.FromSeconds(5), TimeSpan.FromSeconds(2), failures),
             MaxSubscribers = (int)Number(configuration, "Sse:MaxSubscribers", 1_000, 0, int.MaxValue, failures),
+            MaxSubscribersPerAddress = (int)Number(configuration, "Sse:MaxSubscribersPerAddress", 16, 1, int.MaxValue, failures),
+            SseSendTimeout = Duration(configuration, "Sse:SendTimeout", TimeSpan.FromSeconds(30), TimeSpan.FromSeconds(1), failures),
         };
         if (failures.Count > 0)
         {

@@ -2,6 +2,7 @@ using Microsoft.AspNetCore.Builder;
 using Microsoft.AspNetCore.Http;
 using Microsoft.Extensions.Configuration;
 using Microsoft.Extensions.DependencyInjection;
+using Microsoft.Extensions.Options;
 using Npgsql;
 using OpenTelemetry;
 using OpenTelemetry.Exporter;
@@ -10,6 +11,7 @@ using OpenTelemetry.Resources;
 using OpenTelemetry.Trace;
 using Orleans.Dashboard;
 using Orleans.Diagnostics;
+using OrleansSessions.AspNetCore.Api;
 using OrleansSessions.Grains.Diagnostics;
 
 namespace OrleansSessions.SiloHost.Hosting;
@@ -43,7 +45,7 @@ internal static class Observability
     /// <summary>Adds the OpenTelemetry SDK: metrics for /metrics always; the OTLP exporter and tracing when OpenTelemetry:Endpoint is set.</summary>
     public static WebApplicationBuilder AddSessionObservability(this WebApplicationBuilder builder, SiloSettings settings, OpenTelemetrySettings telemetry)
     {
-        builder.Services.AddSingleton<ObservabilityAccess>();
+        builder.Services.AddSingleton(sp => new ObservabilityAccess(sp.GetRequiredService<ApiTokenCheck>(), sp.GetRequiredService<IOptions<SecurityOptions>>(), TimeProvider.System));
         builder.Services.AddSingleton(telemetry);
         var postgres = settings.StorageProvider == "postgres";
         var otel = builder.Services.AddOpenTelemetry()

@@ -1,4 +1,5 @@
 using System.Buffers.Text;
+using System.Globalization;
 using System.Security.Cryptography;
 using System.Text;
 using Microsoft.AspNetCore.Builder;
@@ -12,33 +13,49 @@ namespace OrleansSessions.SiloHost.Hosting;
 /// Security:ApiToken in front of Orleans' dashboard (/orleans) and the Prometheus scrape endpoint (/metrics), which
 /// are not /api routes. With a token set, a request needs "Authorization: Bearer &lt;token&gt;"; a browser, whose page
 /// and scripts cannot send that header to Orleans' dashboard, visits /orleans?access_token=&lt;token&gt; once (or
-/// fetches /orleans/ with the header) and gets an HttpOnly, SameSite=Strict cookie for /orleans that carries a value
-/// derived from the token (an HMAC), not the token itself; the visit is redirected to /orleans/ so the token leaves
-/// the address bar. Every comparison takes the same time whatever is presented.
+/// fetches /orleans/ with the header) and gets an HttpOnly, SameSite=Strict cookie for /orleans that carries its
+/// expiry and an HMAC of it, not the token; the visit is redirected to /orleans/ so the token leaves the address bar.
+/// Every comparison takes the same time whatever is presented.
 /// </summary>
+/// <remarks>
+/// The cookie opens the live log, which shows every session and user id, so it must not be a bearer credential for
+/// good: it lasts <see cref="CookieLifetime"/> (the expiry is inside the HMAC, so it cannot be moved), and the HMAC key
+/// is derived from the token and a random secret drawn when this process starts. A per-process secret rather than a
+/// time-bucketed one: nothing to share or to keep in step between silos, and a restart revokes every cookie. The cost
+/// is that a cookie is good on the silo process that set it only; browsers do not tell ports apart for cookies, so
+/// after visiting another silo on the same host the dashboard asks for the token again (the session dashboard's
+/// link sets a new cookie on each visit).
+/// </remarks>
 internal sealed class ObservabilityAccess
 {
     public const string DashboardPath = "/orleans";
     public const string MetricsPath = "/metrics";
     public const string CookieName = "orleans_sessions_dashboard";
 
-    private readonly ApiTokenCheck _check;
-    private readonly byte[]? _cookieValue;
+    /// <summary>How long a dashboard cookie is good for from the visit that set it.</summary>
+    public static readonly TimeSpan CookieLifetime = TimeSpan.FromHours(1);
 
-    public ObservabilityAccess(ApiTokenCheck check, IOptions<SecurityOptions> security)
+    private readonly ApiTokenCheck _check;
+    private readonly TimeProvider _time;
+    private readonly byte[]? _cookieKey;
+
+    public ObservabilityAccess(ApiTokenCheck check, IOptions<SecurityOptions> security, TimeProvider time)
     {
         _check = check;
+        _time = time;
         var token = security.Value.ApiToken;
-        _cookieValue = string.IsNullOrEmpty(token)
-            ? null
-            : Encoding.ASCII.GetBytes(Base64Url.EncodeToString(HMACSHA256.HashData(Encoding.UTF8.GetBytes(token), "OrleansSessions /orleans cookie"u8)));
+        if (!string.IsNullOrEmpty(token))
+        {
+            byte[] message = [.. "OrleansSessions /orleans cookie "u8, .. RandomNumberGenerator.GetBytes(32)];
+            _cookieKey = HMACSHA256.HashData(Encoding.UTF8.GetBytes(token), message);
+        }
     }
 
     public Task InvokeAsync(HttpContext context, RequestDelegate next)
     {
         var request = context.Request;
         var dashboard = request.Path.StartsWithSegments(DashboardPath, StringComparison.OrdinalIgnoreCase);
-        if (_cookieValue is null || (!dashboard && !request.Path.StartsWithSegments(MetricsPath, StringComparison.OrdinalIgnoreCase)))
+        if (_cookieKey is null || (!dashboard && !request.Path.StartsWithSegments(MetricsPath, StringComparison.OrdinalIgnoreCase)))
         {
             return next(context);
         }
@@ -61,8 +78,7 @@ internal sealed class ObservabilityAccess
                     return Task.CompletedTask;
                 }
             }
-            else if (request.Cookies.TryGetValue(CookieName, out var cookie)
-                && CryptographicOperations.FixedTimeEquals(Encoding.ASCII.GetBytes(cookie ?? ""), _cookieValue))
+            else if (request.Cookies.TryGetValue(CookieName, out var cookie) && IsValidCookie(cookie))
             {
                 return next(context);
             }
@@ -82,12 +98,40 @@ internal sealed class ObservabilityAccess
                 || request.Path.Equals(DashboardPath + "/index.html", StringComparison.OrdinalIgnoreCase));
 
     private void SetCookie(HttpContext context)
-        => context.Response.Cookies.Append(CookieName, Encoding.ASCII.GetString(_cookieValue!), new CookieOptions
+    {
+        var expires = _time.GetUtcNow().ToUnixTimeSeconds() + (long)CookieLifetime.TotalSeconds;
+        context.Response.Cookies.Append(CookieName, CookieValue(expires), new CookieOptions
         {
             Path = DashboardPath,
             HttpOnly = true,
             SameSite = SameSiteMode.Strict,
             Secure = context.Request.IsHttps,
             IsEssential = true,
+            MaxAge = CookieLifetime,
         });
+    }
+
+    /// <summary>"{expiry, Unix seconds}.{base64url HMAC of the expiry}".</summary>
+    private string CookieValue(long expires)
+    {
+        var expiry = expires.ToString(CultureInfo.InvariantCulture);
+        return $"{expiry}.{Base64Url.EncodeToString(HMACSHA256.HashData(_cookieKey!, Encoding.ASCII.GetBytes(expiry)))}";
+    }
+
+    private bool IsValidCookie(string? cookie)
+    {
+        if (string.IsNullOrEmpty(cookie))
+        {
+            return false;
+        }
+        var dot = cookie.IndexOf('.', StringComparison.Ordinal);
+        if (dot <= 0 || !long.TryParse(cookie.AsSpan(0, dot), NumberStyles.None, CultureInfo.InvariantCulture, out var expires))
+        {
+            return false;
+        }
+        // The HMAC first, in constant time; an expiry that was not set here is refused whatever it says.
+        var expected = Encoding.ASCII.GetBytes(CookieValue(expires));
+        return CryptographicOperations.FixedTimeEquals(Encoding.ASCII.GetBytes(cookie), expected)
+            && _time.GetUtcNow().ToUnixTimeSeconds() < expires;
+    }
 }

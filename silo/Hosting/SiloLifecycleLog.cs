@@ -15,6 +15,11 @@ internal sealed partial class SiloLifecycleLog(ILocalSiloDetails silo, SiloSetti
     private Task OnActive(CancellationToken cancellationToken)
     {
         LogActive(logger, silo.SiloAddress.ToParsableString(), settings.ClusterId, settings.StorageProvider, settings.GatewayPort, settings.HttpPort);
+        if (settings.HasApiToken && settings.Certificates is null)
+        {
+            // A token suggests callers are meant to be checked, but Orleans' gateway knows nothing of it.
+            LogGatewayUnguarded(logger, settings.GatewayPort);
+        }
         return Task.CompletedTask;
     }
 
@@ -26,6 +31,9 @@ internal sealed partial class SiloLifecycleLog(ILocalSiloDetails silo, SiloSetti
 
     [LoggerMessage(EventId = 1300, Level = LogLevel.Information, Message = "Silo {Silo} active in cluster {ClusterId}: storage {Storage}, gateway port {GatewayPort}, HTTP port {HttpPort}")]
     private static partial void LogActive(ILogger logger, string silo, string clusterId, string storage, int gatewayPort, int httpPort);
+
+    [LoggerMessage(EventId = 1302, Level = LogLevel.Warning, Message = "Security:ApiToken guards the HTTP API only: without Security:Certificate and Security:CaCertificate, any process that can reach gateway port {GatewayPort} can read, create and close every user's sessions; set both to guard the gateway")]
+    private static partial void LogGatewayUnguarded(ILogger logger, int gatewayPort);
 
     [LoggerMessage(EventId = 1301, Level = LogLevel.Information, Message = "Silo {Silo} stopping: leaving placement, deactivating grains, leaving membership")]
     private static partial void LogStopping(ILogger logger, string silo);

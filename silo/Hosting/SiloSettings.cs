@@ -16,6 +16,9 @@ internal sealed class SiloSettings
     /// <summary>The Orleans ServiceId of every OrleansSessions deployment: grain state and reminders are keyed by it.</summary>
     public const string ServiceId = "orleans-sessions";
 
+    /// <summary>The shortest Security:ApiToken accepted.</summary>
+    public const int MinApiTokenLength = 16;
+
     public required IPAddress Host { get; init; }
 
     public required IPAddress AdvertisedAddress { get; init; }
@@ -99,6 +102,18 @@ internal sealed class SiloSettings
         }
         var connectionString = configuration["Storage:ConnectionString"] ?? "";
         var apiToken = configuration["Security:ApiToken"] ?? "";
+        if (apiToken.Length > 0)
+        {
+            // Never echoed. A presented token is trimmed, so a padded one could never match.
+            if (apiToken.Trim().Length != apiToken.Length)
+            {
+                failures.Add("Security:ApiToken must not begin or end with white space");
+            }
+            else if (apiToken.Length < MinApiTokenLength)
+            {
+                failures.Add(string.Create(CultureInfo.InvariantCulture, $"Security:ApiToken must be at least {MinApiTokenLength} characters (e.g. openssl rand -hex 32)"));
+            }
+        }
 
         var probeTimeout = reader.Positive("Membership:ProbeTimeout", TimeSpan.FromSeconds(1));
         var missedProbes = reader.Count("Membership:NumMissedProbesLimit", 3, 1);

@@ -6,7 +6,7 @@ namespace OrleansSessions.ClientApp.Tests;
 /// <summary>The demo's timeline on a silo with a 6 s idle timeout (real time, set through configuration), and the token options.</summary>
 public sealed class DemoAndTokenTests : IAsyncLifetime
 {
-    private const string Token = "demo-token";
+    private const string Token = "demo-token-0123456789";
     private TestCluster _cluster = null!;
 
     public async Task InitializeAsync()

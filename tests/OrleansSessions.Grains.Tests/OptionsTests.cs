@@ -69,6 +69,9 @@ public sealed class OptionsTests
     [InlineData("Sessions:HistoryLimit", "0", "Sessions:HistoryLimit must be >= 1")]
     [InlineData("Sessions:HistoryRetention", "00:00:30", "Sessions:HistoryRetention must be 0 (keep) or >= 00:01:00")]
     [InlineData("Sessions:HistoryRetention", "-1.00:00:00", "Sessions:HistoryRetention must be 0 (keep) or >= 00:01:00")]
+    [InlineData("Sessions:IdleTimeout", "50.00:00:00", "Sessions:IdleTimeout must be <= 49.17:02:47.2940000")]
+    [InlineData("Sessions:AbsoluteTimeout", "49.17:02:47.2950000", "Sessions:AbsoluteTimeout must be <= 49.17:02:47.2940000")]
+    [InlineData("Sessions:HistoryRetention", "60.00:00:00", "Sessions:HistoryRetention must be <= 49.17:02:47.2940000")]
     public void Invalid_session_options_fail_with_a_message_naming_the_key(string key, string value, string expected)
     {
         var services = BuildServices(new() { [key] = value });
@@ -83,12 +86,29 @@ public sealed class OptionsTests
     [InlineData("Janitor:Partitions", "0", "Janitor:Partitions must be between 1 and")]
     [InlineData("Janitor:BatchSize", "0", "Janitor:BatchSize must be > 0")]
     [InlineData("Janitor:Partitions", "eight", "Janitor:Partitions")]
+    [InlineData("Janitor:Period", "50.00:00:00", "Janitor:Period must be <= 49.17:02:47.2940000")]
     public void Invalid_janitor_options_fail_with_a_message_naming_the_key(string key, string value, string expected)
     {
         var services = BuildServices(new() { [key] = value });
         var exception = Assert.ThrowsAny<Exception>(() => services.GetRequiredService<IOptions<JanitorOptions>>().Value);
         Assert.True(exception is OptionsValidationException or InvalidOperationException, exception.ToString());
         Assert.Contains(expected, exception.Message, StringComparison.Ordinal);
+    }
+
+    [Fact]
+    public void Durations_up_to_the_longest_timer_Orleans_can_set_are_accepted()
+    {
+        // 0xFFFFFFFE ms: the longest due time or period of a .NET timer, an Orleans grain timer or a reminder.
+        const string Longest = "49.17:02:47.2940000";
+        var (sessions, janitor) = Bind(new()
+        {
+            ["Sessions:IdleTimeout"] = Longest,
+            ["Sessions:AbsoluteTimeout"] = Longest,
+            ["Sessions:HistoryRetention"] = Longest,
+            ["Janitor:Period"] = Longest,
+        });
+        Assert.Equal(TimeSpan.FromMilliseconds(0xFFFFFFFE), sessions.IdleTimeout);
+        Assert.Equal(TimeSpan.FromMilliseconds(0xFFFFFFFE), janitor.Period);
     }
 
     [Fact]

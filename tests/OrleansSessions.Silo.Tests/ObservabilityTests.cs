@@ -12,7 +12,7 @@ namespace OrleansSessions.Silo.Tests;
 /// </summary>
 public sealed class ObservedSiloFixture : IAsyncLifetime
 {
-    public const string Token = "observed-token";
+    public const string Token = "observed-token-0123456789";
 
     internal SiloProcess Silo { get; private set; } = null!;
 

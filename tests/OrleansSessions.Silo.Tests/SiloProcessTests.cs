@@ -76,7 +76,7 @@ public sealed class SiloProcessTests
     [Fact]
     public async Task Non_loopback_host_with_a_token_but_no_certificate_refuses_to_start_naming_the_certificate()
     {
-        var line = AssertOneLineFailure(await RunSiloAsync([.. FreePorts(), "--Silo:Host=0.0.0.0", "--Security:ApiToken=s3cret-token"]));
+        var line = AssertOneLineFailure(await RunSiloAsync([.. FreePorts(), "--Silo:Host=0.0.0.0", "--Security:ApiToken=s3cret-token-0123456789"]));
         Assert.Contains("Silo:Host 0.0.0.0 is reachable beyond this machine: Security:Certificate and Security:CaCertificate must be set", line, StringComparison.Ordinal);
         Assert.DoesNotContain("ApiToken", line, StringComparison.Ordinal);
     }
@@ -142,6 +142,9 @@ public sealed class SiloProcessTests
     [InlineData("--Gateway:MaxConnections=0", "Gateway:MaxConnections must be a whole number from 1 to")]
     [InlineData("--Silo:MaxPeerConnections=many", "Silo:MaxPeerConnections must be a whole number from 1 to")]
     [InlineData("--Sessions:HistoryRetention=00:00:10", "Sessions:HistoryRetention must be 0 (keep) or >= 00:01:00")]
+    [InlineData("--Sessions:IdleTimeout=50.00:00:00", "silo: Invalid configuration: Sessions:IdleTimeout must be <= 49.17:02:47.2940000")]
+    [InlineData("--Security:ApiToken=short-token", "silo: Invalid configuration: Security:ApiToken must be at least 16 characters")]
+    [InlineData("--Security:ApiToken=0123456789abcdef ", "Security:ApiToken must not begin or end with white space")]
     [InlineData("--OpenTelemetry:Endpoint=collector:4317", "OpenTelemetry:Endpoint must be an http:// or https:// URL")]
     [InlineData("--OpenTelemetry:Protocol=udp", "OpenTelemetry:Protocol must be grpc or http/protobuf")]
     [InlineData("--Observability:OrleansDashboard=maybe", "Observability:OrleansDashboard must be true or false")]
@@ -190,6 +193,30 @@ public sealed class SiloProcessTests
         Assert.Contains("stopping: leaving placement", silo.Output, StringComparison.Ordinal);
         var warnings = silo.Output.Split('\n').Count(line => line.Contains("writing its touches", StringComparison.Ordinal));
         Assert.True(warnings <= 1, $"{warnings} write-behind warnings at shutdown");
+    }
+
+    [Theory]
+    [InlineData("short-token", "Security:ApiToken must be at least 16 characters")]
+    [InlineData("0123456789abcde", "Security:ApiToken must be at least 16 characters")]
+    [InlineData(" 0123456789abcdef", "Security:ApiToken must not begin or end with white space")]
+    [InlineData("0123456789abcdef\t", "Security:ApiToken must not begin or end with white space")]
+    [InlineData("                ", "Security:ApiToken must not begin or end with white space")]
+    public void A_short_or_padded_api_token_is_refused_without_echoing_it(string token, string expected)
+    {
+        var configuration = new ConfigurationBuilder().AddInMemoryCollection(new Dictionary<string, string?> { ["Security:ApiToken"] = token }).Build();
+        var exception = Assert.Throws<SiloConfigurationException>(() => SiloSettings.Read(configuration));
+        Assert.Contains(expected, exception.Message, StringComparison.Ordinal);
+        if (token.Trim().Length > 0)
+        {
+            Assert.DoesNotContain(token.Trim(), exception.Message, StringComparison.Ordinal);
+        }
+    }
+
+    [Fact]
+    public void An_api_token_of_16_characters_is_accepted()
+    {
+        var configuration = new ConfigurationBuilder().AddInMemoryCollection(new Dictionary<string, string?> { ["Security:ApiToken"] = "0123456789abcdef" }).Build();
+        Assert.Equal("0123456789abcdef", SiloSettings.Read(configuration).ApiToken);
     }
 
     [Fact]

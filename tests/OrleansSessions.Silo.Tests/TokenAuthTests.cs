@@ -6,7 +6,7 @@ namespace OrleansSessions.Silo.Tests;
 /// <summary>Security:ApiToken guards every /api call.</summary>
 public sealed class TokenAuthTests(TokenAuthTests.TokenSiloFixture fixture) : IClassFixture<TokenAuthTests.TokenSiloFixture>
 {
-    private const string Token = "s3cret-token";
+    private const string Token = "s3cret-token-0123456789";
 
     /// <summary>A silo process with Security:ApiToken set.</summary>
     public sealed class TokenSiloFixture : IAsyncLifetime
@@ -21,8 +21,8 @@ public sealed class TokenAuthTests(TokenAuthTests.TokenSiloFixture fixture) : IC
     [Theory]
     [InlineData(null)]
     [InlineData("wrong")]
-    [InlineData("s3cret-token-and-more")]
-    [InlineData("s3cret-toke")]
+    [InlineData("s3cret-token-0123456789-and-more")]
+    [InlineData("s3cret-token-012345678")]
     public async Task Api_calls_without_the_right_token_are_401_with_a_json_body(string? token)
     {
         using var http = fixture.Silo.Http(token);
@@ -34,6 +34,19 @@ public sealed class TokenAuthTests(TokenAuthTests.TokenSiloFixture fixture) : IC
             AssertError(await ReadJsonAsync(response), "unauthorized");
             Assert.Equal("Bearer", response.Headers.WwwAuthenticate.ToString());
         }
+    }
+
+    [Fact]
+    public async Task Without_certificates_the_silo_warns_once_at_start_that_the_token_does_not_guard_the_gateway()
+    {
+        const string Warning = "Security:ApiToken guards the HTTP API only";
+        await WaitForAsync(() => Task.FromResult(fixture.Silo.Output.Contains(Warning, StringComparison.Ordinal)), TimeSpan.FromSeconds(15),
+            "the warning about the unguarded gateway");
+        var line = Assert.Single(fixture.Silo.Output.Split('\n'), l => l.Contains(Warning, StringComparison.Ordinal));
+        Assert.Contains("warn:", line, StringComparison.Ordinal);
+        Assert.Contains($"gateway port {fixture.Silo.GatewayPort}", line, StringComparison.Ordinal);
+        Assert.Contains("Security:Certificate and Security:CaCertificate", line, StringComparison.Ordinal);
+        Assert.DoesNotContain(Token, fixture.Silo.Output, StringComparison.Ordinal);
     }
 
     [Fact]

@@ -18,6 +18,18 @@ public sealed class SessionApiOptions
     /// <summary>Open /api/events streams this silo serves at once (Sse:MaxSubscribers); beyond it 503 too_many_subscribers. Default 1000.</summary>
     public int MaxSubscribers { get; set; } = 1_000;
 
+    /// <summary>
+    /// Open /api/events streams one remote address may hold at once (Sse:MaxSubscribersPerAddress); beyond it 503
+    /// too_many_subscribers. Behind a reverse proxy every caller has the proxy's address. Default 16.
+    /// </summary>
+    public int MaxSubscribersPerAddress { get; set; } = 16;
+
+    /// <summary>
+    /// How long one write of an /api/events stream may take (Sse:SendTimeout); a subscriber that stopped reading, whose
+    /// connection's buffers filled up, is disconnected after it and its place freed. Default 30 s.
+    /// </summary>
+    public TimeSpan SendTimeout { get; set; } = TimeSpan.FromSeconds(30);
+
     /// <summary>This app's HTTP port, as GET /api/cluster reports it for this silo (so that a page can reach its peers). Default 0: not reported.</summary>
     public int HttpPort { get; set; }
 

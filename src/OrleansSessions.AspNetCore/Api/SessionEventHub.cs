@@ -1,3 +1,4 @@
+using System.Net;
 using System.Text;
 using System.Text.Json;
 using System.Threading.Channels;
@@ -26,6 +27,7 @@ internal sealed partial class SessionEventHub(IClusterClient client, RecentSessi
     private readonly CancellationTokenSource _stopping = new();
     private readonly Lock _lock = new();
     private Listener[] _listeners = [];
+    private readonly Dictionary<IPAddress, int> _perAddress = [];
     private StreamSubscriptionHandle<SessionEvent>? _handle;
     private Task _subscribing = Task.CompletedTask;
 
@@ -39,12 +41,19 @@ internal sealed partial class SessionEventHub(IClusterClient client, RecentSessi
     }
 
     /// <summary>
-    /// Adds a listener for the events of <paramref name="userId"/> (all users when null), unless
-    /// <paramref name="maxListeners"/> are listening already (then null); dispose it to leave.
+    /// Adds a listener for the events of <paramref name="userId"/> (all users when null) from
+    /// <paramref name="address"/>, unless <paramref name="maxListeners"/> are listening already, or
+    /// <paramref name="maxPerAddress"/> from that address (then null, and <paramref name="addressFull"/> says which);
+    /// dispose it to leave.
     /// </summary>
-    public Listener? TryListen(string? userId, int capacity, int maxListeners)
+    public Listener? TryListen(string? userId, int capacity, int maxListeners, IPAddress? address, int maxPerAddress, out bool addressFull)
     {
-        var listener = new Listener(this, userId, Channel.CreateBounded<ReadOnlyMemory<byte>>(new BoundedChannelOptions(capacity)
+        addressFull = false;
+        if (address is { IsIPv4MappedToIPv6: true })
+        {
+            address = address.MapToIPv4();
+        }
+        var listener = new Listener(this, userId, address, Channel.CreateBounded<ReadOnlyMemory<byte>>(new BoundedChannelOptions(capacity)
         {
             // A client too slow to read loses its oldest events; the silo never grows.
             FullMode = BoundedChannelFullMode.DropOldest,
@@ -56,6 +65,16 @@ internal sealed partial class SessionEventHub(IClusterClient client, RecentSessi
             if (_listeners.Length >= maxListeners)
             {
                 return null;
+            }
+            if (address is not null)
+            {
+                var held = _perAddress.GetValueOrDefault(address);
+                if (held >= maxPerAddress)
+                {
+                    addressFull = true;
+                    return null;
+                }
+                _perAddress[address] = held + 1;
             }
             _listeners = [.. _listeners, listener];
         }
@@ -171,14 +190,30 @@ internal sealed partial class SessionEventHub(IClusterClient client, RecentSessi
     {
         lock (_lock)
         {
+            var before = _listeners.Length;
             _listeners = Array.FindAll(_listeners, l => !ReferenceEquals(l, listener));
+            if (_listeners.Length < before && listener.Address is { } address)
+            {
+                var held = _perAddress.GetValueOrDefault(address) - 1;
+                if (held > 0)
+                {
+                    _perAddress[address] = held;
+                }
+                else
+                {
+                    _perAddress.Remove(address);
+                }
+            }
         }
     }
 
     /// <summary>One /api/events connection: its filter and its bounded queue of serialised SSE messages.</summary>
-    internal sealed class Listener(SessionEventHub hub, string? userId, Channel<ReadOnlyMemory<byte>> events) : IDisposable
+    internal sealed class Listener(SessionEventHub hub, string? userId, IPAddress? address, Channel<ReadOnlyMemory<byte>> events) : IDisposable
     {
         public string? UserId { get; } = userId;
+
+        /// <summary>The remote address counted against Sse:MaxSubscribersPerAddress, or null.</summary>
+        public IPAddress? Address { get; } = address;
 
         public Channel<ReadOnlyMemory<byte>> Events { get; } = events;
 

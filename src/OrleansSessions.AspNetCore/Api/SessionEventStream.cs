@@ -24,12 +24,15 @@ internal static class SessionEventStream
         }
         var settings = options.Value;
         var cancellationToken = context.RequestAborted;
-        using var listener = hub.TryListen(userId, settings.EventBufferSize, settings.MaxSubscribers);
+        var address = context.Connection.RemoteIpAddress;
+        using var listener = hub.TryListen(userId, settings.EventBufferSize, settings.MaxSubscribers, address, settings.MaxSubscribersPerAddress, out var addressFull);
         if (listener is null)
         {
             context.Response.Headers.RetryAfter = "5";
             return TypedResults.Json(
-                new ApiError("too_many_subscribers", $"This silo already serves {settings.MaxSubscribers} event streams (Sse:MaxSubscribers); try again later or another silo."),
+                new ApiError("too_many_subscribers", addressFull
+                    ? $"This silo already serves {settings.MaxSubscribersPerAddress} event streams to {address} (Sse:MaxSubscribersPerAddress); close one or try again later."
+                    : $"This silo already serves {settings.MaxSubscribers} event streams (Sse:MaxSubscribers); try again later or another silo."),
                 statusCode: StatusCodes.Status503ServiceUnavailable);
         }
         var response = context.Response;
@@ -40,12 +43,19 @@ internal static class SessionEventStream
         context.Features.Get<IHttpResponseBodyFeature>()?.DisableBuffering();
         var body = response.Body;
         var reader = listener.Events.Reader;
+        // Every write must finish within Sse:SendTimeout. A caller that stops reading fills its connection's buffers,
+        // and its writes then wait: without a bound it would hold its place (Sse:MaxSubscribers) for as long as it
+        // keeps the connection open, whatever Kestrel's response data rate says.
+        using var stalled = new CancellationTokenSource();
+        using var send = CancellationTokenSource.CreateLinkedTokenSource(cancellationToken, stalled.Token);
         try
         {
             // The silo's stream subscription is in place before this line reaches the caller: nothing published after it is missed.
             await hub.Subscribed.WaitAsync(cancellationToken).ConfigureAwait(false);
-            await body.WriteAsync(Connected, cancellationToken).ConfigureAwait(false);
-            await body.FlushAsync(cancellationToken).ConfigureAwait(false);
+            stalled.CancelAfter(settings.SendTimeout);
+            await body.WriteAsync(Connected, send.Token).ConfigureAwait(false);
+            await body.FlushAsync(send.Token).ConfigureAwait(false);
+            stalled.CancelAfter(Timeout.InfiniteTimeSpan);
             while (true)
             {
                 bool ready;
@@ -58,8 +68,10 @@ internal static class SessionEventStream
                     }
                     catch (OperationCanceledException) when (!cancellationToken.IsCancellationRequested)
                     {
-                        await body.WriteAsync(Heartbeat, cancellationToken).ConfigureAwait(false);
-                        await body.FlushAsync(cancellationToken).ConfigureAwait(false);
+                        stalled.CancelAfter(settings.SendTimeout);
+                        await body.WriteAsync(Heartbeat, send.Token).ConfigureAwait(false);
+                        await body.FlushAsync(send.Token).ConfigureAwait(false);
+                        stalled.CancelAfter(Timeout.InfiniteTimeSpan);
                         continue;
                     }
                 }
@@ -69,10 +81,19 @@ internal static class SessionEventStream
                 }
                 while (reader.TryRead(out var message))
                 {
-                    await body.WriteAsync(message, cancellationToken).ConfigureAwait(false);
+                    // From the last write that completed: a subscriber that reads slowly but steadily stays.
+                    stalled.CancelAfter(settings.SendTimeout);
+                    await body.WriteAsync(message, send.Token).ConfigureAwait(false);
                 }
-                await body.FlushAsync(cancellationToken).ConfigureAwait(false);
+                stalled.CancelAfter(settings.SendTimeout);
+                await body.FlushAsync(send.Token).ConfigureAwait(false);
+                stalled.CancelAfter(Timeout.InfiniteTimeSpan);
             }
+        }
+        catch (OperationCanceledException) when (stalled.IsCancellationRequested && !cancellationToken.IsCancellationRequested)
+        {
+            // Not reading: drop the connection (ending the request alone would wait on the same full buffers).
+            context.Abort();
         }
         catch (OperationCanceledException) when (cancellationToken.IsCancellationRequested)
         {

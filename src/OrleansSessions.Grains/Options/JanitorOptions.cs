@@ -10,7 +10,7 @@ public sealed class JanitorOptions
     /// Janitor:Period: how often each partition's Orleans reminder sweeps the deadline index. A period below Orleans'
     /// ReminderOptions.MinimumReminderPeriod lowers that minimum to it.
     /// </summary>
-    /// <value>Default 5 minutes; must be &gt; 0.</value>
+    /// <value>Default 5 minutes; must be &gt; 0 and at most <see cref="SessionOptionsValidator.MaxTimerDuration"/> (about 49.7 days).</value>
     public TimeSpan Period { get; set; } = TimeSpan.FromMinutes(5);
 
     /// <summary>

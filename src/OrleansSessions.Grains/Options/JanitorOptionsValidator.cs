@@ -17,6 +17,8 @@ public sealed class JanitorOptionsValidator : IValidateOptions<JanitorOptions>
         {
             failures.Add("Janitor:Period must be > 0");
         }
+        // The period of each partition's reminder.
+        SessionOptionsValidator.AddIfTooLong(failures, "Janitor:Period", options.Period);
         if (options.Partitions < 1 || options.Partitions > MaxPartitions)
         {
             failures.Add($"Janitor:Partitions must be between 1 and {MaxPartitions}");

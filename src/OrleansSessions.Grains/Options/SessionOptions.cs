@@ -7,11 +7,11 @@ public sealed class SessionOptions
     public const string SectionName = "Sessions";
 
     /// <summary>Sessions:IdleTimeout: a session ends after this long without a touch.</summary>
-    /// <value>Default 30 minutes; must be &gt; 0.</value>
+    /// <value>Default 30 minutes; must be &gt; 0 and at most <see cref="SessionOptionsValidator.MaxTimerDuration"/> (about 49.7 days).</value>
     public TimeSpan IdleTimeout { get; set; } = TimeSpan.FromMinutes(30);
 
     /// <summary>Sessions:AbsoluteTimeout: a session ends this long after its creation, however active.</summary>
-    /// <value>Default 8 hours; must be &gt; 0.</value>
+    /// <value>Default 8 hours; must be &gt; 0 and at most <see cref="SessionOptionsValidator.MaxTimerDuration"/> (about 49.7 days).</value>
     public TimeSpan AbsoluteTimeout { get; set; } = TimeSpan.FromHours(8);
 
     /// <summary>
@@ -38,7 +38,7 @@ public sealed class SessionOptions
     /// and nothing left in history has its stored record deleted, so the records of users who stopped coming back
     /// do not accumulate (with the in-memory storage they are held in the silo's memory).
     /// </summary>
-    /// <value>Default 30 days; zero keeps history until trimmed by <see cref="HistoryLimit"/>; otherwise at least 1 minute.</value>
+    /// <value>Default 30 days; zero keeps history until trimmed by <see cref="HistoryLimit"/>; otherwise at least 1 minute and at most <see cref="SessionOptionsValidator.MaxTimerDuration"/> (about 49.7 days).</value>
     public TimeSpan HistoryRetention { get; set; } = TimeSpan.FromDays(30);
 
     /// <summary>

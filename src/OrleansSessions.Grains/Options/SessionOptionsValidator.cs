@@ -1,3 +1,4 @@
+using System.Globalization;
 using Microsoft.Extensions.Options;
 
 namespace OrleansSessions.Grains.Options;
@@ -5,6 +6,12 @@ namespace OrleansSessions.Grains.Options;
 /// <summary>Validates <see cref="SessionOptions"/>; each failure names its configuration key.</summary>
 public sealed class SessionOptionsValidator : IValidateOptions<SessionOptions>
 {
+    /// <summary>
+    /// The longest duration a session setting may have: 0xFFFFFFFE ms (about 49.7 days), the longest due time or
+    /// period of a .NET timer, and so of an Orleans grain timer and reminder, which refuse longer ones.
+    /// </summary>
+    public static readonly TimeSpan MaxTimerDuration = TimeSpan.FromMilliseconds(0xFFFFFFFE);
+
     /// <inheritdoc />
     public ValidateOptionsResult Validate(string? name, SessionOptions options)
     {
@@ -18,6 +25,11 @@ public sealed class SessionOptionsValidator : IValidateOptions<SessionOptions>
         {
             failures.Add("Sessions:AbsoluteTimeout must be > 0");
         }
+        // Each feeds a timer or reminder (the session's deadline timer, the history-retention reminder): a longer value
+        // would be accepted here and then fail every create, after the session was stored.
+        AddIfTooLong(failures, "Sessions:IdleTimeout", options.IdleTimeout);
+        AddIfTooLong(failures, "Sessions:AbsoluteTimeout", options.AbsoluteTimeout);
+        AddIfTooLong(failures, "Sessions:HistoryRetention", options.HistoryRetention);
         if (options.WarningBefore < TimeSpan.Zero)
         {
             failures.Add("Sessions:WarningBefore must be >= 0");
@@ -43,5 +55,14 @@ public sealed class SessionOptionsValidator : IValidateOptions<SessionOptions>
             failures.Add("Sessions:IdempotencyWindow must be > 0 and <= 30.00:00:00");
         }
         return failures.Count == 0 ? ValidateOptionsResult.Success : ValidateOptionsResult.Fail(failures);
+    }
+
+    /// <summary>Adds "{key} must be &lt;= 49.17:02:47.2940000 ..." when <paramref name="value"/> exceeds <see cref="MaxTimerDuration"/>.</summary>
+    internal static void AddIfTooLong(List<string> failures, string key, TimeSpan value)
+    {
+        if (value > MaxTimerDuration)
+        {
+            failures.Add($"{key} must be <= {MaxTimerDuration.ToString("c", CultureInfo.InvariantCulture)} (the longest timer Orleans and .NET can set)");
+        }
     }
 }
