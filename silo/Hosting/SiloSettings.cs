@@ -16,6 +16,9 @@ internal sealed class SiloSettings
     /// <summary>The Orleans ServiceId of every OrleansSessions deployment: grain state and reminders are keyed by it.</summary>
     public const string ServiceId = "orleans-sessions";
 
+    /// <summary>The largest Silo:HandshakeTimeout.</summary>
+    public static readonly TimeSpan MaxHandshakeTimeout = TimeSpan.FromHours(1);
+
     public required IPAddress Host { get; init; }
 
     public required IPAddress AdvertisedAddress { get; init; }
@@ -60,6 +63,9 @@ internal sealed class SiloSettings
     public required TimeSpan MinimumReminderPeriod { get; init; }
 
     public required TimeSpan ReminderRefreshPeriod { get; init; }
+
+    /// <summary>Silo:HandshakeTimeout: how long a connection to the silo or gateway port may take from accept to Orleans' preamble, TLS handshake included.</summary>
+    public required TimeSpan HandshakeTimeout { get; init; }
 
     public bool IsLoopback => IPAddress.IsLoopback(Host);
 
@@ -122,6 +128,12 @@ internal sealed class SiloSettings
         var responseTimeout = reader.Positive("Messaging:ResponseTimeout", TimeSpan.FromSeconds(30));
         var minimumReminderPeriod = reader.Positive("Reminders:MinimumReminderPeriod", TimeSpan.FromMinutes(1));
         var reminderRefresh = reader.Positive("Reminders:RefreshPeriod", TimeSpan.FromMinutes(1));
+        var handshakeTimeout = reader.Positive("Silo:HandshakeTimeout", Hosting.HandshakeTimeout.DefaultTimeout);
+        if (handshakeTimeout > MaxHandshakeTimeout)
+        {
+            // A connection's timer cannot run longer (CancellationTokenSource), and a slower handshake is no handshake.
+            failures.Add(string.Create(CultureInfo.InvariantCulture, $"Silo:HandshakeTimeout must be at most {MaxHandshakeTimeout:c} (got '{configuration["Silo:HandshakeTimeout"]}')"));
+        }
 
         if (failures.Count > 0)
         {
@@ -173,6 +185,7 @@ internal sealed class SiloSettings
             ResponseTimeout = responseTimeout,
             MinimumReminderPeriod = minimumReminderPeriod,
             ReminderRefreshPeriod = reminderRefresh,
+            HandshakeTimeout = handshakeTimeout,
         };
     }
 
