@@ -19,9 +19,8 @@ internal sealed partial class ConnectionLimiter(string port, int maxConnections,
     /// <summary>The shortest time between two refusal log lines of one port.</summary>
     public static readonly TimeSpan LogInterval = TimeSpan.FromSeconds(10);
 
+    private readonly LogEvery _refusals = new(LogInterval, time);
     private int _open;
-    private long _refusedSinceLog;
-    private long _lastLogTicks = long.MinValue;
 
     public string Port { get; } = port;
 
@@ -83,19 +82,10 @@ internal sealed partial class ConnectionLimiter(string port, int maxConnections,
 
     private void NoteRefused()
     {
-        var refused = Interlocked.Increment(ref _refusedSinceLog);
-        var now = time.GetTimestamp();
-        var last = Interlocked.Read(ref _lastLogTicks);
-        if (last != long.MinValue && time.GetElapsedTime(last, now) < LogInterval)
+        if (_refusals.Count(out var refused))
         {
-            return;
+            LogRefused(logger, refused, Port, MaxConnections, LogInterval.TotalSeconds.ToString(CultureInfo.InvariantCulture));
         }
-        if (Interlocked.CompareExchange(ref _lastLogTicks, now, last) != last)
-        {
-            return;
-        }
-        refused = Interlocked.Exchange(ref _refusedSinceLog, 0);
-        LogRefused(logger, refused, Port, MaxConnections, LogInterval.TotalSeconds.ToString(CultureInfo.InvariantCulture));
     }
 
     [LoggerMessage(EventId = 1310, EventName = "ConnectionsRefused", Level = LogLevel.Warning,

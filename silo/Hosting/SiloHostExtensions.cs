@@ -150,10 +150,13 @@ public static class SiloHostExtensions
             o.RefreshReminderListPeriod = settings.ReminderRefreshPeriod;
         });
 
+        // The handshake clock starts at accept, ahead of TLS; the preamble is awaited after TLS, in plaintext.
+        HandshakeTimeout.StartClock(silo);
         if (settings.Certificates is { } tls)
         {
-            silo.UseClusterTls(tls);
+            silo.UseClusterTls(tls, settings.HandshakeTimeout);
         }
+        HandshakeTimeout.AwaitPreamble(silo, settings.HandshakeTimeout);
 
         silo.Services.AddSingleton<SiloLifecycleLog>();
         silo.Services.AddSingleton<ILifecycleParticipant<ISiloLifecycle>>(sp => sp.GetRequiredService<SiloLifecycleLog>());

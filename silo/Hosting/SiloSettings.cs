@@ -19,6 +19,9 @@ internal sealed class SiloSettings
     /// <summary>The shortest Security:ApiToken accepted.</summary>
     public const int MinApiTokenLength = 16;
 
+    /// <summary>The largest Silo:HandshakeTimeout.</summary>
+    public static readonly TimeSpan MaxHandshakeTimeout = TimeSpan.FromHours(1);
+
     public required IPAddress Host { get; init; }
 
     public required IPAddress AdvertisedAddress { get; init; }
@@ -63,6 +66,9 @@ internal sealed class SiloSettings
     public required TimeSpan MinimumReminderPeriod { get; init; }
 
     public required TimeSpan ReminderRefreshPeriod { get; init; }
+
+    /// <summary>Silo:HandshakeTimeout: how long a connection to the silo or gateway port may take from accept to Orleans' preamble, TLS handshake included.</summary>
+    public required TimeSpan HandshakeTimeout { get; init; }
 
     public bool IsLoopback => IPAddress.IsLoopback(Host);
 
@@ -137,6 +143,12 @@ internal sealed class SiloSettings
         var responseTimeout = reader.Positive("Messaging:ResponseTimeout", TimeSpan.FromSeconds(30));
         var minimumReminderPeriod = reader.Positive("Reminders:MinimumReminderPeriod", TimeSpan.FromMinutes(1));
         var reminderRefresh = reader.Positive("Reminders:RefreshPeriod", TimeSpan.FromMinutes(1));
+        var handshakeTimeout = reader.Positive("Silo:HandshakeTimeout", Hosting.HandshakeTimeout.DefaultTimeout);
+        if (handshakeTimeout > MaxHandshakeTimeout)
+        {
+            // A connection's timer cannot run longer (CancellationTokenSource), and a slower handshake is no handshake.
+            failures.Add(string.Create(CultureInfo.InvariantCulture, $"Silo:HandshakeTimeout must be at most {MaxHandshakeTimeout:c} (got '{configuration["Silo:HandshakeTimeout"]}')"));
+        }
 
         if (failures.Count > 0)
         {
@@ -188,6 +200,7 @@ internal sealed class SiloSettings
             ResponseTimeout = responseTimeout,
             MinimumReminderPeriod = minimumReminderPeriod,
             ReminderRefreshPeriod = reminderRefresh,
+            HandshakeTimeout = handshakeTimeout,
         };
     }
 

@@ -22,20 +22,21 @@ internal static class SiloTls
 
     private static readonly Oid[] ClientUsages = [CertificateAuthorityValidator.ClientAuthentication];
 
-    /// <summary>How long a connection may take to finish its TLS handshake before it is closed.</summary>
-    private static readonly TimeSpan HandshakeTimeout = TimeSpan.FromSeconds(5);
-
-    public static void UseClusterTls(this ISiloBuilder silo, SiloCertificates certificates)
+    /// <summary>
+    /// Installs TLS on the three connection kinds; <paramref name="handshakeTimeout"/> (Silo:HandshakeTimeout) bounds
+    /// each TLS handshake, and <see cref="HandshakeTimeout"/> bounds an inbound connection's whole handshake with it.
+    /// </summary>
+    public static void UseClusterTls(this ISiloBuilder silo, SiloCertificates certificates, TimeSpan handshakeTimeout)
     {
         silo.Configure<SiloConnectionOptions>(connections =>
         {
-            connections.ConfigureSiloInboundConnection(builder => builder.UseServerTls(Options(builder, certificates, PeerUsages)));
-            connections.ConfigureGatewayInboundConnection(builder => builder.UseServerTls(Options(builder, certificates, ClientUsages)));
-            connections.ConfigureSiloOutboundConnection(builder => builder.UseClientTls(Options(builder, certificates, PeerUsages)));
+            connections.ConfigureSiloInboundConnection(builder => builder.UseServerTls(Options(builder, certificates, PeerUsages, handshakeTimeout)));
+            connections.ConfigureGatewayInboundConnection(builder => builder.UseServerTls(Options(builder, certificates, ClientUsages, handshakeTimeout)));
+            connections.ConfigureSiloOutboundConnection(builder => builder.UseClientTls(Options(builder, certificates, PeerUsages, handshakeTimeout)));
         });
     }
 
-    private static TlsOptions Options(IConnectionBuilder builder, SiloCertificates certificates, Oid[] remoteUsages)
+    private static TlsOptions Options(IConnectionBuilder builder, SiloCertificates certificates, Oid[] remoteUsages, TimeSpan handshakeTimeout)
     {
         var logger = builder.ApplicationServices.GetService<ILoggerFactory>()?.CreateLogger(typeof(SiloTls).FullName!);
         var validator = new CertificateAuthorityValidator(certificates.Authorities, remoteUsages, logger);
@@ -45,7 +46,7 @@ internal static class SiloTls
             RemoteCertificateMode = RemoteCertificateMode.RequireCertificate,
             ClientCertificateMode = RemoteCertificateMode.RequireCertificate,
             RemoteCertificateValidation = validator.Validate,
-            HandshakeTimeout = HandshakeTimeout,
+            HandshakeTimeout = handshakeTimeout,
         };
     }
 }

@@ -141,6 +141,8 @@ public sealed class SiloProcessTests
     [InlineData("--Silo:Host=not-an-address", "Silo:Host must be an IP address")]
     [InlineData("--Gateway:MaxConnections=0", "Gateway:MaxConnections must be a whole number from 1 to")]
     [InlineData("--Silo:MaxPeerConnections=many", "Silo:MaxPeerConnections must be a whole number from 1 to")]
+    [InlineData("--Silo:HandshakeTimeout=0", "Silo:HandshakeTimeout must be a time span > 0")]
+    [InlineData("--Silo:HandshakeTimeout=soon", "Silo:HandshakeTimeout must be a time span > 0")]
     [InlineData("--Sessions:HistoryRetention=00:00:10", "Sessions:HistoryRetention must be 0 (keep) or >= 00:01:00")]
     [InlineData("--Sessions:IdleTimeout=50.00:00:00", "silo: Invalid configuration: Sessions:IdleTimeout must be <= 49.17:02:47.2940000")]
     [InlineData("--Security:ApiToken=short-token", "silo: Invalid configuration: Security:ApiToken must be at least 16 characters")]
