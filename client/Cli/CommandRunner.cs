@@ -71,6 +71,8 @@ internal static class CommandRunner
                 UseCertificates(o, settings.Tls);
             });
             lastFailure = LastConnectionFailure.Track(client.Services);
+            client.Services.AddSingleton<ClusterConnectionStatus>();
+            client.Services.AddSingleton<IClusterConnectionStatusObserver>(sp => sp.GetRequiredService<ClusterConnectionStatus>());
         });
         var host = builder.Build();
         ExceptionDispatchInfo? abandoned;
