@@ -1,6 +1,10 @@
+using System.Diagnostics;
+using System.Globalization;
+using System.Runtime.ExceptionServices;
 using System.Security.Cryptography;
 using Microsoft.Extensions.DependencyInjection;
 using Microsoft.Extensions.Hosting;
+using Orleans.Runtime.Messaging;
 using OrleansSessions.Client;
 using OrleansSessions.Client.Security;
 using OrleansSessions.Hosting;
@@ -43,33 +47,87 @@ internal static class CommandRunner
         }
     }
 
-    /// <summary>Starts an Orleans client host on the settings' gateways; fails (with Orleans' exception) when none answers within the connect timeout.</summary>
+    /// <summary>
+    /// Starts an Orleans client host on the settings' gateways; fails (with Orleans' exception, or a
+    /// <see cref="ConnectionFailedException"/> of its own) when none answers within the connect timeout, whatever listens there.
+    /// </summary>
     public static async Task<IHost> ConnectAsync(CliSettings settings, CancellationToken cancellationToken)
     {
+        var started = Stopwatch.GetTimestamp();
         // No default configuration sources or logging providers: the command's output is all that is printed.
         var builder = Host.CreateApplicationBuilder(new HostApplicationBuilderSettings { DisableDefaults = true, ApplicationName = "OrleansSessions.ClientApp" });
-        builder.UseOrleansClient(client => client.UseOrleansSessions(o =>
+        LastConnectionFailure? lastFailure = null;
+        builder.UseOrleansClient(client =>
         {
-            foreach (var gateway in settings.Gateways)
+            client.UseOrleansSessions(o =>
             {
-                o.Gateways.Add(gateway);
-            }
-            o.ClusterId = settings.ClusterId;
-            o.ConnectTimeout = settings.ConnectTimeout;
-            o.ResponseTimeout = settings.ResponseTimeout;
-            UseCertificates(o, settings.Tls);
-        }));
+                foreach (var gateway in settings.Gateways)
+                {
+                    o.Gateways.Add(gateway);
+                }
+                o.ClusterId = settings.ClusterId;
+                o.ConnectTimeout = settings.ConnectTimeout;
+                o.ResponseTimeout = settings.ResponseTimeout;
+                UseCertificates(o, settings.Tls);
+            });
+            lastFailure = LastConnectionFailure.Track(client.Services);
+            client.Services.AddSingleton<ClusterConnectionStatus>();
+            client.Services.AddSingleton<IClusterConnectionStatusObserver>(sp => sp.GetRequiredService<ClusterConnectionStatus>());
+        });
         var host = builder.Build();
+        ExceptionDispatchInfo? abandoned;
         try
         {
-            await host.StartAsync(cancellationToken).ConfigureAwait(false);
+            abandoned = await StartWithinConnectTimeoutAsync(host, settings, lastFailure!, started, cancellationToken).ConfigureAwait(false);
         }
         catch
         {
             await DisposeQuietlyAsync(host).ConfigureAwait(false);
             throw;
         }
+        if (abandoned is not null)
+        {
+            // The start still hangs on the endpoint: the host is left to the process's exit rather than waited for.
+            _ = DisposeQuietlyAsync(host);
+            abandoned.Throw();
+        }
         return host;
+    }
+
+    /// <summary>
+    /// Starts <paramref name="host"/>'s Orleans client, or gives up on it and returns why. Orleans bounds its own retries
+    /// by the connect timeout only while connections fail; an endpoint that accepts and then sends nothing a client
+    /// waits for (a silo-to-silo port, another service) holds the start forever. So once the connect timeout has passed,
+    /// a failure Orleans has reported ends the start; with none reported a gateway is answering, slowly (a starved
+    /// machine), and gets one response timeout more, for the start's last step, a call to it.
+    /// </summary>
+    private static async Task<ExceptionDispatchInfo?> StartWithinConnectTimeoutAsync(IHost host, CliSettings settings, LastConnectionFailure lastFailure, long started, CancellationToken cancellationToken)
+    {
+        var starting = host.StartAsync(cancellationToken);
+        try
+        {
+            await starting.WaitAsync(Remaining(settings.ConnectTimeout, started), cancellationToken).ConfigureAwait(false);
+            return null;
+        }
+        catch (TimeoutException) when (!starting.IsCompleted)
+        {
+            // Past the connect timeout: decided below.
+        }
+        var ended = await Task.WhenAny(starting, lastFailure.Recorded, Task.Delay(settings.ResponseTimeout, cancellationToken)).ConfigureAwait(false);
+        if (ended == starting)
+        {
+            await starting.ConfigureAwait(false);
+            return null;
+        }
+        cancellationToken.ThrowIfCancellationRequested();
+        return lastFailure.Failure ?? ExceptionDispatchInfo.Capture(new ConnectionFailedException(string.Create(CultureInfo.InvariantCulture,
+            $"No Orleans gateway answered within the connect timeout ({settings.ConnectTimeout.TotalSeconds:0.###} s); is each --gateway a silo's gateway port (Silo:GatewayPort)?")));
+    }
+
+    private static TimeSpan Remaining(TimeSpan timeout, long started)
+    {
+        var remaining = timeout - Stopwatch.GetElapsedTime(started);
+        return remaining > TimeSpan.Zero ? remaining : TimeSpan.Zero;
     }
 
     /// <summary>Loads the --ca and --cert files; a missing or unreadable file is bad input naming the option.</summary>

@@ -2,6 +2,7 @@ using System.CommandLine;
 using System.Diagnostics;
 using System.Globalization;
 using Microsoft.Extensions.DependencyInjection;
+using Orleans.Runtime.Messaging;
 using OrleansSessions.ClientApp.Cli;
 using OrleansSessions.Sessions;
 using Spectre.Console;
@@ -32,7 +33,9 @@ internal static class LoadCommand
         command.SetAction((parse, cancellationToken) =>
         {
             var settings = new LoadSettings(parse.GetValue(users), parse.GetValue(sessions), parse.GetValue(touches), parse.GetValue(concurrency), TimeSpan.FromSeconds(parse.GetValue(duration)), parse.GetValue(direct));
-            return CommandRunner.RunAsync(global.Read(parse), null, (client, output, ct) => RunAsync(client, output, settings, ct), cancellationToken);
+            var cli = global.Read(parse);
+            settings = settings with { UnansweredLimit = cli.ConnectTimeout };
+            return CommandRunner.RunAsync(cli, null, (client, output, ct) => RunAsync(client, output, settings, ct), cancellationToken);
         });
         return command;
     }
@@ -53,7 +56,7 @@ internal static class LoadCommand
             {
                 var user = $"load-{run}-{i % settings.Users}";
                 sessionIds[i] = (await client.GetGrain<IUserSessionsGrain>(user).CreateSessionAsync().ConfigureAwait(false)).SessionId;
-            }, settings.Duration, tick, cancellationToken).ConfigureAwait(false);
+            }, settings, tick, cancellationToken).ConfigureAwait(false);
             started?.Invoke(touch);
             await touch.RunAsync(settings.Concurrency, async i =>
             {
@@ -68,7 +71,7 @@ internal static class LoadCommand
                 {
                     // A short idle timeout on the silo: the call was still answered, exactly.
                 }
-            }, settings.Duration, tick, cancellationToken).ConfigureAwait(false);
+            }, settings, tick, cancellationToken).ConfigureAwait(false);
         }
 
         if (output.Json)
@@ -134,11 +137,20 @@ internal static class LoadCommand
         return create.Errors + touch.Errors > 0 ? ExitCodes.Failure : ExitCodes.Ok;
     }
 
-    private sealed record LoadSettings(int Users, int Sessions, int Touches, int Concurrency, TimeSpan Duration, bool Direct);
+    private sealed record LoadSettings(int Users, int Sessions, int Touches, int Concurrency, TimeSpan Duration, bool Direct)
+    {
+        /// <summary>How long calls may go unanswered, failing as unavailable, before the run stops (--connect-timeout).</summary>
+        public TimeSpan UnansweredLimit { get; init; } = TimeSpan.FromSeconds(5);
+    }
 
     private sealed record PhaseSummary(string Name, long Calls, long Errors, double Seconds, double PerSecond, double P50Ms, double P99Ms, string? FirstError);
 
-    /// <summary>One phase: a fixed number of calls (Total &gt; 0) or calls until a duration ends, with every latency kept.</summary>
+    /// <summary>
+    /// One phase: a fixed number of calls (Total &gt; 0) or calls until a duration ends, with every latency kept. It stops
+    /// with a <see cref="ConnectionFailedException"/> when calls fail as unavailable and none has been answered for the
+    /// settings' <see cref="LoadSettings.UnansweredLimit"/> (every gateway gone): a silo failover, where some calls
+    /// are still answered, goes on.
+    /// </summary>
     private sealed class Phase(string name, long total)
     {
         private readonly Stopwatch _stopwatch = new();
@@ -146,6 +158,8 @@ internal static class LoadCommand
         private long _completed;
         private long _errors;
         private string? _firstError;
+        private long _lastAnswer;
+        private long _unavailableSinceAnswer;
         private double[] _latencies = [];
 
         public string Name => name;
@@ -158,18 +172,20 @@ internal static class LoadCommand
 
         public TimeSpan Elapsed => _stopwatch.Elapsed;
 
-        public async Task RunAsync(int concurrency, Func<long, Task> call, TimeSpan duration, Action? tick, CancellationToken cancellationToken)
+        public async Task RunAsync(int concurrency, Func<long, Task> call, LoadSettings settings, Action? tick, CancellationToken cancellationToken)
         {
             var perWorker = new List<double>[concurrency];
             _stopwatch.Start();
-            var until = total > 0 ? TimeSpan.MaxValue : duration;
+            Interlocked.Exchange(ref _lastAnswer, Stopwatch.GetTimestamp());
+            using var stop = CancellationTokenSource.CreateLinkedTokenSource(cancellationToken);
+            var until = total > 0 ? TimeSpan.MaxValue : settings.Duration;
             var workers = new Task[concurrency];
             for (var w = 0; w < concurrency; w++)
             {
                 var latencies = perWorker[w] = [];
                 workers[w] = Task.Run(async () =>
                 {
-                    while (!cancellationToken.IsCancellationRequested)
+                    while (!stop.IsCancellationRequested)
                     {
                         var i = Interlocked.Increment(ref _next);
                         if ((total > 0 && i >= total) || (total == 0 && _stopwatch.Elapsed >= until))
@@ -181,27 +197,50 @@ internal static class LoadCommand
                         {
                             await call(i).ConfigureAwait(false);
                             latencies.Add(Stopwatch.GetElapsedTime(started).TotalMilliseconds);
+                            Answered();
                         }
                         catch (Exception ex) when (ex is not OperationCanceledException)
                         {
                             Interlocked.Increment(ref _errors);
                             Interlocked.CompareExchange(ref _firstError, $"{ex.GetType().Name}: {ex.Message}", null);
+                            if (SessionFailure.Classify(ex).Kind == SessionFailureKind.Unavailable)
+                            {
+                                Interlocked.Increment(ref _unavailableSinceAnswer);
+                            }
+                            else
+                            {
+                                Answered(); // the cluster answered, with an error
+                            }
                         }
                         Interlocked.Increment(ref _completed);
                     }
-                }, cancellationToken);
+                }, stop.Token);
             }
             var all = Task.WhenAll(workers);
             while (!all.IsCompleted)
             {
                 tick?.Invoke();
                 await Task.WhenAny(all, Task.Delay(100, cancellationToken)).ConfigureAwait(false);
+                var unanswered = Stopwatch.GetElapsedTime(Interlocked.Read(ref _lastAnswer));
+                if (unanswered > settings.UnansweredLimit && Interlocked.Read(ref _unavailableSinceAnswer) > 0)
+                {
+                    // The calls still in flight end at their response timeout; nobody waits for them.
+                    await stop.CancelAsync().ConfigureAwait(false);
+                    throw new ConnectionFailedException(string.Create(CultureInfo.InvariantCulture,
+                        $"no {name} call answered for {unanswered.TotalSeconds:0.0} s (--connect-timeout {settings.UnansweredLimit.TotalSeconds:0.###} s); stopped after {Completed} calls, {Errors} errors, first: {_firstError}"));
+                }
             }
             await all.ConfigureAwait(false);
             _stopwatch.Stop();
             tick?.Invoke();
             _latencies = perWorker.SelectMany(l => l).ToArray();
             Array.Sort(_latencies);
+        }
+
+        private void Answered()
+        {
+            Interlocked.Exchange(ref _lastAnswer, Stopwatch.GetTimestamp());
+            Interlocked.Exchange(ref _unavailableSinceAnswer, 0);
         }
 
         public PhaseSummary Summary()

@@ -10,11 +10,17 @@ their newest active session; with none, one is created; each message touches it;
     python3 chat_router.py watch [--user alice]          # live events (server-sent events) until Ctrl+C
     python3 chat_router.py selftest                      # exercises the API; exit status 0 when all checks pass
 
-Options: --base-url (default http://127.0.0.1:8080, or $ORLEANSSESSIONS_URL) and --token (or
+Options: --base-url (default http://127.0.0.1:8080, or $ORLEANSSESSIONS_URL; several separated by commas: watch
+reconnects through the next one, the other commands use the first) and --token (or
 $OrleansSessions__Security__ApiToken) when the silo sets Security:ApiToken.
+
+Exit codes, as the C# client app's: 0 done, 1 anything else, 2 bad input (400), 3 not found (404), 4 expired, closed
+or at the session limit (409), 5 unreachable, unavailable (503) or refused (401: the C# client fails a refused
+certificate the same way); the message names the API's error code.
 """
 
 import argparse
+import http.client
 import json
 import os
 import queue
@@ -42,6 +48,50 @@ class ApiError(Exception):
         self.detail = detail
 
 
+class Unreachable(Exception):
+    """No URL answered (connection refused, reset, timed out), or an event stream was lost and not regained in time."""
+
+
+# The API's error codes whose exit code does not follow from the HTTP status alone.
+EXIT_CODES_BY_ERROR = {
+    "session_not_found": 3,
+    "session_expired": 4,
+    "session_closed": 4,
+    "session_limit_exceeded": 4,
+    "silo_unavailable": 5,
+    "timeout": 5,
+    "storage_unavailable": 5,
+    "unauthorized": 5,
+}
+EXIT_CODES_BY_STATUS = {400: 2, 401: 5, 403: 5, 404: 3, 409: 4, 413: 2, 502: 5, 503: 5, 504: 5}
+
+
+def exit_code(error):
+    """The exit code of an ApiError: by its API error code, else by its HTTP status, else 1."""
+    return EXIT_CODES_BY_ERROR.get(error.error) or EXIT_CODES_BY_STATUS.get(error.status, 1)
+
+
+def describe(error):
+    """One line for an ApiError, saying what kind of failure it is."""
+    kind = {2: "bad input", 3: "not found", 4: "conflict"}.get(exit_code(error))
+    if error.status in (401, 403) or error.error == "unauthorized":
+        kind = "unauthorized (check --token)"
+    elif exit_code(error) == 5:
+        kind = "unavailable"
+    detail = " ".join(str(error).split())
+    return f"{kind}: {detail}" if kind else detail
+
+
+def api_error(e):
+    """The ApiError of an HTTPError, from the API's {"error", "detail"} body when it has one."""
+    payload = e.read()
+    try:
+        body = json.loads(payload)
+        return ApiError(e.code, body.get("error"), body.get("detail"))
+    except (ValueError, AttributeError):
+        return ApiError(e.code, "http_error", payload.decode("utf-8", "replace"))
+
+
 class SessionApi:
     """The HTTP API of a silo."""
 
@@ -63,12 +113,7 @@ class SessionApi:
                 payload = response.read()
                 return json.loads(payload) if payload else None
         except urllib.error.HTTPError as e:
-            payload = e.read()
-            try:
-                body = json.loads(payload)
-                raise ApiError(e.code, body.get("error"), body.get("detail")) from None
-            except (ValueError, AttributeError):
-                raise ApiError(e.code, "http_error", payload.decode("utf-8", "replace")) from None
+            raise api_error(e) from None
 
     @staticmethod
     def _quote(value):
@@ -102,19 +147,28 @@ class SessionApi:
     def health(self):
         return self._request("GET", "/healthz")
 
-    def events(self, user_id=None, connected=None, stop=None):
+    def events(self, user_id=None, connected=None, stop=None, cursor=None):
         """Yields session events from GET /api/events (server-sent events) until the stream ends or stop is set.
 
         connected (a threading.Event) is set once the server has subscribed: nothing published later is missed.
+        cursor (a dict) carries "id", the last event id seen: sent as Last-Event-ID when set, updated as events come.
+        Raises ApiError for an error answer.
         """
         query = "" if user_id is None else "?userId=" + self._quote(user_id)
         request = urllib.request.Request(self.base_url + "/api/events" + query, method="GET")
         request.add_header("Accept", "text/event-stream")
         if self.token:
             request.add_header("Authorization", "Bearer " + self.token)
-        # The server writes a heartbeat comment every ~15 s, so a 60 s read timeout only fires on a dead connection.
-        with urllib.request.urlopen(request, timeout=60) as response:
+        if cursor is not None and cursor.get("id"):
+            request.add_header("Last-Event-ID", cursor["id"])
+        try:
+            # The server writes a heartbeat comment every ~15 s, so a 60 s read timeout only fires on a dead connection.
+            response = urllib.request.urlopen(request, timeout=60)
+        except urllib.error.HTTPError as e:
+            raise api_error(e) from None
+        with response:
             data = []
+            event_id = None
             for raw in response:
                 if stop is not None and stop.is_set():
                     return
@@ -125,9 +179,14 @@ class SessionApi:
                     continue
                 if line.startswith("data:"):
                     data.append(line[5:].lstrip(" "))
+                elif line.startswith("id:"):
+                    event_id = line[3:].lstrip(" ")
                 elif line == "" and data:
+                    if cursor is not None and event_id is not None:
+                        cursor["id"] = event_id
                     yield json.loads("\n".join(data))
                     data = []
+                    event_id = None
 
 
 class ChatRouter:
@@ -264,6 +323,38 @@ def selftest(api):
     return len(failures)
 
 
+def watch(urls, token, user_id, reconnect_timeout, out=sys.stdout):
+    """Prints events as JSON lines until Ctrl+C. A lost stream (a silo killed or stopped) is opened again through
+    the URLs in turn, resuming after the last event id when the server sends ids; when none answers within
+    reconnect_timeout seconds of the loss, raises Unreachable. An error answer (ApiError) ends it at once."""
+    cursor = {}
+    lost_at = None
+    reason = None
+    attempt = 0
+    while True:
+        url = urls[attempt % len(urls)]
+        attempt += 1
+        connected = threading.Event()
+        try:
+            for evt in SessionApi(url, token).events(user_id, connected, cursor=cursor):
+                print(json.dumps(evt, ensure_ascii=False), file=out, flush=True)
+            reason = f"{url} ended the event stream"
+        except ApiError as e:
+            if exit_code(e) != 5 or e.status in (401, 403):
+                raise
+            reason = f"{url}: {e}"
+        except (urllib.error.URLError, http.client.HTTPException, OSError) as e:
+            reason = f"{url}: {getattr(e, 'reason', e)}"
+        now = time.monotonic()
+        if connected.is_set() or lost_at is None:
+            lost_at = now  # the stream had been open: the reconnection time counts from now
+        remaining = lost_at + reconnect_timeout - now
+        if remaining <= 0:
+            raise Unreachable(f"lost the event stream and no URL answered within {reconnect_timeout:g} s (last: {reason})")
+        if attempt % len(urls) == 0:
+            time.sleep(min(0.5, remaining))
+
+
 def main(argv=None):
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--base-url", default=os.environ.get("ORLEANSSESSIONS_URL", "http://127.0.0.1:8080"))
@@ -273,27 +364,34 @@ def main(argv=None):
     chat.add_argument("user")
     chat.add_argument("message")
     chat.add_argument("--lang", choices=sorted(EXPIRED_MESSAGES), default="en")
-    watch = commands.add_parser("watch", help="print live session events")
-    watch.add_argument("--user")
+    watching = commands.add_parser("watch", help="print live session events")
+    watching.add_argument("--user")
+    watching.add_argument("--reconnect-timeout", type=float, default=10.0,
+                       help="seconds to keep trying the URLs after the event stream is lost (default 10)")
     commands.add_parser("selftest", help="exercise the API; exit 0 when every check passes")
     args = parser.parse_args(argv)
+    if args.command == "watch" and not args.reconnect_timeout > 0:
+        parser.error("--reconnect-timeout must be > 0")
 
-    api = SessionApi(args.base_url, args.token)
+    urls = [u.strip() for u in args.base_url.split(",") if u.strip()] or ["http://127.0.0.1:8080"]
+    api = SessionApi(urls[0], args.token)
     try:
         if args.command == "chat":
             reply, session = ChatRouter(api, args.lang).handle_request(args.user, args.message)
             print(json.dumps({"reply": reply, "session": session}, ensure_ascii=False))
             return 0
         if args.command == "watch":
-            for evt in api.events(args.user):
-                print(json.dumps(evt, ensure_ascii=False), flush=True)
+            watch(urls, args.token, args.user, args.reconnect_timeout)
             return 0
         return 1 if selftest(api) else 0
     except ApiError as e:
-        print(f"error: {e}", file=sys.stderr)
-        return 4 if e.status == 409 else 3 if e.status == 404 else 2 if e.status == 400 else 1
-    except (urllib.error.URLError, OSError) as e:
-        print(f"error: cannot reach {args.base_url}: {e}", file=sys.stderr)
+        print(f"error: {describe(e)}", file=sys.stderr)
+        return exit_code(e)
+    except Unreachable as e:
+        print(f"error: cannot reach {', '.join(urls)}: {e}", file=sys.stderr)
+        return 5
+    except (urllib.error.URLError, http.client.HTTPException, OSError) as e:
+        print(f"error: cannot reach {', '.join(urls)}: {getattr(e, 'reason', e)}", file=sys.stderr)
         return 5
     except KeyboardInterrupt:
         return 0

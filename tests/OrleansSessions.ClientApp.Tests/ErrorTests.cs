@@ -1,3 +1,6 @@
+using System.Diagnostics;
+using System.Net;
+using System.Net.Sockets;
 using OrleansSessions.Sessions;
 using static OrleansSessions.ClientApp.Tests.ClientProcess;
 
@@ -51,6 +54,73 @@ public sealed class ErrorTests(SiloFixture fixture) : IClassFixture<SiloFixture>
     [Fact]
     public async Task Unreachable_gateway_is_exit_5()
         => (await RunAsync(["--gateway", $"127.0.0.1:{FreePort()}", "--connect-timeout", "1", "--json", "create", "alice"])).AssertFailed(5, "unavailable");
+
+    [Fact]
+    public async Task A_listener_that_accepts_and_never_answers_fails_within_the_connect_timeout_with_exit_5()
+    {
+        using var listener = new TcpListener(IPAddress.Loopback, 0);
+        listener.Start();
+        using var stop = new CancellationTokenSource();
+        var accepting = AcceptAndStaySilentAsync(listener, stop.Token);
+        try
+        {
+            await AssertUnavailableWithinConnectTimeoutAsync($"127.0.0.1:{((IPEndPoint)listener.LocalEndpoint).Port}");
+        }
+        finally
+        {
+            await stop.CancelAsync();
+            listener.Stop();
+            await accepting;
+        }
+    }
+
+    [Fact]
+    public async Task A_silo_to_silo_port_fails_within_the_connect_timeout_with_exit_5()
+        => await AssertUnavailableWithinConnectTimeoutAsync(fixture.Cluster.Silos[0].SiloAddress.Endpoint.ToString());
+
+    /// <summary>
+    /// Runs create against <paramref name="gateway"/> with a 2 s connect timeout and asserts exit 5 with one line, within
+    /// the timeout plus what the same process needs to start and exit without connecting (measured first) and 1 s of slack.
+    /// </summary>
+    private async Task AssertUnavailableWithinConnectTimeoutAsync(string gateway)
+    {
+        const double ConnectTimeout = 2;
+        var clock = Stopwatch.StartNew();
+        (await RunAsync(["--gateway", gateway, "create", "a/b"])).AssertFailed(2, "bad input");
+        var startAndExit = clock.Elapsed;
+
+        clock.Restart();
+        var result = await RunAsync(["--gateway", gateway, "--cluster-id", fixture.Cluster.Options.ClusterId, "--connect-timeout", "2", "create", Users.New("port")], TimeSpan.FromSeconds(30));
+        var elapsed = clock.Elapsed;
+
+        result.AssertFailed(5, "unavailable");
+        Assert.Single(result.Stderr.Split('\n', StringSplitOptions.RemoveEmptyEntries));
+        var bound = TimeSpan.FromSeconds(ConnectTimeout + 1) + startAndExit;
+        Assert.True(elapsed < bound, $"took {elapsed.TotalSeconds:0.00} s, bound {bound.TotalSeconds:0.00} s (start and exit {startAndExit.TotalSeconds:0.00} s); stderr: {result.Stderr}");
+    }
+
+    private static async Task AcceptAndStaySilentAsync(TcpListener listener, CancellationToken cancellationToken)
+    {
+        var accepted = new List<TcpClient>();
+        try
+        {
+            while (true)
+            {
+                accepted.Add(await listener.AcceptTcpClientAsync(cancellationToken));
+            }
+        }
+        catch (Exception ex) when (ex is OperationCanceledException or SocketException or ObjectDisposedException)
+        {
+            // Stopped by the test.
+        }
+        finally
+        {
+            foreach (var client in accepted)
+            {
+                client.Dispose();
+            }
+        }
+    }
 
     [Fact]
     public async Task Wrong_cluster_id_is_exit_5()
