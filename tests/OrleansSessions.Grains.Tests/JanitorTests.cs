@@ -135,14 +135,16 @@ public sealed class JanitorTests
         var byJanitor = await SessionCluster.RunJanitorsAsync(cluster.Client);
         Assert.InRange(byJanitor, 1, sessions.Count);
 
-        await SessionCluster.WaitUntilAsync(() => sessions.All(s => events.Of(s.SessionId, SessionEventType.Expired).Count >= 1));
-        Assert.All(sessions, s => Assert.Single(events.Of(s.SessionId, SessionEventType.Expired)));
+        // Ended once each, by a survivor's timer or the janitor: the stored state says so. (The memory stream delivers at
+        // most once while its queue moves off the killed silo, so events are checked for duplicates, not completeness.)
         foreach (var session in sessions)
         {
+            await SessionCluster.WaitUntilAsync(async () => (await cluster.Client.GetGrain<ISessionGrain>(session.SessionId).GetAsync()).Status != SessionStatus.Active);
             var info = await cluster.Client.GetGrain<ISessionGrain>(session.SessionId).GetAsync();
             Assert.Equal(SessionStatus.Expired, info.Status);
             Assert.Equal(EndReason.IdleTimeout, info.EndReason);
         }
+        Assert.All(sessions, s => Assert.InRange(events.Of(s.SessionId, SessionEventType.Expired).Count, 0, 1));
         foreach (var userId in users)
         {
             var history = await cluster.Client.GetGrain<IUserSessionsGrain>(userId).GetHistoryAsync(100);
