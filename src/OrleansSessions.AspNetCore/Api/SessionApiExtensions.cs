@@ -6,12 +6,13 @@ using Microsoft.Extensions.DependencyInjection.Extensions;
 using Microsoft.Extensions.Hosting;
 using Microsoft.Extensions.Logging;
 using Microsoft.OpenApi;
-using Orleans.Runtime;
+using Microsoft.Extensions.Options;
 using OrleansSessions.AspNetCore.Api;
 using OrleansSessions.AspNetCore.Cluster;
 using OrleansSessions.AspNetCore.Dashboard;
 using OrleansSessions.Client;
 using OrleansSessions.Sessions;
+using OrleansSessions.Silos;
 
 namespace OrleansSessions.Hosting;
 
@@ -25,7 +26,7 @@ public static partial class SessionApiExtensions
     /// <summary>
     /// Registers what <see cref="MapOrleansSessionsApi"/> needs: <see cref="SessionApiOptions"/>, the token check
     /// (<see cref="SecurityOptions"/> bound from the "Security" section: Security:ApiToken), the JSON conventions, the
-    /// cluster figures (on a silo, a grain service that gives this silo's session figures to the others), the
+    /// cluster figures (read from each silo's ISiloSessionsGrain, which AddOrleansSessions hosts), the
     /// app's one subscription to the session events stream, and the OpenAPI document. Calling it twice does nothing more.
     /// </summary>
     public static IServiceCollection AddOrleansSessionsApi(this IServiceCollection services, Action<SessionApiOptions>? configure = null)
@@ -46,11 +47,11 @@ public static partial class SessionApiExtensions
         services.AddSingleton<ApiTokenCheck>();
         services.AddSingleton<ClusterStatusReader>();
         services.AddSessionToucher();
-        services.AddSiloReports();
+        // On a silo, its ISiloSessionsGrain reports the HTTP port with its figures.
+        services.AddOptions<SiloSessionsOptions>().Configure<IOptions<SessionApiOptions>>((silo, api) => silo.HttpPort = api.Value.HttpPort);
         services.AddSessionDashboard();
         services.AddSingleton<SessionEventHub>();
-        services.AddSingleton<ILifecycleParticipant<ISiloLifecycle>>(sp => sp.GetRequiredService<SessionEventHub>());
-        services.AddHostedService<SessionEventHubClientStarter>();
+        services.AddHostedService<SessionEventHubStarter>();
         services.AddOpenApi();
         return services;
     }
@@ -132,7 +133,7 @@ public static partial class SessionApiExtensions
 
     private static IResult Health(IServiceProvider services, ApiTokenCheck check, HttpRequest request)
     {
-        if (services.GetService<ISiloStatusOracle>() is not { } oracle)
+        if (services.GetService<ILocalSiloStatus>() is not { } oracle)
         {
             return Results.Ok(new { status = "ok" });
         }
