@@ -32,7 +32,7 @@ internal static class DashboardApi
     public static IEndpointRouteBuilder MapSessionDashboardApi(this IEndpointRouteBuilder endpoints)
     {
         var api = endpoints.MapGroup("/api");
-        api.AddEndpointFilter(SessionApiExtensions.CheckTokenAsync);
+        api.RequireAuthorization(ApiTokenAuthenticationDefaults.PolicyName);
         api.AddEndpointFilter(SessionApiExtensions.MapExceptionsAsync);
         api.WithTags("dashboard");
         api.MapGet("/stats/history", (SessionHistoryReader reader, HttpContext context) => reader.ReadAsync(context.RequestAborted))
