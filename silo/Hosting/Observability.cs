@@ -46,6 +46,7 @@ internal static class Observability
     public static WebApplicationBuilder AddSessionObservability(this WebApplicationBuilder builder, SiloSettings settings, OpenTelemetrySettings telemetry)
     {
         builder.Services.AddSingleton(sp => new ObservabilityAccess(sp.GetRequiredService<ApiTokenCheck>(), sp.GetRequiredService<IOptions<SecurityOptions>>(), TimeProvider.System));
+        builder.Services.AddSingleton<IApiTokenCredential>(sp => sp.GetRequiredService<ObservabilityAccess>());
         builder.Services.AddSingleton(telemetry);
         var postgres = settings.StorageProvider == "postgres";
         var otel = builder.Services.AddOpenTelemetry()
@@ -85,13 +86,12 @@ internal static class Observability
     /// <summary>Maps Orleans' dashboard at /orleans and the Prometheus scrape endpoint at /metrics, both behind Security:ApiToken.</summary>
     public static WebApplication MapSessionObservability(this WebApplication app)
     {
-        var access = app.Services.GetRequiredService<ObservabilityAccess>();
-        app.Use(access.InvokeAsync);
         if (app.Services.GetRequiredService<OpenTelemetrySettings>().OrleansDashboard)
         {
-            app.MapOrleansDashboard(routePrefix: ObservabilityAccess.DashboardPath).ExcludeFromDescription();
+            app.MapOrleansDashboard(routePrefix: ObservabilityAccess.DashboardPath).ExcludeFromDescription()
+                .RequireAuthorization(ApiTokenAuthenticationDefaults.PolicyName);
         }
-        app.MapPrometheusScrapingEndpoint(ObservabilityAccess.MetricsPath);
+        app.MapPrometheusScrapingEndpoint(ObservabilityAccess.MetricsPath).RequireAuthorization(ApiTokenAuthenticationDefaults.PolicyName);
         return app;
     }
 

@@ -10,8 +10,9 @@ using OrleansSessions.AspNetCore.Api;
 namespace OrleansSessions.SiloHost.Hosting;
 
 /// <summary>
-/// Security:ApiToken in front of Orleans' dashboard (/orleans) and the Prometheus scrape endpoint (/metrics), which
-/// are not /api routes. With a token set, a request needs "Authorization: Bearer &lt;token&gt;"; a browser, whose page
+/// The /orleans cookie, a credential of the ApiToken authentication scheme besides the token itself
+/// (<see cref="IApiTokenCredential"/>): Orleans' dashboard (/orleans) and the Prometheus scrape endpoint (/metrics)
+/// require the scheme's policy. With a token set, a request needs "Authorization: Bearer &lt;token&gt;"; a browser, whose page
 /// and scripts cannot send that header to Orleans' dashboard, visits /orleans?access_token=&lt;token&gt; once (or
 /// fetches /orleans/ with the header) and gets an HttpOnly, SameSite=Strict cookie for /orleans that carries its
 /// expiry and an HMAC of it, not the token; the visit is redirected to /orleans/ so the token leaves the address bar.
@@ -26,7 +27,7 @@ namespace OrleansSessions.SiloHost.Hosting;
 /// after visiting another silo on the same host the dashboard asks for the token again (the session dashboard's
 /// link sets a new cookie on each visit).
 /// </remarks>
-internal sealed class ObservabilityAccess
+internal sealed class ObservabilityAccess : IApiTokenCredential
 {
     public const string DashboardPath = "/orleans";
     public const string MetricsPath = "/metrics";
@@ -51,44 +52,43 @@ internal sealed class ObservabilityAccess
         }
     }
 
-    public Task InvokeAsync(HttpContext context, RequestDelegate next)
+    /// <summary>A visit to the dashboard page with ?access_token=&lt;token&gt;: sets the cookie and redirects to /orleans/.</summary>
+    public Task<bool> HandleRequestAsync(HttpContext context)
     {
         var request = context.Request;
-        var dashboard = request.Path.StartsWithSegments(DashboardPath, StringComparison.OrdinalIgnoreCase);
-        if (_cookieKey is null || (!dashboard && !request.Path.StartsWithSegments(MetricsPath, StringComparison.OrdinalIgnoreCase)))
+        if (_cookieKey is null || !IsDashboardPage(request) || !request.Query.TryGetValue("access_token", out var query) || !_check.Matches(query.ToString()))
         {
-            return next(context);
+            return Task.FromResult(false);
         }
-        if (_check.IsAuthorized(request))
-        {
-            if (dashboard && IsDashboardPage(request))
-            {
-                SetCookie(context);
-            }
-            return next(context);
-        }
-        if (dashboard)
-        {
-            if (request.Query.TryGetValue("access_token", out var query) && IsDashboardPage(request))
-            {
-                if (_check.Matches(query.ToString()))
-                {
-                    SetCookie(context);
-                    context.Response.Redirect($"{request.PathBase}{DashboardPath}/");
-                    return Task.CompletedTask;
-                }
-            }
-            else if (request.Cookies.TryGetValue(CookieName, out var cookie) && IsValidCookie(cookie))
-            {
-                return next(context);
-            }
-        }
-        context.Response.StatusCode = StatusCodes.Status401Unauthorized;
-        context.Response.Headers.WWWAuthenticate = "Bearer";
-        return context.Response.WriteAsJsonAsync(new ApiError("unauthorized", dashboard
-            ? "Orleans' dashboard requires 'Authorization: Bearer <Security:ApiToken>', or a visit to /orleans?access_token=<token> first."
-            : "This silo requires 'Authorization: Bearer <Security:ApiToken>'."));
+        SetCookie(context);
+        context.Response.Redirect($"{request.PathBase}{DashboardPath}/");
+        return Task.FromResult(true);
     }
+
+    /// <summary>The dashboard page fetched with the token in the header (the session dashboard's link): sets the cookie.</summary>
+    public void OnTokenAccepted(HttpContext context)
+    {
+        if (_cookieKey is not null && IsDashboardPage(context.Request))
+        {
+            SetCookie(context);
+        }
+    }
+
+    /// <summary>A valid cookie on a request under /orleans (without ?access_token=, which must be right by itself).</summary>
+    public bool IsPresented(HttpContext context)
+    {
+        var request = context.Request;
+        return _cookieKey is not null && IsDashboard(request)
+            && !(request.Query.ContainsKey("access_token") && IsDashboardPage(request))
+            && request.Cookies.TryGetValue(CookieName, out var cookie) && IsValidCookie(cookie);
+    }
+
+    public string? ChallengeDetail(HttpContext context)
+        => IsDashboard(context.Request)
+            ? "Orleans' dashboard requires 'Authorization: Bearer <Security:ApiToken>', or a visit to /orleans?access_token=<token> first."
+            : null;
+
+    private static bool IsDashboard(HttpRequest request) => request.Path.StartsWithSegments(DashboardPath, StringComparison.OrdinalIgnoreCase);
 
     // The page itself: where a browser arrives, and where the session dashboard's link fetches the cookie.
     private static bool IsDashboardPage(HttpRequest request)

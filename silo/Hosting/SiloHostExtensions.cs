@@ -62,12 +62,15 @@ public static class SiloHostExtensions
 
     /// <summary>
     /// Maps the HTTP API, /healthz, the OpenAPI document and the session dashboard at / (OrleansSessions.AspNetCore),
-    /// behind the silo's request guards, and Orleans' dashboard at /orleans and /metrics.
+    /// behind the silo's request guards and the ApiToken scheme, and Orleans' dashboard at /orleans and /metrics.
     /// </summary>
     public static WebApplication MapSessionSilo(this WebApplication app)
     {
         ArgumentNullException.ThrowIfNull(app);
         app.UseSessionApiGuards();
+        // After the guards, as the token check always was: a malformed request is answered as such first.
+        app.UseAuthentication();
+        app.UseAuthorization();
         app.MapOrleansSessionsApi();
         app.MapSessionObservability();
         return app;

@@ -7,8 +7,9 @@ namespace OrleansSessions.PostgreSql;
 
 /// <summary>
 /// Orleans grain storage on the <c>orleanssessions_state</c> table (<see cref="PostgreSqlSchema.StateTable"/>) whose
-/// reads, writes and clears join a group commit (<see cref="PostgreSqlStateWriter"/>): every operation pending at that
-/// moment runs in one transaction, so a durable write costs a share of one commit instead of one commit.
+/// reads, writes and clears join a group commit (<see cref="GroupCommitQueue{TKey, TOperation}"/> running
+/// <see cref="PostgreSqlStateExecutor"/>): every operation pending at that moment runs in one transaction, so a durable
+/// write costs a share of one commit instead of one commit.
 /// </summary>
 /// <remarks>
 /// The ETag is the row's version, as with Orleans' ADO.NET storage: a write with a null ETag inserts and conflicts
@@ -33,16 +34,16 @@ internal sealed class PostgreSqlGrainStorage : IGrainStorage, IAsyncDisposable
         _serviceId = serviceId;
         _serializer = options.GrainStorageSerializer
             ?? throw new InvalidOperationException($"The grain storage '{name}' has no GrainStorageSerializer.");
-        Writer = new PostgreSqlStateWriter(dataSource, serviceId, options.MaxGroupSize, options.MaxGroupsInFlight);
+        GroupCommit = new(new PostgreSqlStateExecutor(dataSource, serviceId).CommitAsync, options.MaxGroupSize, options.MaxGroupsInFlight);
     }
 
     /// <summary>The group commit every operation goes through.</summary>
-    internal PostgreSqlStateWriter Writer { get; }
+    internal GroupCommitQueue<(string StateName, string GrainId), StateOperation> GroupCommit { get; }
 
     public async Task ReadStateAsync<T>(string stateName, GrainId grainId, IGrainState<T> grainState)
     {
         var operation = new StateOperation(StateOperationKind.Read, stateName, grainId.ToString(), null, null);
-        await Writer.RunAsync(operation).ConfigureAwait(false);
+        await GroupCommit.RunAsync(operation).ConfigureAwait(false);
         if (operation.Version is { } version && operation.StoredPayload is { } payload)
         {
             grainState.State = _serializer.Deserialize<T>(new BinaryData(payload)) ?? Activator.CreateInstance<T>();
@@ -65,7 +66,7 @@ internal sealed class PostgreSqlGrainStorage : IGrainStorage, IAsyncDisposable
             : serialized.ToArray();
         var id = grainId.ToString();
         var operation = new StateOperation(StateOperationKind.Write, stateName, id, payload, ParseETag(grainState.ETag));
-        await Writer.RunAsync(operation).ConfigureAwait(false);
+        await GroupCommit.RunAsync(operation).ConfigureAwait(false);
         if (operation.Version is not { } version)
         {
             throw Conflict("WriteState", stateName, id, grainState.ETag);
@@ -87,7 +88,7 @@ internal sealed class PostgreSqlGrainStorage : IGrainStorage, IAsyncDisposable
         }
         var id = grainId.ToString();
         var operation = new StateOperation(StateOperationKind.Delete, stateName, id, null, ParseETag(grainState.ETag));
-        await Writer.RunAsync(operation).ConfigureAwait(false);
+        await GroupCommit.RunAsync(operation).ConfigureAwait(false);
         if (operation.Version is null)
         {
             throw Conflict("ClearState", stateName, id, grainState.ETag);
@@ -97,7 +98,7 @@ internal sealed class PostgreSqlGrainStorage : IGrainStorage, IAsyncDisposable
         grainState.State = Activator.CreateInstance<T>();
     }
 
-    public ValueTask DisposeAsync() => Writer.DisposeAsync();
+    public ValueTask DisposeAsync() => GroupCommit.DisposeAsync();
 
     private static int? ParseETag(string? etag)
         => string.IsNullOrWhiteSpace(etag) ? null : int.Parse(etag, NumberStyles.None, CultureInfo.InvariantCulture);

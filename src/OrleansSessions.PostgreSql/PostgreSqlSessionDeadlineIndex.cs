@@ -6,7 +6,8 @@ namespace OrleansSessions.PostgreSql;
 /// <summary>
 /// The session deadline index in the <c>orleanssessions_deadlines</c> table (<see cref="PostgreSqlSchema"/>), scoped by
 /// the Orleans ServiceId like grain state: one row per live session, read by the janitor one partition at a time.
-/// Upserts and removes join a group commit of their own (the one <see cref="PostgreSqlGrainStorage"/> uses): those
+/// Upserts and removes join a group commit of their own (<see cref="PostgreSqlDeadlineExecutor"/>, queued as
+/// <see cref="PostgreSqlGrainStorage"/>'s operations are): those
 /// pending at one moment go as one transaction, and each call returns after that commit. A read is one statement on a
 /// pooled connection. The table must exist (<see cref="PostgreSqlSchema.ApplyAsync"/>, which the silo runs at start).
 /// </summary>
@@ -32,7 +33,7 @@ public sealed class PostgreSqlSessionDeadlineIndex : ISessionDeadlineIndex, IAsy
 
     private readonly NpgsqlDataSource _dataSource;
     private readonly string _serviceId;
-    private readonly PostgreSqlStateWriter _writer;
+    private readonly GroupCommitQueue<string, DeadlineOperation> _writes;
 
     /// <summary>Creates the index over a pooled data source, for one Orleans ServiceId.</summary>
     /// <param name="dataSource">The pool; not disposed by the index.</param>
@@ -43,14 +44,14 @@ public sealed class PostgreSqlSessionDeadlineIndex : ISessionDeadlineIndex, IAsy
         ArgumentException.ThrowIfNullOrWhiteSpace(serviceId);
         _dataSource = dataSource;
         _serviceId = serviceId;
-        _writer = new PostgreSqlStateWriter(dataSource, serviceId, MaxGroupSize, MaxGroupsInFlight);
+        _writes = new(new PostgreSqlDeadlineExecutor(dataSource, serviceId).CommitAsync, MaxGroupSize, MaxGroupsInFlight);
     }
 
     /// <summary>The ServiceId the rows are scoped by.</summary>
     public string ServiceId => _serviceId;
 
     /// <summary>Transactions the upserts and removes ran in so far: what the tests count.</summary>
-    internal long Transactions => _writer.Transactions;
+    internal long Transactions => _writes.Transactions;
 
     /// <inheritdoc />
     public async ValueTask UpsertAsync(string sessionId, string userId, DateTimeOffset deadline, int partition, CancellationToken cancellationToken = default)
@@ -59,7 +60,7 @@ public sealed class PostgreSqlSessionDeadlineIndex : ISessionDeadlineIndex, IAsy
         ArgumentNullException.ThrowIfNull(userId);
         ArgumentOutOfRangeException.ThrowIfNegative(partition);
         cancellationToken.ThrowIfCancellationRequested();
-        await _writer.RunAsync(new DeadlineOperation(StateOperationKind.DeadlineUpsert, sessionId, userId, partition, deadline.ToUniversalTime()))
+        await _writes.RunAsync(new DeadlineOperation(remove: false, sessionId, userId, partition, deadline.ToUniversalTime()))
             .ConfigureAwait(false);
     }
 
@@ -68,7 +69,7 @@ public sealed class PostgreSqlSessionDeadlineIndex : ISessionDeadlineIndex, IAsy
     {
         ArgumentNullException.ThrowIfNull(sessionId);
         cancellationToken.ThrowIfCancellationRequested();
-        await _writer.RunAsync(new DeadlineOperation(StateOperationKind.DeadlineRemove, sessionId, string.Empty, partition, default))
+        await _writes.RunAsync(new DeadlineOperation(remove: true, sessionId, string.Empty, partition, default))
             .ConfigureAwait(false);
     }
 
@@ -92,5 +93,5 @@ public sealed class PostgreSqlSessionDeadlineIndex : ISessionDeadlineIndex, IAsy
     }
 
     /// <summary>Waits for the upserts and removes queued so far, then stops taking new ones.</summary>
-    public ValueTask DisposeAsync() => _writer.DisposeAsync();
+    public ValueTask DisposeAsync() => _writes.DisposeAsync();
 }

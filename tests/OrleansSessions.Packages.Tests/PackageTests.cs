@@ -108,6 +108,14 @@ public sealed partial class PackageTests : IDisposable
         Assert.Contains("<readme>README.md</readme>", nuspec, StringComparison.Ordinal);
         Assert.Contains("<repository type=\"git\"", nuspec, StringComparison.Ordinal);
         Assert.Matches("<description>.{20,}</description>", nuspec);
+        if (id == "OrleansSessions.AspNetCore")
+        {
+            // The HTTP package depends downward only: on the abstractions and the client, never on the silo side.
+            Assert.Contains("<dependency id=\"OrleansSessions.Client\"", nuspec, StringComparison.Ordinal);
+            Assert.DoesNotContain("<dependency id=\"OrleansSessions\"", nuspec, StringComparison.Ordinal);
+            Assert.DoesNotContain("<dependency id=\"Microsoft.Orleans.Runtime\"", nuspec, StringComparison.Ordinal);
+            Assert.DoesNotContain("<dependency id=\"Microsoft.Orleans.Server\"", nuspec, StringComparison.Ordinal);
+        }
     }
 
     [GeneratedRegex(@"created (sess_[0-9a-f-]{36}) for alice")]

@@ -125,7 +125,7 @@ public sealed class GrainStorageGroupCommitTests(PostgreSqlFixture fixture) : IA
         var elsewhere = State("other");
         await storage.WriteStateAsync(StateName, other, elsewhere).WaitAsync(Deadline); // another group, while the first waits
         Assert.Equal("1", elsewhere.ETag);
-        Assert.Equal(2, storage.Writer.Queued);
+        Assert.Equal(2, storage.GroupCommit.Queued);
         Assert.False(blocked.IsCompleted || behind.Any(t => t.IsCompleted));
 
         await transaction.RollbackAsync();
@@ -207,9 +207,9 @@ public sealed class GrainStorageGroupCommitTests(PostgreSqlFixture fixture) : IA
             await LockAsync(connection, transaction, blocker);
             blocked = _storage.WriteStateAsync(StateName, blocker, blockerState);
             await WaitUntilBlockedAsync(connection.ProcessID);
-            before = _storage.Writer.Transactions;
+            before = _storage.GroupCommit.Transactions;
             queued = operations.Select(o => o()).ToArray();
-            await WaitAsync(() => _storage.Writer.Queued == operations.Length, "every operation queued behind the blocked group");
+            await WaitAsync(() => _storage.GroupCommit.Queued == operations.Length, "every operation queued behind the blocked group");
             Assert.False(blocked.IsCompleted);
             await transaction.RollbackAsync();
         }
@@ -227,7 +227,7 @@ public sealed class GrainStorageGroupCommitTests(PostgreSqlFixture fixture) : IA
             }
         }
         // Operations on one row wait for the group after; count only what these operations took.
-        return new Outcome(results, _storage.Writer.Transactions - before);
+        return new Outcome(results, _storage.GroupCommit.Transactions - before);
     }
 
     private async Task LockAsync(NpgsqlConnection connection, NpgsqlTransaction transaction, GrainId grainId)

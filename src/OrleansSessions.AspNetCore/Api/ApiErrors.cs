@@ -11,8 +11,6 @@ internal static class ApiErrors
 
     public static IResult NotFound(string error, string detail) => TypedResults.NotFound(new ApiError(error, detail));
 
-    public static IResult Unauthorized(string detail) => TypedResults.Json(new ApiError("unauthorized", detail), statusCode: StatusCodes.Status401Unauthorized);
-
     /// <summary>Kestrel's verdicts on a request body in the caller's terms: 413 too large, 408 too slow, else 400.</summary>
     private static IResult FromBadRequest(BadHttpRequestException e) => e.StatusCode switch
     {

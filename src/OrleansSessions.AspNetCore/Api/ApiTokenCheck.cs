@@ -8,7 +8,8 @@ namespace OrleansSessions.AspNetCore.Api;
 /// <summary>
 /// Checks Security:ApiToken on /api calls: "Authorization: Bearer &lt;token&gt;", or ?access_token= on GET
 /// /api/events only (the browser's EventSource cannot send headers; a token in any other URL is ignored). The comparison takes the same time whatever the token.
-/// Registered by <c>AddOrleansSessionsApi</c>; an app may use it to put its own endpoints behind the same token.
+/// Registered by <c>AddOrleansSessionsApi</c> for the <see cref="ApiTokenAuthenticationDefaults.AuthenticationScheme"/>
+/// scheme; an app puts its own endpoints behind the same token with <c>RequireAuthorization(ApiTokenAuthenticationDefaults.PolicyName)</c>.
 /// </summary>
 public sealed class ApiTokenCheck
 {

@@ -1,3 +1,4 @@
+using Microsoft.AspNetCore.Authentication;
 using Microsoft.AspNetCore.Builder;
 using Microsoft.AspNetCore.Http;
 using Microsoft.AspNetCore.Routing;
@@ -6,12 +7,13 @@ using Microsoft.Extensions.DependencyInjection.Extensions;
 using Microsoft.Extensions.Hosting;
 using Microsoft.Extensions.Logging;
 using Microsoft.OpenApi;
-using Orleans.Runtime;
+using Microsoft.Extensions.Options;
 using OrleansSessions.AspNetCore.Api;
 using OrleansSessions.AspNetCore.Cluster;
 using OrleansSessions.AspNetCore.Dashboard;
 using OrleansSessions.Client;
 using OrleansSessions.Sessions;
+using OrleansSessions.Silos;
 
 namespace OrleansSessions.Hosting;
 
@@ -24,8 +26,9 @@ public static partial class SessionApiExtensions
 {
     /// <summary>
     /// Registers what <see cref="MapOrleansSessionsApi"/> needs: <see cref="SessionApiOptions"/>, the token check
-    /// (<see cref="SecurityOptions"/> bound from the "Security" section: Security:ApiToken), the JSON conventions, the
-    /// cluster figures (on a silo, a grain service that gives this silo's session figures to the others), the
+    /// (<see cref="SecurityOptions"/> bound from the "Security" section: Security:ApiToken) as the authentication scheme
+    /// and authorization policy <see cref="ApiTokenAuthenticationDefaults.PolicyName"/>, the JSON conventions, the
+    /// cluster figures (read from each silo's ISiloSessionsGrain, which AddOrleansSessions hosts), the
     /// app's one subscription to the session events stream, and the OpenAPI document. Calling it twice does nothing more.
     /// </summary>
     public static IServiceCollection AddOrleansSessionsApi(this IServiceCollection services, Action<SessionApiOptions>? configure = null)
@@ -44,19 +47,26 @@ public static partial class SessionApiExtensions
         services.ConfigureHttpJsonOptions(o => SessionJson.Configure(o.SerializerOptions));
         services.TryAddSingleton(TimeProvider.System);
         services.AddSingleton<ApiTokenCheck>();
+        services.AddAuthentication()
+            .AddScheme<ApiTokenAuthenticationOptions, ApiTokenAuthenticationHandler>(ApiTokenAuthenticationDefaults.AuthenticationScheme, null);
+        services.AddAuthorizationBuilder().AddPolicy(ApiTokenAuthenticationDefaults.PolicyName, policy => policy
+            .AddAuthenticationSchemes(ApiTokenAuthenticationDefaults.AuthenticationScheme)
+            .RequireAuthenticatedUser());
         services.AddSingleton<ClusterStatusReader>();
         services.AddSessionToucher();
-        services.AddSiloReports();
+        // On a silo, its ISiloSessionsGrain reports the HTTP port with its figures.
+        services.AddOptions<SiloSessionsOptions>().Configure<IOptions<SessionApiOptions>>((silo, api) => silo.HttpPort = api.Value.HttpPort);
         services.AddSessionDashboard();
         services.AddSingleton<SessionEventHub>();
-        services.AddSingleton<ILifecycleParticipant<ISiloLifecycle>>(sp => sp.GetRequiredService<SessionEventHub>());
-        services.AddHostedService<SessionEventHubClientStarter>();
+        services.AddHostedService<SessionEventHubStarter>();
         services.AddOpenApi();
         return services;
     }
 
     /// <summary>
-    /// Maps, under <paramref name="prefix"/> ("" for the root): /api/* (token-checked when Security:ApiToken is set),
+    /// Maps, under <paramref name="prefix"/> ("" for the root): /api/* (requiring the <see cref="ApiTokenAuthenticationDefaults.PolicyName"/> policy, which lets
+    /// everyone in while Security:ApiToken is empty; the app needs authentication and authorization middleware, which
+    /// WebApplication adds by itself),
     /// /healthz, the OpenAPI document at /openapi/v1.json and the session dashboard at /. Known failures of grain
     /// calls become 400/404/409/503 with an {"error","detail"} body. Returns the group, for conventions such as
     /// authorization policies.
@@ -77,7 +87,7 @@ public static partial class SessionApiExtensions
             .WithName("Health").WithSummary("200 when the silo serves (GET or HEAD).");
 
         var api = root.MapGroup("/api");
-        api.AddEndpointFilter(CheckTokenAsync);
+        api.RequireAuthorization(ApiTokenAuthenticationDefaults.PolicyName);
         api.AddEndpointFilter(MapExceptionsAsync);
         api.WithTags("sessions");
         api.MapPost("/sessions", SessionEndpoints.CreateSessionAsync)
@@ -130,9 +140,9 @@ public static partial class SessionApiExtensions
         return root;
     }
 
-    private static IResult Health(IServiceProvider services, ApiTokenCheck check, HttpRequest request)
+    private static async Task<IResult> Health(IServiceProvider services, HttpContext context)
     {
-        if (services.GetService<ISiloStatusOracle>() is not { } oracle)
+        if (services.GetService<ILocalSiloStatus>() is not { } oracle)
         {
             return Results.Ok(new { status = "ok" });
         }
@@ -140,20 +150,11 @@ public static partial class SessionApiExtensions
         {
             return Results.Json(new { status = ClusterStatusReader.StatusName(oracle.CurrentStatus) }, statusCode: StatusCodes.Status503ServiceUnavailable);
         }
-        return check.Required && !check.IsAuthorized(request)
-            ? Results.Ok(new { status = "ok" })
-            : Results.Ok(new { status = "ok", silo = oracle.SiloAddress.ToParsableString() });
-    }
-
-    internal static async ValueTask<object?> CheckTokenAsync(EndpointFilterInvocationContext context, EndpointFilterDelegate next)
-    {
-        var check = context.HttpContext.RequestServices.GetRequiredService<ApiTokenCheck>();
-        if (!check.IsAuthorized(context.HttpContext.Request))
-        {
-            context.HttpContext.Response.Headers.WWWAuthenticate = "Bearer";
-            return ApiErrors.Unauthorized("This silo requires 'Authorization: Bearer <Security:ApiToken>'.");
-        }
-        return await next(context).ConfigureAwait(false);
+        // Open to all; the silo's address only to a caller the ApiToken scheme authenticates (anyone without a token set).
+        var authenticated = await context.AuthenticateAsync(ApiTokenAuthenticationDefaults.AuthenticationScheme).ConfigureAwait(false);
+        return authenticated.Succeeded
+            ? Results.Ok(new { status = "ok", silo = oracle.SiloAddress.ToParsableString() })
+            : Results.Ok(new { status = "ok" });
     }
 
     internal static async ValueTask<object?> MapExceptionsAsync(EndpointFilterInvocationContext context, EndpointFilterDelegate next)

@@ -2,9 +2,8 @@ using System.Globalization;
 using System.Text.Json;
 using Microsoft.AspNetCore.Http;
 using Microsoft.Extensions.Options;
-using OrleansSessions.Grains.Hosting;
-using OrleansSessions.Grains.Options;
 using OrleansSessions.Sessions;
+using OrleansSessions.Silos;
 
 namespace OrleansSessions.AspNetCore.Api;
 
@@ -120,6 +119,6 @@ internal static class SessionEndpoints
             ? TypedResults.Ok(new ClosedCount(await grains.GetGrain<IUserSessionsGrain>(userId).CloseAllAsync().ConfigureAwait(false)))
             : ApiErrors.BadRequest("invalid_user_id", InvalidUserIdDetail);
 
-    public static async Task<IResult> RunJanitorAsync(IGrainFactory grains, IOptions<JanitorOptions> janitor)
-        => TypedResults.Ok(new ExpiredCount(await Janitors.RunAsync(grains, janitor.Value.Partitions).ConfigureAwait(false)));
+    public static async Task<IResult> RunJanitorAsync(IGrainFactory grains)
+        => TypedResults.Ok(new ExpiredCount(await grains.GetGrain<IJanitorSweepGrain>(0).SweepAllAsync().ConfigureAwait(false)));
 }

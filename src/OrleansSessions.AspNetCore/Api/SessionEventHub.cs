@@ -18,7 +18,7 @@ namespace OrleansSessions.AspNetCore.Api;
 /// Each event is filtered by user before it is serialised, and serialised once, as a complete SSE message.
 /// </summary>
 internal sealed partial class SessionEventHub(IClusterClient client, RecentSessionEvents recent, ILogger<SessionEventHub> logger)
-    : ILifecycleParticipant<ISiloLifecycle>, IAsyncObserver<SessionEvent>
+    : IAsyncObserver<SessionEvent>
 {
     private static readonly byte[] DataPrefix = Encoding.UTF8.GetBytes("data: ");
     private static readonly byte[] MessageEnd = Encoding.UTF8.GetBytes("\n\n");
@@ -33,12 +33,6 @@ internal sealed partial class SessionEventHub(IClusterClient client, RecentSessi
 
     /// <summary>Completes once the subscription is in place: every event published after it reaches the listeners.</summary>
     public Task Subscribed => _subscribed.Task;
-
-    public void Participate(ISiloLifecycle lifecycle)
-    {
-        ArgumentNullException.ThrowIfNull(lifecycle);
-        lifecycle.Subscribe(nameof(SessionEventHub), ServiceLifecycleStage.Active, OnActive, OnStopping);
-    }
 
     /// <summary>
     /// Adds a listener for the events of <paramref name="userId"/> (all users when null) from
@@ -119,12 +113,6 @@ internal sealed partial class SessionEventHub(IClusterClient client, RecentSessi
         }
         buffer.Write(MessageEnd);
         return buffer.GetBuffer().AsMemory(0, (int)buffer.Length);
-    }
-
-    private Task OnActive(CancellationToken cancellationToken)
-    {
-        Start();
-        return Task.CompletedTask;
     }
 
     /// <summary>Subscribes in the background (retrying): the app serves even while the stream's pub-sub storage is not reachable yet.</summary>
@@ -238,22 +226,25 @@ internal sealed partial class SessionEventHub(IClusterClient client, RecentSessi
 }
 
 /// <summary>
-/// Starts the <see cref="SessionEventHub"/> of an app that is only an Orleans client (a silo starts it from its
-/// lifecycle, once active). Registered after the Orleans client's own hosted service has been, it starts after the
-/// client connected; the hub retries its subscription anyway.
+/// Starts the <see cref="SessionEventHub"/> once every hosted service of the app started (on a silo, once the silo is
+/// active; on an app that is only an Orleans client, once the client connected; the hub retries its subscription
+/// anyway), and stops it when the app begins to stop, before the silo or client stops.
 /// </summary>
-internal sealed class SessionEventHubClientStarter(SessionEventHub hub, IServiceProvider services) : IHostedService
+internal sealed class SessionEventHubStarter(SessionEventHub hub) : IHostedLifecycleService
 {
-    private bool IsSilo => services.GetService<ISiloStatusOracle>() is not null;
+    public Task StartingAsync(CancellationToken cancellationToken) => Task.CompletedTask;
 
-    public Task StartAsync(CancellationToken cancellationToken)
+    public Task StartAsync(CancellationToken cancellationToken) => Task.CompletedTask;
+
+    public Task StartedAsync(CancellationToken cancellationToken)
     {
-        if (!IsSilo)
-        {
-            hub.Start();
-        }
+        hub.Start();
         return Task.CompletedTask;
     }
 
-    public Task StopAsync(CancellationToken cancellationToken) => IsSilo ? Task.CompletedTask : hub.StopAsync(cancellationToken);
+    public Task StoppingAsync(CancellationToken cancellationToken) => hub.StopAsync(cancellationToken);
+
+    public Task StopAsync(CancellationToken cancellationToken) => Task.CompletedTask;
+
+    public Task StoppedAsync(CancellationToken cancellationToken) => Task.CompletedTask;
 }

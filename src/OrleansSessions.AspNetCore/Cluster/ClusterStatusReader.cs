@@ -3,15 +3,15 @@ using System.Text.Json;
 using Microsoft.Extensions.Logging;
 using Microsoft.Extensions.Options;
 using Orleans.Runtime;
-using OrleansSessions.Grains.Diagnostics;
+using OrleansSessions.Silos;
 using OrleansSessions.AspNetCore.Api;
 
 namespace OrleansSessions.AspNetCore.Cluster;
 
 /// <summary>
 /// Builds GET /api/cluster from Orleans: the membership table and each silo's activation count from the management
-/// grain, and each live silo's session figures from its <see cref="ISiloReportService"/>. On an app that is only an
-/// Orleans client the grain services cannot be called: the silos are listed without session figures.
+/// grain, and each live silo's session figures from its <see cref="ISiloSessionsGrain"/>. On an app that is only an
+/// Orleans client the silos are listed without session figures.
 /// </summary>
 internal sealed partial class ClusterStatusReader(
     IGrainFactory grains,
@@ -20,10 +20,8 @@ internal sealed partial class ClusterStatusReader(
     TimeProvider time,
     ILogger<ClusterStatusReader> logger)
 {
-    // On a silo: its own details, metrics and the client of its peers' report services; null on a client app.
+    // On a silo: its own details; null on a client app.
     private readonly ILocalSiloDetails? _local = services.GetService<ILocalSiloDetails>();
-    private readonly SessionMetrics? _metrics = services.GetService<SessionMetrics>();
-    private readonly ISiloReportClient? _reports = services.GetService<ILocalSiloDetails>() is null ? null : services.GetService<ISiloReportClient>();
 
     // Dead rows stay in the table for a while; a recent one is worth showing (a failover just happened).
     private static readonly TimeSpan RecentlyDead = TimeSpan.FromMinutes(5);
@@ -33,11 +31,11 @@ internal sealed partial class ClusterStatusReader(
     /// <summary>This silo's own figures; null on a client app.</summary>
     public async Task<SiloStats?> LocalStatsAsync()
     {
-        if (_local is null || _metrics is null)
+        if (_local is null)
         {
             return null;
         }
-        var report = SiloReportService.Create(_local, _metrics, options.Value);
+        var report = await grains.GetGrain<ISiloSessionsGrain>(_local.SiloAddress.ToParsableString()).GetReportAsync().ConfigureAwait(false);
         var activations = await ActivationsAsync(_local.SiloAddress, CancellationToken.None).ConfigureAwait(false);
         return new SiloStats(report.Address, activations ?? 0, report.Live, report.Created, report.Ended);
     }
@@ -87,17 +85,13 @@ internal sealed partial class ClusterStatusReader(
 
     private async Task<SiloReport?> ReportAsync(SiloAddress silo, CancellationToken cancellationToken)
     {
-        if (_local is null || _metrics is null || _reports is null)
+        if (_local is null)
         {
             return null;
         }
-        if (silo.Equals(_local.SiloAddress))
-        {
-            return SiloReportService.Create(_local, _metrics, options.Value);
-        }
         try
         {
-            return await _reports.GetReportAsync(silo).WaitAsync(options.Value.PeerTimeout, cancellationToken).ConfigureAwait(false);
+            return await grains.GetGrain<ISiloSessionsGrain>(silo.ToParsableString()).GetReportAsync().WaitAsync(options.Value.PeerTimeout, cancellationToken).ConfigureAwait(false);
         }
         catch (Exception ex) when (!cancellationToken.IsCancellationRequested)
         {

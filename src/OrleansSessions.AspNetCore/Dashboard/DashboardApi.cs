@@ -19,16 +19,12 @@ internal static class DashboardApi
     private const int DefaultRecentLimit = 50;
 
     /// <summary>
-    /// Registers the history recorder (a hosted service), its grain service, the reader and the recent events. On an
-    /// app that is only an Orleans client nothing resolves the grain service and its client.
+    /// Registers the history reader (each silo samples its own figures: the grain service of <c>AddOrleansSessions</c>)
+    /// and the recent events.
     /// </summary>
     public static IServiceCollection AddSessionDashboard(this IServiceCollection services)
     {
         services.AddSingleton<RecentSessionEvents>();
-        services.AddSingleton<SessionHistoryRecorder>();
-        services.AddHostedService(sp => sp.GetRequiredService<SessionHistoryRecorder>());
-        services.AddGrainService<SessionHistoryService>();
-        services.AddSingleton<ISessionHistoryClient, SessionHistoryClient>();
         services.AddSingleton<SessionHistoryReader>();
         return services;
     }
@@ -36,7 +32,7 @@ internal static class DashboardApi
     public static IEndpointRouteBuilder MapSessionDashboardApi(this IEndpointRouteBuilder endpoints)
     {
         var api = endpoints.MapGroup("/api");
-        api.AddEndpointFilter(SessionApiExtensions.CheckTokenAsync);
+        api.RequireAuthorization(ApiTokenAuthenticationDefaults.PolicyName);
         api.AddEndpointFilter(SessionApiExtensions.MapExceptionsAsync);
         api.WithTags("dashboard");
         api.MapGet("/stats/history", (SessionHistoryReader reader, HttpContext context) => reader.ReadAsync(context.RequestAborted))

@@ -2,19 +2,19 @@ using Microsoft.Extensions.DependencyInjection;
 using Microsoft.Extensions.Logging;
 using Microsoft.Extensions.Options;
 using Orleans.Runtime;
-using OrleansSessions.Grains.Diagnostics;
+using OrleansSessions.Silos;
 using OrleansSessions.AspNetCore.Api;
 
 namespace OrleansSessions.AspNetCore.Dashboard;
 
 /// <summary>
-/// Builds GET /api/stats/history: the samples of every active silo (its <see cref="ISessionHistoryService"/>, this
-/// silo's from its own recorder) added up slot by slot; expiry lag percentiles come from the added bucket counts.
+/// Builds GET /api/stats/history: the samples of every active silo (its <see cref="ISiloSessionsGrain"/>) added up
+/// slot by slot; expiry lag percentiles come from the added bucket counts.
 /// </summary>
-/// <remarks>On an app that is only an Orleans client the silos' grain services cannot be called: the history is empty.</remarks>
+/// <remarks>On an app that is only an Orleans client the history is empty.</remarks>
 internal sealed partial class SessionHistoryReader(
     IServiceProvider services,
-    SessionHistoryRecorder recorder,
+    IGrainFactory grains,
     IOptions<SessionApiOptions> options,
     ILogger<SessionHistoryReader> logger)
 {
@@ -24,17 +24,11 @@ internal sealed partial class SessionHistoryReader(
     {
         if (_local is null)
         {
-            return new SessionHistory(SessionHistoryRecorder.Interval.TotalSeconds, 0, []);
+            return new SessionHistory(SessionHistorySample.Interval.TotalSeconds, 0, []);
         }
-        var membership = services.GetRequiredService<IClusterMembershipService>();
-        var silos = new List<SiloAddress>();
-        foreach (var member in membership.CurrentSnapshot.Members.Values)
-        {
-            if (member.Status == SiloStatus.Active)
-            {
-                silos.Add(member.SiloAddress);
-            }
-        }
+        var hosts = await grains.GetGrain<IManagementGrain>(0).GetHosts(onlyActive: true)
+            .WaitAsync(options.Value.PeerTimeout * 5, cancellationToken).ConfigureAwait(false);
+        var silos = hosts.Keys.ToList();
         var answers = await Task.WhenAll(silos.Select(s => SamplesAsync(s, cancellationToken))).ConfigureAwait(false);
         var slots = new SortedDictionary<long, Slot>();
         var reporting = 0;
@@ -54,7 +48,7 @@ internal sealed partial class SessionHistoryReader(
                 slot.Add(sample);
             }
         }
-        var seconds = SessionHistoryRecorder.Interval.TotalSeconds;
+        var seconds = SessionHistorySample.Interval.TotalSeconds;
         var points = new List<SessionHistoryPoint>(slots.Count);
         foreach (var (at, slot) in slots)
         {
@@ -64,8 +58,8 @@ internal sealed partial class SessionHistoryReader(
                 slot.Created / seconds,
                 slot.Ended / seconds,
                 slot.Expired,
-                Rounded(ExpiryLagHistogram.Quantile(slot.Lags, 0.5)),
-                Rounded(ExpiryLagHistogram.Quantile(slot.Lags, 0.99))));
+                Rounded(ExpiryLagBuckets.Quantile(slot.Lags, 0.5)),
+                Rounded(ExpiryLagBuckets.Quantile(slot.Lags, 0.99))));
         }
         return new SessionHistory(seconds, reporting, points);
     }
@@ -74,13 +68,11 @@ internal sealed partial class SessionHistoryReader(
 
     private async Task<SessionHistorySample[]?> SamplesAsync(SiloAddress silo, CancellationToken cancellationToken)
     {
-        if (silo.Equals(_local!.SiloAddress))
-        {
-            return recorder.Samples();
-        }
         try
         {
-            return await services.GetRequiredService<ISessionHistoryClient>().GetSamplesAsync(silo).WaitAsync(options.Value.PeerTimeout, cancellationToken).ConfigureAwait(false);
+            var samples = await grains.GetGrain<ISiloSessionsGrain>(silo.ToParsableString()).GetHistoryAsync()
+                .WaitAsync(options.Value.PeerTimeout, cancellationToken).ConfigureAwait(false);
+            return samples.Value;
         }
         catch (Exception ex) when (!cancellationToken.IsCancellationRequested)
         {
@@ -96,7 +88,7 @@ internal sealed partial class SessionHistoryReader(
         public long Created;
         public long Ended;
         public long Expired;
-        public readonly long[] Lags = new long[ExpiryLagHistogram.BucketCount];
+        public readonly long[] Lags = new long[ExpiryLagBuckets.Count];
 
         public void Add(SessionHistorySample sample)
         {

@@ -8,8 +8,10 @@ using OrleansSessions.Grains;
 using OrleansSessions.Grains.Diagnostics;
 using OrleansSessions.Grains.Hosting;
 using OrleansSessions.Grains.Options;
+using OrleansSessions.Grains.Silos;
 using OrleansSessions.Grains.Storage;
 using OrleansSessions.Sessions;
+using OrleansSessions.Silos;
 
 namespace OrleansSessions.Hosting;
 
@@ -24,6 +26,8 @@ public static class SiloBuilderSessionExtensions
     /// <item>the in-memory <see cref="ISessionDeadlineIndex"/> unless one is registered (a durable backend registers its own);</item>
     /// <item>the memory stream provider <see cref="SessionStreams.ProviderName"/> that carries session events;</item>
     /// <item>a grain call filter that turns storage-driver failures into <see cref="SessionStorageUnavailableException"/>;</item>
+    /// <item>a grain service on every silo giving its session figures and their last 10 minutes
+    /// (<see cref="ISiloSessionsGrain"/>), and <see cref="ILocalSiloStatus"/>;</item>
     /// <item>the janitor reminders, registered by a startup task; a Janitor:Period below Orleans' minimum reminder period
     /// lowers that minimum.</item>
     /// </list>
@@ -67,6 +71,10 @@ public static class SiloBuilderSessionExtensions
         services.TryAddSingleton<ISessionDeadlineIndex, InMemorySessionDeadlineIndex>();
         services.TryAddSingleton<SessionMetrics>();
         services.AddSingleton<SessionServices>();
+        services.AddOptions<SiloSessionsOptions>();
+        services.AddGrainService<SiloSessionsService>();
+        services.AddSingleton<ISiloSessionsClient, SiloSessionsClient>();
+        services.AddSingleton<ILocalSiloStatus, LocalSiloStatus>();
         AddStorageFallback(services, SessionStorage.Name);
         AddStorageFallback(services, ProviderConstants.DEFAULT_PUBSUB_PROVIDER_NAME);
 

@@ -1,8 +1,8 @@
-namespace OrleansSessions.AspNetCore.Cluster;
+namespace OrleansSessions.Silos;
 
-/// <summary>One silo's own figures, as its <see cref="ISiloReportService"/> gives them to the other silos.</summary>
+/// <summary>One silo's own figures, as its <see cref="ISiloSessionsGrain"/> gives them.</summary>
 /// <param name="Address">host:port@generation.</param>
-/// <param name="HttpPort">Its HTTP port (0: none).</param>
+/// <param name="HttpPort">Its HTTP port (0: none; <see cref="SiloSessionsOptions.HttpPort"/>).</param>
 /// <param name="Live">Sessions created minus ended by this silo since it started.</param>
 /// <param name="Created">Sessions created by this silo since it started.</param>
 /// <param name="Ended">Sessions ended by this silo since it started.</param>

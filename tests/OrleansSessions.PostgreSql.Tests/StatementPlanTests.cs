@@ -3,21 +3,21 @@ using Npgsql;
 namespace OrleansSessions.PostgreSql.Tests;
 
 /// <summary>
-/// The plans PostgreSQL makes for the group commit's statements (<see cref="PostgreSqlStateWriter"/>) when it plans
+/// The plans PostgreSQL makes for the group commit's statements (<see cref="PostgreSqlStatements"/>) when it plans
 /// them from the statistics of a nearly empty table, as a prepared statement's generic plan made early in a silo's life
 /// is: every statement must still reach the state table only by one primary-key probe per operation (an index scan on
 /// the whole key) and the probed row's ctid, never by a scan of the ServiceId's rows. The tables are temporary copies of
 /// the state and deadline tables (same columns and keys) holding three rows each, analysed, on one connection.
 /// </summary>
 [Collection(PostgreSqlCollection.Name)]
-public sealed class StateWriterPlanTests(PostgreSqlFixture fixture)
+public sealed class StatementPlanTests(PostgreSqlFixture fixture)
 {
     public static TheoryData<string, string, string> Statements => new()
     {
-        { "write", PostgreSqlStateWriter.WriteSql, "text, integer[], text[], text[], bytea[], integer[]" },
-        { "delete", PostgreSqlStateWriter.DeleteSql, "text, integer[], text[], text[], integer[]" },
-        { "read", PostgreSqlStateWriter.ReadSql, "text, integer[], text[], text[]" },
-        { "remove_deadlines", PostgreSqlStateWriter.RemoveDeadlinesSql, "text, text[]" },
+        { "write", PostgreSqlStatements.WriteSql, "text, integer[], text[], text[], bytea[], integer[]" },
+        { "delete", PostgreSqlStatements.DeleteSql, "text, integer[], text[], text[], integer[]" },
+        { "read", PostgreSqlStatements.ReadSql, "text, integer[], text[], text[]" },
+        { "remove_deadlines", PostgreSqlStatements.RemoveDeadlinesSql, "text, text[]" },
     };
 
     [Theory]
@@ -37,7 +37,7 @@ public sealed class StateWriterPlanTests(PostgreSqlFixture fixture)
             SET plan_cache_mode = force_generic_plan;
             """);
         await using var transaction = await connection.BeginTransactionAsync();
-        await ExecuteAsync(connection, PostgreSqlStateWriter.PlannerSql);
+        await ExecuteAsync(connection, PostgreSqlStatements.PlannerSql);
         await ExecuteAsync(connection, $"PREPARE plan_{name}({parameterTypes}) AS {sql}");
         var arguments = name switch
         {
