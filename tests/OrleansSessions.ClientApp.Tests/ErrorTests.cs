@@ -50,7 +50,7 @@ public sealed class ErrorTests(SiloFixture fixture) : IClassFixture<SiloFixture>
 
     [Fact]
     public async Task Unreachable_gateway_is_exit_5()
-        => (await RunAsync(["--gateway", $"127.0.0.1:{FreePort()}", "--connect-timeout", "1", "--json", "create", "alice"])).AssertFailed(5, "unavailable");
+        => (await RunAsync(["--gateway", $"127.0.0.1:{Ports.Free()}", "--connect-timeout", "1", "--json", "create", "alice"])).AssertFailed(5, "unavailable");
 
     [Fact]
     public async Task Wrong_cluster_id_is_exit_5()
@@ -87,7 +87,7 @@ public sealed class ErrorTests(SiloFixture fixture) : IClassFixture<SiloFixture>
     public async Task Gateway_is_repeatable_and_a_dead_one_is_skipped()
     {
         var user = Users.New("gw");
-        var result = await RunAsync(["--gateway", $"127.0.0.1:{FreePort()}", "--gateway", Gateway(fixture.Cluster), "--cluster-id", fixture.Cluster.Options.ClusterId, "--json", "create", user]);
+        var result = await RunAsync(["--gateway", $"127.0.0.1:{Ports.Free()}", "--gateway", Gateway(fixture.Cluster), "--cluster-id", fixture.Cluster.Options.ClusterId, "--json", "create", user]);
         Assert.Equal(user, result.Json().GetProperty("userId").GetString());
     }
 }

@@ -11,8 +11,8 @@ public sealed class SiloProcessTests
 {
     private static Task<(int ExitCode, string Stdout, string Stderr)> RunSiloAsync(params string[] arguments)
     {
-        Assert.True(File.Exists(SiloProcess.SiloDll), $"{SiloProcess.SiloDll} is not built");
-        return ChildProcess.RunAsync("dotnet", [SiloProcess.SiloDll, .. arguments], TimeSpan.FromSeconds(60));
+        Assert.True(File.Exists(Repo.SiloDll), $"{Repo.SiloDll} is not built");
+        return ChildProcess.RunAsync("dotnet", [Repo.SiloDll, .. arguments], TimeSpan.FromSeconds(60));
     }
 
     private static string[] FreePorts() => [$"--Silo:SiloPort={Ports.Free()}", $"--Silo:GatewayPort={Ports.Free()}", $"--Silo:HttpPort={Ports.Free()}"];
@@ -160,7 +160,7 @@ public sealed class SiloProcessTests
     public async Task Environment_variables_with_the_prefix_configure_the_silo()
     {
         var environment = new Dictionary<string, string> { ["OrleansSessions__Storage__Provider"] = "nosql" };
-        var result = await ChildProcess.RunAsync("dotnet", [SiloProcess.SiloDll, .. FreePorts()], TimeSpan.FromSeconds(60), environment);
+        var result = await ChildProcess.RunAsync("dotnet", [Repo.SiloDll, .. FreePorts()], TimeSpan.FromSeconds(60), environment);
         Assert.Contains("Storage:Provider 'nosql'", AssertOneLineFailure(result), StringComparison.Ordinal);
     }
 
