@@ -14,7 +14,7 @@ internal interface IConfigurationKeyValidator<TOptions> : IValidateOptions<TOpti
 }
 
 /// <summary>
-/// Binds the silo host's options from configuration with the options binder, and checks them with their validators:
+/// Binds the silo host's options from configuration with the options binder (blank values keep their defaults), and checks them with their validators:
 /// eagerly, for what must be known before the host is built (Kestrel's limits, the connection caps), and again at start
 /// (<c>ValidateOnStart</c>), as the grains' options are. A bad value stops the start with one line naming its key.
 /// </summary>
@@ -28,7 +28,7 @@ internal static partial class SiloOptionsBinding
     public static TOptions AddValidated<TOptions>(IServiceCollection services, IConfiguration configuration, string section, IConfigurationKeyValidator<TOptions> validator)
         where TOptions : class, new()
     {
-        services.AddOptions<TOptions>().BindConfiguration(section).ValidateOnStart();
+        services.AddOptions<TOptions>().Configure<IConfiguration>((options, current) => BindNonBlank(current, section, options)).ValidateOnStart();
         services.AddSingleton<IValidateOptions<TOptions>>(validator);
         return Bind(configuration, section, validator);
     }
@@ -41,7 +41,8 @@ internal static partial class SiloOptionsBinding
         TOptions options;
         try
         {
-            options = configuration.GetSection(section).Get<TOptions>() ?? new TOptions();
+            options = new TOptions();
+            BindNonBlank(configuration, section, options);
         }
         catch (InvalidOperationException ex) when (ConversionPattern().Match(ex.Message) is { Success: true } conversion)
         {
@@ -53,6 +54,17 @@ internal static partial class SiloOptionsBinding
             throw new SiloConfigurationException("Invalid configuration: " + string.Join("; ", result.Failures));
         }
         return options;
+    }
+
+    /// <summary>
+    /// The options binder over <paramref name="section"/> without its blank values: a key set to nothing (e.g.
+    /// <c>--Http:MaxConnections=</c>) keeps its default, as it always has, where the binder would fail to convert it.
+    /// </summary>
+    private static void BindNonBlank<TOptions>(IConfiguration configuration, string section, TOptions options)
+        where TOptions : class
+    {
+        var values = configuration.GetSection(section).AsEnumerable().Where(kv => !string.IsNullOrWhiteSpace(kv.Value));
+        new ConfigurationBuilder().AddInMemoryCollection(values).Build().GetSection(section).Bind(options);
     }
 
     [GeneratedRegex(@"Failed to convert configuration value (?:'[^']*' )?at '(?<key>[^']+)'")]

@@ -162,6 +162,14 @@ public sealed class SiloProcessTests
     }
 
     [Fact]
+    public async Task A_limit_set_to_nothing_keeps_its_default()
+    {
+        // The blank limits are passed over, before the host is built and at its start; the start then stops on the next bad key.
+        var line = AssertOneLineFailure(await RunSiloAsync([.. FreePorts(), "--Http:MaxConnections=", "--Gateway:MaxConnections= ", "--Sse:SendTimeout=", "--Sessions:IdleTimeout=00:00:00"]));
+        Assert.Equal("silo: Invalid configuration: Sessions:IdleTimeout must be > 0", line);
+    }
+
+    [Fact]
     public async Task Environment_variables_with_the_prefix_configure_the_silo()
     {
         var environment = new Dictionary<string, string> { ["OrleansSessions__Storage__Provider"] = "nosql" };
