@@ -29,18 +29,13 @@ internal sealed partial class ConnectionLimiter(string port, int maxConnections,
     /// <summary>Connections open now through this limiter.</summary>
     public int Open => Volatile.Read(ref _open);
 
-    /// <summary>Adds the Http-style cap keys of the Orleans ports and installs the limiters.</summary>
+    /// <summary>Binds the caps of the Orleans ports (Gateway:MaxConnections, Silo:MaxPeerConnections) and installs the limiters.</summary>
     /// <exception cref="SiloConfigurationException">A key is invalid.</exception>
     public static void AddTo(ISiloBuilder silo, IConfiguration configuration)
     {
-        var failures = new List<string>();
-        var fileLimit = HttpLimits.OpenFileLimit();
-        var gateway = (int)HttpLimits.Number(configuration, "Gateway:MaxConnections", DefaultGatewayConnections(fileLimit), 1, int.MaxValue, failures);
-        var peers = (int)HttpLimits.Number(configuration, "Silo:MaxPeerConnections", DefaultPeerConnections(fileLimit), 1, int.MaxValue, failures);
-        if (failures.Count > 0)
-        {
-            throw new SiloConfigurationException("Invalid configuration: " + string.Join("; ", failures));
-        }
+        var validator = new HostLimitsValidator(configuration);
+        var gateway = SiloOptionsBinding.AddValidated<GatewayLimitOptions>(silo.Services, configuration, GatewayLimitOptions.SectionName, validator).MaxConnections;
+        var peers = SiloOptionsBinding.AddValidated<PeerLimitOptions>(silo.Services, configuration, PeerLimitOptions.SectionName, validator).MaxPeerConnections;
         silo.Services.AddOptions<SiloConnectionOptions>().Configure<ILoggerFactory>((options, loggers) =>
         {
             var logger = loggers.CreateLogger<ConnectionLimiter>();

@@ -127,7 +127,7 @@ public sealed class ClientWiringTests(SiloFixture fixture) : IClassFixture<SiloF
         var stopwatch = Stopwatch.StartNew();
         var error = await Assert.ThrowsAnyAsync<Exception>(() => StartClientAsync(o =>
         {
-            o.Gateways.Add($"127.0.0.1:{FreePort()}");
+            o.Gateways.Add($"127.0.0.1:{Ports.Free()}");
             o.ConnectTimeout = TimeSpan.FromSeconds(1.5);
         }));
         Assert.True(stopwatch.Elapsed >= TimeSpan.FromSeconds(1.4), $"gave up after {stopwatch.Elapsed}");
@@ -155,7 +155,7 @@ public sealed class ClientWiringTests(SiloFixture fixture) : IClassFixture<SiloF
             // Published by the silo right after the subscription returned: it must arrive.
             var session = await client.GetGrain<IUserSessionsGrain>(user).CreateSessionAsync();
             await client.GetGrain<ISessionGrain>(session.SessionId).CloseAsync();
-            await SessionClusters.WaitUntilAsync(() => received.Count >= 2, "the created and closed events");
+            await Wait.UntilAsync(() => received.Count >= 2, what: "the created and closed events");
             Assert.Equal([SessionEventType.Created, SessionEventType.Closed], received.Select(e => e.Type));
             Assert.All(received, e => Assert.Equal(session.SessionId, e.Session.SessionId));
         }

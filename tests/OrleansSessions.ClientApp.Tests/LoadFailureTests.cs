@@ -19,7 +19,7 @@ public sealed class LoadFailureTests
         try
         {
             // Killed once the load's sessions exist, so that it is touching them.
-            await Poll.UntilAsync(async () => await LiveSessionsAsync(silo) >= 4, "the load's sessions created");
+            await Wait.UntilAsync(async () => await LiveSessionsAsync(silo) >= 4, what: "the load's sessions created");
             var clock = Stopwatch.StartNew();
             silo.Kill();
             using var deadline = new CancellationTokenSource(SessionClusters.WaitLimit);

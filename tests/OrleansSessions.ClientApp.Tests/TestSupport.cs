@@ -1,7 +1,5 @@
 using System.Diagnostics;
 using System.Globalization;
-using System.Net;
-using System.Net.Sockets;
 using System.Text;
 using System.Text.Json;
 using Orleans.TestingHost;
@@ -17,11 +15,7 @@ namespace OrleansSessions.ClientApp.Tests;
 /// <summary>Runs the built client app (dotnet client/bin/&lt;config&gt;/net10.0/OrleansSessions.ClientApp.dll) against a silo.</summary>
 internal static class ClientProcess
 {
-    public static string Root { get; } = FindRoot();
-
-    public static string Configuration { get; } = AppContext.BaseDirectory.Contains($"{Path.DirectorySeparatorChar}Release{Path.DirectorySeparatorChar}", StringComparison.Ordinal) ? "Release" : "Debug";
-
-    public static string Dll => Path.Combine(Root, "client", "bin", Configuration, "net10.0", "OrleansSessions.ClientApp.dll");
+    public static string Dll => Repo.ClientDll;
 
     /// <summary>The gateway of <paramref name="cluster"/>'s first silo as host:port.</summary>
     public static string Gateway(TestCluster cluster) => cluster.Silos[0].GatewayAddress.Endpoint.ToString();
@@ -59,7 +53,7 @@ internal static class ClientProcess
             RedirectStandardOutput = true,
             RedirectStandardError = true,
             UseShellExecute = false,
-            WorkingDirectory = Root,
+            WorkingDirectory = Repo.Root,
             StandardOutputEncoding = Encoding.UTF8,
             StandardErrorEncoding = Encoding.UTF8,
         };
@@ -114,23 +108,6 @@ internal static class ClientProcess
         }
     }
 
-    public static int FreePort()
-    {
-        using var listener = new TcpListener(IPAddress.Loopback, 0);
-        listener.Start();
-        return ((IPEndPoint)listener.LocalEndpoint).Port;
-    }
-
-    private static string FindRoot()
-    {
-        var directory = new DirectoryInfo(AppContext.BaseDirectory);
-        while (directory is not null && !File.Exists(Path.Combine(directory.FullName, "OrleansSessions.sln")))
-        {
-            directory = directory.Parent;
-        }
-        return directory?.FullName ?? throw new InvalidOperationException("OrleansSessions.sln not found");
-    }
-
     internal sealed record Result(int ExitCode, string Stdout, string Stderr)
     {
         public JsonElement Json()
@@ -165,23 +142,6 @@ internal static class SessionClusters
         builder.AddSiloBuilderConfigurator<SessionSiloConfigurator>();
         builder.AddClientBuilderConfigurator<SessionClientConfigurator>();
         return builder;
-    }
-
-    /// <summary>Waits until <paramref name="condition"/> holds, failing after <see cref="WaitLimit"/>.</summary>
-    public static async Task WaitUntilAsync(Func<bool> condition, string what)
-    {
-        using var deadline = new CancellationTokenSource(WaitLimit);
-        while (!condition())
-        {
-            try
-            {
-                await Task.Delay(20, deadline.Token);
-            }
-            catch (OperationCanceledException)
-            {
-                Assert.Fail($"Timed out after {WaitLimit.TotalSeconds:0} s waiting for {what}.");
-            }
-        }
     }
 
     private sealed class SessionSiloConfigurator : ISiloConfigurator

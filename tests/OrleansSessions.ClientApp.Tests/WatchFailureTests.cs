@@ -1,5 +1,6 @@
 using System.Diagnostics;
 using System.Text.Json;
+using OrleansSessions.Testing;
 using static OrleansSessions.ClientApp.Tests.ClientProcess;
 
 namespace OrleansSessions.ClientApp.Tests;

@@ -146,7 +146,7 @@ public sealed class ProcessCluster : IAsyncDisposable
     /// <summary>Waits until every running silo's own membership view (GET /api/cluster) lists exactly <paramref name="count"/> active silos.</summary>
     public async Task WaitForActiveSilosAsync(int count, TimeSpan timeout)
     {
-        using var http = Silos[0].NewHttpClient(TimeSpan.FromSeconds(3));
+        using var http = Silos[0].Http(timeout: TimeSpan.FromSeconds(3));
         var seen = "";
         await Wait.UntilAsync(async () =>
         {

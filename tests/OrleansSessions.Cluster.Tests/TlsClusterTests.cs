@@ -42,7 +42,7 @@ public sealed class TlsClusterTests(ITestOutputHelper output)
         output.WriteLine($"the member refused the intruder ({intruderKind}) {clock.Elapsed.TotalSeconds:F1} s after it started");
 
         // A silo that can connect joins within a few seconds; the intruder is still not active in the member's view 15 s on.
-        using var http = member.NewHttpClient(TimeSpan.FromSeconds(3));
+        using var http = member.Http(timeout: TimeSpan.FromSeconds(3));
         var watch = Stopwatch.StartNew();
         while (watch.Elapsed < TimeSpan.FromSeconds(15) && !joining.IsCompleted)
         {

@@ -32,7 +32,7 @@ public sealed class BoundedMemoryTests
 
         // Sessions end by their own timers. A live activation can also be moved off its silo (a ring change
         // deactivates it) and lose its timer; the janitor (here run by hand instead of its reminder) ends those.
-        await SessionCluster.WaitUntilAsync(async () =>
+        await Wait.UntilAsync(async () =>
         {
             if (cluster.Silos.Sum(s => SessionCluster.Metrics(s).Ended) < Users * SessionsPerUser)
             {
@@ -52,7 +52,7 @@ public sealed class BoundedMemoryTests
 
         // Ended sessions deactivate; those trimmed out of history wake once more to forget their state, then
         // deactivate again. Only the user grains stay.
-        await SessionCluster.WaitUntilAsync(async () => await SessionCluster.ActivationCountAsync<SessionGrain>(cluster) == 0);
+        await Wait.UntilAsync(async () => await SessionCluster.ActivationCountAsync<SessionGrain>(cluster) == 0);
         Assert.Equal(0, cluster.Silos.Sum(s => SessionCluster.Metrics(s).ActiveSessionActivations));
         Assert.Equal(Users, await SessionCluster.ActivationCountAsync<UserSessionsGrain>(cluster));
     }

@@ -24,7 +24,7 @@ public sealed class ExpiryWarningTests
         time.SetUtcNow(SessionCluster.Start.AddMinutes(28));
         Assert.True(await session.IsActiveAsync());
         time.SetUtcNow(SessionCluster.Start.AddMinutes(38));
-        await SessionCluster.WaitUntilAsync(() => events.Of(created.SessionId, SessionEventType.Expiring).Count == 1);
+        await Wait.UntilAsync(() => events.Of(created.SessionId, SessionEventType.Expiring).Count == 1);
         var first = Assert.Single(events.Of(created.SessionId, SessionEventType.Expiring));
         Assert.Equal(SessionCluster.Start.AddMinutes(40), first.Session.ExpiresAt);
         Assert.Equal(SessionCluster.Start.AddMinutes(38), first.At);
@@ -39,13 +39,13 @@ public sealed class ExpiryWarningTests
         Assert.True(await session.IsActiveAsync());
         Assert.Single(events.Of(created.SessionId, SessionEventType.Expiring));
         time.SetUtcNow(SessionCluster.Start.AddMinutes(67));
-        await SessionCluster.WaitUntilAsync(() => events.Of(created.SessionId, SessionEventType.Expiring).Count == 2);
+        await Wait.UntilAsync(() => events.Of(created.SessionId, SessionEventType.Expiring).Count == 2);
         var second = events.Of(created.SessionId, SessionEventType.Expiring)[1];
         Assert.Equal(SessionCluster.Start.AddMinutes(69), second.Session.ExpiresAt);
 
         // Then the expiry timer ends it and reports it once.
         time.SetUtcNow(SessionCluster.Start.AddMinutes(70));
-        await SessionCluster.WaitUntilAsync(() => events.Of(created.SessionId, SessionEventType.Expired).Count == 1);
+        await Wait.UntilAsync(() => events.Of(created.SessionId, SessionEventType.Expired).Count == 1);
         Assert.Equal(2, events.Of(created.SessionId, SessionEventType.Expiring).Count);
         var expired = Assert.Single(events.Of(created.SessionId, SessionEventType.Expired));
         Assert.Equal(EndReason.IdleTimeout, expired.Session.EndReason);
@@ -63,7 +63,7 @@ public sealed class ExpiryWarningTests
 
         time.Advance(TimeSpan.FromMinutes(21));
 
-        await SessionCluster.WaitUntilAsync(() => events.Of(created.SessionId, SessionEventType.Expired).Count == 1);
+        await Wait.UntilAsync(() => events.Of(created.SessionId, SessionEventType.Expired).Count == 1);
         var expired = Assert.Single(events.Of(created.SessionId, SessionEventType.Expired));
         Assert.Equal(SessionStatus.Expired, expired.Session.Status);
         Assert.Equal(SessionCluster.Start.AddMinutes(20), expired.Session.EndedAt);

@@ -21,7 +21,7 @@ public sealed class HistoryRetentionTests
         var user = cluster.Client.GetGrain<IUserSessionsGrain>("gone-away");
         var session = await user.CreateSessionAsync();
         await cluster.Client.GetGrain<ISessionGrain>(session.SessionId).CloseAsync();
-        await SessionCluster.WaitUntilAsync(async () => (await user.GetHistoryAsync(10)).Count == 1);
+        await Wait.UntilAsync(async () => (await user.GetHistoryAsync(10)).Count == 1);
         var userId = UserGrainId("gone-away");
         var sessionRecord = (SessionStorage.SessionStateName, GrainId.Create("session", session.SessionId));
         Assert.True(store.Records.ContainsKey((SessionStorage.UserStateName, userId)));
@@ -42,7 +42,7 @@ public sealed class HistoryRetentionTests
         Assert.Empty(await user.GetHistoryAsync(10));
         await TickAsync(cluster, userId);
 
-        await SessionCluster.WaitUntilAsync(() => !store.Records.ContainsKey((SessionStorage.UserStateName, userId)) && !store.Records.ContainsKey(sessionRecord));
+        await Wait.UntilAsync(() => !store.Records.ContainsKey((SessionStorage.UserStateName, userId)) && !store.Records.ContainsKey(sessionRecord));
         Assert.Null(await ReadReminderAsync(cluster, userId));
         Assert.Null(await user.GetCurrentSessionAsync());
         Assert.Empty(await user.GetHistoryAsync(10));
@@ -62,7 +62,7 @@ public sealed class HistoryRetentionTests
         var user = cluster.Client.GetGrain<IUserSessionsGrain>("comes-back");
         var first = await user.CreateSessionAsync();
         await cluster.Client.GetGrain<ISessionGrain>(first.SessionId).CloseAsync();
-        await SessionCluster.WaitUntilAsync(async () => (await user.GetHistoryAsync(10)).Count == 1);
+        await Wait.UntilAsync(async () => (await user.GetHistoryAsync(10)).Count == 1);
         var userId = UserGrainId("comes-back");
         Assert.NotNull(await ReadReminderAsync(cluster, userId));
 
@@ -79,7 +79,7 @@ public sealed class HistoryRetentionTests
 
         // When its last session ends, the reminder is registered again.
         await cluster.Client.GetGrain<ISessionGrain>(second.SessionId).CloseAsync();
-        await SessionCluster.WaitUntilAsync(async () => (await user.GetHistoryAsync(10)).Count == 1 && await ReadReminderAsync(cluster, userId) is not null);
+        await Wait.UntilAsync(async () => (await user.GetHistoryAsync(10)).Count == 1 && await ReadReminderAsync(cluster, userId) is not null);
     }
 
     [Fact]
@@ -90,7 +90,7 @@ public sealed class HistoryRetentionTests
         var user = cluster.Client.GetGrain<IUserSessionsGrain>("keeps-all");
         var session = await user.CreateSessionAsync();
         await cluster.Client.GetGrain<ISessionGrain>(session.SessionId).CloseAsync();
-        await SessionCluster.WaitUntilAsync(async () => (await user.GetHistoryAsync(10)).Count == 1);
+        await Wait.UntilAsync(async () => (await user.GetHistoryAsync(10)).Count == 1);
         time.Advance(TimeSpan.FromDays(400));
         Assert.Single(await user.GetHistoryAsync(10));
         Assert.Null(await ReadReminderAsync(cluster, UserGrainId("keeps-all")));
@@ -106,7 +106,7 @@ public sealed class HistoryRetentionTests
         var user = cluster.Client.GetGrain<IUserSessionsGrain>("no-reminders");
         var session = await user.CreateSessionAsync();
         await cluster.Client.GetGrain<ISessionGrain>(session.SessionId).CloseAsync();
-        await SessionCluster.WaitUntilAsync(async () => (await user.GetHistoryAsync(10)).Count == 1);
+        await Wait.UntilAsync(async () => (await user.GetHistoryAsync(10)).Count == 1);
         Assert.Equal(session.SessionId, Assert.Single(await user.GetHistoryAsync(10)).SessionId);
         Assert.Empty(await user.GetActiveSessionsAsync());
         // Stored, not only held by the activation.

@@ -35,7 +35,7 @@ public sealed class JanitorTests
         Assert.Equal(0, index.Count);
         Assert.Equal(0, await SessionCluster.RunJanitorsAsync(cluster.Client));
         // The ended session leaves memory again.
-        await SessionCluster.WaitUntilAsync(async () => await SessionCluster.ActivationCountAsync<SessionGrain>(cluster) == 0);
+        await Wait.UntilAsync(async () => await SessionCluster.ActivationCountAsync<SessionGrain>(cluster) == 0);
 
         var info = await cluster.Client.GetGrain<ISessionGrain>(created.SessionId).GetAsync();
         Assert.Equal(SessionStatus.Expired, info.Status);
@@ -43,7 +43,7 @@ public sealed class JanitorTests
         Assert.Equal(created.ExpiresAt, info.EndedAt);
         var entry = Assert.Single(await user.GetHistoryAsync(10));
         Assert.Equal(created.SessionId, entry.SessionId);
-        await SessionCluster.WaitUntilAsync(() => events.Of(created.SessionId, SessionEventType.Expired).Count == 1);
+        await Wait.UntilAsync(() => events.Of(created.SessionId, SessionEventType.Expired).Count == 1);
     }
 
     [Fact]
@@ -92,14 +92,14 @@ public sealed class JanitorTests
         time.Advance(TimeSpan.FromMinutes(10));
         var byJanitor = await SessionCluster.RunJanitorsAsync(cluster.Client);
 
-        await SessionCluster.WaitUntilAsync(() => ids.All(id => events.Of(id, SessionEventType.Expired).Count >= 1));
+        await Wait.UntilAsync(() => ids.All(id => events.Of(id, SessionEventType.Expired).Count >= 1));
         Assert.InRange(byJanitor, 0, ids.Count);
         Assert.All(ids, id => Assert.Single(events.Of(id, SessionEventType.Expired)));
         var history = await user.GetHistoryAsync(100);
         Assert.Equal(ids.Count, history.Count);
         Assert.Equal(ids.Count, history.Select(h => h.SessionId).Distinct().Count());
         Assert.Equal(0, await SessionCluster.RunJanitorsAsync(cluster.Client));
-        await SessionCluster.WaitUntilAsync(() => index.Count == 0);
+        await Wait.UntilAsync(() => index.Count == 0);
     }
 
     [Fact]
@@ -139,7 +139,7 @@ public sealed class JanitorTests
         // most once while its queue moves off the killed silo, so events are checked for duplicates, not completeness.)
         foreach (var session in sessions)
         {
-            await SessionCluster.WaitUntilAsync(async () => (await cluster.Client.GetGrain<ISessionGrain>(session.SessionId).GetAsync()).Status != SessionStatus.Active);
+            await Wait.UntilAsync(async () => (await cluster.Client.GetGrain<ISessionGrain>(session.SessionId).GetAsync()).Status != SessionStatus.Active);
             var info = await cluster.Client.GetGrain<ISessionGrain>(session.SessionId).GetAsync();
             Assert.Equal(SessionStatus.Expired, info.Status);
             Assert.Equal(EndReason.IdleTimeout, info.EndReason);
@@ -199,7 +199,7 @@ public sealed class JanitorTests
 
         // Nobody calls the janitor: its Orleans reminder (1 s, below Orleans' default 1 min minimum) sweeps.
         time.Advance(TimeSpan.FromMinutes(11));
-        await SessionCluster.WaitUntilAsync(() => events.Of(created.SessionId, SessionEventType.Expired).Count == 1);
+        await Wait.UntilAsync(() => events.Of(created.SessionId, SessionEventType.Expired).Count == 1);
         Assert.Equal(0, index.Count);
         var entry = Assert.Single(await user.GetHistoryAsync(10));
         Assert.Equal(EndReason.IdleTimeout, entry.EndReason);

@@ -21,7 +21,7 @@ public sealed class RealTimeExpiryTests
         await Parallel.ForEachAsync(Enumerable.Range(0, 1000), new ParallelOptions { MaxDegreeOfParallelism = 16 }, async (i, _) =>
             created.Add(await cluster.Client.GetGrain<IUserSessionsGrain>(users[i % 100]).CreateSessionAsync()));
 
-        await SessionCluster.WaitUntilAsync(() => expired().Count() >= 1000);
+        await Wait.UntilAsync(() => expired().Count() >= 1000);
 
         var byId = expired().GroupBy(e => e.Session.SessionId).ToDictionary(g => g.Key, g => g.ToList());
         Assert.Equal(1000, byId.Count);
@@ -40,6 +40,6 @@ public sealed class RealTimeExpiryTests
         }
         Assert.Equal(1000, history.Count);
         Assert.Equal(created.Select(c => c.SessionId).Order(), history.Select(h => h.SessionId).Order());
-        await SessionCluster.WaitUntilAsync(async () => await SessionCluster.ActivationCountAsync<SessionGrain>(cluster) == 0);
+        await Wait.UntilAsync(async () => await SessionCluster.ActivationCountAsync<SessionGrain>(cluster) == 0);
     }
 }

@@ -83,22 +83,6 @@ internal static class SessionCluster
         return cluster;
     }
 
-    public static Task WaitUntilAsync(Func<bool> condition) => WaitUntilAsync(() => Task.FromResult(condition()));
-
-    /// <summary>Polls <paramref name="condition"/> until it holds; fails after <see cref="WaitLimit"/>.</summary>
-    public static async Task WaitUntilAsync(Func<Task<bool>> condition)
-    {
-        var deadline = DateTime.UtcNow + WaitLimit;
-        while (!await condition())
-        {
-            if (DateTime.UtcNow > deadline)
-            {
-                Assert.Fail($"The condition did not hold within {WaitLimit}.");
-            }
-            await Task.Delay(20);
-        }
-    }
-
     /// <summary>Sweeps every janitor partition (default Janitor:Partitions) and returns the total expired.</summary>
     public static Task<int> RunJanitorsAsync(IGrainFactory grains, int partitions = 8) => Janitors.RunAsync(grains, partitions);
 

@@ -131,7 +131,7 @@ public sealed class SessionLifetimeTests
         await Assert.ThrowsAsync<SessionClosedException>(async () => await session.TouchAsync());
         var entry = Assert.Single(await user.GetHistoryAsync(10));
         Assert.Equal(EndReason.Logout, entry.EndReason);
-        await SessionCluster.WaitUntilAsync(() => events.Of(created.SessionId, SessionEventType.Closed).Count == 1);
+        await Wait.UntilAsync(() => events.Of(created.SessionId, SessionEventType.Closed).Count == 1);
         Assert.Single(events.Of(created.SessionId, SessionEventType.Created));
         Assert.Empty(events.Of(created.SessionId, SessionEventType.Expired));
     }
@@ -174,7 +174,7 @@ public sealed class SessionLifetimeTests
         Assert.Equal(created.SessionId, entry.SessionId);
         Assert.Equal(EndReason.Logout, entry.EndReason);
         Assert.Empty(await user.GetActiveSessionsAsync());
-        await SessionCluster.WaitUntilAsync(() => events.Of(created.SessionId, SessionEventType.Closed).Count >= 1);
+        await Wait.UntilAsync(() => events.Of(created.SessionId, SessionEventType.Closed).Count >= 1);
         Assert.Single(events.Of(created.SessionId, SessionEventType.Closed));
     }
 }

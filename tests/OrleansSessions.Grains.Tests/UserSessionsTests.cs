@@ -33,7 +33,7 @@ public sealed class UserSessionsTests
             await Assert.ThrowsAsync<SessionClosedException>(async () => await cluster.Client.GetGrain<ISessionGrain>(id).TouchAsync());
         }
         Assert.Equal(0, await user.CloseAllAsync());
-        await SessionCluster.WaitUntilAsync(() => events.Count(SessionEventType.Closed) == 3);
+        await Wait.UntilAsync(() => events.Count(SessionEventType.Closed) == 3);
     }
 
     [Fact]
@@ -62,7 +62,7 @@ public sealed class UserSessionsTests
         Assert.Equal(first.SessionId, entry.SessionId);
         Assert.Equal(third.SessionId, (await user.GetCurrentSessionAsync())?.SessionId);
 
-        await SessionCluster.WaitUntilAsync(() => events.Of(first.SessionId, SessionEventType.Evicted).Count == 1 && events.Count(SessionEventType.Created) == 3);
+        await Wait.UntilAsync(() => events.Of(first.SessionId, SessionEventType.Evicted).Count == 1 && events.Count(SessionEventType.Created) == 3);
         Assert.Single(events.Of(third.SessionId, SessionEventType.Created));
         Assert.Empty(events.Of(first.SessionId, SessionEventType.Closed));
     }
@@ -123,7 +123,7 @@ public sealed class UserSessionsTests
         foreach (var trimmed in ids.Take(2))
         {
             // Forgetting is one-way: wait for it, then the id is gone for good.
-            await SessionCluster.WaitUntilAsync(async () =>
+            await Wait.UntilAsync(async () =>
             {
                 try
                 {
@@ -161,7 +161,7 @@ public sealed class UserSessionsTests
         var kept = history.Select(h => h.SessionId).ToHashSet();
         foreach (var trimmed in ids.Where(id => !kept.Contains(id)))
         {
-            await SessionCluster.WaitUntilAsync(async () =>
+            await Wait.UntilAsync(async () =>
             {
                 try
                 {

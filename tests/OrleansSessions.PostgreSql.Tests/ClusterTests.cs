@@ -36,10 +36,10 @@ public sealed class ClusterTests(PostgreSqlClusterFixture fixture, ITestOutputHe
     public async Task A_stopped_silo_is_dead_in_the_membership_table_and_cleanup_removes_its_row()
     {
         var extra = await Cluster.StartAdditionalSiloAsync();
-        await Poll.UntilAsync(async () => await MemberStatusAsync(extra.SiloAddress) == Active, "the extra silo becoming Active");
+        await Wait.UntilAsync(async () => await MemberStatusAsync(extra.SiloAddress) == Active, what: "the extra silo becoming Active");
 
         await Cluster.StopSiloAsync(extra);
-        await Poll.UntilAsync(async () => await MemberStatusAsync(extra.SiloAddress) == Dead, "the stopped silo's row becoming Dead");
+        await Wait.UntilAsync(async () => await MemberStatusAsync(extra.SiloAddress) == Dead, what: "the stopped silo's row becoming Dead");
 
         // Orleans' defunct-silo cleanup (CleanupDefunctSiloEntryKey: only an unchanged Dead row) removes it; active rows stay.
         var membership = SiloServices().GetRequiredService<IMembershipTable>();
@@ -163,7 +163,7 @@ public sealed class ClusterTests(PostgreSqlClusterFixture fixture, ITestOutputHe
             fixture.ServiceId, grainId, TickGrain.ReminderName);
         Assert.Equal(1000, row);
 
-        await Poll.UntilAsync(() => Task.FromResult(TickGrain.Ticks.GetValueOrDefault(key) >= 2), "two reminder ticks");
+        await Wait.UntilAsync(() => Task.FromResult(TickGrain.Ticks.GetValueOrDefault(key) >= 2), what: "two reminder ticks");
         output.WriteLine($"ticks: {TickGrain.Ticks.GetValueOrDefault(key)}");
 
         await grain.StopAsync();
@@ -174,10 +174,10 @@ public sealed class ClusterTests(PostgreSqlClusterFixture fixture, ITestOutputHe
     [Fact]
     public async Task The_janitor_has_one_reminder_row_per_partition()
     {
-        await Poll.UntilAsync(async () => await fixture.ScalarAsync<long>(
+        await Wait.UntilAsync(async () => await fixture.ScalarAsync<long>(
                 "SELECT count(*) FROM OrleansRemindersTable WHERE ServiceId = $1 AND GrainId LIKE 'janitor/%' AND ReminderName LIKE 'janitor@%'",
                 fixture.ServiceId) == PostgreSqlClusterFixture.JanitorPartitions,
-            "the janitor reminders of every partition");
+            what: "the janitor reminders of every partition");
         await using var command = fixture.DataSource.CreateCommand(
             "SELECT GrainId FROM OrleansRemindersTable WHERE ServiceId = $1 AND GrainId LIKE 'janitor/%' ORDER BY GrainId");
         command.Parameters.Add(new NpgsqlParameter<string> { TypedValue = fixture.ServiceId });

@@ -67,10 +67,10 @@ public sealed class ConnectionCeilingTests(PostgreSqlFixture database, ITestOutp
             await Task.WhenAll(work);
             // Each user arms its retention reminder once it has heard of the close (a failure there is logged and
             // retried at the user's next write, not thrown to the caller): wait until every one is stored.
-            await Poll.UntilAsync(async () => await database.ScalarAsync<int>(
+            await Wait.UntilAsync(async () => await database.ScalarAsync<int>(
                     "SELECT count(*) FROM OrleansRemindersTable WHERE ServiceId = $1 AND ReminderName = 'history-retention'",
                     cluster.Options.ServiceId) == Users,
-                $"the {Users} users' retention reminders in OrleansRemindersTable");
+                what: $"the {Users} users' retention reminders in OrleansRemindersTable");
 
             await stop.CancelAsync();
             var most = await sampling;

@@ -242,13 +242,13 @@ public sealed class GrainStorageGroupCommitTests(PostgreSqlFixture fixture) : IA
 
     /// <summary>Waits until a backend waits on a lock that the backend <paramref name="holder"/> holds (the writer's group).</summary>
     private Task WaitUntilBlockedAsync(int holder)
-        => Poll.UntilAsync(
+        => Wait.UntilAsync(
             async () => await fixture.ScalarAsync<long>("SELECT count(*) FROM pg_stat_activity WHERE $1 = ANY(pg_blocking_pids(pid))", holder) > 0,
-            "the writer's group waiting on the test's row lock",
-            Deadline);
+            Deadline,
+            "the writer's group waiting on the test's row lock");
 
     private static Task WaitAsync(Func<bool> condition, string what)
-        => Poll.UntilAsync(() => Task.FromResult(condition()), what, Deadline);
+        => Wait.UntilAsync(condition, Deadline, what);
 
     private async Task<GrainState<Dictionary<string, string>>> StoredAsync(GrainId grainId, string value)
     {

@@ -126,7 +126,7 @@ public sealed class ClusterTests(RedisClusterFixture fixture, ITestOutputHelper 
         await grain.StartAsync(TimeSpan.FromSeconds(1));
         Assert.Single(await RemindersAsync(key));
 
-        await Poll.UntilAsync(() => Task.FromResult(TickGrain.Ticks.GetValueOrDefault(key) >= 2), "two reminder ticks");
+        await Wait.UntilAsync(() => Task.FromResult(TickGrain.Ticks.GetValueOrDefault(key) >= 2), what: "two reminder ticks");
         output.WriteLine($"ticks: {TickGrain.Ticks.GetValueOrDefault(key)}");
 
         await grain.StopAsync();
@@ -136,8 +136,8 @@ public sealed class ClusterTests(RedisClusterFixture fixture, ITestOutputHelper 
     [Fact]
     public async Task The_janitor_has_one_reminder_per_partition()
     {
-        await Poll.UntilAsync(async () => (await RemindersAsync("janitor/")).Count(m => m.Contains("janitor@", StringComparison.Ordinal)) == RedisClusterFixture.JanitorPartitions,
-            "the janitor reminders of every partition");
+        await Wait.UntilAsync(async () => (await RemindersAsync("janitor/")).Count(m => m.Contains("janitor@", StringComparison.Ordinal)) == RedisClusterFixture.JanitorPartitions,
+            what: "the janitor reminders of every partition");
     }
 
     [Fact]

@@ -1,150 +1,60 @@
 using OrleansSessions.Grains.Storage;
-using Xunit.Abstractions;
 
 namespace OrleansSessions.Redis.Tests;
 
-/// <summary>The <see cref="ISessionDeadlineIndex"/> contract on a real Redis, as the PostgreSQL provider is tested.</summary>
+/// <summary>The deadline index contract on a real Redis, and what only this provider does (its key layout and scores).</summary>
 [Collection(RedisCollection.Name)]
-public sealed class SessionDeadlineIndexTests(RedisFixture fixture, ITestOutputHelper output)
+public sealed class SessionDeadlineIndexTests(RedisFixture fixture) : SessionDeadlineIndexContract
 {
-    private static readonly DateTimeOffset T0 = new(2030, 5, 6, 7, 8, 9, TimeSpan.Zero);
-
     // Every test gets its own ServiceId: keys of other tests (and other runs) are invisible to it.
-    private readonly RedisSessionDeadlineIndex _index = new(fixture.Connection, RedisFixture.UniqueName("deadlines"));
+    protected override ISessionDeadlineIndex CreateIndex() => new RedisSessionDeadlineIndex(fixture.Connection, RedisFixture.UniqueName("deadlines"));
+
+    private RedisSessionDeadlineIndex Redis => (RedisSessionDeadlineIndex)Index;
 
     [Fact]
-    public async Task Read_due_returns_rows_at_or_before_now_ordered_by_deadline_then_id()
+    public async Task Rows_are_read_by_service_only()
     {
-        await _index.UpsertAsync("sess_b", "u1", T0.AddSeconds(1), 0);
-        await _index.UpsertAsync("sess_a", "u1", T0.AddSeconds(1), 0);
-        await _index.UpsertAsync("sess_c", "u2", T0, 0);
-        await _index.UpsertAsync("sess_late", "u2", T0.AddSeconds(2), 0);
-
-        var due = await _index.ReadDueAsync(0, T0.AddSeconds(1), 100);
-        Assert.Equal(["sess_c", "sess_a", "sess_b"], due.Select(e => e.SessionId).ToArray());
-        Assert.Equal(new SessionDeadlineEntry("sess_c", "u2", T0), due[0]);
-
-        // Reading removes nothing; the limit keeps the order.
-        Assert.Equal(["sess_c", "sess_a"], (await _index.ReadDueAsync(0, T0.AddSeconds(1), 2)).Select(e => e.SessionId).ToArray());
-        Assert.Empty(await _index.ReadDueAsync(0, T0.AddTicks(-10), 100));
-    }
-
-    [Fact]
-    public async Task Rows_are_read_by_partition_and_service_only()
-    {
-        await _index.UpsertAsync("sess_p0", "u", T0, 0);
-        await _index.UpsertAsync("sess_p3", "u", T0, 3);
-        Assert.Equal("sess_p3", Assert.Single(await _index.ReadDueAsync(3, T0, 10)).SessionId);
-        Assert.Equal("sess_p0", Assert.Single(await _index.ReadDueAsync(0, T0, 10)).SessionId);
-
+        await Index.UpsertAsync("sess_p0", "u", T0, 0);
         var other = new RedisSessionDeadlineIndex(fixture.Connection, RedisFixture.UniqueName("deadlines-other"));
         Assert.Empty(await other.ReadDueAsync(0, T0, 10));
         await other.RemoveAsync("sess_p0", 0); // another service's remove leaves this service's row
-        Assert.Single(await _index.ReadDueAsync(0, T0, 10));
+        Assert.Single(await Index.ReadDueAsync(0, T0, 10));
     }
 
     [Fact]
-    public async Task Upsert_replaces_the_deadline_and_the_user_and_remove_deletes_the_row()
+    public async Task Both_keys_of_a_partition_are_gone_with_its_last_row()
     {
-        await _index.UpsertAsync("sess_x", "u", T0, 1);
-        await _index.UpsertAsync("sess_x", "u2", T0.AddMinutes(30), 1);
-        Assert.Empty(await _index.ReadDueAsync(1, T0.AddMinutes(29), 10));
-        Assert.Equal(new SessionDeadlineEntry("sess_x", "u2", T0.AddMinutes(30)), Assert.Single(await _index.ReadDueAsync(1, T0.AddMinutes(30), 10)));
-
-        await _index.RemoveAsync("sess_x", 1);
-        Assert.Empty(await _index.ReadDueAsync(1, T0.AddDays(1), 10));
-        // Both keys of the partition are gone with their last row: nothing is left behind.
-        Assert.False(await fixture.Database.KeyExistsAsync(_index.DueKey(1)));
-        Assert.False(await fixture.Database.KeyExistsAsync(_index.UsersKey(1)));
-        await _index.RemoveAsync("sess_x", 1); // nothing to remove: no error
-        await _index.RemoveAsync("sess_never", 1);
+        await Index.UpsertAsync("sess_x", "u", T0, 1);
+        await Index.RemoveAsync("sess_x", 1);
+        Assert.False(await fixture.Database.KeyExistsAsync(Redis.DueKey(1)));
+        Assert.False(await fixture.Database.KeyExistsAsync(Redis.UsersKey(1)));
     }
 
     [Fact]
     public async Task A_row_is_one_sorted_set_member_and_one_hash_field_in_the_same_hash_slot()
     {
-        await _index.UpsertAsync("sess_layout", "user_layout", T0.AddTicks(15), 2);
-        Assert.Equal(RedisSessionDeadlineIndex.ToScore(T0.AddTicks(15)), await fixture.Database.SortedSetScoreAsync(_index.DueKey(2), "sess_layout"));
-        Assert.Equal("user_layout", (string?)await fixture.Database.HashGetAsync(_index.UsersKey(2), "sess_layout"));
-        Assert.Equal("{" + _index.ServiceId + "/deadlines/2}/due", (string?)_index.DueKey(2));
-        Assert.Equal("{" + _index.ServiceId + "/deadlines/2}/users", (string?)_index.UsersKey(2));
+        await Index.UpsertAsync("sess_layout", "user_layout", T0.AddTicks(15), 2);
+        Assert.Equal(RedisSessionDeadlineIndex.ToScore(T0.AddTicks(15)), await fixture.Database.SortedSetScoreAsync(Redis.DueKey(2), "sess_layout"));
+        Assert.Equal("user_layout", (string?)await fixture.Database.HashGetAsync(Redis.UsersKey(2), "sess_layout"));
+        Assert.Equal("{" + Redis.ServiceId + "/deadlines/2}/due", (string?)Redis.DueKey(2));
+        Assert.Equal("{" + Redis.ServiceId + "/deadlines/2}/users", (string?)Redis.UsersKey(2));
     }
 
     [Fact]
-    public async Task Stored_deadline_never_exceeds_the_real_one()
+    public async Task Removes_take_the_hash_field_with_the_sorted_set_member()
     {
-        var precise = T0.AddTicks(7); // 700 ns: finer than the microsecond scores keep
-        await _index.UpsertAsync("sess_precise", "u", precise, 0);
-        var row = Assert.Single(await _index.ReadDueAsync(0, precise, 10));
-        Assert.True(row.Deadline <= precise);
-        Assert.True(precise - row.Deadline < TimeSpan.FromMicroseconds(1));
-        // Before the epoch too (truncation toward earlier instants, not toward zero).
+        await Task.WhenAll(Enumerable.Range(0, 200).Select(i => Index.UpsertAsync($"sess_bulk_{i:D3}", "u", T0, 4).AsTask()));
+        Assert.Equal(200, await fixture.Database.SortedSetLengthAsync(Redis.DueKey(4)));
+        Assert.Equal(200, await fixture.Database.HashLengthAsync(Redis.UsersKey(4)));
+        await Task.WhenAll(Enumerable.Range(0, 200).Where(i => i % 2 == 0).Select(i => Index.RemoveAsync($"sess_bulk_{i:D3}", 4).AsTask()));
+        Assert.Equal(100, await fixture.Database.SortedSetLengthAsync(Redis.DueKey(4)));
+        Assert.Equal(100, await fixture.Database.HashLengthAsync(Redis.UsersKey(4)));
+    }
+
+    [Fact]
+    public void Scores_truncate_toward_earlier_instants_before_the_epoch_too()
+    {
         var early = DateTimeOffset.UnixEpoch.AddTicks(-7);
         Assert.True(RedisSessionDeadlineIndex.FromScore(RedisSessionDeadlineIndex.ToScore(early)) <= early);
-    }
-
-    [Fact]
-    public async Task Concurrent_writers_of_distinct_sessions_are_all_durable()
-    {
-        const int sessions = 2000;
-        await Task.WhenAll(Enumerable.Range(0, sessions).Select(i =>
-            _index.UpsertAsync($"sess_bulk_{i:D5}", $"user_{i % 97}", T0.AddMilliseconds(i), 4).AsTask()));
-
-        var count = await fixture.Database.SortedSetLengthAsync(_index.DueKey(4));
-        output.WriteLine($"{count} rows written");
-        Assert.Equal(sessions, count);
-        Assert.Equal(sessions, await fixture.Database.HashLengthAsync(_index.UsersKey(4)));
-
-        var due = await _index.ReadDueAsync(4, T0.AddMilliseconds(sessions), sessions + 10);
-        Assert.Equal(sessions, due.Count);
-        Assert.Equal($"sess_bulk_{sessions - 1:D5}", due[^1].SessionId);
-
-        // Concurrent removes of half of them.
-        await Task.WhenAll(Enumerable.Range(0, sessions).Where(i => i % 2 == 0).Select(i =>
-            _index.RemoveAsync($"sess_bulk_{i:D5}", 4).AsTask()));
-        Assert.Equal(sessions / 2, (await _index.ReadDueAsync(4, T0.AddDays(1), sessions)).Count);
-        Assert.Equal(sessions / 2, await fixture.Database.HashLengthAsync(_index.UsersKey(4)));
-    }
-
-    [Fact]
-    public async Task Behaves_like_the_in_memory_index_for_a_random_sequence()
-    {
-        var memory = new InMemorySessionDeadlineIndex();
-        var random = new Random(1234);
-        for (var step = 0; step < 600; step++)
-        {
-            var id = $"sess_{random.Next(60):D2}";
-            var partition = SessionDeadlinePartitioner.GetPartition(id, 4);
-            if (random.Next(4) == 0)
-            {
-                await memory.RemoveAsync(id, partition);
-                await _index.RemoveAsync(id, partition);
-            }
-            else
-            {
-                var deadline = T0.AddMicroseconds(random.Next(1000) * 1000L); // microsecond precision: comparable exactly
-                var user = $"user_{random.Next(5)}";
-                await memory.UpsertAsync(id, user, deadline, partition);
-                await _index.UpsertAsync(id, user, deadline, partition);
-            }
-        }
-        for (var partition = 0; partition < 4; partition++)
-        {
-            foreach (var (now, limit) in new[] { (T0.AddMilliseconds(300), 1000), (T0.AddSeconds(2), 1000), (T0.AddSeconds(2), 5) })
-            {
-                var expected = await memory.ReadDueAsync(partition, now, limit);
-                var actual = await _index.ReadDueAsync(partition, now, limit);
-                Assert.Equal(expected, actual);
-            }
-        }
-    }
-
-    [Fact]
-    public async Task Cancelled_calls_throw_and_write_nothing()
-    {
-        using var cancelled = new CancellationTokenSource();
-        await cancelled.CancelAsync();
-        await Assert.ThrowsAnyAsync<OperationCanceledException>(() => _index.UpsertAsync("sess_cancel", "u", T0, 0, cancelled.Token).AsTask());
-        Assert.Empty(await _index.ReadDueAsync(0, T0.AddDays(1), 10));
     }
 }

@@ -45,7 +45,7 @@ public sealed class DashboardTests(PostgresClusterFixture fixture)
         var closed = (await CreateAsync(first, user)).GetProperty("sessionId").GetString()!;
         await SendAsync(first, HttpMethod.Delete, $"/api/sessions/{closed}", 200);
         // Both silos' rates reach the history of either one within a few samples.
-        await WaitForAsync(async () =>
+        await Wait.UntilAsync(async () =>
         {
             var history = await SendAsync(second, HttpMethod.Get, "/api/stats/history", 200);
             var samples = history.GetProperty("samples").EnumerateArray().ToList();
@@ -117,7 +117,7 @@ public sealed class TokenDashboardTests(ObservedSiloFixture fixture)
             sessions.Add((await CreateAsync(http, user)).GetProperty("sessionId").GetString()!);
         }
         // The three expire after the 2-second idle timeout; their lags land in the samples after they were created.
-        await WaitForAsync(async () =>
+        await Wait.UntilAsync(async () =>
         {
             var recent = await SendAsync(http, HttpMethod.Get, $"/api/events/recent?userId={user}", 200);
             var history = await SendAsync(http, HttpMethod.Get, "/api/stats/history", 200);

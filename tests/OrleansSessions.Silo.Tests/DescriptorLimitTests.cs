@@ -58,7 +58,7 @@ public sealed class DescriptorLimitTests
         }
 
         // Once the flood is gone every port serves again: HTTP, and a client through the gateway.
-        await WaitForAsync(async () =>
+        await Wait.UntilAsync(async () =>
         {
             using var http = silo.Http();
             try

@@ -45,7 +45,7 @@ public sealed class ExpiryApiTests(ShortTimeoutSiloFixture fixture)
         var created = await CreateAsync(_http, user);
         var id = created.GetProperty("sessionId").GetString();
         // Without any call: the grain's own timer ends it and records it in the user's history.
-        await WaitForAsync(async () =>
+        await Wait.UntilAsync(async () =>
         {
             var history = await SendAsync(_http, HttpMethod.Get, $"/api/users/{user}/history", 200);
             return history.GetArrayLength() == 1;

@@ -36,14 +36,14 @@ public sealed class FailoverTests
 
         victim.Kill();
         var killed = Stopwatch.StartNew();
-        await WaitForAsync(async () => await StatusOfAsync(http, victim.Address) == "dead", TimeSpan.FromSeconds(20), "the killed silo declared dead");
+        await Wait.UntilAsync(async () => await StatusOfAsync(http, victim.Address) == "dead", TimeSpan.FromSeconds(20), "the killed silo declared dead");
         var detected = killed.Elapsed;
         Assert.True(detected < TimeSpan.FromSeconds(10), $"the killed silo was declared dead after {detected}");
 
         // Past every deadline, with nobody touching the victim's sessions: only the janitor can end them.
         await WaitUntilAsync(lastDeadline);
         var expired = 0;
-        await WaitForAsync(async () =>
+        await Wait.UntilAsync(async () =>
         {
             using var response = await http.PostAsync("/api/janitor/run", null);
             if ((int)response.StatusCode == 503)
@@ -64,7 +64,7 @@ public sealed class FailoverTests
             Assert.Equal("expired", session.GetProperty("status").GetString());
             Assert.Equal("idle_timeout", session.GetProperty("endReason").GetString());
             var (user, id) = (users[i], ids[i]);
-            await WaitForAsync(async () =>
+            await Wait.UntilAsync(async () =>
             {
                 var history = await SendAsync(http, HttpMethod.Get, $"/api/users/{user}/history", 200);
                 return history.GetArrayLength() == 1 && history[0].GetProperty("sessionId").GetString() == id;

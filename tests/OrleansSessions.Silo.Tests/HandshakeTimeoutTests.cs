@@ -158,7 +158,7 @@ public sealed class HandshakeTimeoutTests
 
     // The closings are logged, at most a line per port every 10 s.
     private static Task WaitForLogAsync(SiloProcess silo, string? port)
-        => ApiCluster.WaitForAsync(
+        => Wait.UntilAsync(
             () => Task.FromResult(silo.Output.Contains("without an Orleans handshake", StringComparison.Ordinal) && (port is null || silo.Output.Contains($"on the {port} port", StringComparison.Ordinal))),
             TimeSpan.FromSeconds(10), "a log line of the closings");
 

@@ -75,7 +75,7 @@ public sealed class HardeningTests(DefaultSiloFixture fixture)
             Assert.Equal(HttpStatusCode.NotFound, response.StatusCode);
         }
         // Without the fix every read pins one activation for the collection age (15 minutes).
-        await WaitForAsync(async () => await ActivationsAsync() < before + 40, TimeSpan.FromSeconds(20), $"activations back near {before} after {Reads} reads of unknown users");
+        await Wait.UntilAsync(async () => await ActivationsAsync() < before + 40, TimeSpan.FromSeconds(20), $"activations back near {before} after {Reads} reads of unknown users");
     }
 
     [Fact]
@@ -184,7 +184,7 @@ public sealed class HttpLimitsTests(HttpLimitsTests.LimitsSiloFixture fixture) :
             AssertError(await ReadJsonAsync(third), "too_many_subscribers");
         }
         // A subscriber that left frees its place.
-        await WaitForAsync(async () =>
+        await Wait.UntilAsync(async () =>
         {
             using var again = await http.GetAsync("/api/events", HttpCompletionOption.ResponseHeadersRead);
             return again.StatusCode == HttpStatusCode.OK;
@@ -251,7 +251,7 @@ public sealed class HttpLimitsTests(HttpLimitsTests.LimitsSiloFixture fixture) :
             }
         }
         Assert.False(fixture.Silo.HasExited, fixture.Silo.Output);
-        await WaitForAsync(async () =>
+        await Wait.UntilAsync(async () =>
         {
             using var http = fixture.Silo.Http();
             try

@@ -41,7 +41,7 @@ public sealed partial class ObservabilityTests(ObservedSiloFixture fixture)
         var before = CreatedTotal(await ScrapeAsync(http));
         await CreateAsync(http, NewUser("metrics"));
         string scrape = "";
-        await WaitForAsync(async () => CreatedTotal(scrape = await ScrapeAsync(http)) >= before + 1, TimeSpan.FromSeconds(15),
+        await Wait.UntilAsync(async () => CreatedTotal(scrape = await ScrapeAsync(http)) >= before + 1, TimeSpan.FromSeconds(15),
             "sessions_created_total grows by the session created");
         Assert.True(CreatedTotal(scrape) >= 1);
         // Orleans' own meter is exported beside the session service's.
@@ -113,7 +113,7 @@ public sealed partial class ObservabilityTests(ObservedSiloFixture fixture)
         var first = (await CreateAsync(http, user)).GetProperty("sessionId").GetString();
         var second = (await CreateAsync(http, user)).GetProperty("sessionId").GetString();
         List<System.Text.Json.JsonElement> events = [];
-        await WaitForAsync(async () =>
+        await Wait.UntilAsync(async () =>
         {
             events = [.. (await SendAsync(http, HttpMethod.Get, $"/api/events/recent?userId={user}&limit=200", 200)).EnumerateArray()];
             return events.Count(e => e.GetProperty("type").GetString() == "created") == 2;
@@ -152,7 +152,7 @@ public sealed partial class ObservabilityTests(ObservedSiloFixture fixture)
     public async Task The_history_has_a_sample_every_2_seconds_with_the_live_sessions()
     {
         using var http = fixture.Silo.Http(ObservedSiloFixture.Token);
-        await WaitForAsync(async () => (await SendAsync(http, HttpMethod.Get, "/api/stats/history", 200)).GetProperty("samples").GetArrayLength() >= 3,
+        await Wait.UntilAsync(async () => (await SendAsync(http, HttpMethod.Get, "/api/stats/history", 200)).GetProperty("samples").GetArrayLength() >= 3,
             TimeSpan.FromSeconds(15), "three samples");
         var history = await SendAsync(http, HttpMethod.Get, "/api/stats/history", 200);
         Assert.Equal(2, history.GetProperty("intervalSeconds").GetDouble());

@@ -20,12 +20,12 @@ public sealed class OtlpExportTests
         await CreateAsync(http, NewUser("otlp"));
 
         // Protobuf carries names as plain UTF-8: the meter's instrument, and the activity source of grain calls.
-        await WaitForAsync(() => Task.FromResult(collector.Received("/v1/metrics", "sessions.created")), TimeSpan.FromSeconds(20),
+        await Wait.UntilAsync(() => Task.FromResult(collector.Received("/v1/metrics", "sessions.created")), TimeSpan.FromSeconds(20),
             "an OTLP metrics export with sessions.created");
         // One trace from the HTTP request through the grain calls it made (Orleans names a call "<interface>/<method>").
         foreach (var span in new[] { "POST /api/sessions", "IUserSessionsGrain/CreateSessionAsync", "ISessionLifecycleGrain/" })
         {
-            await WaitForAsync(() => Task.FromResult(collector.Received("/v1/traces", span)), TimeSpan.FromSeconds(20),
+            await Wait.UntilAsync(() => Task.FromResult(collector.Received("/v1/traces", span)), TimeSpan.FromSeconds(20),
                 $"an OTLP traces export with the span {span}");
         }
         // Orleans' background polling of the events stream's queues (every 100 ms) starts no trace of its own.

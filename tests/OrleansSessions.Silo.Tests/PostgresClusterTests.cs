@@ -15,7 +15,7 @@ public sealed class PostgresClusterTests(PostgresClusterFixture fixture)
         await CreateAsync(second, NewUser("cluster"));
 
         JsonElement cluster = default;
-        await WaitForAsync(async () =>
+        await Wait.UntilAsync(async () =>
         {
             cluster = await SendAsync(first, HttpMethod.Get, "/api/cluster", 200);
             return cluster.GetProperty("silos").EnumerateArray().Count(s => s.GetProperty("status").GetString() == "active") == 2

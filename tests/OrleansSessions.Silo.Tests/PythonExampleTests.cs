@@ -46,7 +46,7 @@ public sealed class PythonExampleTests(DefaultSiloFixture fixture)
     [Fact]
     public async Task Python_router_reports_a_refused_token_as_unauthorized_not_unreachable()
     {
-        await using var silo = await SiloProcess.StartAsync("--Security:ApiToken=py-secret");
+        await using var silo = await SiloProcess.StartAsync("--Security:ApiToken=py-secret-0123456789");
         foreach (var command in new[] { new[] { "chat", "alice", "hi" }, ["watch"] })
         {
             var (exitCode, stdout, stderr) = await ChildProcess.RunAsync("python3", [Script, "--base-url", Url(silo), "--token", "wrong", .. command], TimeSpan.FromSeconds(60));
@@ -144,7 +144,7 @@ public sealed class PythonExampleTests(DefaultSiloFixture fixture)
         public async Task WaitForCreatedAsync(SiloProcess silo, string user)
         {
             using var http = silo.Http();
-            await ApiCluster.WaitForAsync(async () =>
+            await Wait.UntilAsync(async () =>
             {
                 Assert.False(HasExited, $"watch exited: {Stderr}");
                 var created = await ApiCluster.CreateAsync(http, user);

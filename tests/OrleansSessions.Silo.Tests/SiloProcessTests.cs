@@ -11,8 +11,8 @@ public sealed class SiloProcessTests
 {
     private static Task<(int ExitCode, string Stdout, string Stderr)> RunSiloAsync(params string[] arguments)
     {
-        Assert.True(File.Exists(SiloProcess.SiloDll), $"{SiloProcess.SiloDll} is not built");
-        return ChildProcess.RunAsync("dotnet", [SiloProcess.SiloDll, .. arguments], TimeSpan.FromSeconds(60));
+        Assert.True(File.Exists(Repo.SiloDll), $"{Repo.SiloDll} is not built");
+        return ChildProcess.RunAsync("dotnet", [Repo.SiloDll, .. arguments], TimeSpan.FromSeconds(60));
     }
 
     private static string[] FreePorts() => [$"--Silo:SiloPort={Ports.Free()}", $"--Silo:GatewayPort={Ports.Free()}", $"--Silo:HttpPort={Ports.Free()}"];
@@ -141,6 +141,11 @@ public sealed class SiloProcessTests
     [InlineData("--Silo:Host=not-an-address", "Silo:Host must be an IP address")]
     [InlineData("--Gateway:MaxConnections=0", "Gateway:MaxConnections must be a whole number from 1 to")]
     [InlineData("--Silo:MaxPeerConnections=many", "Silo:MaxPeerConnections must be a whole number from 1 to")]
+    [InlineData("--Http:MaxConnections=many", "silo: Invalid configuration: Http:MaxConnections must be a whole number from 1 to 2147483647 (got 'many')")]
+    [InlineData("--http:maxrequestbodysize=63", "silo: Invalid configuration: Http:MaxRequestBodySize must be a whole number from 64 to 2147483647 (got '63')")]
+    [InlineData("--Http:RequestBodyTimeout=00:00:01", "silo: Invalid configuration: Http:RequestBodyTimeout must be a duration (hh:mm:ss) of at least 00:00:02 (got '00:00:01')")]
+    [InlineData("--Sse:SendTimeout=soon", "silo: Invalid configuration: Sse:SendTimeout must be a duration (hh:mm:ss) of at least 00:00:01 (got 'soon')")]
+    [InlineData("--Sse:MaxSubscribers=-1", "silo: Invalid configuration: Sse:MaxSubscribers must be a whole number from 0 to 2147483647 (got '-1')")]
     [InlineData("--Silo:HandshakeTimeout=0", "Silo:HandshakeTimeout must be a time span > 0")]
     [InlineData("--Silo:HandshakeTimeout=soon", "Silo:HandshakeTimeout must be a time span > 0")]
     [InlineData("--Sessions:HistoryRetention=00:00:10", "Sessions:HistoryRetention must be 0 (keep) or >= 00:01:00")]
@@ -157,10 +162,18 @@ public sealed class SiloProcessTests
     }
 
     [Fact]
+    public async Task A_limit_set_to_nothing_keeps_its_default()
+    {
+        // The blank limits are passed over, before the host is built and at its start; the start then stops on the next bad key.
+        var line = AssertOneLineFailure(await RunSiloAsync([.. FreePorts(), "--Http:MaxConnections=", "--Gateway:MaxConnections= ", "--Sse:SendTimeout=", "--Sessions:IdleTimeout=00:00:00"]));
+        Assert.Equal("silo: Invalid configuration: Sessions:IdleTimeout must be > 0", line);
+    }
+
+    [Fact]
     public async Task Environment_variables_with_the_prefix_configure_the_silo()
     {
         var environment = new Dictionary<string, string> { ["OrleansSessions__Storage__Provider"] = "nosql" };
-        var result = await ChildProcess.RunAsync("dotnet", [SiloProcess.SiloDll, .. FreePorts()], TimeSpan.FromSeconds(60), environment);
+        var result = await ChildProcess.RunAsync("dotnet", [Repo.SiloDll, .. FreePorts()], TimeSpan.FromSeconds(60), environment);
         Assert.Contains("Storage:Provider 'nosql'", AssertOneLineFailure(result), StringComparison.Ordinal);
     }
 

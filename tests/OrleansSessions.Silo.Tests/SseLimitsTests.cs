@@ -42,7 +42,7 @@ public sealed class SseLimitsTests(SseLimitsTests.SseLimitsSiloFixture fixture) 
             using var other = await OpenEventsAsync(Second);
             Assert.StartsWith("HTTP/1.1 200", other.Head, StringComparison.Ordinal);
         }
-        await WaitForAsync(async () =>
+        await Wait.UntilAsync(async () =>
         {
             using var next = await OpenEventsAsync(First);
             return next.Head.StartsWith("HTTP/1.1 200", StringComparison.Ordinal);

@@ -94,7 +94,7 @@ public sealed class TlsTests(TlsTests.TlsSiloFixture fixture) : IClassFixture<Tl
         Assert.True(failure.Kind == SessionFailureKind.Unavailable, $"{what}: {exception.GetType().Name}: {exception.Message}");
         Assert.True(clock.Elapsed < ConnectTimeout + TimeSpan.FromSeconds(10), $"{what}: refused only after {clock.Elapsed}");
         // The silo turned it away during the TLS handshake, before Orleans read a message.
-        await WaitForAsync(() => Task.FromResult(fixture.Silo.Output.Contains(siloLog, StringComparison.Ordinal)), TimeSpan.FromSeconds(10), $"silo log '{siloLog}'");
+        await Wait.UntilAsync(() => Task.FromResult(fixture.Silo.Output.Contains(siloLog, StringComparison.Ordinal)), TimeSpan.FromSeconds(10), $"silo log '{siloLog}'");
     }
 
     [Fact]

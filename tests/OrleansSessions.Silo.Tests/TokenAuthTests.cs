@@ -40,7 +40,7 @@ public sealed class TokenAuthTests(TokenAuthTests.TokenSiloFixture fixture) : IC
     public async Task Without_certificates_the_silo_warns_once_at_start_that_the_token_does_not_guard_the_gateway()
     {
         const string Warning = "Security:ApiToken guards the HTTP API only";
-        await WaitForAsync(() => Task.FromResult(fixture.Silo.Output.Contains(Warning, StringComparison.Ordinal)), TimeSpan.FromSeconds(15),
+        await Wait.UntilAsync(() => Task.FromResult(fixture.Silo.Output.Contains(Warning, StringComparison.Ordinal)), TimeSpan.FromSeconds(15),
             "the warning about the unguarded gateway");
         var line = Assert.Single(fixture.Silo.Output.Split('\n'), l => l.Contains(Warning, StringComparison.Ordinal));
         Assert.Contains("warn:", line, StringComparison.Ordinal);

@@ -11,6 +11,9 @@ public static class Repo
     /// <summary>The built silo host.</summary>
     public static string SiloDll => Path.Combine(Root, "silo", "bin", Configuration, "net10.0", "OrleansSessions.Silo.dll");
 
+    /// <summary>The built client app.</summary>
+    public static string ClientDll => Path.Combine(Root, "client", "bin", Configuration, "net10.0", "OrleansSessions.ClientApp.dll");
+
     private static string FindRoot()
     {
         var directory = new DirectoryInfo(AppContext.BaseDirectory);

@@ -8,6 +8,7 @@ using Orleans.Configuration;
 using OrleansSessions.Grains;
 using OrleansSessions.Hosting;
 using OrleansSessions.Sessions;
+using OrleansSessions.Testing;
 
 namespace OrleansSessions.Benchmarks.Infrastructure;
 
@@ -40,8 +41,8 @@ internal sealed class InProcessSilo : IAsyncDisposable
 
     public static async Task<InProcessSilo> StartAsync(IDictionary<string, string?>? configuration = null, string? postgres = null, string clusterId = "bench", string? redis = null)
     {
-        var siloPort = SiloProcess.FreePort();
-        var gatewayPort = SiloProcess.FreePort();
+        var siloPort = Ports.Free();
+        var gatewayPort = Ports.Free();
         var builder = Host.CreateApplicationBuilder(new HostApplicationBuilderSettings { Args = [], EnvironmentName = "Production", DisableDefaults = true });
         builder.Configuration.AddInMemoryCollection(configuration ?? new Dictionary<string, string?>());
         builder.Logging.ClearProviders();

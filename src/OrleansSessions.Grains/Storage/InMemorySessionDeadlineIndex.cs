@@ -32,6 +32,7 @@ public sealed class InMemorySessionDeadlineIndex : ISessionDeadlineIndex
     {
         ArgumentNullException.ThrowIfNull(sessionId);
         ArgumentNullException.ThrowIfNull(userId);
+        cancellationToken.ThrowIfCancellationRequested();
         var p = GetPartition(partition);
         var ticks = deadline.UtcTicks;
         lock (p.Gate)
@@ -54,6 +55,7 @@ public sealed class InMemorySessionDeadlineIndex : ISessionDeadlineIndex
     public ValueTask RemoveAsync(string sessionId, int partition, CancellationToken cancellationToken = default)
     {
         ArgumentNullException.ThrowIfNull(sessionId);
+        cancellationToken.ThrowIfCancellationRequested();
         var p = GetPartition(partition);
         lock (p.Gate)
         {
@@ -69,6 +71,7 @@ public sealed class InMemorySessionDeadlineIndex : ISessionDeadlineIndex
     public ValueTask<IReadOnlyList<SessionDeadlineEntry>> ReadDueAsync(int partition, DateTimeOffset now, int limit, CancellationToken cancellationToken = default)
     {
         ArgumentOutOfRangeException.ThrowIfLessThan(limit, 1);
+        cancellationToken.ThrowIfCancellationRequested();
         var p = GetPartition(partition);
         var nowTicks = now.UtcTicks;
         var result = new List<SessionDeadlineEntry>();

@@ -1,0 +1,1 @@
+global using SiloProcess = OrleansSessions.Testing.SiloProcess;
