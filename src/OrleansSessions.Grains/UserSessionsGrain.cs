@@ -229,19 +229,8 @@ internal sealed class UserSessionsGrain : Grain, IUserSessionsGrain, IUserSessio
             DeactivateIfEmpty();
             return 0;
         }
-        var calls = new Task<SessionInfo?>[ids.Length];
-        for (var i = 0; i < ids.Length; i++)
-        {
-            calls[i] = GrainFactory.GetGrain<ISessionLifecycleGrain>(ids[i]).EndAsync(EndReason.LogoutAll);
-        }
-        try
-        {
-            await Task.WhenAll(calls);
-        }
-        catch
-        {
-            // Each call is inspected below; the first failure is rethrown after the others are recorded.
-        }
+        // Each call is inspected below; the first failure is rethrown after the others are recorded.
+        var calls = await BoundedCalls.RunAsync(ids.Length, i => GrainFactory.GetGrain<ISessionLifecycleGrain>(ids[i]).EndAsync(EndReason.LogoutAll), _services.Metrics);
 
         var closed = 0;
         Exception? failure = null;
@@ -294,12 +283,13 @@ internal sealed class UserSessionsGrain : Grain, IUserSessionsGrain, IUserSessio
     {
         var state = _state.State;
         var ids = state.ActiveSessionIds.ToArray();
-        var calls = new Task<SessionInfo?>[ids.Length];
+        var calls = await BoundedCalls.RunAsync(ids.Length, i => GetOrNullAsync(ids[i]), _services.Metrics);
+        var results = new SessionInfo?[ids.Length];
         for (var i = 0; i < ids.Length; i++)
         {
-            calls[i] = GetOrNullAsync(ids[i]);
+            // A failed read fails the refresh, as it did when all were awaited together.
+            results[i] = await calls[i];
         }
-        var results = await Task.WhenAll(calls);
 
         var live = new List<SessionInfo>(ids.Length);
         var changed = false;
