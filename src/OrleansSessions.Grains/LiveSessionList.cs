@@ -20,8 +20,9 @@ internal sealed class LiveSessionList
     private readonly SortedSet<long> _ordinals = [];
     private readonly Dictionary<long, string> _idAt = [];
     private readonly Dictionary<string, (long Ordinal, int Page)> _entries = new(StringComparer.Ordinal);
-    private readonly Dictionary<string, long> _removed = new(StringComparer.Ordinal);
-    private readonly Queue<string> _removedOrder = new();
+    // Allocated at the first removal: most users never page, and a user grain with one session should stay small.
+    private Dictionary<string, long>? _removed;
+    private Queue<string>? _removedOrder;
     private long _nextOrdinal;
 
     /// <summary>How many live ids the user has.</summary>
@@ -46,7 +47,7 @@ internal sealed class LiveSessionList
         _entries[sessionId] = (ordinal, page);
         _ordinals.Add(ordinal);
         _idAt[ordinal] = sessionId;
-        _removed.Remove(sessionId);
+        _removed?.Remove(sessionId);
         return true;
     }
 
@@ -68,6 +69,8 @@ internal sealed class LiveSessionList
         }
         _ordinals.Remove(entry.Ordinal);
         _idAt.Remove(entry.Ordinal);
+        _removed ??= new Dictionary<string, long>(StringComparer.Ordinal);
+        _removedOrder ??= new Queue<string>();
         _removed[sessionId] = entry.Ordinal;
         _removedOrder.Enqueue(sessionId);
         while (_removedOrder.Count > RememberedRemovals)
@@ -89,7 +92,8 @@ internal sealed class LiveSessionList
             ordinal = entry.Ordinal;
             return true;
         }
-        return _removed.TryGetValue(sessionId, out ordinal);
+        ordinal = -1;
+        return _removed is not null && _removed.TryGetValue(sessionId, out ordinal);
     }
 
     /// <summary>Up to <paramref name="count"/> live ids created after the one at <paramref name="ordinal"/> (-1: from the oldest), oldest first.</summary>
@@ -127,7 +131,7 @@ internal sealed class LiveSessionList
         _ordinals.Clear();
         _idAt.Clear();
         _entries.Clear();
-        _removed.Clear();
-        _removedOrder.Clear();
+        _removed = null;
+        _removedOrder = null;
     }
 }
