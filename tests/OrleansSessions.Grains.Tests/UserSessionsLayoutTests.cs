@@ -160,4 +160,34 @@ public sealed class UserSessionsLayoutTests
 
         await SessionCluster.WaitUntilAsync(() => !store.Records.Keys.Any(k => k.StateName is SessionStorage.UserStateName or SessionStorage.UserPageStateName));
     }
+
+    [Theory]
+    [InlineData(SessionStorage.UserPageStateName)]
+    [InlineData(SessionStorage.UserStateName)]
+    public async Task A_create_cut_off_while_sealing_a_page_loses_no_live_session(string failingState)
+    {
+        var time = new FakeTimeProvider(SessionCluster.Start);
+        var store = new SharedGrainStorage.Store();
+        await using var cluster = await SessionCluster.StartAsync(time, store: store);
+        var user = cluster.Client.GetGrain<IUserSessionsGrain>("sealer");
+        var ids = new List<string>();
+        for (var i = 0; i < LiveSessionList.TailLimit; i++)
+        {
+            ids.Add((await user.CreateSessionAsync()).SessionId);
+        }
+
+        // The next create seals the full tail: page first, then the header. Cut off at either write, as if its silo died.
+        store.WriteFault = (stateName, _) => stateName == failingState ? new InvalidOperationException("storage down") : null;
+        await Assert.ThrowsAnyAsync<Exception>(() => user.CreateSessionAsync());
+        store.WriteFault = null;
+        await SessionCluster.DeactivateAsync(cluster, user);
+
+        Assert.Equal(ids, (await user.GetActiveSessionsAsync()).Select(s => s.SessionId));
+        // The seal goes through at the next create (over an orphaned page, if one was written).
+        ids.Add((await user.CreateSessionAsync()).SessionId);
+        await SessionCluster.DeactivateAsync(cluster, user);
+        Assert.Equal(ids, (await user.GetActiveSessionsAsync()).Select(s => s.SessionId));
+        Assert.Equal(ids.Count, await user.CloseAllAsync());
+        Assert.Empty(await user.GetActiveSessionsAsync());
+    }
 }
