@@ -40,6 +40,9 @@ internal sealed class UserSessionsGrain : Grain, IUserSessionsGrain, IUserSessio
     private const int CreateAttempts = 3;
     private const int MergeAttempts = 4;
 
+    // Long loops of one turn (recording thousands of ends, sending their forgets) give the thread back this often.
+    private const int YieldEvery = 1_024;
+
     private readonly IPersistentState<UserSessionsState> _state;
     private readonly SessionServices _services;
     private readonly TimeProvider _time;
@@ -304,6 +307,10 @@ internal sealed class UserSessionsGrain : Grain, IUserSessionsGrain, IUserSessio
                 closed++;
             }
             RecordEnded(info);
+            if (i % YieldEvery == YieldEvery - 1)
+            {
+                await Task.Yield();
+            }
         }
         await PersistAsync();
         if (failure is not null)
@@ -437,7 +444,7 @@ internal sealed class UserSessionsGrain : Grain, IUserSessionsGrain, IUserSessio
             await LoadLiveAsync();
             return;
         }
-        ForgetTrimmed();
+        await ForgetTrimmedAsync();
         SessionLog.UserRecordDeleted(_services.UserLogger, UserId);
         DeactivateOnIdle();
     }
@@ -464,10 +471,10 @@ internal sealed class UserSessionsGrain : Grain, IUserSessionsGrain, IUserSessio
         await WritePagesAsync();
 
         // Only after history without them is stored: a session must stay readable while history holds it.
-        ForgetTrimmed();
+        await ForgetTrimmedAsync();
     }
 
-    private void ForgetTrimmed()
+    private async Task ForgetTrimmedAsync()
     {
         if (_toForget.Count == 0)
         {
@@ -475,9 +482,14 @@ internal sealed class UserSessionsGrain : Grain, IUserSessionsGrain, IUserSessio
         }
         var forget = _toForget.ToArray();
         _toForget.Clear();
-        foreach (var sessionId in forget)
+        for (var i = 0; i < forget.Length; i++)
         {
-            _ = GrainFactory.GetGrain<ISessionLifecycleGrain>(sessionId).ForgetAsync();
+            _ = GrainFactory.GetGrain<ISessionLifecycleGrain>(forget[i]).ForgetAsync();
+            if (i % YieldEvery == YieldEvery - 1)
+            {
+                // A close-all of thousands trims as many: let the silo's other work in between the sends.
+                await Task.Yield();
+            }
         }
     }
 
