@@ -11,7 +11,7 @@
 # janitor-redis and failover-redis, each emptying it first with FLUSHDB) and stops both at the end.
 # Environment: REDIS_PORT, REDIS_DURABLE_PORT, PG (Npgsql connection string of the server; databases are created per
 # measurement), BENCH_STEPS (space-separated subset of: inproc memory expiry expiry-srvgc expiry-gen0small expiry-gen0large
-# network durable janitor janitor-redis failover failover-redis; quick runs inproc memory expiry network durable janitor
+# network durable janitor janitor-redis users failover failover-redis; quick runs inproc memory expiry network durable janitor users
 # failover by default, full runs all but expiry-gen0small and expiry-gen0large, which run when named).
 # BENCH_SILO_LOGS=<dir> keeps the whole log of every silo process (network, failover) as <dir>/<name>-<pid>.log.
 # Everything runs on Microsoft Orleans: in-process silos (Host.CreateApplicationBuilder + UseOrleans) for inproc,
@@ -32,9 +32,9 @@ REDIS_PORT="${REDIS_PORT:-6390}"
 REDIS_DURABLE_PORT="${REDIS_DURABLE_PORT:-6391}"
 PG="${PG:-Host=127.0.0.1;Port=5432;Username=postgres;Password=postgres}"
 if [ "$MODE" = quick ]; then
-  STEPS="${BENCH_STEPS:-inproc memory expiry network durable janitor failover}"
+  STEPS="${BENCH_STEPS:-inproc memory expiry network durable janitor users failover}"
 else
-  STEPS="${BENCH_STEPS:-inproc memory expiry expiry-srvgc network durable janitor janitor-redis failover failover-redis}"
+  STEPS="${BENCH_STEPS:-inproc memory expiry expiry-srvgc network durable janitor janitor-redis users failover failover-redis}"
 fi
 START=$(date +%s)
 REDIS_PID=""
@@ -114,6 +114,7 @@ if [ "$MODE" = quick ]; then
   ARGS_durable="--sessions 10000 --seconds 5 --warmup-seconds 2"
   ARGS_janitor="--sessions 5000"
   ARGS_janitor_redis="$ARGS_janitor"
+  ARGS_users="--live 10000 --close-all 50000"
   ARGS_failover="--sessions 3000"
   ARGS_failover_redis="$ARGS_failover"
   STEP_TIMEOUT=240
@@ -128,6 +129,7 @@ else
   ARGS_durable="--sessions 100000 --seconds 10 --warmup-seconds 3"
   ARGS_janitor="--sessions 50000"
   ARGS_janitor_redis="$ARGS_janitor"
+  ARGS_users="--live 10000 --close-all 50000"
   ARGS_failover="--sessions 20000"
   ARGS_failover_redis="$ARGS_failover"
   STEP_TIMEOUT=1800

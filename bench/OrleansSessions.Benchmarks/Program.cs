@@ -35,13 +35,16 @@ static async Task<int> RunAsync(string[] args)
         case "janitor":
             await JanitorSweep.RunAsync(options);
             return 0;
+        case "users":
+            await UserScale.RunAsync(options);
+            return 0;
         case "failover":
             await Failover.RunAsync(options);
             return 0;
         case "report":
             return Report.Run(options);
         default:
-            Console.Error.WriteLine("usage: OrleansSessions.Benchmarks inproc|memory|expiry|network|durable|janitor|failover|report|bare-silo [--name value ...]");
+            Console.Error.WriteLine("usage: OrleansSessions.Benchmarks inproc|memory|expiry|network|durable|janitor|users|failover|report|bare-silo [--name value ...]");
             return 2;
     }
 }

@@ -27,7 +27,7 @@ internal static class SessionCommands
         });
         yield return UserCommand(global, "sessions", "Lists a user's live sessions, oldest first.", async (client, userId, output) =>
         {
-            output.Sessions(await client.GetGrain<IUserSessionsGrain>(userId).GetActiveSessionsAsync().ConfigureAwait(false), $"{userId} has no live session.");
+            output.Sessions(await client.GetGrain<IUserSessionsGrain>(userId).GetAllActiveSessionsAsync().ConfigureAwait(false), $"{userId} has no live session.");
         });
         yield return History(global);
     }

@@ -91,22 +91,23 @@ internal sealed class JanitorGrain : Grain, IJanitorGrain, IRemindable
         while (true)
         {
             var batch = await index.ReadDueAsync(_partition, _time.GetUtcNow(), batchSize);
-            var calls = new List<Task<bool>>(batch.Count);
+            var due = new List<string>(batch.Count);
             foreach (var entry in batch)
             {
                 // A row that survives its session's answer (the call failed) is left for the next sweep.
                 if (seen.Add(entry.SessionId))
                 {
-                    calls.Add(ExpireAsync(entry.SessionId));
+                    due.Add(entry.SessionId);
                 }
             }
-            if (calls.Count == 0)
+            if (due.Count == 0)
             {
                 break;
             }
-            foreach (var ended in await Task.WhenAll(calls))
+            foreach (var call in await BoundedCalls.RunAsync(due.Count, i => ExpireAsync(due[i]), _services.Metrics))
             {
-                if (ended)
+                // ExpireAsync never throws.
+                if (call.Result)
                 {
                     expired++;
                 }

@@ -1,6 +1,7 @@
 using Microsoft.Extensions.DependencyInjection;
 using Microsoft.Extensions.Logging;
 using Microsoft.Extensions.Options;
+using Orleans.Storage;
 using Orleans.Streams;
 using OrleansSessions.Grains.Diagnostics;
 using OrleansSessions.Grains.Options;
@@ -27,6 +28,7 @@ internal sealed class SessionServices(
 
     private Task<IAsyncStream<SessionEvent>>? _events;
     private int _shutdownWriteFailures;
+    private IGrainStorage? _grainStorage;
 
     public SessionOptions Options { get; } = sessionOptions.Value;
 
@@ -35,6 +37,9 @@ internal sealed class SessionServices(
     public ISessionDeadlineIndex DeadlineIndex { get; } = deadlineIndex;
 
     public SessionMetrics Metrics { get; } = metrics;
+
+    /// <summary>The sessions' grain storage (keyed <see cref="SessionStorage.Name"/>), for records that are not a grain's own state (user pages).</summary>
+    public IGrainStorage GrainStorage => _grainStorage ??= serviceProvider.GetRequiredKeyedService<IGrainStorage>(SessionStorage.Name);
 
     public ILogger SessionLogger { get; } = loggerFactory.CreateLogger("OrleansSessions.Grains.SessionGrain");
 

@@ -14,4 +14,7 @@ public static class SessionStorage
 
     /// <summary>The state name of a user's sessions.</summary>
     public const string UserStateName = "user-sessions";
+
+    /// <summary>The state name of a sealed page of a user's live session ids (see docs/session-grains.md).</summary>
+    public const string UserPageStateName = "user-sessions-page";
 }

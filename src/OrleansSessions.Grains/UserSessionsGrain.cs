@@ -18,6 +18,14 @@ namespace OrleansSessions.Grains;
 /// interrupted end): <see cref="RecordEnded"/> enters a session in history only once.
 /// </para>
 /// <para>
+/// Storage: the header (this grain's state, <see cref="UserSessionsState"/>) holds the history, the keys, the newest
+/// live ids (the tail) and the numbers of sealed pages (<see cref="UserSessionsPage"/>) holding the older ones, each its
+/// own record in the same grain storage. A create writes the header (and, once per <see cref="LiveSessionList.TailLimit"/>
+/// creates, seals the tail into a page first); an end writes the header, then the one page holding the id. Every write
+/// is bounded, whatever the user's count. The grain keeps where each live id is in memory (<see cref="LiveSessionList"/>),
+/// loaded with the pages when it activates.
+/// </para>
+/// <para>
 /// Retention: while a user has no live session, a reminder (<see cref="RetentionReminderName"/>) drops history
 /// entries older than Sessions:HistoryRetention, and deletes the stored record once nothing is left, so records of
 /// users who stopped coming back do not accumulate. Reads never show entries older than the retention.
@@ -32,11 +40,16 @@ internal sealed class UserSessionsGrain : Grain, IUserSessionsGrain, IUserSessio
     private const int CreateAttempts = 3;
     private const int MergeAttempts = 4;
 
+    // Long loops of one turn (recording thousands of ends, sending their forgets) give the thread back this often.
+    private const int YieldEvery = 1_024;
+
     private readonly IPersistentState<UserSessionsState> _state;
     private readonly SessionServices _services;
     private readonly TimeProvider _time;
     private readonly bool _validKey;
     private readonly List<string> _toForget = [];
+    private readonly LiveSessionList _live = new();
+    private readonly Dictionary<int, PageSlot> _pages = [];
 
     public UserSessionsGrain(
         [PersistentState(SessionStorage.UserStateName, SessionStorage.Name)] IPersistentState<UserSessionsState> state,
@@ -50,6 +63,14 @@ internal sealed class UserSessionsGrain : Grain, IUserSessionsGrain, IUserSessio
     }
 
     private string UserId => this.GetPrimaryKeyString();
+
+    public override async Task OnActivateAsync(CancellationToken cancellationToken)
+    {
+        if (_validKey)
+        {
+            await LoadLiveAsync();
+        }
+    }
 
     public Task<SessionInfo> CreateSessionAsync() => CreateCoreAsync(null);
 
@@ -76,21 +97,20 @@ internal sealed class UserSessionsGrain : Grain, IUserSessionsGrain, IUserSessio
                 return replayed;
             }
         }
-        if (options.MaxPerUser > 0 && state.ActiveSessionIds.Count >= options.MaxPerUser)
+        if (options.MaxPerUser > 0 && _live.Count >= options.MaxPerUser)
         {
             // The list may hold sessions that ended without our hearing yet; count only the live ones.
-            await RefreshActiveAsync();
-            if (state.ActiveSessionIds.Count >= options.MaxPerUser && options.OverLimit == OverLimitPolicy.Reject)
+            await RefreshAsync(_live.All());
+            if (_live.Count >= options.MaxPerUser && options.OverLimit == OverLimitPolicy.Reject)
             {
-                throw new SessionLimitExceededException($"User {UserId} already has {state.ActiveSessionIds.Count} sessions (Sessions:MaxPerUser is {options.MaxPerUser}).");
+                throw new SessionLimitExceededException($"User {UserId} already has {_live.Count} sessions (Sessions:MaxPerUser is {options.MaxPerUser}).");
             }
-            while (state.ActiveSessionIds.Count >= options.MaxPerUser)
+            while (_live.Count >= options.MaxPerUser && _live.Oldest is { } oldest)
             {
-                var oldest = state.ActiveSessionIds[0];
                 var ended = await GrainFactory.GetGrain<ISessionLifecycleGrain>(oldest).EndAsync(EndReason.Evicted);
                 if (ended is null || ended.Status == SessionStatus.Active)
                 {
-                    state.ActiveSessionIds.Remove(oldest);
+                    DropLive(oldest);
                 }
                 else
                 {
@@ -105,8 +125,10 @@ internal sealed class UserSessionsGrain : Grain, IUserSessionsGrain, IUserSessio
             // The id is stored in the live list before the session exists, so whatever is killed when, no live session
             // is missing from it (logout-all and the per-user limit see every one); an id whose session never came to
             // be is dropped the next time the list is read.
+            await SealTailAsync();
             var previousCurrent = state.CurrentSessionId;
             state.ActiveSessionIds.Add(sessionId);
+            _live.Add(sessionId, LiveSessionList.Tail);
             state.CurrentSessionId = sessionId;
             if (idempotencyKey is not null)
             {
@@ -119,7 +141,7 @@ internal sealed class UserSessionsGrain : Grain, IUserSessionsGrain, IUserSessio
             catch
             {
                 // No session was made under this id: whether or not the write landed, the id names nothing.
-                state.ActiveSessionIds.Remove(sessionId);
+                DropLive(sessionId);
                 state.CurrentSessionId = previousCurrent;
                 throw;
             }
@@ -130,7 +152,7 @@ internal sealed class UserSessionsGrain : Grain, IUserSessionsGrain, IUserSessio
             catch (SessionAlreadyExistsException) when (attempt < CreateAttempts)
             {
                 // A 122-bit random collision: take another id.
-                state.ActiveSessionIds.Remove(sessionId);
+                DropLive(sessionId);
             }
         }
     }
@@ -149,8 +171,7 @@ internal sealed class UserSessionsGrain : Grain, IUserSessionsGrain, IUserSessio
         catch (SessionNotFoundException)
         {
         }
-        var state = _state.State;
-        if (!state.ActiveSessionIds.Contains(sessionId))
+        if (!_live.Contains(sessionId))
         {
             return null;
         }
@@ -165,12 +186,41 @@ internal sealed class UserSessionsGrain : Grain, IUserSessionsGrain, IUserSessio
         }
     }
 
-    public async Task<IReadOnlyList<SessionInfo>> GetActiveSessionsAsync()
+    public async Task<IReadOnlyList<SessionInfo>> GetActiveSessionsAsync() => (await GetActiveSessionsPageAsync(SessionPage.MaxLimit, null)).Sessions;
+
+    public async Task<SessionPage> GetActiveSessionsPageAsync(int limit, string? after)
     {
         ThrowIfInvalidKey();
-        var live = await RefreshActiveAsync();
+        if (limit < 1 || limit > SessionPage.MaxLimit)
+        {
+            throw new ArgumentException($"The page limit must be from 1 to {SessionPage.MaxLimit} (got {limit}).", nameof(limit));
+        }
+        var from = -1L;
+        if (after is not null && !_live.TryFindCursor(after, out from))
+        {
+            throw new ArgumentException($"'{after}' is not a live session of user {UserId} (or ended too long ago to continue after it); read again from the first page.", nameof(after));
+        }
+        var live = new List<SessionInfo>(Math.Min(limit, _live.Count));
+        while (live.Count < limit)
+        {
+            // Sessions that turn out ended leave the list; the next ones fill their places.
+            var batch = _live.After(from, limit - live.Count);
+            if (batch.Count == 0)
+            {
+                break;
+            }
+            from = batch[^1].Ordinal;
+            var ids = new List<string>(batch.Count);
+            foreach (var (_, sessionId) in batch)
+            {
+                ids.Add(sessionId);
+            }
+            live.AddRange(await RefreshAsync(ids));
+        }
+        var next = live.Count > 0 && _live.After(from, 1).Count > 0 ? live[^1].SessionId : null;
+        var page = new SessionPage(live, _live.Count, next);
         DeactivateIfEmpty();
-        return live;
+        return page;
     }
 
     public async Task<SessionInfo?> GetCurrentSessionAsync()
@@ -205,10 +255,11 @@ internal sealed class UserSessionsGrain : Grain, IUserSessionsGrain, IUserSessio
         {
             throw new ArgumentException("The history limit must be >= 0.", nameof(limit));
         }
-        // Sessions that ended a moment ago may not have reported yet: ask them, so history is exact when read.
-        if (_state.State.ActiveSessionIds.Count > 0)
+        // Sessions that ended a moment ago may not have reported yet: ask them (the oldest page of them, so a read stays
+        // bounded), so history is exact when read.
+        if (_live.Count > 0)
         {
-            await RefreshActiveAsync();
+            await RefreshAsync(_live.After(-1, SessionPage.MaxLimit).ConvertAll(entry => entry.SessionId));
         }
         if (DropExpiredHistory())
         {
@@ -222,30 +273,18 @@ internal sealed class UserSessionsGrain : Grain, IUserSessionsGrain, IUserSessio
     public async Task<int> CloseAllAsync()
     {
         ThrowIfInvalidKey();
-        var state = _state.State;
-        var ids = state.ActiveSessionIds.ToArray();
-        if (ids.Length == 0)
+        var ids = _live.All();
+        if (ids.Count == 0)
         {
             DeactivateIfEmpty();
             return 0;
         }
-        var calls = new Task<SessionInfo?>[ids.Length];
-        for (var i = 0; i < ids.Length; i++)
-        {
-            calls[i] = GrainFactory.GetGrain<ISessionLifecycleGrain>(ids[i]).EndAsync(EndReason.LogoutAll);
-        }
-        try
-        {
-            await Task.WhenAll(calls);
-        }
-        catch
-        {
-            // Each call is inspected below; the first failure is rethrown after the others are recorded.
-        }
+        // Each call is inspected below; the first failure is rethrown after the others are recorded.
+        var calls = await BoundedCalls.RunAsync(ids.Count, i => GrainFactory.GetGrain<ISessionLifecycleGrain>(ids[i]).EndAsync(EndReason.LogoutAll), _services.Metrics);
 
         var closed = 0;
         Exception? failure = null;
-        for (var i = 0; i < ids.Length; i++)
+        for (var i = 0; i < ids.Count; i++)
         {
             var call = calls[i];
             if (!call.IsCompletedSuccessfully)
@@ -256,7 +295,7 @@ internal sealed class UserSessionsGrain : Grain, IUserSessionsGrain, IUserSessio
             var info = call.Result;
             if (info is null)
             {
-                state.ActiveSessionIds.Remove(ids[i]);
+                DropLive(ids[i]);
                 continue;
             }
             if (info.Status == SessionStatus.Active)
@@ -268,6 +307,10 @@ internal sealed class UserSessionsGrain : Grain, IUserSessionsGrain, IUserSessio
                 closed++;
             }
             RecordEnded(info);
+            if (i % YieldEvery == YieldEvery - 1)
+            {
+                await Task.Yield();
+            }
         }
         await PersistAsync();
         if (failure is not null)
@@ -289,26 +332,19 @@ internal sealed class UserSessionsGrain : Grain, IUserSessionsGrain, IUserSessio
         }
     }
 
-    /// <summary>Asks every listed session for its state; records the ended ones and drops unknown ones. Returns the live ones, oldest first.</summary>
-    private async Task<List<SessionInfo>> RefreshActiveAsync()
+    /// <summary>Asks the listed sessions for their state; records the ended ones and drops unknown ones. Returns the live ones, in the given order.</summary>
+    private async Task<List<SessionInfo>> RefreshAsync(List<string> ids)
     {
-        var state = _state.State;
-        var ids = state.ActiveSessionIds.ToArray();
-        var calls = new Task<SessionInfo?>[ids.Length];
-        for (var i = 0; i < ids.Length; i++)
-        {
-            calls[i] = GetOrNullAsync(ids[i]);
-        }
-        var results = await Task.WhenAll(calls);
-
-        var live = new List<SessionInfo>(ids.Length);
+        var calls = await BoundedCalls.RunAsync(ids.Count, i => GetOrNullAsync(ids[i]), _services.Metrics);
+        var live = new List<SessionInfo>(ids.Count);
         var changed = false;
-        for (var i = 0; i < ids.Length; i++)
+        for (var i = 0; i < ids.Count; i++)
         {
-            var info = results[i];
+            // A failed read fails the refresh, as it did when all were awaited together.
+            var info = await calls[i];
             if (info is null)
             {
-                changed |= state.ActiveSessionIds.Remove(ids[i]);
+                changed |= DropLive(ids[i]);
             }
             else if (info.Status != SessionStatus.Active)
             {
@@ -343,7 +379,11 @@ internal sealed class UserSessionsGrain : Grain, IUserSessionsGrain, IUserSessio
     }
 
     /// <summary>Moves an ended session from the live list into history, once. Returns true when the state changed.</summary>
-    private bool RecordEnded(SessionInfo info) => _state.State.RecordEnded(info, _services.Options.HistoryLimit, _toForget);
+    private bool RecordEnded(SessionInfo info)
+    {
+        var dropped = DropLive(info.SessionId);
+        return _state.State.RecordEnded(info, _services.Options.HistoryLimit, _toForget) | dropped;
+    }
 
     private SessionInfo? FindInHistory(string sessionId) => _state.State.FindInHistory(sessionId);
 
@@ -358,13 +398,13 @@ internal sealed class UserSessionsGrain : Grain, IUserSessionsGrain, IUserSessio
             return;
         }
         var state = _state.State;
-        if (state.ActiveSessionIds.Count > 0)
+        if (_live.Count > 0)
         {
             // Sessions that ended unheard move to history here; live ones stop the retention until they end.
-            await RefreshActiveAsync();
+            await RefreshAsync(_live.All());
         }
         var retention = _services.Options.HistoryRetention;
-        if (state.ActiveSessionIds.Count > 0 || retention <= TimeSpan.Zero)
+        if (_live.Count > 0 || retention <= TimeSpan.Zero)
         {
             await StopRetentionAsync();
             await PersistAsync();
@@ -384,6 +424,15 @@ internal sealed class UserSessionsGrain : Grain, IUserSessionsGrain, IUserSessio
 
         await StopRetentionAsync();
         state.CurrentSessionId = string.Empty;
+        // Pages first: a header that is gone must leave no page behind. Listed pages are empty by now (nothing is live);
+        // the next number may hold a seal whose header write never happened.
+        var pages = new List<int>(state.Pages) { state.NextPage };
+        foreach (var page in pages)
+        {
+            await ClearPageRecordAsync(page);
+        }
+        state.Pages.Clear();
+        _pages.Clear();
         try
         {
             await _state.ClearStateAsync();
@@ -392,9 +441,10 @@ internal sealed class UserSessionsGrain : Grain, IUserSessionsGrain, IUserSessio
         {
             // Written meanwhile by another activation: read it; the next tick (or the next end) decides again.
             await _state.ReadStateAsync();
+            await LoadLiveAsync();
             return;
         }
-        ForgetTrimmed();
+        await ForgetTrimmedAsync();
         SessionLog.UserRecordDeleted(_services.UserLogger, UserId);
         DeactivateOnIdle();
     }
@@ -417,12 +467,14 @@ internal sealed class UserSessionsGrain : Grain, IUserSessionsGrain, IUserSessio
                 await MergeStoredAsync();
             }
         }
+        // After the header: an id a page loses is in history (or known gone) in the stored header first.
+        await WritePagesAsync();
 
         // Only after history without them is stored: a session must stay readable while history holds it.
-        ForgetTrimmed();
+        await ForgetTrimmedAsync();
     }
 
-    private void ForgetTrimmed()
+    private async Task ForgetTrimmedAsync()
     {
         if (_toForget.Count == 0)
         {
@@ -430,9 +482,14 @@ internal sealed class UserSessionsGrain : Grain, IUserSessionsGrain, IUserSessio
         }
         var forget = _toForget.ToArray();
         _toForget.Clear();
-        foreach (var sessionId in forget)
+        for (var i = 0; i < forget.Length; i++)
         {
-            _ = GrainFactory.GetGrain<ISessionLifecycleGrain>(sessionId).ForgetAsync();
+            _ = GrainFactory.GetGrain<ISessionLifecycleGrain>(forget[i]).ForgetAsync();
+            if (i % YieldEvery == YieldEvery - 1)
+            {
+                // A close-all of thousands trims as many: let the silo's other work in between the sends.
+                await Task.Yield();
+            }
         }
     }
 
@@ -444,7 +501,7 @@ internal sealed class UserSessionsGrain : Grain, IUserSessionsGrain, IUserSessio
     {
         var state = _state.State;
         var retention = _services.Options.HistoryRetention;
-        if (retention <= TimeSpan.Zero || state.RetentionReminder || state.ActiveSessionIds.Count > 0 || state.History.Count == 0)
+        if (retention <= TimeSpan.Zero || state.RetentionReminder || _live.Count > 0 || state.History.Count == 0)
         {
             return;
         }
@@ -486,7 +543,197 @@ internal sealed class UserSessionsGrain : Grain, IUserSessionsGrain, IUserSessio
         var stored = _state.State;
         mine.MergeFrom(stored, _services.Options.HistoryLimit, _toForget);
         _state.State = mine;
+        // Fold the merged live ids into the index: tail ids this activation sealed stay in their page; pages it never
+        // saw are read; ids now in history leave.
+        mine.ActiveSessionIds.RemoveAll(id => _live.PageOf(id) is >= 0);
+        foreach (var id in mine.ActiveSessionIds)
+        {
+            _live.Add(id, LiveSessionList.Tail);
+        }
+        foreach (var page in mine.Pages.ToArray())
+        {
+            if (!_pages.ContainsKey(page))
+            {
+                await LoadPageAsync(page);
+            }
+        }
+        foreach (var entry in mine.History)
+        {
+            DropLive(entry.SessionId);
+        }
         SessionLog.UserStateMerged(_services.UserLogger, UserId);
+    }
+
+    /// <summary>Builds the index of live ids from the header and its pages (a page listed but not stored is empty).</summary>
+    private async Task LoadLiveAsync()
+    {
+        _live.Clear();
+        _pages.Clear();
+        var state = _state.State;
+        foreach (var page in state.Pages.ToArray())
+        {
+            await LoadPageAsync(page);
+        }
+        foreach (var id in state.ActiveSessionIds)
+        {
+            _live.Add(id, LiveSessionList.Tail);
+        }
+    }
+
+    private async Task LoadPageAsync(int page)
+    {
+        var record = new GrainState<UserSessionsPage>(new UserSessionsPage());
+        await _services.GrainStorage.ReadStateAsync(SessionStorage.UserPageStateName, UserSessionsPage.GrainIdOf(UserId, page), record);
+        record.State ??= new UserSessionsPage();
+        if (!record.RecordExists || record.State.Ids.Count == 0)
+        {
+            // Emptied and cleared after the header listing it was written.
+            _state.State.Pages.Remove(page);
+            return;
+        }
+        var slot = new PageSlot(record);
+        _pages[page] = slot;
+        foreach (var id in record.State.Ids)
+        {
+            if (!_live.Add(id, page))
+            {
+                // Listed twice (a merge of two activations' seals): keep it in one place.
+                slot.Removed.Add(id);
+                slot.Dirty = true;
+            }
+        }
+        if (slot.Dirty)
+        {
+            record.State.Ids.RemoveAll(slot.Removed.Contains);
+        }
+    }
+
+    /// <summary>
+    /// Seals a full tail into a new page record before the header grows past <see cref="LiveSessionList.TailLimit"/>
+    /// (a record of the old layout, all ids in the tail, becomes pages here). The page is written before the header
+    /// that lists it: cut off between the two, the ids are still in the stored tail and the page is an orphan the next
+    /// seal (same number) overwrites.
+    /// </summary>
+    private async Task SealTailAsync()
+    {
+        var state = _state.State;
+        for (var attempt = 1; state.ActiveSessionIds.Count >= LiveSessionList.TailLimit; attempt++)
+        {
+            var page = state.NextPage;
+            var grainId = UserSessionsPage.GrainIdOf(UserId, page);
+            var record = new GrainState<UserSessionsPage>(new UserSessionsPage());
+            await _services.GrainStorage.ReadStateAsync(SessionStorage.UserPageStateName, grainId, record);
+            record.State = new UserSessionsPage { Ids = state.ActiveSessionIds.GetRange(0, LiveSessionList.TailLimit) };
+            try
+            {
+                await _services.GrainStorage.WriteStateAsync(SessionStorage.UserPageStateName, grainId, record);
+            }
+            catch (InconsistentStateException) when (attempt < MergeAttempts)
+            {
+                // Another activation sealed under this number meanwhile: take the next.
+                state.NextPage = page + 1;
+                continue;
+            }
+            state.NextPage = page + 1;
+            state.Pages.Add(page);
+            state.ActiveSessionIds.RemoveRange(0, LiveSessionList.TailLimit);
+            _pages[page] = new PageSlot(record);
+            foreach (var id in record.State.Ids)
+            {
+                _live.Move(id, page);
+            }
+        }
+    }
+
+    /// <summary>Removes a live id from the tail or its page (marked to be written). Returns true when it was listed.</summary>
+    private bool DropLive(string sessionId)
+    {
+        switch (_live.Remove(sessionId))
+        {
+            case null:
+                return _state.State.ActiveSessionIds.Remove(sessionId);
+            case LiveSessionList.Tail:
+                _state.State.ActiveSessionIds.Remove(sessionId);
+                return true;
+            case var page when _pages.TryGetValue(page.Value, out var slot):
+                slot.Ids.Remove(sessionId);
+                slot.Removed.Add(sessionId);
+                slot.Dirty = true;
+                return true;
+            default:
+                return true;
+        }
+    }
+
+    /// <summary>Writes the pages that lost ids; an emptied page's record is deleted and its number leaves the header.</summary>
+    private async Task WritePagesAsync()
+    {
+        List<int>? dirty = null;
+        foreach (var (page, slot) in _pages)
+        {
+            if (slot.Dirty)
+            {
+                (dirty ??= []).Add(page);
+            }
+        }
+        if (dirty is null)
+        {
+            return;
+        }
+        foreach (var page in dirty)
+        {
+            var slot = _pages[page];
+            var grainId = UserSessionsPage.GrainIdOf(UserId, page);
+            for (var attempt = 1; ; attempt++)
+            {
+                try
+                {
+                    if (slot.Ids.Count == 0)
+                    {
+                        await _services.GrainStorage.ClearStateAsync(SessionStorage.UserPageStateName, grainId, slot.Record);
+                        _pages.Remove(page);
+                        // The stored header still lists it until its next write; a listed page that is gone reads as empty.
+                        _state.State.Pages.Remove(page);
+                    }
+                    else
+                    {
+                        await _services.GrainStorage.WriteStateAsync(SessionStorage.UserPageStateName, grainId, slot.Record);
+                    }
+                    break;
+                }
+                catch (InconsistentStateException) when (attempt < MergeAttempts)
+                {
+                    // Written by another activation: its removals and ours both stand.
+                    var stored = new GrainState<UserSessionsPage>(new UserSessionsPage());
+                    await _services.GrainStorage.ReadStateAsync(SessionStorage.UserPageStateName, grainId, stored);
+                    var ids = stored.State?.Ids ?? [];
+                    ids.RemoveAll(slot.Removed.Contains);
+                    foreach (var id in ids)
+                    {
+                        if (_live.PageOf(id) is null)
+                        {
+                            _live.Add(id, page);
+                        }
+                    }
+                    slot.Record.State = new UserSessionsPage { Ids = ids };
+                    slot.Record.ETag = stored.ETag;
+                    slot.Record.RecordExists = stored.RecordExists;
+                }
+            }
+            slot.Removed.Clear();
+            slot.Dirty = false;
+        }
+    }
+
+    private async Task ClearPageRecordAsync(int page)
+    {
+        var grainId = UserSessionsPage.GrainIdOf(UserId, page);
+        var record = new GrainState<UserSessionsPage>(new UserSessionsPage());
+        await _services.GrainStorage.ReadStateAsync(SessionStorage.UserPageStateName, grainId, record);
+        if (record.RecordExists)
+        {
+            await _services.GrainStorage.ClearStateAsync(SessionStorage.UserPageStateName, grainId, record);
+        }
     }
 
     /// <summary>
@@ -509,5 +756,17 @@ internal sealed class UserSessionsGrain : Grain, IUserSessionsGrain, IUserSessio
             DeactivateOnIdle();
             throw new ArgumentException(SessionKeys.UserIdRule, "userId");
         }
+    }
+
+    /// <summary>A loaded page record: its ids and ETag, and the ids removed since it was last written.</summary>
+    private sealed class PageSlot(GrainState<UserSessionsPage> record)
+    {
+        public GrainState<UserSessionsPage> Record { get; } = record;
+
+        public List<string> Ids => (Record.State ??= new UserSessionsPage()).Ids;
+
+        public HashSet<string> Removed { get; } = new(StringComparer.Ordinal);
+
+        public bool Dirty { get; set; }
     }
 }

@@ -11,7 +11,11 @@ namespace OrleansSessions.Grains;
 [GenerateSerializer, Alias("OrleansSessions.UserSessionsState")]
 internal sealed class UserSessionsState
 {
-    /// <summary>Ids of sessions believed live, oldest first.</summary>
+    /// <summary>
+    /// The tail of the live list: ids of the newest sessions believed live, oldest first, at most
+    /// <see cref="LiveSessionList.TailLimit"/> before they are sealed into a page (<see cref="Pages"/>). In records
+    /// written before pages existed it holds every live id; such a record is sealed into pages at its next create.
+    /// </summary>
     [Id(0)]
     public List<string> ActiveSessionIds { get; set; } = [];
 
@@ -31,8 +35,16 @@ internal sealed class UserSessionsState
     [Id(4)]
     public List<CreateKey> CreateKeys { get; set; } = [];
 
+    /// <summary>Numbers of the sealed pages (<see cref="UserSessionsPage"/>) holding older live ids, oldest first.</summary>
+    [Id(5)]
+    public List<int> Pages { get; set; } = [];
+
+    /// <summary>The number the next sealed page gets; numbers are never reused.</summary>
+    [Id(6)]
+    public int NextPage { get; set; }
+
     /// <summary>True when nothing is live, current or in history: the record holds nothing worth keeping.</summary>
-    public bool IsEmpty => ActiveSessionIds.Count == 0 && History.Count == 0 && CurrentSessionId.Length == 0;
+    public bool IsEmpty => ActiveSessionIds.Count == 0 && Pages.Count == 0 && History.Count == 0 && CurrentSessionId.Length == 0;
 
     /// <summary>
     /// Moves an ended session from the live list into history, once, at its place by <see cref="SessionInfo.EndedAt"/>
@@ -144,7 +156,7 @@ internal sealed class UserSessionsState
 
     /// <summary>
     /// Adds what <paramref name="stored"/> knows and this state does not: history entries (kept newest end first),
-    /// live ids not ended here, and the current session when this state has none. Live ids that ended in either
+    /// live ids not ended here, pages, and the current session when this state has none. Live ids that ended in either
     /// version leave the live list.
     /// </summary>
     public void MergeFrom(UserSessionsState stored, int historyLimit, List<string> trimmed)
@@ -177,6 +189,15 @@ internal sealed class UserSessionsState
         {
             CurrentSessionId = stored.CurrentSessionId;
         }
+        foreach (var page in stored.Pages)
+        {
+            if (!Pages.Contains(page))
+            {
+                Pages.Add(page);
+            }
+        }
+        Pages.Sort();
+        NextPage = Math.Max(NextPage, stored.NextPage);
         RetentionReminder |= stored.RetentionReminder;
         foreach (var entry in stored.CreateKeys)
         {

@@ -88,6 +88,8 @@ public sealed class SessionCreationTests
 
         public Task<IReadOnlyList<SessionInfo>> GetActiveSessionsAsync() => throw new NotSupportedException();
 
+        public Task<SessionPage> GetActiveSessionsPageAsync(int limit, string? after) => throw new NotSupportedException();
+
         public Task<SessionInfo?> GetCurrentSessionAsync() => throw new NotSupportedException();
 
         public Task<IReadOnlyList<SessionInfo>> GetHistoryAsync(int limit) => throw new NotSupportedException();

@@ -52,6 +52,36 @@ public sealed class ClusterTests(PostgreSqlClusterFixture fixture, ITestOutputHe
     }
 
     [Fact]
+    public async Task A_user_with_hundreds_of_live_sessions_keeps_them_in_page_rows_that_a_close_all_deletes()
+    {
+        var userId = "heavy-" + Guid.NewGuid().ToString("N");
+        var users = Cluster.Client.GetGrain<IUserSessionsGrain>(userId);
+        var ids = new List<string>();
+        for (var i = 0; i < 300; i++)
+        {
+            ids.Add((await users.CreateSessionAsync()).SessionId);
+        }
+        var pageRows = $"SELECT count(*) FROM {PostgreSqlSchema.StateTable} WHERE service_id = $1 AND state_name = $2 AND grain_id LIKE $3";
+        Assert.Equal(2, await fixture.ScalarAsync<long>(pageRows, fixture.ServiceId, SessionStorage.UserPageStateName, "user-sessions-page/" + userId + "/%"));
+
+        await Cluster.DeactivateAsync(users);
+        var all = new List<string>();
+        string? after = null;
+        do
+        {
+            var page = await users.GetActiveSessionsPageAsync(128, after);
+            Assert.Equal(300, page.Total);
+            all.AddRange(page.Sessions.Select(s => s.SessionId));
+            after = page.Next;
+        }
+        while (after is not null);
+        Assert.Equal(ids, all);
+
+        Assert.Equal(300, await users.CloseAllAsync());
+        Assert.Equal(0, await fixture.ScalarAsync<long>(pageRows, fixture.ServiceId, SessionStorage.UserPageStateName, "user-sessions-page/" + userId + "/%"));
+    }
+
+    [Fact]
     public async Task A_session_created_touched_and_closed_survives_deactivation_in_the_storage_table()
     {
         var userId = "user-" + Guid.NewGuid().ToString("N");

@@ -79,6 +79,35 @@ public sealed class ClusterTests(RedisClusterFixture fixture, ITestOutputHelper 
     }
 
     [Fact]
+    public async Task A_user_with_hundreds_of_live_sessions_keeps_them_in_page_keys_that_a_close_all_deletes()
+    {
+        var userId = "heavy-" + Guid.NewGuid().ToString("N");
+        var users = Cluster.Client.GetGrain<IUserSessionsGrain>(userId);
+        var ids = new List<string>();
+        for (var i = 0; i < 300; i++)
+        {
+            ids.Add((await users.CreateSessionAsync()).SessionId);
+        }
+        Assert.Equal(2, (await fixture.KeysAsync($"{fixture.ServiceId}/state/user-sessions-page/{userId}/*")).Count);
+
+        await Cluster.DeactivateAsync(users);
+        var all = new List<string>();
+        string? after = null;
+        do
+        {
+            var page = await users.GetActiveSessionsPageAsync(128, after);
+            Assert.Equal(300, page.Total);
+            all.AddRange(page.Sessions.Select(s => s.SessionId));
+            after = page.Next;
+        }
+        while (after is not null);
+        Assert.Equal(ids, all);
+
+        Assert.Equal(300, await users.CloseAllAsync());
+        Assert.Empty(await fixture.KeysAsync($"{fixture.ServiceId}/state/user-sessions-page/{userId}/*"));
+    }
+
+    [Fact]
     public async Task Writes_through_the_grain_storage_check_the_etag()
     {
         var storage = SiloServices().GetRequiredKeyedService<IGrainStorage>(SessionStorage.Name);

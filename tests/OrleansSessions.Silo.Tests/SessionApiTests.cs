@@ -205,6 +205,46 @@ public sealed class SessionApiTests(DefaultSiloFixture fixture)
         => AssertError(await SendAsync(_http, HttpMethod.Get, $"/api/users/someone/history?limit={Uri.EscapeDataString(limit)}", 400), "invalid_limit");
 
     [Fact]
+    public async Task User_sessions_are_paged_with_limit_and_after_and_say_the_total_and_the_next_page()
+    {
+        var user = NewUser("paged");
+        var ids = new List<string>();
+        for (var i = 0; i < 5; i++)
+        {
+            ids.Add((await CreateAsync(_http, user)).GetProperty("sessionId").GetString()!);
+        }
+
+        using var first = await _http.GetAsync($"/api/users/{user}/sessions?limit=2");
+        Assert.Equal(HttpStatusCode.OK, first.StatusCode);
+        Assert.Equal(ids.Take(2), (await ReadJsonAsync(first)).EnumerateArray().Select(s => s.GetProperty("sessionId").GetString()));
+        Assert.Equal("5", Assert.Single(first.Headers.GetValues("X-Total-Count")));
+        var link = Assert.Single(first.Headers.GetValues("Link"));
+        Assert.Equal($"</api/users/{user}/sessions?limit=2&after={ids[1]}>; rel=\"next\"", link);
+
+        using var last = await _http.GetAsync($"/api/users/{user}/sessions?limit=2&after={ids[3]}");
+        Assert.Equal([ids[4]], (await ReadJsonAsync(last)).EnumerateArray().Select(s => s.GetProperty("sessionId").GetString()));
+        Assert.False(last.Headers.Contains("Link"));
+        Assert.Equal("5", Assert.Single(last.Headers.GetValues("X-Total-Count")));
+
+        // Without ?limit= a page is up to 100.
+        Assert.Equal(5, (await SendAsync(_http, HttpMethod.Get, $"/api/users/{user}/sessions", 200)).GetArrayLength());
+    }
+
+    [Theory]
+    [InlineData("limit=0")]
+    [InlineData("limit=abc")]
+    [InlineData("limit=-1")]
+    [InlineData("limit=1001")]
+    public async Task User_sessions_with_a_bad_limit_is_400(string query)
+        => AssertError(await SendAsync(_http, HttpMethod.Get, $"/api/users/someone/sessions?{query}", 400), "invalid_limit");
+
+    [Theory]
+    [InlineData("not-a-session")]
+    [InlineData("sess_00000000-0000-4000-8000-000000000000")]
+    public async Task User_sessions_after_an_unknown_cursor_is_400(string after)
+        => AssertError(await SendAsync(_http, HttpMethod.Get, $"/api/users/someone/sessions?after={Uri.EscapeDataString(after)}", 400), "invalid_cursor");
+
+    [Fact]
     public async Task Delete_user_sessions_closes_all_live_sessions_with_logout_all()
     {
         var user = NewUser("all");

@@ -19,9 +19,23 @@ public interface IUserSessionsGrain : IGrainWithStringKey
     [Alias("CreateSessionIdempotent")]
     Task<SessionInfo> CreateSessionAsync(string idempotencyKey);
 
-    /// <summary>The user's live sessions, oldest first.</summary>
+    /// <summary>
+    /// The user's oldest live sessions, oldest first: the first page of up to <see cref="SessionPage.MaxLimit"/> (all of
+    /// them for a user with at most that many). Use <see cref="GetActiveSessionsPageAsync"/> to read past it.
+    /// </summary>
     [Alias("GetActiveSessions")]
     Task<IReadOnlyList<SessionInfo>> GetActiveSessionsAsync();
+
+    /// <summary>
+    /// Up to <paramref name="limit"/> of the user's live sessions, oldest first, created after the session
+    /// <paramref name="after"/> (null: from the oldest); only the sessions of this page are asked for their state.
+    /// The page's <see cref="SessionPage.Next"/> continues it. A cursor whose session ended meanwhile still works while
+    /// the user grain remembers it.
+    /// </summary>
+    /// <exception cref="ArgumentException"><paramref name="limit"/> is not from 1 to <see cref="SessionPage.MaxLimit"/>
+    /// (parameter "limit"), or <paramref name="after"/> is not a session of this user the grain knows (parameter "after").</exception>
+    [Alias("GetActiveSessionsPage")]
+    Task<SessionPage> GetActiveSessionsPageAsync(int limit, string? after);
 
     /// <summary>The most recently created session, even if it has ended; null if the user never had one.</summary>
     [Alias("GetCurrentSession")]
@@ -32,7 +46,10 @@ public interface IUserSessionsGrain : IGrainWithStringKey
     [Alias("GetHistory")]
     Task<IReadOnlyList<SessionInfo>> GetHistoryAsync(int limit);
 
-    /// <summary>Ends every live session with reason logout_all; returns how many were ended.</summary>
+    /// <summary>
+    /// Ends every live session with reason logout_all, at most 64 calls in flight at once so the silo keeps serving
+    /// others; returns, when all have ended, how many this call ended.
+    /// </summary>
     [Alias("CloseAll")]
     Task<int> CloseAllAsync();
 }

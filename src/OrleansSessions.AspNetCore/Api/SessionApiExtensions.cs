@@ -116,7 +116,8 @@ public static partial class SessionApiExtensions
             .WithName("CloseSession").WithSummary("Logs the session out; an ended session is returned unchanged.")
             .Produces<SessionInfo>().Produces<ApiError>(StatusCodes.Status400BadRequest).Produces<ApiError>(StatusCodes.Status404NotFound);
         api.MapGet("/users/{userId}/sessions", SessionEndpoints.GetUserSessionsAsync)
-            .WithName("GetUserSessions").WithSummary("The user's live sessions, oldest first.")
+            .WithName("GetUserSessions")
+            .WithSummary("A page of the user's live sessions, oldest first (?limit=N, default 100, max 1000; ?after=<session id>); X-Total-Count and Link rel=\"next\" headers.")
             .Produces<SessionInfo[]>().Produces<ApiError>(StatusCodes.Status400BadRequest);
         api.MapGet("/users/{userId}/history", SessionEndpoints.GetUserHistoryAsync)
             .WithName("GetUserHistory").WithSummary("The user's ended sessions, newest first (?limit=N, default 100).")

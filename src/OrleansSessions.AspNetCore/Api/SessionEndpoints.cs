@@ -95,10 +95,48 @@ internal static class SessionEndpoints
             ? TypedResults.Ok(await grains.GetGrain<ISessionGrain>(sessionId).CloseAsync().ConfigureAwait(false))
             : ApiErrors.BadRequest("invalid_session_id", InvalidSessionIdDetail);
 
-    public static async Task<IResult> GetUserSessionsAsync(string userId, IGrainFactory grains)
-        => SessionKeys.IsValidUserId(userId)
-            ? TypedResults.Ok(await grains.GetGrain<IUserSessionsGrain>(userId).GetActiveSessionsAsync().ConfigureAwait(false))
-            : ApiErrors.BadRequest("invalid_user_id", InvalidUserIdDetail);
+    /// <summary>The response header with the user's count of live sessions.</summary>
+    public const string TotalCountHeader = "X-Total-Count";
+
+    /// <summary>
+    /// A page of the user's live sessions, oldest first (?limit=, default <see cref="SessionPage.DefaultLimit"/>, at most
+    /// <see cref="SessionPage.MaxLimit"/>; ?after= a session id, the last of the previous page). The body stays a JSON
+    /// array; X-Total-Count says how many are live, and a Link header with rel="next" names the next page when there is one.
+    /// </summary>
+    public static async Task<IResult> GetUserSessionsAsync(string userId, string? limit, string? after, HttpContext context, IGrainFactory grains)
+    {
+        if (!SessionKeys.IsValidUserId(userId))
+        {
+            return ApiErrors.BadRequest("invalid_user_id", InvalidUserIdDetail);
+        }
+        var count = SessionPage.DefaultLimit;
+        if (limit is not null && (!int.TryParse(limit, NumberStyles.None, CultureInfo.InvariantCulture, out count) || count < 1 || count > SessionPage.MaxLimit))
+        {
+            return ApiErrors.BadRequest("invalid_limit", $"limit must be an integer from 1 to {SessionPage.MaxLimit} (got '{limit}').");
+        }
+        if (after is not null && !SessionKeys.IsValidSessionId(after))
+        {
+            return ApiErrors.BadRequest("invalid_cursor", $"after must be a session id from the previous page's Link header (got '{after}').");
+        }
+        SessionPage page;
+        try
+        {
+            page = await grains.GetGrain<IUserSessionsGrain>(userId).GetActiveSessionsPageAsync(count, after).ConfigureAwait(false);
+        }
+        catch (ArgumentException e) when (e.ParamName == "after")
+        {
+            return ApiErrors.BadRequest("invalid_cursor", $"after '{after}' is not a live session of this user (or it ended too long ago); read again from the first page.");
+        }
+        var response = context.Response;
+        response.Headers[TotalCountHeader] = page.Total.ToString(CultureInfo.InvariantCulture);
+        if (page.Next is { } next)
+        {
+            var request = context.Request;
+            var path = $"{request.PathBase}{request.Path}?limit={count.ToString(CultureInfo.InvariantCulture)}&after={Uri.EscapeDataString(next)}";
+            response.Headers.Link = $"<{path}>; rel=\"next\"";
+        }
+        return TypedResults.Ok(page.Sessions);
+    }
 
     public static async Task<IResult> GetUserHistoryAsync(string userId, string? limit, IGrainFactory grains, IOptions<SessionApiOptions> options)
     {

@@ -6,7 +6,7 @@ namespace OrleansSessions.Grains.Diagnostics;
 /// <summary>
 /// The session domain's instruments on the "OrleansSessions" meter (from <see cref="IMeterFactory"/>): sessions.created,
 /// sessions.ended (tag reason), sessions.live, sessions.expiring, sessions.events_failed, sessions.expiry_lag (ms),
-/// sessions.activations and janitor.expired. One instance per silo. The expiry lags are also counted in <see cref="ExpiryLagCounts"/>, which the
+/// sessions.activations, sessions.bulk_calls_in_flight and janitor.expired. One instance per silo. The expiry lags are also counted in <see cref="ExpiryLagCounts"/>, which the
 /// host reads for its own history of them.
 /// </summary>
 public sealed class SessionMetrics
@@ -27,6 +27,8 @@ public sealed class SessionMetrics
     private long _createdTotal;
     private long _endedTotal;
     private long _eventsFailedTotal;
+    private long _bulkCallsInFlight;
+    private long _bulkCallsInFlightPeak;
 
     /// <summary>Creates the instruments on a meter of <paramref name="meterFactory"/>.</summary>
     public SessionMetrics(IMeterFactory meterFactory)
@@ -40,6 +42,7 @@ public sealed class SessionMetrics
         _eventsFailed = meter.CreateCounter<long>("sessions.events_failed", description: "Session events whose publish failed: not delivered to any subscriber.");
         _expiryLag = meter.CreateHistogram<double>("sessions.expiry_lag", unit: "ms", description: "Time from a session's deadline to its expiry being processed.");
         _janitorExpired = meter.CreateCounter<long>("janitor.expired", description: "Sessions expired by the janitor.");
+        meter.CreateObservableGauge("sessions.bulk_calls_in_flight", () => Interlocked.Read(ref _bulkCallsInFlight), description: "Calls of bulk operations (close-all, eviction, refreshes, janitor sweeps) in flight on this silo.");
         meter.CreateObservableGauge("sessions.activations", () => Interlocked.Read(ref _activeActivations), description: "Activations of live sessions on this silo.");
     }
 
@@ -54,6 +57,12 @@ public sealed class SessionMetrics
 
     /// <summary>Session events whose publish failed on this silo since it started (not delivered).</summary>
     public long EventsFailed => Interlocked.Read(ref _eventsFailedTotal);
+
+    /// <summary>Calls of bulk operations (close-all, eviction, refreshes of a user's list, janitor sweeps) in flight on this silo now.</summary>
+    public long BulkCallsInFlight => Interlocked.Read(ref _bulkCallsInFlight);
+
+    /// <summary>The most <see cref="BulkCallsInFlight"/> this silo has seen since it started.</summary>
+    public long BulkCallsInFlightPeak => Interlocked.Read(ref _bulkCallsInFlightPeak);
 
     /// <summary>The expiry lags recorded by this silo since it started, in buckets.</summary>
     public ExpiryLagHistogram ExpiryLagCounts { get; } = new();
@@ -88,6 +97,23 @@ public sealed class SessionMetrics
     }
 
     internal void JanitorExpired(int count) => _janitorExpired.Add(count);
+
+    internal void BulkCallStarted()
+    {
+        var now = Interlocked.Increment(ref _bulkCallsInFlight);
+        var peak = Interlocked.Read(ref _bulkCallsInFlightPeak);
+        while (now > peak)
+        {
+            var seen = Interlocked.CompareExchange(ref _bulkCallsInFlightPeak, now, peak);
+            if (seen == peak)
+            {
+                break;
+            }
+            peak = seen;
+        }
+    }
+
+    internal void BulkCallFinished() => Interlocked.Decrement(ref _bulkCallsInFlight);
 
     internal void ActivationStarted() => Interlocked.Increment(ref _activeActivations);
 
