@@ -382,7 +382,7 @@ internal sealed class UserSessionsGrain : Grain, IUserSessionsGrain, IUserSessio
     private bool RecordEnded(SessionInfo info)
     {
         var dropped = DropLive(info.SessionId);
-        return _state.State.RecordEnded(info, _services.Options.HistoryLimit, _toForget) | dropped;
+        return _state.State.RecordEnded(info, _services.Options.HistoryLimit, _toForget, wasLive: dropped) | dropped;
     }
 
     private SessionInfo? FindInHistory(string sessionId) => _state.State.FindInHistory(sessionId);

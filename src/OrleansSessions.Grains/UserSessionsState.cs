@@ -50,12 +50,14 @@ internal sealed class UserSessionsState
     /// Moves an ended session from the live list into history, once, at its place by <see cref="SessionInfo.EndedAt"/>
     /// (newest first, whatever order the ends are heard in), and trims history to <paramref name="historyLimit"/>; the
     /// ids trimmed off are added to <paramref name="trimmed"/>. An end older than every entry of a full history is not
-    /// entered: it was trimmed already, or would be at once (its id is added to <paramref name="trimmed"/>). Returns true
+    /// entered: it was trimmed already, or would be at once (its id is added to <paramref name="trimmed"/> when it was live,
+    /// in this state's tail or, as <paramref name="wasLive"/> says, elsewhere). Returns true
     /// when the state changed.
     /// </summary>
-    public bool RecordEnded(SessionInfo info, int historyLimit, List<string> trimmed)
+    public bool RecordEnded(SessionInfo info, int historyLimit, List<string> trimmed, bool wasLive = false)
     {
         var removed = ActiveSessionIds.Remove(info.SessionId);
+        wasLive |= removed;
         if (FindInHistory(info.SessionId) is not null)
         {
             return removed;
@@ -64,8 +66,12 @@ internal sealed class UserSessionsState
         if (position >= historyLimit)
         {
             // Re-entering it would push out a newer entry, and a trimmed session is forgotten already: the history
-            // would then list a session that answers 404.
-            trimmed.Add(info.SessionId);
+            // would then list a session that answers 404. One that was not live here any more was forgotten when it was
+            // trimmed (a session's own late notice after a bulk end): it is not forgotten again.
+            if (wasLive)
+            {
+                trimmed.Add(info.SessionId);
+            }
             return removed;
         }
         History.Insert(position, info);

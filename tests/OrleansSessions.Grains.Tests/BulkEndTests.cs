@@ -25,7 +25,7 @@ public sealed class BulkEndTests
         var endedBefore = metrics.Ended;
 
         var closeAll = user.CloseAllAsync();
-        await SessionCluster.WaitUntilAsync(() => closeAll.IsCompleted || metrics.BulkCallsInFlight > 0);
+        await Wait.UntilAsync(() => closeAll.IsCompleted || metrics.BulkCallsInFlight > 0);
         // Another user is served meanwhile.
         var other = cluster.Client.GetGrain<IUserSessionsGrain>("neighbour");
         var created = await other.CreateSessionAsync();
@@ -35,7 +35,7 @@ public sealed class BulkEndTests
         Assert.InRange(metrics.BulkCallsInFlightPeak, 1, BoundedCalls.MaxInFlight);
         Assert.Equal(0, metrics.BulkCallsInFlight);
         Assert.Equal(Sessions, metrics.Ended - endedBefore);
-        await SessionCluster.WaitUntilAsync(() => events.Count(SessionEventType.Closed) >= Sessions);
+        await Wait.UntilAsync(() => events.Count(SessionEventType.Closed) >= Sessions);
         Assert.Equal(Sessions, ids.Select(id => events.Of(id, SessionEventType.Closed).Count).Sum());
         Assert.All(ids, id => Assert.Single(events.Of(id, SessionEventType.Closed)));
         Assert.Empty(await user.GetActiveSessionsAsync());

@@ -45,7 +45,7 @@ public sealed class UserSessionsLayoutTests
             written.Clear();
         }
         await cluster.Client.GetGrain<ISessionGrain>(ids[3]).CloseAsync();
-        await SessionCluster.WaitUntilAsync(() =>
+        await Wait.UntilAsync(() =>
         {
             lock (written)
             {
@@ -158,7 +158,7 @@ public sealed class UserSessionsLayoutTests
 
         await cluster.Client.GetGrain<IRemindable>(GrainId.Create("user-sessions", "leaver")).ReceiveReminder(UserSessionsGrain.RetentionReminderName, default);
 
-        await SessionCluster.WaitUntilAsync(() => !store.Records.Keys.Any(k => k.StateName is SessionStorage.UserStateName or SessionStorage.UserPageStateName));
+        await Wait.UntilAsync(() => !store.Records.Keys.Any(k => k.StateName is SessionStorage.UserStateName or SessionStorage.UserPageStateName));
     }
 
     [Theory]

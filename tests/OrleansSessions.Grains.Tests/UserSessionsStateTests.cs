@@ -56,9 +56,11 @@ public sealed class UserSessionsStateTests
         Assert.Equal(["a", "b"], state.History.Select(h => h.SessionId));
         Assert.Equal(["c"], trimmed);
 
-        // The session's own notice of its end arrives after the user grain recorded it (a bulk end).
+        // The session's own notice of its end arrives after the user grain recorded it (a bulk end): it was forgotten
+        // once already and is not sent to be forgotten again.
         Assert.False(state.RecordEnded(Ended("c", 5), historyLimit: 2, trimmed));
         Assert.Equal(["a", "b"], state.History.Select(h => h.SessionId));
+        Assert.Equal(["c"], trimmed);
     }
 
     [Fact]
