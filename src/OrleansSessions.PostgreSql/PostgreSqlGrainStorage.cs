@@ -16,7 +16,9 @@ namespace OrleansSessions.PostgreSql;
 /// when a row exists; a write or clear with an ETag applies only if the stored version still equals it; a conflict
 /// throws <see cref="InconsistentStateException"/> for that operation alone, while the others of its group succeed.
 /// A clear deletes the row. A write is acknowledged only after its group's commit returned; a failed transaction
-/// fails every operation of its group with the driver's exception. State is serialized with the configured
+/// fails every operation of its group, a failure of PostgreSQL (<see cref="PostgreSqlStorageFailure"/>) as
+/// <see cref="OrleansSessions.Sessions.SessionStorageUnavailableException"/> (a state read while a grain activates runs
+/// outside any grain call filter, and its failure goes to the caller as it is). State is serialized with the configured
 /// <see cref="IGrainStorageSerializer"/> (<see cref="PostgreSqlGrainStorageOptions.GrainStorageSerializer"/>).
 /// </remarks>
 internal sealed class PostgreSqlGrainStorage : IGrainStorage, IAsyncDisposable
@@ -43,7 +45,7 @@ internal sealed class PostgreSqlGrainStorage : IGrainStorage, IAsyncDisposable
     public async Task ReadStateAsync<T>(string stateName, GrainId grainId, IGrainState<T> grainState)
     {
         var operation = new StateOperation(StateOperationKind.Read, stateName, grainId.ToString(), null, null);
-        await GroupCommit.RunAsync(operation).ConfigureAwait(false);
+        await RunAsync(operation).ConfigureAwait(false);
         if (operation.Version is { } version && operation.StoredPayload is { } payload)
         {
             grainState.State = _serializer.Deserialize<T>(new BinaryData(payload)) ?? Activator.CreateInstance<T>();
@@ -66,7 +68,7 @@ internal sealed class PostgreSqlGrainStorage : IGrainStorage, IAsyncDisposable
             : serialized.ToArray();
         var id = grainId.ToString();
         var operation = new StateOperation(StateOperationKind.Write, stateName, id, payload, ParseETag(grainState.ETag));
-        await GroupCommit.RunAsync(operation).ConfigureAwait(false);
+        await RunAsync(operation).ConfigureAwait(false);
         if (operation.Version is not { } version)
         {
             throw Conflict("WriteState", stateName, id, grainState.ETag);
@@ -88,7 +90,7 @@ internal sealed class PostgreSqlGrainStorage : IGrainStorage, IAsyncDisposable
         }
         var id = grainId.ToString();
         var operation = new StateOperation(StateOperationKind.Delete, stateName, id, null, ParseETag(grainState.ETag));
-        await GroupCommit.RunAsync(operation).ConfigureAwait(false);
+        await RunAsync(operation).ConfigureAwait(false);
         if (operation.Version is null)
         {
             throw Conflict("ClearState", stateName, id, grainState.ETag);
@@ -99,6 +101,18 @@ internal sealed class PostgreSqlGrainStorage : IGrainStorage, IAsyncDisposable
     }
 
     public ValueTask DisposeAsync() => GroupCommit.DisposeAsync();
+
+    private async Task RunAsync(StateOperation operation)
+    {
+        try
+        {
+            await GroupCommit.RunAsync(operation).ConfigureAwait(false);
+        }
+        catch (Exception exception) when (PostgreSqlStorageFailure.Translate(exception) is { } unavailable)
+        {
+            throw unavailable;
+        }
+    }
 
     private static int? ParseETag(string? etag)
         => string.IsNullOrWhiteSpace(etag) ? null : int.Parse(etag, NumberStyles.None, CultureInfo.InvariantCulture);

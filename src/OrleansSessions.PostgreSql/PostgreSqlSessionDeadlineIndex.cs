@@ -13,9 +13,9 @@ namespace OrleansSessions.PostgreSql;
 /// </summary>
 /// <remarks>
 /// Deadlines are stored with microsecond precision, truncated toward earlier times, so a stored deadline stays a lower
-/// bound of the session's real deadline as <see cref="ISessionDeadlineIndex"/> requires. Connection failures surface as
-/// <see cref="NpgsqlException"/> (see <see cref="NpgsqlException.IsTransient"/>), for every call of a failed group;
-/// nothing is retried here.
+/// bound of the session's real deadline as <see cref="ISessionDeadlineIndex"/> requires. Failures of PostgreSQL
+/// (Npgsql's exceptions) surface as <see cref="OrleansSessions.Sessions.SessionStorageUnavailableException"/>, for every
+/// call of a failed group; nothing is retried here.
 /// </remarks>
 public sealed class PostgreSqlSessionDeadlineIndex : ISessionDeadlineIndex, IAsyncDisposable
 {
@@ -60,8 +60,7 @@ public sealed class PostgreSqlSessionDeadlineIndex : ISessionDeadlineIndex, IAsy
         ArgumentNullException.ThrowIfNull(userId);
         ArgumentOutOfRangeException.ThrowIfNegative(partition);
         cancellationToken.ThrowIfCancellationRequested();
-        await _writes.RunAsync(new DeadlineOperation(remove: false, sessionId, userId, partition, deadline.ToUniversalTime()))
-            .ConfigureAwait(false);
+        await WriteAsync(new DeadlineOperation(remove: false, sessionId, userId, partition, deadline.ToUniversalTime())).ConfigureAwait(false);
     }
 
     /// <inheritdoc />
@@ -69,8 +68,7 @@ public sealed class PostgreSqlSessionDeadlineIndex : ISessionDeadlineIndex, IAsy
     {
         ArgumentNullException.ThrowIfNull(sessionId);
         cancellationToken.ThrowIfCancellationRequested();
-        await _writes.RunAsync(new DeadlineOperation(remove: true, sessionId, string.Empty, partition, default))
-            .ConfigureAwait(false);
+        await WriteAsync(new DeadlineOperation(remove: true, sessionId, string.Empty, partition, default)).ConfigureAwait(false);
     }
 
     /// <inheritdoc />
@@ -78,6 +76,21 @@ public sealed class PostgreSqlSessionDeadlineIndex : ISessionDeadlineIndex, IAsy
     {
         ArgumentOutOfRangeException.ThrowIfLessThan(limit, 1);
         cancellationToken.ThrowIfCancellationRequested();
+        try
+        {
+            return await ReadDueCoreAsync(partition, now, limit, cancellationToken).ConfigureAwait(false);
+        }
+        catch (Exception exception) when (PostgreSqlStorageFailure.Translate(exception) is { } unavailable)
+        {
+            throw unavailable;
+        }
+    }
+
+    /// <summary>Waits for the upserts and removes queued so far, then stops taking new ones.</summary>
+    public ValueTask DisposeAsync() => _writes.DisposeAsync();
+
+    private async Task<IReadOnlyList<SessionDeadlineEntry>> ReadDueCoreAsync(int partition, DateTimeOffset now, int limit, CancellationToken cancellationToken)
+    {
         await using var command = _dataSource.CreateCommand(ReadDueSql);
         command.Parameters.Add(new NpgsqlParameter<string> { TypedValue = _serviceId });
         command.Parameters.Add(new NpgsqlParameter<int> { TypedValue = partition });
@@ -92,6 +105,15 @@ public sealed class PostgreSqlSessionDeadlineIndex : ISessionDeadlineIndex, IAsy
         return result;
     }
 
-    /// <summary>Waits for the upserts and removes queued so far, then stops taking new ones.</summary>
-    public ValueTask DisposeAsync() => _writes.DisposeAsync();
+    private async Task WriteAsync(DeadlineOperation operation)
+    {
+        try
+        {
+            await _writes.RunAsync(operation).ConfigureAwait(false);
+        }
+        catch (Exception exception) when (PostgreSqlStorageFailure.Translate(exception) is { } unavailable)
+        {
+            throw unavailable;
+        }
+    }
 }

@@ -1,5 +1,3 @@
-using Npgsql;
-
 namespace OrleansSessions.PostgreSql;
 
 /// <summary>
@@ -35,13 +33,5 @@ public sealed class PostgreSqlUnavailableException : InvalidOperationException
     public string? Database { get; }
 
     internal static PostgreSqlUnavailableException For(PostgreSqlEndpoint endpoint, Exception exception)
-    {
-        // Npgsql says "Failed to connect to 127.0.0.1:1" and keeps the cause ("Connection refused") inside.
-        var reason = exception.Message;
-        if (exception is not PostgresException && exception.InnerException is { Message: { Length: > 0 } inner } && !reason.Contains(inner, StringComparison.Ordinal))
-        {
-            reason = $"{reason} ({inner})";
-        }
-        return new PostgreSqlUnavailableException(endpoint, PostgreSqlEndpoint.OneLine(reason), exception);
-    }
+        => new(endpoint, PostgreSqlStorageFailure.Reason(exception), exception);
 }

@@ -51,7 +51,10 @@ public static class SiloBuilderPostgreSqlExtensions
     /// <item>Orleans ADO.NET grain storage named <see cref="PubSubStoreName"/> (stream subscriptions), with
     /// <c>DeleteStateOnClear</c>;</item>
     /// <item><see cref="ISessionDeadlineIndex"/> replaced by <see cref="PostgreSqlSessionDeadlineIndex"/>, scoped by the
-    /// silo's ServiceId.</item>
+    /// silo's ServiceId;</item>
+    /// <item>failures of PostgreSQL (Npgsql's exceptions) reported as
+    /// <see cref="OrleansSessions.Sessions.SessionStorageUnavailableException"/> by the grain storages and the deadline
+    /// index, and by the session grains' call filter for Orleans' reminders and clustering.</item>
     /// </list>
     /// Works before or after <c>AddOrleansSessions()</c>, which adds its in-memory deadline index with TryAdd.
     /// Calling it again replaces the connection string.
@@ -102,12 +105,12 @@ public static class SiloBuilderPostgreSqlExtensions
         AddStateStorage(services, SessionStorage.Name);
         AddGrainStorage(builder, PubSubStoreName);
 
-        // A driver failure outside a grain call (an activation reading its state while PostgreSQL restarts) is sent to
-        // the caller as it is: let Orleans' exception serializer carry Npgsql's exceptions (a caller without Npgsql
-        // receives Orleans' fallback exception naming the type, which SessionFailure classifies as storage_unavailable).
-        services.Configure<Orleans.Serialization.ExceptionSerializationOptions>(o => o.SupportedNamespacePrefixes.Add("Npgsql"));
-        // Inside a session grain call, Npgsql's failures leave the silo as SessionStorageUnavailableException.
-        services.Configure<OrleansSessions.Grains.Options.SessionStorageFailureOptions>(o => o.DriverNamespacePrefixes.Add("Npgsql."));
+        // The grain storages and the deadline index report failures of PostgreSQL as SessionStorageUnavailableException
+        // (a state read while a grain activates runs outside any grain call filter); Orleans' reminders and clustering
+        // fail with Npgsql's exceptions, which the session grains' call filter replaces.
+        services.AddGrainStorageFailureTranslation(PubSubStoreName, PostgreSqlStorageFailure.Translate);
+        services.Configure<OrleansSessions.Grains.Options.SessionStorageFailureOptions>(o => o.DriverNamespacePrefixes.Add(PostgreSqlStorageFailure.DriverNamespace + "."));
+        services.Configure<Orleans.Serialization.ExceptionSerializationOptions>(o => o.SupportedNamespacePrefixes.Add(PostgreSqlStorageFailure.DriverNamespace));
 
         services.RemoveAll<ISessionDeadlineIndex>();
         services.AddSingleton<ISessionDeadlineIndex>(sp =>

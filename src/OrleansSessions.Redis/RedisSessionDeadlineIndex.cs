@@ -19,8 +19,9 @@ namespace OrleansSessions.Redis;
 /// orders by score, then by member bytes (ordinal for the ASCII session ids), then HMGET of the user ids; a row removed
 /// between the two reads (its session just ended) is left out, as if read after the remove. Deadlines are truncated to
 /// the microsecond toward earlier instants, so a stored deadline stays a lower bound of the real one, as
-/// <see cref="ISessionDeadlineIndex"/> requires. Connection failures surface as StackExchange.Redis exceptions
-/// (<see cref="RedisConnectionException"/>, <see cref="RedisTimeoutException"/>); nothing is retried here.
+/// <see cref="ISessionDeadlineIndex"/> requires. Failures of Redis (StackExchange.Redis' exceptions, see
+/// <see cref="RedisStorageFailure"/>) surface as <see cref="OrleansSessions.Sessions.SessionStorageUnavailableException"/>;
+/// nothing is retried here.
 /// </remarks>
 public sealed class RedisSessionDeadlineIndex : ISessionDeadlineIndex
 {
@@ -63,11 +64,18 @@ public sealed class RedisSessionDeadlineIndex : ISessionDeadlineIndex
         ArgumentNullException.ThrowIfNull(userId);
         ArgumentOutOfRangeException.ThrowIfNegative(partition);
         cancellationToken.ThrowIfCancellationRequested();
-        var database = await DatabaseAsync().ConfigureAwait(false);
-        var transaction = database.CreateTransaction();
-        var add = transaction.SortedSetAddAsync(DueKey(partition), sessionId, ToScore(deadline));
-        var user = transaction.HashSetAsync(UsersKey(partition), sessionId, userId);
-        await ExecuteAsync(transaction, add, user).ConfigureAwait(false);
+        try
+        {
+            var database = await DatabaseAsync().ConfigureAwait(false);
+            var transaction = database.CreateTransaction();
+            var add = transaction.SortedSetAddAsync(DueKey(partition), sessionId, ToScore(deadline));
+            var user = transaction.HashSetAsync(UsersKey(partition), sessionId, userId);
+            await ExecuteAsync(transaction, add, user).ConfigureAwait(false);
+        }
+        catch (Exception exception) when (RedisStorageFailure.Translate(exception) is { } unavailable)
+        {
+            throw unavailable;
+        }
     }
 
     /// <inheritdoc />
@@ -76,11 +84,18 @@ public sealed class RedisSessionDeadlineIndex : ISessionDeadlineIndex
         ArgumentNullException.ThrowIfNull(sessionId);
         ArgumentOutOfRangeException.ThrowIfNegative(partition);
         cancellationToken.ThrowIfCancellationRequested();
-        var database = await DatabaseAsync().ConfigureAwait(false);
-        var transaction = database.CreateTransaction();
-        var remove = transaction.SortedSetRemoveAsync(DueKey(partition), sessionId);
-        var user = transaction.HashDeleteAsync(UsersKey(partition), sessionId);
-        await ExecuteAsync(transaction, remove, user).ConfigureAwait(false);
+        try
+        {
+            var database = await DatabaseAsync().ConfigureAwait(false);
+            var transaction = database.CreateTransaction();
+            var remove = transaction.SortedSetRemoveAsync(DueKey(partition), sessionId);
+            var user = transaction.HashDeleteAsync(UsersKey(partition), sessionId);
+            await ExecuteAsync(transaction, remove, user).ConfigureAwait(false);
+        }
+        catch (Exception exception) when (RedisStorageFailure.Translate(exception) is { } unavailable)
+        {
+            throw unavailable;
+        }
     }
 
     /// <inheritdoc />
@@ -89,26 +104,33 @@ public sealed class RedisSessionDeadlineIndex : ISessionDeadlineIndex
         ArgumentOutOfRangeException.ThrowIfNegative(partition);
         ArgumentOutOfRangeException.ThrowIfLessThan(limit, 1);
         cancellationToken.ThrowIfCancellationRequested();
-        var database = await DatabaseAsync().ConfigureAwait(false);
-        // A row is due when its (truncated) deadline is at or before now; truncating now the same way keeps every
-        // row whose real deadline is at or before now (floor is monotonic).
-        var due = await database.SortedSetRangeByScoreWithScoresAsync(
-            DueKey(partition), double.NegativeInfinity, ToScore(now), Exclude.None, Order.Ascending, 0, limit).ConfigureAwait(false);
-        if (due.Length == 0)
+        try
         {
-            return [];
-        }
-        var users = await database.HashGetAsync(UsersKey(partition), due.Select(e => e.Element).ToArray()).ConfigureAwait(false);
-        var result = new List<SessionDeadlineEntry>(due.Length);
-        for (var i = 0; i < due.Length; i++)
-        {
-            if (users[i].IsNull)
+            var database = await DatabaseAsync().ConfigureAwait(false);
+            // A row is due when its (truncated) deadline is at or before now; truncating now the same way keeps every
+            // row whose real deadline is at or before now (floor is monotonic).
+            var due = await database.SortedSetRangeByScoreWithScoresAsync(
+                DueKey(partition), double.NegativeInfinity, ToScore(now), Exclude.None, Order.Ascending, 0, limit).ConfigureAwait(false);
+            if (due.Length == 0)
             {
-                continue; // removed between the two reads: the session ended
+                return [];
             }
-            result.Add(new SessionDeadlineEntry(due[i].Element.ToString(), users[i].ToString(), FromScore(due[i].Score)));
+            var users = await database.HashGetAsync(UsersKey(partition), due.Select(e => e.Element).ToArray()).ConfigureAwait(false);
+            var result = new List<SessionDeadlineEntry>(due.Length);
+            for (var i = 0; i < due.Length; i++)
+            {
+                if (users[i].IsNull)
+                {
+                    continue; // removed between the two reads: the session ended
+                }
+                result.Add(new SessionDeadlineEntry(due[i].Element.ToString(), users[i].ToString(), FromScore(due[i].Score)));
+            }
+            return result;
         }
-        return result;
+        catch (Exception exception) when (RedisStorageFailure.Translate(exception) is { } unavailable)
+        {
+            throw unavailable;
+        }
     }
 
     /// <summary>Microseconds since the Unix epoch, truncated toward earlier instants (exact in a double for |µs| &lt; 2^53).</summary>

@@ -16,12 +16,6 @@ namespace OrleansSessions.Hosting;
 /// <summary>Puts a silo's Orleans clustering, reminders and grain storage, and the session deadline index, on Redis.</summary>
 public static class SiloBuilderRedisExtensions
 {
-    /// <summary>The namespaces whose exceptions are failures of Redis (see <see cref="SessionStorageFailureOptions"/>).</summary>
-    internal static readonly string[] RedisStorageFailures =
-    [
-        "StackExchange.Redis.", "Orleans.Persistence.Redis.", "Orleans.Reminders.Redis.", "Orleans.Clustering.Redis.", "OrleansSessions.Redis.",
-    ];
-
     /// <summary>The grain storage name Orleans streams keep their subscriptions in.</summary>
     public const string PubSubStoreName = "PubSubStore";
 
@@ -47,9 +41,10 @@ public static class SiloBuilderRedisExtensions
     /// <see cref="PubSubStoreName"/> (stream subscriptions), both with <c>DeleteStateOnClear</c>;</item>
     /// <item><see cref="ISessionDeadlineIndex"/> replaced by <see cref="RedisSessionDeadlineIndex"/>, scoped by the
     /// silo's ServiceId;</item>
-    /// <item>a call filter that turns Redis failures in session grain calls into
-    /// <see cref="OrleansSessions.Sessions.SessionStorageUnavailableException"/>, and StackExchange.Redis' exception
-    /// types admitted to Orleans' exception serializer (failures outside a grain call reach callers classifiable).</item>
+    /// <item>failures of Redis reported as <see cref="OrleansSessions.Sessions.SessionStorageUnavailableException"/> by the
+    /// grain storages and the deadline index, and by the session grains' call filter for Orleans' reminders and
+    /// clustering (see <see cref="RedisStorageFailure"/>), StackExchange.Redis' exception types admitted to Orleans'
+    /// exception serializer.</item>
     /// </list>
     /// Works before or after <c>AddOrleansSessions()</c>. Calling it again replaces the connection string.
     /// </summary>
@@ -92,20 +87,19 @@ public static class SiloBuilderRedisExtensions
         AddGrainStorage(builder, SessionStorage.Name);
         AddGrainStorage(builder, PubSubStoreName);
 
-        // A driver failure outside a grain call (an activation reading its state while Redis restarts) is sent to the
-        // caller as it is: let Orleans' exception serializer carry StackExchange.Redis' exceptions (a caller without
-        // the assembly receives Orleans' fallback exception naming the type, which SessionFailure classifies as
-        // storage_unavailable).
-        services.Configure<Orleans.Serialization.ExceptionSerializationOptions>(o => o.SupportedNamespacePrefixes.Add("StackExchange.Redis"));
-        // Failures of Redis inside a session grain call leave the silo as SessionStorageUnavailableException
-        // (StackExchange.Redis' exceptions, or the Orleans Redis providers' own, which carry only a message).
+        // The grain storages and the deadline index report failures of Redis as SessionStorageUnavailableException (a
+        // state read while a grain activates runs outside any grain call filter); Orleans' reminders and clustering fail
+        // with their own exceptions, which the session grains' call filter replaces.
+        services.AddGrainStorageFailureTranslation(SessionStorage.Name, RedisStorageFailure.Translate);
+        services.AddGrainStorageFailureTranslation(PubSubStoreName, RedisStorageFailure.Translate);
         services.Configure<SessionStorageFailureOptions>(o =>
         {
-            foreach (var prefix in RedisStorageFailures)
+            foreach (var prefix in RedisStorageFailure.NamespacePrefixes)
             {
                 o.DriverNamespacePrefixes.Add(prefix);
             }
         });
+        services.Configure<Orleans.Serialization.ExceptionSerializationOptions>(o => o.SupportedNamespacePrefixes.Add(RedisStorageFailure.DriverNamespace));
 
         services.RemoveAll<ISessionDeadlineIndex>();
         services.AddSingleton<ISessionDeadlineIndex>(sp =>

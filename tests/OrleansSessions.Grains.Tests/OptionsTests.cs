@@ -4,6 +4,7 @@ using Microsoft.Extensions.Options;
 using OrleansSessions.Grains.Options;
 using OrleansSessions.Grains.Storage;
 using OrleansSessions.Hosting;
+using OrleansSessions.Sessions;
 
 namespace OrleansSessions.Grains.Tests;
 
@@ -121,7 +122,7 @@ public sealed class OptionsTests
     }
 
     [Fact]
-    public void Storage_failures_are_database_exceptions_or_types_of_a_registered_driver_anywhere_in_the_chain()
+    public void Storage_failures_are_unavailable_storage_or_types_of_a_registered_driver_anywhere_in_the_chain()
     {
         var options = new SessionStorageFailureOptions();
         options.DriverNamespacePrefixes.Add("System.Net.Sockets.");
@@ -129,6 +130,9 @@ public sealed class OptionsTests
         Assert.Same(socket, options.FindFailure(new InvalidOperationException("wrapped", socket)));
         Assert.Null(options.FindFailure(new InvalidOperationException("not storage", new ArgumentException("x"))));
         Assert.Null(new SessionStorageFailureOptions().FindFailure(socket));
+        // What a grain storage reported, wrapped by Orleans' storage bridge.
+        var unavailable = new SessionStorageUnavailableException("down");
+        Assert.Same(unavailable, new SessionStorageFailureOptions().FindFailure(new OrleansException("bridge", unavailable)));
     }
 
     [Fact]

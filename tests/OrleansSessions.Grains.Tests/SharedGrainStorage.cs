@@ -14,6 +14,10 @@ internal sealed class SharedGrainStorage(SharedGrainStorage.Store store, Seriali
 {
     public Task ReadStateAsync<T>(string stateName, GrainId grainId, IGrainState<T> grainState)
     {
+        if (store.ReadFault?.Invoke(stateName, grainId) is { } fault)
+        {
+            return Task.FromException(fault);
+        }
         if (store.Records.TryGetValue((stateName, grainId), out var record))
         {
             grainState.State = serializer.Deserialize<T>(record.Data);
@@ -78,5 +82,8 @@ internal sealed class SharedGrainStorage(SharedGrainStorage.Store store, Seriali
 
         /// <summary>When set, a write for which it returns an exception fails with it and stores nothing (a crash or an outage between two writes).</summary>
         public Func<string, GrainId, Exception?>? WriteFault { get; set; }
+
+        /// <summary>When set, a read for which it returns an exception fails with it (an outage while a grain activates).</summary>
+        public Func<string, GrainId, Exception?>? ReadFault { get; set; }
     }
 }

@@ -3,6 +3,7 @@ using Npgsql;
 using Orleans.Runtime;
 using Orleans.Serialization;
 using Orleans.Storage;
+using OrleansSessions.Sessions;
 
 namespace OrleansSessions.PostgreSql.Tests;
 
@@ -138,7 +139,7 @@ public sealed class GrainStorageGroupCommitTests(PostgreSqlFixture fixture) : IA
     }
 
     [Fact]
-    public async Task A_failed_transaction_fails_every_write_of_its_group_with_the_driver_exception_and_stores_none()
+    public async Task A_failed_transaction_fails_every_write_of_its_group_and_stores_none()
     {
         var grainIds = Enumerable.Range(0, 5).Select(_ => NewGrainId()).ToArray();
         var writes = grainIds
@@ -150,8 +151,9 @@ public sealed class GrainStorageGroupCommitTests(PostgreSqlFixture fixture) : IA
         var outcome = await InOneGroupAsync(writes);
 
         Assert.Equal(1, outcome.Group);
-        var failures = outcome.Results.Select(r => Assert.IsType<PostgresException>(r)).ToArray();
-        Assert.All(failures, f => Assert.Equal(PostgresErrorCodes.StringDataRightTruncation, f.SqlState));
+        // Reported as the storage's failure, with the server's message.
+        var failures = outcome.Results.Select(r => Assert.IsType<SessionStorageUnavailableException>(r)).ToArray();
+        Assert.All(failures, f => Assert.Contains(PostgresErrorCodes.StringDataRightTruncation, f.Message, StringComparison.Ordinal));
         Assert.Equal(0L, await RowsAsync());
 
         // The writer goes on with the next group.
@@ -161,7 +163,7 @@ public sealed class GrainStorageGroupCommitTests(PostgreSqlFixture fixture) : IA
     }
 
     [Fact]
-    public async Task Without_a_server_every_operation_fails_with_the_driver_exception()
+    public async Task Without_a_server_every_operation_fails_as_storage_unavailable_naming_the_cause()
     {
         // A port nothing listens on (the silo's pool would report the same for a stopped server).
         await using var nowhere = NpgsqlDataSource.Create(new NpgsqlConnectionStringBuilder(fixture.ConnectionString) { Port = 1, Timeout = 2 }.ConnectionString);
@@ -175,7 +177,10 @@ public sealed class GrainStorageGroupCommitTests(PostgreSqlFixture fixture) : IA
         };
         foreach (var call in calls)
         {
-            await Assert.ThrowsAnyAsync<NpgsqlException>(() => call);
+            var unavailable = await Assert.ThrowsAsync<SessionStorageUnavailableException>(() => call);
+            Assert.StartsWith("The session storage (PostgreSQL) is unavailable: Failed to connect to ", unavailable.Message, StringComparison.Ordinal);
+            Assert.DoesNotContain('\n', unavailable.Message);
+            Assert.Equal("storage_unavailable", SessionFailure.Classify(unavailable).Code);
         }
     }
 

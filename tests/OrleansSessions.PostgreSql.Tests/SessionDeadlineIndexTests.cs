@@ -1,4 +1,8 @@
+using System.Net.Sockets;
+using Npgsql;
+using Orleans.Storage;
 using OrleansSessions.Grains.Storage;
+using OrleansSessions.Sessions;
 
 namespace OrleansSessions.PostgreSql.Tests;
 
@@ -10,6 +14,31 @@ public sealed class SessionDeadlineIndexTests(PostgreSqlFixture fixture) : Sessi
     protected override ISessionDeadlineIndex CreateIndex() => new PostgreSqlSessionDeadlineIndex(fixture.DataSource, PostgreSqlFixture.UniqueName("deadlines"));
 
     private PostgreSqlSessionDeadlineIndex Postgres => (PostgreSqlSessionDeadlineIndex)Index;
+
+    [Fact]
+    public async Task Without_a_server_every_call_fails_as_storage_unavailable()
+    {
+        await using var nowhere = NpgsqlDataSource.Create(new NpgsqlConnectionStringBuilder(fixture.ConnectionString) { Port = 1, Timeout = 2 }.ConnectionString);
+        await using var index = new PostgreSqlSessionDeadlineIndex(nowhere, PostgreSqlFixture.UniqueName("deadlines"));
+        await Assert.ThrowsAsync<SessionStorageUnavailableException>(() => index.UpsertAsync("sess_x", "u", T0, 0).AsTask());
+        await Assert.ThrowsAsync<SessionStorageUnavailableException>(() => index.RemoveAsync("sess_x", 0).AsTask());
+        var read = await Assert.ThrowsAsync<SessionStorageUnavailableException>(() => index.ReadDueAsync(0, T0, 10).AsTask());
+        Assert.StartsWith("The session storage (PostgreSQL) is unavailable: Failed to connect to ", read.Message, StringComparison.Ordinal);
+    }
+
+    [Fact]
+    public void Npgsql_failures_anywhere_in_the_chain_are_storage_unavailable_and_cancellations_are_not()
+    {
+        var refused = new NpgsqlException("Failed to connect to 127.0.0.1:1", new SocketException((int)SocketError.ConnectionRefused));
+        var unavailable = PostgreSqlStorageFailure.Translate(new InvalidOperationException("wrapped", refused));
+        Assert.NotNull(unavailable);
+        Assert.Equal($"The session storage (PostgreSQL) is unavailable: Failed to connect to 127.0.0.1:1 ({refused.InnerException!.Message})", unavailable.Message);
+        Assert.Equal("storage_unavailable", SessionFailure.Classify(unavailable).Code);
+        Assert.NotNull(PostgreSqlStorageFailure.Translate(new PostgresException("terminating connection due to administrator command", "FATAL", "FATAL", PostgresErrorCodes.AdminShutdown)));
+        Assert.Null(PostgreSqlStorageFailure.Translate(new OperationCanceledException("cancelled", new PostgresException("canceling statement", "ERROR", "ERROR", PostgresErrorCodes.QueryCanceled))));
+        Assert.Null(PostgreSqlStorageFailure.Translate(new InconsistentStateException("Version conflict")));
+        Assert.Null(PostgreSqlStorageFailure.Translate(new SocketException()));
+    }
 
     [Fact]
     public async Task Rows_are_read_by_service_only()

@@ -183,6 +183,28 @@ public sealed class ClusterTests(RedisClusterFixture fixture, ITestOutputHelper 
         var failures = services.GetRequiredService<Microsoft.Extensions.Options.IOptions<OrleansSessions.Grains.Options.SessionStorageFailureOptions>>().Value;
         Assert.True(failures.FindFailure(new InvalidOperationException("x", new RedisConnectionException(ConnectionFailureType.SocketFailure, "down"))) is RedisConnectionException);
         Assert.Null(failures.FindFailure(new InvalidOperationException("x")));
+        // Both grain storages report failures of Redis as SessionStorageUnavailableException.
+        foreach (var name in new[] { SessionStorage.Name, OrleansSessions.Hosting.SiloBuilderRedisExtensions.PubSubStoreName })
+        {
+            var storage = Assert.IsType<OrleansSessions.Grains.Storage.StorageFailureGrainStorage>(services.GetRequiredKeyedService<IGrainStorage>(name));
+            Assert.IsType<Orleans.Persistence.RedisGrainStorage>(storage.Inner);
+        }
+    }
+
+    [Fact]
+    public void Failures_of_Redis_anywhere_in_the_chain_are_storage_unavailable_and_nothing_else_is()
+    {
+        var refused = new RedisConnectionException(ConnectionFailureType.UnableToConnect, "No connection is available", new System.Net.Sockets.SocketException((int)System.Net.Sockets.SocketError.ConnectionRefused));
+        var unavailable = RedisStorageFailure.Translate(new InvalidOperationException("wrapped", refused));
+        Assert.NotNull(unavailable);
+        Assert.Equal("The session storage (Redis) is unavailable: No connection is available", unavailable.Message);
+        Assert.Equal("storage_unavailable", OrleansSessions.Sessions.SessionFailure.Classify(unavailable).Code);
+        // Orleans' Redis grain storage carries only the driver's message; a failed first connect is ours.
+        Assert.NotNull(RedisStorageFailure.Translate(new Orleans.Persistence.Redis.RedisStorageException("Failed to read grain state. StackExchange.Redis.RedisConnectionException: down")));
+        Assert.NotNull(RedisStorageFailure.Translate(new RedisTimeoutException("Timeout performing HGETALL", CommandStatus.Sent)));
+        Assert.NotNull(RedisStorageFailure.Translate(new RedisUnavailableException("Redis at 127.0.0.1:1 is unreachable")));
+        Assert.Null(RedisStorageFailure.Translate(new InvalidOperationException("not Redis")));
+        Assert.Null(RedisStorageFailure.Translate(new InconsistentStateException("Version conflict")));
     }
 
     /// <summary>The members of the service's one reminders sorted set that mention <paramref name="grainKey"/>.</summary>

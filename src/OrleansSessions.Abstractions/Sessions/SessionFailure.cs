@@ -1,7 +1,5 @@
-using System.Data.Common;
 using Orleans.Runtime;
 using Orleans.Runtime.Messaging;
-using Orleans.Serialization;
 
 namespace OrleansSessions.Sessions;
 
@@ -26,7 +24,11 @@ public enum SessionFailureKind
 /// <param name="Detail">What was wrong, in the caller's terms.</param>
 public readonly record struct SessionFailure(SessionFailureKind Kind, string Code, string Detail)
 {
-    /// <summary>Classifies an exception thrown by a grain call or the client; <see cref="SessionFailureKind.Unknown"/> for anything else.</summary>
+    /// <summary>
+    /// Classifies an exception thrown by a grain call or the client; <see cref="SessionFailureKind.Unknown"/> for anything
+    /// else. Storage drivers' exceptions are not known here: each storage backend reports its failures as
+    /// <see cref="SessionStorageUnavailableException"/>.
+    /// </summary>
     public static SessionFailure Classify(Exception exception)
     {
         ArgumentNullException.ThrowIfNull(exception);
@@ -47,15 +49,23 @@ public readonly record struct SessionFailure(SessionFailureKind Kind, string Cod
             ConnectionFailedException e => new(SessionFailureKind.Unavailable, "silo_unavailable", e.Message),
             TimeoutException e => new(SessionFailureKind.Unavailable, "timeout", e.Message),
             SessionStorageUnavailableException e => new(SessionFailureKind.Unavailable, "storage_unavailable", e.Message),
-            DbException e => new(SessionFailureKind.Unavailable, "storage_unavailable", e.Message),
-            UnavailableExceptionFallbackException e when IsStorageType(e.ExceptionType) => new(SessionFailureKind.Unavailable, "storage_unavailable", e.Message),
-            _ when IsStorageType(exception.GetType().FullName) || exception.InnerException is DbException => new(SessionFailureKind.Unavailable, "storage_unavailable", exception.Message),
+            // A state read failing while a grain activates reaches the caller wrapped by Orleans' storage bridge.
+            _ when Inner<SessionStorageUnavailableException>(exception) is { } e => new(SessionFailureKind.Unavailable, "storage_unavailable", e.Message),
             _ => new(SessionFailureKind.Unknown, "internal_error", exception.Message),
         };
     }
 
-    private static bool IsStorageType(string? typeName)
-        => typeName is not null && (typeName.StartsWith("Npgsql.", StringComparison.Ordinal) || typeName.StartsWith("StackExchange.Redis.", StringComparison.Ordinal));
+    private static T? Inner<T>(Exception exception) where T : Exception
+    {
+        for (var current = exception.InnerException; current is not null; current = current.InnerException)
+        {
+            if (current is T found)
+            {
+                return found;
+            }
+        }
+        return null;
+    }
 
     private static string WithoutParameter(ArgumentException e)
         => e.ParamName is null ? e.Message : e.Message.Replace($" (Parameter '{e.ParamName}')", "", StringComparison.Ordinal);

@@ -102,8 +102,6 @@ public static class ClientBuilderSessionExtensions
             builder.AddActivityPropagation();
         }
         builder.AddMemoryStreams(SessionStreams.ProviderName);
-        // Storage-driver exceptions a silo may send (PostgreSQL): read as Orleans' fallback exception naming the type.
-        builder.Services.Configure<Orleans.Serialization.ExceptionSerializationOptions>(o => o.SupportedNamespacePrefixes.Add("Npgsql"));
         builder.Services.TryAddSingleton<ISessionEvents, SessionEvents>();
         builder.Services.AddSessionToucher();
         return builder;

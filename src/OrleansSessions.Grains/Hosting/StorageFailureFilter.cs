@@ -6,9 +6,11 @@ namespace OrleansSessions.Grains.Hosting;
 
 /// <summary>
 /// An Orleans incoming call filter for the session grains: a failure of the storage (see
-/// <see cref="SessionStorageFailureOptions"/>, e.g. Npgsql's while PostgreSQL restarts, or Redis') leaves the silo as a
-/// <see cref="SessionStorageUnavailableException"/>. The drivers' exception types are not serializable to callers,
-/// who would otherwise receive a codec error instead of a failure they can classify (and retry).
+/// <see cref="SessionStorageFailureOptions"/>: the grain storage's or the deadline index's
+/// <see cref="SessionStorageUnavailableException"/>, which Orleans' storage bridge wraps, or a reminder or clustering
+/// provider's driver exception) leaves the silo as a <see cref="SessionStorageUnavailableException"/>. The drivers'
+/// exception types are not serializable to callers, who would otherwise receive a codec error instead of a failure they
+/// can classify (and retry).
 /// </summary>
 internal sealed class StorageFailureFilter(IOptions<SessionStorageFailureOptions> options) : IIncomingGrainCallFilter
 {
@@ -22,7 +24,8 @@ internal sealed class StorageFailureFilter(IOptions<SessionStorageFailureOptions
         }
         catch (Exception exception) when (IsSessionGrain(context) && _options.FindFailure(exception) is { } storage)
         {
-            throw new SessionStorageUnavailableException($"The session storage is unavailable: {OneLine(storage.Message)}");
+            throw storage as SessionStorageUnavailableException
+                ?? new SessionStorageUnavailableException($"The session storage is unavailable: {OneLine(storage.Message)}");
         }
     }
 

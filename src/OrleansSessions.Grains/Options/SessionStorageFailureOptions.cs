@@ -1,12 +1,14 @@
-using System.Data.Common;
+using OrleansSessions.Sessions;
 
 namespace OrleansSessions.Grains.Options;
 
 /// <summary>
-/// Which exceptions are failures of the storage behind the session grains: any <see cref="DbException"/>, and any
-/// exception whose type's full name starts with one of <see cref="DriverNamespacePrefixes"/> (each storage backend
-/// registers its driver's and providers' namespaces). Such a failure leaves the silo as a
-/// <see cref="Sessions.SessionStorageUnavailableException"/> that every caller can classify and retry.
+/// Which exceptions in a session grain call are failures of the storage: a
+/// <see cref="SessionStorageUnavailableException"/> (the grain storage and the deadline index report their backend's
+/// failures so), and any exception whose type's full name starts with one of <see cref="DriverNamespacePrefixes"/>
+/// (each storage backend registers the namespaces of its driver and of Orleans' providers for it, whose reminders and
+/// clustering fail with their own types). Such a failure leaves the silo as a
+/// <see cref="SessionStorageUnavailableException"/> that every caller can classify and retry.
 /// </summary>
 public sealed class SessionStorageFailureOptions
 {
@@ -19,7 +21,7 @@ public sealed class SessionStorageFailureOptions
         ArgumentNullException.ThrowIfNull(exception);
         for (Exception? current = exception; current is not null; current = current.InnerException)
         {
-            if (current is DbException || IsDriverType(current.GetType().FullName))
+            if (current is SessionStorageUnavailableException || IsDriverType(current.GetType().FullName))
             {
                 return current;
             }
