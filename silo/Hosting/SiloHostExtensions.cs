@@ -33,10 +33,9 @@ public static class SiloHostExtensions
         // Warnings that come once per connection from outside (failed handshakes) are bounded: a flood writes a few lines.
         ConnectionLogRateLimit.AddTo(builder.Logging);
 
-        var settings = SiloSettings.Read(builder.Configuration);
+        var settings = SiloSettings.AddTo(builder.Services, builder.Configuration);
         var telemetry = OpenTelemetrySettings.Read(builder.Configuration);
         settings.ThrowIfPortsInUse();
-        builder.Services.AddSingleton(settings);
 
         ConfigureHttp(builder, settings);
         builder.UseOrleans(silo =>
