@@ -34,7 +34,7 @@ public static class SiloHostExtensions
         ConnectionLogRateLimit.AddTo(builder.Logging);
 
         var settings = SiloSettings.AddTo(builder.Services, builder.Configuration);
-        var telemetry = OpenTelemetrySettings.Read(builder.Configuration);
+        var telemetry = OpenTelemetrySettings.AddTo(builder.Services, builder.Configuration);
         settings.ThrowIfPortsInUse();
 
         ConfigureHttp(builder, settings);

@@ -301,6 +301,26 @@ public sealed class SiloProcessTests
     }
 
     [Fact]
+    public void OpenTelemetry_and_Observability_keys_are_bound_from_their_sections()
+    {
+        var settings = OpenTelemetrySettings.Read(Configuration("OpenTelemetry:Endpoint= http://127.0.0.1:4318 ;OpenTelemetry:Protocol=HTTP/Protobuf;Observability:OrleansDashboard=False"));
+        Assert.Equal(new Uri("http://127.0.0.1:4318"), settings.Endpoint);
+        Assert.Equal(OpenTelemetry.Exporter.OtlpExportProtocol.HttpProtobuf, settings.Protocol);
+        Assert.False(settings.OrleansDashboard);
+        var defaults = OpenTelemetrySettings.Read(Configuration("OpenTelemetry:Endpoint= ;OpenTelemetry:Protocol=;Observability:OrleansDashboard= "));
+        Assert.Equal((null, OpenTelemetry.Exporter.OtlpExportProtocol.Grpc, true), (defaults.Endpoint, defaults.Protocol, defaults.OrleansDashboard));
+    }
+
+    [Fact]
+    public void Bad_OpenTelemetry_and_Observability_keys_are_reported_together()
+    {
+        var exception = Assert.Throws<SiloConfigurationException>(() => OpenTelemetrySettings.Read(Configuration("OpenTelemetry:Endpoint=ftp://collector;OpenTelemetry:Protocol=udp;Observability:OrleansDashboard=maybe")));
+        Assert.Equal(
+            "Invalid configuration: OpenTelemetry:Endpoint must be an http:// or https:// URL such as http://127.0.0.1:4317 (got 'ftp://collector'); OpenTelemetry:Protocol must be grpc or http/protobuf (got 'udp'); Observability:OrleansDashboard must be true or false (got 'maybe')",
+            exception.Message);
+    }
+
+    [Fact]
     public void Port_in_use_is_described_by_its_key()
     {
         var configuration = new ConfigurationBuilder()
