@@ -70,7 +70,7 @@ public static class SiloHostExtensions
         // After the guards, as the token check always was: a malformed request is answered as such first.
         app.UseAuthentication();
         app.UseAuthorization();
-        app.MapOrleansSessionsApi();
+        app.MapOrleansSessionsApi().RequireJsonBody();
         app.MapSessionObservability();
         return app;
     }
