@@ -58,7 +58,7 @@ internal sealed class GatewayLimitOptions
     public int MaxConnections { get; set; } = ConnectionLimiter.DefaultGatewayConnections(HttpLimits.OpenFileLimit());
 }
 
-/// <summary>Silo:MaxPeerConnections, from the "Silo" section (whose other keys are <see cref="SiloSettings"/>').</summary>
+/// <summary>Silo:MaxPeerConnections, from the "Silo" section (whose other keys are <see cref="HostEndpointOptions"/>').</summary>
 internal sealed class PeerLimitOptions
 {
     public const string SectionName = "Silo";

@@ -47,7 +47,6 @@ internal static class Observability
     {
         builder.Services.AddSingleton(sp => new ObservabilityAccess(sp.GetRequiredService<ApiTokenCheck>(), sp.GetRequiredService<IOptions<SecurityOptions>>(), TimeProvider.System));
         builder.Services.AddSingleton<IApiTokenCredential>(sp => sp.GetRequiredService<ObservabilityAccess>());
-        builder.Services.AddSingleton(telemetry);
         var postgres = settings.StorageProvider == "postgres";
         var otel = builder.Services.AddOpenTelemetry()
             .ConfigureResource(resource => resource
@@ -103,7 +102,8 @@ internal static class Observability
 
 /// <summary>
 /// OpenTelemetry:Endpoint (OTLP; empty = no export), OpenTelemetry:Protocol (grpc | http/protobuf) and
-/// Observability:OrleansDashboard (true | false).
+/// Observability:OrleansDashboard (true | false), bound from <see cref="OpenTelemetryExportOptions"/> and
+/// <see cref="ObservabilityOptions"/> and checked.
 /// </summary>
 internal sealed class OpenTelemetrySettings
 {
@@ -115,31 +115,129 @@ internal sealed class OpenTelemetrySettings
 
     public OtlpExportProtocol Protocol { get; init; } = OtlpExportProtocol.Grpc;
 
-    /// <summary>Reads and checks the keys; throws <see cref="SiloConfigurationException"/> naming a bad one.</summary>
+    /// <summary>
+    /// Registers the options with their validator and ValidateOnStart, and returns them bound and checked now; throws
+    /// <see cref="SiloConfigurationException"/> naming the bad key(s).
+    /// </summary>
+    public static OpenTelemetrySettings AddTo(IServiceCollection services, IConfiguration configuration)
+    {
+        ArgumentNullException.ThrowIfNull(services);
+        var settings = Read(configuration);
+        var validator = new ObservabilityOptionsValidator(configuration);
+        SiloOptionsBinding.Register<OpenTelemetryExportOptions>(services, OpenTelemetryExportOptions.SectionName, validator);
+        SiloOptionsBinding.Register<ObservabilityOptions>(services, ObservabilityOptions.SectionName, validator);
+        services.AddSingleton(settings);
+        return settings;
+    }
+
+    /// <summary>Binds and checks the keys; throws <see cref="SiloConfigurationException"/> naming the bad key(s).</summary>
     public static OpenTelemetrySettings Read(IConfiguration configuration)
     {
-        var endpointText = configuration["OpenTelemetry:Endpoint"];
-        var protocolText = configuration["OpenTelemetry:Protocol"];
-        Uri? endpoint = null;
-        if (!string.IsNullOrWhiteSpace(endpointText))
+        ArgumentNullException.ThrowIfNull(configuration);
+        var validator = new ObservabilityOptionsValidator(configuration);
+        var failures = new List<string>();
+        var export = SiloOptionsBinding.Bind<OpenTelemetryExportOptions>(configuration, OpenTelemetryExportOptions.SectionName, validator, failures);
+        var observability = SiloOptionsBinding.Bind<ObservabilityOptions>(configuration, ObservabilityOptions.SectionName, validator, failures);
+        if (failures.Count > 0)
         {
-            if (!Uri.TryCreate(endpointText.Trim(), UriKind.Absolute, out endpoint) || endpoint.Scheme is not ("http" or "https"))
-            {
-                throw new SiloConfigurationException($"OpenTelemetry:Endpoint must be an http:// or https:// URL such as http://127.0.0.1:4317 (got '{endpointText}').");
-            }
+            throw new SiloConfigurationException("Invalid configuration: " + string.Join("; ", failures));
         }
-        var protocol = protocolText?.Trim().ToLowerInvariant() switch
+        export.TryGetEndpoint(out var endpoint);
+        export.TryGetProtocol(out var protocol);
+        return new OpenTelemetrySettings { Endpoint = endpoint, Protocol = protocol, OrleansDashboard = observability.OrleansDashboard };
+    }
+}
+
+/// <summary>OpenTelemetry:Endpoint and OpenTelemetry:Protocol: the "OpenTelemetry" section.</summary>
+internal sealed class OpenTelemetryExportOptions
+{
+    public const string SectionName = "OpenTelemetry";
+
+    /// <summary>The OTLP collector, an http:// or https:// URL (4317 for gRPC, 4318 for HTTP).</summary>
+    /// <value>Empty: nothing is exported.</value>
+    public string Endpoint { get; set; } = "";
+
+    /// <summary>grpc or http/protobuf, in any case.</summary>
+    /// <value>grpc (blank is grpc).</value>
+    public string Protocol { get; set; } = "grpc";
+
+    /// <summary>The endpoint as a URL, or null when blank; false when it is not an http:// or https:// URL.</summary>
+    public bool TryGetEndpoint(out Uri? endpoint)
+    {
+        endpoint = null;
+        if (string.IsNullOrWhiteSpace(Endpoint))
         {
-            null or "" or "grpc" => OtlpExportProtocol.Grpc,
-            "http/protobuf" => OtlpExportProtocol.HttpProtobuf,
-            _ => throw new SiloConfigurationException($"OpenTelemetry:Protocol must be grpc or http/protobuf (got '{protocolText}')."),
+            return true;
+        }
+        if (Uri.TryCreate(Endpoint.Trim(), UriKind.Absolute, out var parsed) && parsed.Scheme is "http" or "https")
+        {
+            endpoint = parsed;
+            return true;
+        }
+        return false;
+    }
+
+    /// <summary>The protocol; false when it is neither grpc nor http/protobuf.</summary>
+    public bool TryGetProtocol(out OtlpExportProtocol protocol)
+    {
+        (var known, protocol) = Protocol.Trim().ToLowerInvariant() switch
+        {
+            "" or "grpc" => (true, OtlpExportProtocol.Grpc),
+            "http/protobuf" => (true, OtlpExportProtocol.HttpProtobuf),
+            _ => (false, OtlpExportProtocol.Grpc),
         };
-        var dashboardText = configuration["Observability:OrleansDashboard"];
-        var dashboard = true;
-        if (!string.IsNullOrWhiteSpace(dashboardText) && !bool.TryParse(dashboardText.Trim(), out dashboard))
+        return known;
+    }
+}
+
+/// <summary>Observability:OrleansDashboard: the "Observability" section.</summary>
+internal sealed class ObservabilityOptions
+{
+    public const string SectionName = "Observability";
+
+    /// <summary>false: no Orleans dashboard on this silo (it profiles every incoming grain call) and no /orleans route.</summary>
+    /// <value>true.</value>
+    public bool OrleansDashboard { get; set; } = true;
+}
+
+/// <summary>The checks of OpenTelemetry:* and Observability:*; each message names its key and quotes the configured text.</summary>
+internal sealed class ObservabilityOptionsValidator(IConfiguration configuration)
+    : IConfigurationKeyValidator<OpenTelemetryExportOptions>, IConfigurationKeyValidator<ObservabilityOptions>
+{
+    public ValidateOptionsResult Validate(string? name, OpenTelemetryExportOptions options)
+    {
+        ArgumentNullException.ThrowIfNull(options);
+        var failures = new List<string>();
+        if (!options.TryGetEndpoint(out _))
         {
-            throw new SiloConfigurationException($"Observability:OrleansDashboard must be true or false (got '{dashboardText}').");
+            failures.Add(DescribeInvalid("OpenTelemetry:Endpoint"));
         }
-        return new OpenTelemetrySettings { Endpoint = endpoint, Protocol = protocol, OrleansDashboard = dashboard };
+        if (!options.TryGetProtocol(out _))
+        {
+            failures.Add(DescribeInvalid("OpenTelemetry:Protocol"));
+        }
+        return failures.Count == 0 ? ValidateOptionsResult.Success : ValidateOptionsResult.Fail(failures);
+    }
+
+    // A bool binds or fails to convert: nothing more to check.
+    public ValidateOptionsResult Validate(string? name, ObservabilityOptions options) => ValidateOptionsResult.Success;
+
+    /// <inheritdoc cref="IConfigurationKeyValidator{TOptions}.DescribeInvalid"/>
+    public string DescribeInvalid(string key)
+    {
+        var text = configuration[key];
+        if (string.Equals(key, "OpenTelemetry:Endpoint", StringComparison.OrdinalIgnoreCase))
+        {
+            return $"OpenTelemetry:Endpoint must be an http:// or https:// URL such as http://127.0.0.1:4317 (got '{text}')";
+        }
+        if (string.Equals(key, "OpenTelemetry:Protocol", StringComparison.OrdinalIgnoreCase))
+        {
+            return $"OpenTelemetry:Protocol must be grpc or http/protobuf (got '{text}')";
+        }
+        if (string.Equals(key, "Observability:OrleansDashboard", StringComparison.OrdinalIgnoreCase))
+        {
+            return $"Observability:OrleansDashboard must be true or false (got '{text}')";
+        }
+        return $"{key} has an invalid value (got '{text}')";
     }
 }

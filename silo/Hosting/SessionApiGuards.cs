@@ -11,8 +11,8 @@ namespace OrleansSessions.SiloHost.Hosting;
 /// <summary>
 /// The checks every request passes before an endpoint sees it, and the JSON bodies of answers that have none:
 /// request target and header sizes (414/431), the Host header (loopback names only while Security:ApiToken is
-/// empty), cross-origin writes (403), the content type of POST /api/* (415), and {"error","detail"} on every
-/// 4xx/5xx answer an endpoint or the framework left empty (404, 405, 408, 413, binding errors...).
+/// empty), cross-origin writes (403), and {"error","detail"} on every 4xx/5xx answer an endpoint or the framework left
+/// empty (404, 405, 408, 413, binding errors...); and the content type of a POST (415, <see cref="RequireJsonBody"/>).
 /// </summary>
 public static class SessionApiGuards
 {
@@ -36,6 +36,8 @@ public static class SessionApiGuards
         {
             return WriteAsync(context, StatusCodes.Status431RequestHeaderFieldsTooLarge, "headers_too_large", $"The request headers must be at most {HttpLimits.MaxRequestHeadersSize} bytes in total.");
         }
+        // Not HostFilteringOptions/AllowedHosts: its 400 has an HTML body or none, and it cannot allow all of 127.0.0.0/8 or
+        // apply only while Security:ApiToken is empty.
         if (!context.RequestServices.GetRequiredService<SiloSettings>().HasApiToken && !IsLoopbackName(request.Host))
         {
             // Without a token only local callers are served; a foreign Host is a rebound DNS name or a proxy.
@@ -46,11 +48,27 @@ public static class SessionApiGuards
         {
             return WriteAsync(context, StatusCodes.Status403Forbidden, "cross_origin", "Requests that change state are not accepted from pages of another origin.");
         }
-        if (HttpMethods.IsPost(request.Method) && request.Path.StartsWithSegments("/api", StringComparison.OrdinalIgnoreCase) && !IsJsonOrEmpty(request))
-        {
-            return WriteAsync(context, StatusCodes.Status415UnsupportedMediaType, "unsupported_media_type", "A POST to /api needs 'Content-Type: application/json' (or no body at all).");
-        }
         return next(context);
+    }
+
+    /// <summary>
+    /// Answers a POST to the endpoints of <paramref name="builder"/> whose body is not declared application/json with 415
+    /// unsupported_media_type, under whatever prefix they are mapped: the "simple" content types a page of any site can
+    /// send cross-origin without a preflight never reach an endpoint.
+    /// </summary>
+    public static TBuilder RequireJsonBody<TBuilder>(this TBuilder builder)
+        where TBuilder : IEndpointConventionBuilder
+    {
+        ArgumentNullException.ThrowIfNull(builder);
+        return builder.AddEndpointFilter(static (context, next) =>
+        {
+            var request = context.HttpContext.Request;
+            return HttpMethods.IsPost(request.Method) && !IsJsonOrEmpty(request)
+                ? ValueTask.FromResult<object?>(TypedResults.Json(
+                    new ApiError("unsupported_media_type", "A POST to /api needs 'Content-Type: application/json' (or no body at all)."),
+                    statusCode: StatusCodes.Status415UnsupportedMediaType))
+                : next(context);
+        });
     }
 
     /// <summary>application/json (any charset), or no body and no content type (touch, janitor/run).</summary>

@@ -1,6 +1,5 @@
 using System.Security.Cryptography;
 using System.Security.Cryptography.X509Certificates;
-using Microsoft.Extensions.Configuration;
 using OrleansSessions.Client.Security;
 
 namespace OrleansSessions.SiloHost.Hosting;
@@ -26,12 +25,13 @@ internal sealed class SiloCertificates
 
     /// <summary>Loads and checks the certificates; null when neither Security:Certificate nor Security:CaCertificate is set.</summary>
     /// <exception cref="SiloConfigurationException">A file is missing or unreadable, or the certificate cannot serve a silo; the message names the key.</exception>
-    public static SiloCertificates? Read(IConfiguration configuration)
+    public static SiloCertificates? Read(HostSecurityOptions security)
     {
-        var path = Trimmed(configuration["Security:Certificate"]);
-        var keyPath = Trimmed(configuration["Security:CertificateKey"]);
-        var password = configuration["Security:CertificatePassword"];
-        var caPath = Trimmed(configuration["Security:CaCertificate"]);
+        ArgumentNullException.ThrowIfNull(security);
+        var path = Trimmed(security.Certificate);
+        var keyPath = Trimmed(security.CertificateKey);
+        var password = security.CertificatePassword;
+        var caPath = Trimmed(security.CaCertificate);
         if (path is null && caPath is null)
         {
             if (keyPath is not null)

@@ -33,10 +33,9 @@ public static class SiloHostExtensions
         // Warnings that come once per connection from outside (failed handshakes) are bounded: a flood writes a few lines.
         ConnectionLogRateLimit.AddTo(builder.Logging);
 
-        var settings = SiloSettings.Read(builder.Configuration);
-        var telemetry = OpenTelemetrySettings.Read(builder.Configuration);
+        var settings = SiloSettings.AddTo(builder.Services, builder.Configuration);
+        var telemetry = OpenTelemetrySettings.AddTo(builder.Services, builder.Configuration);
         settings.ThrowIfPortsInUse();
-        builder.Services.AddSingleton(settings);
 
         ConfigureHttp(builder, settings);
         builder.UseOrleans(silo =>
@@ -71,7 +70,7 @@ public static class SiloHostExtensions
         // After the guards, as the token check always was: a malformed request is answered as such first.
         app.UseAuthentication();
         app.UseAuthorization();
-        app.MapOrleansSessionsApi();
+        app.MapOrleansSessionsApi().RequireJsonBody();
         app.MapSessionObservability();
         return app;
     }

@@ -1,3 +1,4 @@
+using System.Reflection;
 using System.Text.RegularExpressions;
 using Microsoft.Extensions.Configuration;
 using Microsoft.Extensions.DependencyInjection;
@@ -28,9 +29,16 @@ internal static partial class SiloOptionsBinding
     public static TOptions AddValidated<TOptions>(IServiceCollection services, IConfiguration configuration, string section, IConfigurationKeyValidator<TOptions> validator)
         where TOptions : class, new()
     {
-        services.AddOptions<TOptions>().Configure<IConfiguration>((options, current) => BindNonBlank(current, section, options)).ValidateOnStart();
-        services.AddSingleton<IValidateOptions<TOptions>>(validator);
+        Register(services, section, validator);
         return Bind(configuration, section, validator);
+    }
+
+    /// <summary>Registers <typeparamref name="TOptions"/> bound to <paramref name="section"/> with <paramref name="validator"/> and ValidateOnStart.</summary>
+    public static void Register<TOptions>(IServiceCollection services, string section, IValidateOptions<TOptions> validator)
+        where TOptions : class
+    {
+        services.AddOptions<TOptions>().Configure<IConfiguration>((options, current) => BindNonBlank(current, section, options)).ValidateOnStart();
+        services.AddSingleton(validator);
     }
 
     /// <summary>Binds <paramref name="section"/> onto a new <typeparamref name="TOptions"/> and validates it.</summary>
@@ -38,34 +46,72 @@ internal static partial class SiloOptionsBinding
     public static TOptions Bind<TOptions>(IConfiguration configuration, string section, IConfigurationKeyValidator<TOptions> validator)
         where TOptions : class, new()
     {
-        TOptions options;
-        try
+        var failures = new List<string>();
+        var options = Bind(configuration, section, validator, failures);
+        if (failures.Count > 0)
         {
-            options = new TOptions();
-            BindNonBlank(configuration, section, options);
-        }
-        catch (InvalidOperationException ex) when (ConversionPattern().Match(ex.Message) is { Success: true } conversion)
-        {
-            throw new SiloConfigurationException("Invalid configuration: " + validator.DescribeInvalid(conversion.Groups["key"].Value), ex);
-        }
-        var result = validator.Validate(Options.DefaultName, options);
-        if (result.Failed)
-        {
-            throw new SiloConfigurationException("Invalid configuration: " + string.Join("; ", result.Failures));
+            throw new SiloConfigurationException("Invalid configuration: " + string.Join("; ", failures));
         }
         return options;
     }
 
     /// <summary>
+    /// Binds <paramref name="section"/> onto a new <typeparamref name="TOptions"/> and validates it, adding what is wrong
+    /// to <paramref name="failures"/> (so that the bad keys of several sections are reported together).
+    /// </summary>
+    public static TOptions Bind<TOptions>(IConfiguration configuration, string section, IConfigurationKeyValidator<TOptions> validator, List<string> failures)
+        where TOptions : class, new()
+    {
+        ArgumentNullException.ThrowIfNull(failures);
+        var options = new TOptions();
+        try
+        {
+            BindNonBlank(configuration, section, options);
+        }
+        catch (InvalidOperationException ex) when (ConversionPattern().Match(ex.Message) is { Success: true } conversion)
+        {
+            failures.Add(validator.DescribeInvalid(conversion.Groups["key"].Value));
+            return options;
+        }
+        var result = validator.Validate(Options.DefaultName, options);
+        if (result.Failed)
+        {
+            failures.AddRange(result.Failures);
+        }
+        return options;
+    }
+
+    /// <summary>Binds <paramref name="section"/> onto a new <typeparamref name="TOptions"/> without validating it; the defaults when a value cannot be converted.</summary>
+    public static TOptions BindOrDefault<TOptions>(IConfiguration configuration, string section)
+        where TOptions : class, new()
+    {
+        var options = new TOptions();
+        try
+        {
+            BindNonBlank(configuration, section, options);
+            return options;
+        }
+        catch (InvalidOperationException)
+        {
+            return new TOptions();
+        }
+    }
+
+    /// <summary>
     /// The options binder over <paramref name="section"/> without its blank values: a key set to nothing (e.g.
     /// <c>--Http:MaxConnections=</c>) keeps its default, as it always has, where the binder would fail to convert it.
+    /// A text property takes its value as written (a token of spaces is refused by its validator, not passed over).
     /// </summary>
     private static void BindNonBlank<TOptions>(IConfiguration configuration, string section, TOptions options)
         where TOptions : class
     {
-        var values = configuration.GetSection(section).AsEnumerable().Where(kv => !string.IsNullOrWhiteSpace(kv.Value));
+        var values = configuration.GetSection(section).AsEnumerable()
+            .Where(kv => kv.Value is not null && (!string.IsNullOrWhiteSpace(kv.Value) || IsText(typeof(TOptions), kv.Key[(section.Length + 1)..])));
         new ConfigurationBuilder().AddInMemoryCollection(values).Build().GetSection(section).Bind(options);
     }
+
+    private static bool IsText(Type options, string property)
+        => options.GetProperty(property, BindingFlags.Public | BindingFlags.Instance | BindingFlags.IgnoreCase)?.PropertyType == typeof(string);
 
     [GeneratedRegex(@"Failed to convert configuration value (?:'[^']*' )?at '(?<key>[^']+)'")]
     private static partial Regex ConversionPattern();

@@ -3,13 +3,14 @@ using System.Net;
 using System.Net.NetworkInformation;
 using System.Net.Sockets;
 using Microsoft.Extensions.Configuration;
+using Microsoft.Extensions.DependencyInjection;
 
 namespace OrleansSessions.SiloHost.Hosting;
 
 /// <summary>
 /// The host's own configuration keys (Silo:*, Cluster:*, Storage:*, Security:*, Membership:*, GrainCollection:*,
-/// Messaging:*, Reminders:*), read and checked before the silo is built, so that a bad value stops the start with one
-/// line naming its key. Sessions:* and Janitor:* belong to the grains and are validated by their options validators.
+/// Messaging:*, Reminders:*), bound as options and checked by <see cref="SiloSettingsValidator"/> before the silo is
+/// built (and again at start), so that a bad value stops the start with one line naming its key. Sessions:* and Janitor:* belong to the grains and are validated by their options validators.
 /// </summary>
 internal sealed class SiloSettings
 {
@@ -75,94 +76,70 @@ internal sealed class SiloSettings
     /// <summary>Whether Security:ApiToken is set (the HTTP API then requires it).</summary>
     public bool HasApiToken => !string.IsNullOrEmpty(ApiToken);
 
-    /// <summary>Reads and checks the keys. Throws <see cref="SiloConfigurationException"/> naming the first bad key(s).</summary>
+    /// <summary>
+    /// Registers the options of the keys (<see cref="HostEndpointOptions"/>, <see cref="HostClusterOptions"/>,
+    /// <see cref="HostStorageOptions"/>, <see cref="HostSecurityOptions"/>, <see cref="HostMembershipOptions"/>,
+    /// <see cref="HostGrainCollectionOptions"/>, <see cref="HostMessagingOptions"/>, <see cref="HostReminderOptions"/>)
+    /// with their validator and ValidateOnStart, and returns them bound and checked now (<see cref="Read"/>).
+    /// </summary>
+    /// <exception cref="SiloConfigurationException">A key is invalid; the message names it.</exception>
+    public static SiloSettings AddTo(IServiceCollection services, IConfiguration configuration)
+    {
+        ArgumentNullException.ThrowIfNull(services);
+        var settings = Read(configuration);
+        var validator = new SiloSettingsValidator(configuration);
+        SiloOptionsBinding.Register<HostEndpointOptions>(services, HostEndpointOptions.SectionName, validator);
+        SiloOptionsBinding.Register<HostClusterOptions>(services, HostClusterOptions.SectionName, validator);
+        SiloOptionsBinding.Register<HostStorageOptions>(services, HostStorageOptions.SectionName, validator);
+        SiloOptionsBinding.Register<HostSecurityOptions>(services, HostSecurityOptions.SectionName, validator);
+        SiloOptionsBinding.Register<HostMembershipOptions>(services, HostMembershipOptions.SectionName, validator);
+        SiloOptionsBinding.Register<HostGrainCollectionOptions>(services, HostGrainCollectionOptions.SectionName, validator);
+        SiloOptionsBinding.Register<HostMessagingOptions>(services, HostMessagingOptions.SectionName, validator);
+        SiloOptionsBinding.Register<HostReminderOptions>(services, HostReminderOptions.SectionName, validator);
+        services.AddSingleton(settings);
+        return settings;
+    }
+
+    /// <summary>
+    /// Binds the keys with the options binder and checks them, then what must hold before the host is built (the storage
+    /// provider and its connection string, the certificates, a host reachable from other machines only with a token
+    /// and certificates). Throws <see cref="SiloConfigurationException"/> naming the first bad key(s).
+    /// </summary>
     public static SiloSettings Read(IConfiguration configuration)
     {
         ArgumentNullException.ThrowIfNull(configuration);
+        var validator = new SiloSettingsValidator(configuration);
         var failures = new List<string>();
-        var reader = new Reader(configuration, failures);
-
-        var host = reader.Address("Silo:Host", IPAddress.Loopback);
-        var siloPort = reader.Port("Silo:SiloPort", 11111, allowZero: false);
-        var gatewayPort = reader.Port("Silo:GatewayPort", 30000, allowZero: false);
-        var httpPort = reader.Port("Silo:HttpPort", 8080, allowZero: true);
-        if (failures.Count == 0)
-        {
-            if (siloPort == gatewayPort)
-            {
-                failures.Add($"Silo:SiloPort and Silo:GatewayPort must differ (both {siloPort})");
-            }
-            if (httpPort != 0 && (httpPort == siloPort || httpPort == gatewayPort))
-            {
-                failures.Add($"Silo:HttpPort {httpPort} is also used by Silo:SiloPort or Silo:GatewayPort");
-            }
-        }
-        var clusterId = configuration["Cluster:ClusterId"];
-        clusterId = string.IsNullOrWhiteSpace(clusterId) ? "dev" : clusterId.Trim();
-
-        var provider = configuration["Storage:Provider"];
-        provider = string.IsNullOrWhiteSpace(provider) ? "memory" : provider.Trim().ToLowerInvariant();
-        if (provider == "postgresql")
-        {
-            provider = "postgres";
-        }
-        var connectionString = configuration["Storage:ConnectionString"] ?? "";
-        var apiToken = configuration["Security:ApiToken"] ?? "";
-        if (apiToken.Length > 0)
-        {
-            // Never echoed. A presented token is trimmed, so a padded one could never match.
-            if (apiToken.Trim().Length != apiToken.Length)
-            {
-                failures.Add("Security:ApiToken must not begin or end with white space");
-            }
-            else if (apiToken.Length < MinApiTokenLength)
-            {
-                failures.Add(string.Create(CultureInfo.InvariantCulture, $"Security:ApiToken must be at least {MinApiTokenLength} characters (e.g. openssl rand -hex 32)"));
-            }
-        }
-
-        var probeTimeout = reader.Positive("Membership:ProbeTimeout", TimeSpan.FromSeconds(1));
-        var missedProbes = reader.Count("Membership:NumMissedProbesLimit", 3, 1);
-        var probedSilos = reader.Count("Membership:NumProbedSilos", 3, 1);
-        var tableRefresh = reader.Positive("Membership:TableRefreshPeriod", TimeSpan.FromSeconds(1));
-        var iAmAlivePeriod = reader.Positive("Membership:IAmAlivePeriod", TimeSpan.FromSeconds(1));
-        var iAmAliveTimeout = reader.Positive("Membership:IAmAliveTimeout", TimeSpan.FromSeconds(10));
-        if (iAmAliveTimeout < iAmAlivePeriod)
-        {
-            failures.Add("Membership:IAmAliveTimeout must be >= Membership:IAmAlivePeriod");
-        }
-
-        var collectionAge = reader.Positive("GrainCollection:CollectionAge", TimeSpan.FromMinutes(15));
-        var collectionQuantum = reader.Positive("GrainCollection:CollectionQuantum", TimeSpan.FromMinutes(1));
-        if (collectionAge <= collectionQuantum)
-        {
-            // Orleans' own validator would refuse it later without naming the keys.
-            failures.Add("GrainCollection:CollectionAge must be > GrainCollection:CollectionQuantum");
-        }
-
-        var responseTimeout = reader.Positive("Messaging:ResponseTimeout", TimeSpan.FromSeconds(30));
-        var minimumReminderPeriod = reader.Positive("Reminders:MinimumReminderPeriod", TimeSpan.FromMinutes(1));
-        var reminderRefresh = reader.Positive("Reminders:RefreshPeriod", TimeSpan.FromMinutes(1));
-        var handshakeTimeout = reader.Positive("Silo:HandshakeTimeout", Hosting.HandshakeTimeout.DefaultTimeout);
-        if (handshakeTimeout > MaxHandshakeTimeout)
-        {
-            // A connection's timer cannot run longer (CancellationTokenSource), and a slower handshake is no handshake.
-            failures.Add(string.Create(CultureInfo.InvariantCulture, $"Silo:HandshakeTimeout must be at most {MaxHandshakeTimeout:c} (got '{configuration["Silo:HandshakeTimeout"]}')"));
-        }
-
+        var endpoint = SiloOptionsBinding.Bind<HostEndpointOptions>(configuration, HostEndpointOptions.SectionName, validator, failures);
+        var cluster = SiloOptionsBinding.Bind<HostClusterOptions>(configuration, HostClusterOptions.SectionName, validator, failures);
+        var storage = SiloOptionsBinding.Bind<HostStorageOptions>(configuration, HostStorageOptions.SectionName, validator, failures);
+        var security = SiloOptionsBinding.Bind<HostSecurityOptions>(configuration, HostSecurityOptions.SectionName, validator, failures);
+        var membership = SiloOptionsBinding.Bind<HostMembershipOptions>(configuration, HostMembershipOptions.SectionName, validator, failures);
+        var collection = SiloOptionsBinding.Bind<HostGrainCollectionOptions>(configuration, HostGrainCollectionOptions.SectionName, validator, failures);
+        var messaging = SiloOptionsBinding.Bind<HostMessagingOptions>(configuration, HostMessagingOptions.SectionName, validator, failures);
+        var reminders = SiloOptionsBinding.Bind<HostReminderOptions>(configuration, HostReminderOptions.SectionName, validator, failures);
         if (failures.Count > 0)
         {
             throw new SiloConfigurationException("Invalid configuration: " + string.Join("; ", failures));
         }
+
+        endpoint.TryGetHostAddress(out var host);
+        var clusterId = string.IsNullOrWhiteSpace(cluster.ClusterId) ? "dev" : cluster.ClusterId.Trim();
+        var provider = string.IsNullOrWhiteSpace(storage.Provider) ? "memory" : storage.Provider.Trim().ToLowerInvariant();
+        if (provider == "postgresql")
+        {
+            provider = "postgres";
+        }
         if (provider is not ("memory" or "postgres" or "redis"))
         {
-            throw new SiloConfigurationException($"Storage:Provider '{configuration["Storage:Provider"]}' is not supported: use memory, postgres or redis.");
+            throw new SiloConfigurationException($"Storage:Provider '{storage.Provider}' is not supported: use memory, postgres or redis.");
         }
-        if (provider is "postgres" or "redis" && string.IsNullOrWhiteSpace(connectionString))
+        if (provider is "postgres" or "redis" && string.IsNullOrWhiteSpace(storage.ConnectionString))
         {
             throw new SiloConfigurationException($"Storage:ConnectionString must be set when Storage:Provider is {provider}.");
         }
-        var certificates = SiloCertificates.Read(configuration);
+        var apiToken = security.ApiToken;
+        var certificates = SiloCertificates.Read(security);
         if (!IPAddress.IsLoopback(host) && (string.IsNullOrEmpty(apiToken) || certificates is null))
         {
             var missing = new List<string>();
@@ -181,26 +158,26 @@ internal sealed class SiloSettings
         {
             Host = host,
             AdvertisedAddress = Advertised(host),
-            SiloPort = siloPort,
-            GatewayPort = gatewayPort,
-            HttpPort = httpPort,
+            SiloPort = endpoint.SiloPort,
+            GatewayPort = endpoint.GatewayPort,
+            HttpPort = endpoint.HttpPort,
             ClusterId = clusterId,
             StorageProvider = provider,
-            ConnectionString = connectionString,
+            ConnectionString = storage.ConnectionString,
             ApiToken = apiToken,
             Certificates = certificates,
-            ProbeTimeout = probeTimeout,
-            NumMissedProbesLimit = missedProbes,
-            NumProbedSilos = probedSilos,
-            TableRefreshPeriod = tableRefresh,
-            IAmAlivePeriod = iAmAlivePeriod,
-            IAmAliveTimeout = iAmAliveTimeout,
-            CollectionAge = collectionAge,
-            CollectionQuantum = collectionQuantum,
-            ResponseTimeout = responseTimeout,
-            MinimumReminderPeriod = minimumReminderPeriod,
-            ReminderRefreshPeriod = reminderRefresh,
-            HandshakeTimeout = handshakeTimeout,
+            ProbeTimeout = membership.ProbeTimeout,
+            NumMissedProbesLimit = membership.NumMissedProbesLimit,
+            NumProbedSilos = membership.NumProbedSilos,
+            TableRefreshPeriod = membership.TableRefreshPeriod,
+            IAmAlivePeriod = membership.IAmAlivePeriod,
+            IAmAliveTimeout = membership.IAmAliveTimeout,
+            CollectionAge = collection.CollectionAge,
+            CollectionQuantum = collection.CollectionQuantum,
+            ResponseTimeout = messaging.ResponseTimeout,
+            MinimumReminderPeriod = reminders.MinimumReminderPeriod,
+            ReminderRefreshPeriod = reminders.RefreshPeriod,
+            HandshakeTimeout = endpoint.HandshakeTimeout,
         };
     }
 
@@ -261,73 +238,5 @@ internal sealed class SiloSettings
             }
         }
         return host.AddressFamily == AddressFamily.InterNetworkV6 ? IPAddress.IPv6Loopback : IPAddress.Loopback;
-    }
-
-    private sealed class Reader(IConfiguration configuration, List<string> failures)
-    {
-        public IPAddress Address(string key, IPAddress fallback)
-        {
-            var text = configuration[key];
-            if (string.IsNullOrWhiteSpace(text))
-            {
-                return fallback;
-            }
-            text = text.Trim();
-            if (string.Equals(text, "localhost", StringComparison.OrdinalIgnoreCase))
-            {
-                return IPAddress.Loopback;
-            }
-            if (IPAddress.TryParse(text, out var address))
-            {
-                return address;
-            }
-            failures.Add($"{key} must be an IP address such as 127.0.0.1 (got '{text}')");
-            return fallback;
-        }
-
-        public int Port(string key, int fallback, bool allowZero)
-        {
-            var text = configuration[key];
-            if (string.IsNullOrWhiteSpace(text))
-            {
-                return fallback;
-            }
-            if (int.TryParse(text, NumberStyles.None, CultureInfo.InvariantCulture, out var port) && port <= 65535 && (allowZero || port > 0))
-            {
-                return port;
-            }
-            failures.Add(allowZero ? $"{key} must be a port from 0 to 65535 (got '{text}')" : $"{key} must be a port from 1 to 65535 (got '{text}')");
-            return fallback;
-        }
-
-        public int Count(string key, int fallback, int minimum)
-        {
-            var text = configuration[key];
-            if (string.IsNullOrWhiteSpace(text))
-            {
-                return fallback;
-            }
-            if (int.TryParse(text, NumberStyles.None, CultureInfo.InvariantCulture, out var value) && value >= minimum)
-            {
-                return value;
-            }
-            failures.Add(string.Create(CultureInfo.InvariantCulture, $"{key} must be an integer >= {minimum} (got '{text}')"));
-            return fallback;
-        }
-
-        public TimeSpan Positive(string key, TimeSpan fallback)
-        {
-            var text = configuration[key];
-            if (string.IsNullOrWhiteSpace(text))
-            {
-                return fallback;
-            }
-            if (TimeSpan.TryParse(text, CultureInfo.InvariantCulture, out var value) && value > TimeSpan.Zero)
-            {
-                return value;
-            }
-            failures.Add($"{key} must be a time span > 0 such as 00:00:05 (got '{text}')");
-            return fallback;
-        }
     }
 }

@@ -75,20 +75,18 @@ public static partial class StartupFailure
         var key = "Silo:HttpPort";
         if (configuration is not null)
         {
-            if (Port(configuration, "Silo:SiloPort", 11111) == port)
+            var endpoint = SiloOptionsBinding.BindOrDefault<HostEndpointOptions>(configuration, HostEndpointOptions.SectionName);
+            if (endpoint.SiloPort == port)
             {
                 key = "Silo:SiloPort";
             }
-            else if (Port(configuration, "Silo:GatewayPort", 30000) == port)
+            else if (endpoint.GatewayPort == port)
             {
                 key = "Silo:GatewayPort";
             }
         }
         return SiloSettings.PortInUseMessage(key, port);
     }
-
-    private static int Port(IConfiguration configuration, string key, int fallback)
-        => int.TryParse(configuration[key], NumberStyles.None, CultureInfo.InvariantCulture, out var value) ? value : fallback;
 
     private static string ShortTypeName(string typeName)
     {

@@ -1,6 +1,5 @@
 using System.Security.Cryptography;
 using System.Security.Cryptography.X509Certificates;
-using Microsoft.Extensions.Configuration;
 using OrleansSessions.Client.Security;
 using OrleansSessions.SiloHost.Hosting;
 using OrleansSessions.Testing;
@@ -79,14 +78,13 @@ public sealed class CertificateFilesTests
     [InlineData("silo.pfx", null, DevCertificates.PfxPassword)]
     public void The_silo_reads_its_certificate_from_each_supported_form(string certificate, string? key, string? password)
     {
-        var configuration = new ConfigurationBuilder().AddInMemoryCollection(new Dictionary<string, string?>
+        var read = SiloCertificates.Read(new HostSecurityOptions
         {
-            ["Security:Certificate"] = Certificates.File(certificate),
-            ["Security:CertificateKey"] = key is null ? null : Certificates.File(key),
-            ["Security:CertificatePassword"] = password,
-            ["Security:CaCertificate"] = Certificates.Ca,
-        }).Build();
-        var read = SiloCertificates.Read(configuration);
+            Certificate = Certificates.File(certificate),
+            CertificateKey = key is null ? "" : Certificates.File(key),
+            CertificatePassword = password,
+            CaCertificate = Certificates.Ca,
+        });
         Assert.NotNull(read);
         Assert.True(read.Certificate.HasPrivateKey);
         Assert.Equal("CN=orleanssessions-silo", read.Certificate.Subject);

@@ -105,7 +105,9 @@ public sealed class SessionApiTests(DefaultSiloFixture fixture)
         }
         using var response = await _http.SendAsync(request);
         Assert.Equal(HttpStatusCode.UnsupportedMediaType, response.StatusCode);
-        AssertError(await ReadJsonAsync(response), "unsupported_media_type");
+        var body = await ReadJsonAsync(response);
+        AssertError(body, "unsupported_media_type");
+        Assert.Equal("A POST to /api needs 'Content-Type: application/json' (or no body at all).", body.GetProperty("detail").GetString());
         // A bodiless POST (touch, janitor/run) needs no content type.
         await SendAsync(_http, HttpMethod.Post, "/api/janitor/run", 200);
     }

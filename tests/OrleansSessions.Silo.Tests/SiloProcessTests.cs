@@ -148,6 +148,9 @@ public sealed class SiloProcessTests
     [InlineData("--Sse:MaxSubscribers=-1", "silo: Invalid configuration: Sse:MaxSubscribers must be a whole number from 0 to 2147483647 (got '-1')")]
     [InlineData("--Silo:HandshakeTimeout=0", "Silo:HandshakeTimeout must be a time span > 0")]
     [InlineData("--Silo:HandshakeTimeout=soon", "Silo:HandshakeTimeout must be a time span > 0")]
+    [InlineData("--Silo:HandshakeTimeout=02:00:00", "silo: Invalid configuration: Silo:HandshakeTimeout must be at most 01:00:00 (got '02:00:00')")]
+    [InlineData("--Silo:SiloPort=0", "silo: Invalid configuration: Silo:SiloPort must be a port from 1 to 65535 (got '0')")]
+    [InlineData("--Membership:IAmAliveTimeout=00:00:00.5", "Membership:IAmAliveTimeout must be >= Membership:IAmAlivePeriod")]
     [InlineData("--Sessions:HistoryRetention=00:00:10", "Sessions:HistoryRetention must be 0 (keep) or >= 00:01:00")]
     [InlineData("--Sessions:IdleTimeout=50.00:00:00", "silo: Invalid configuration: Sessions:IdleTimeout must be <= 49.17:02:47.2940000")]
     [InlineData("--Security:ApiToken=short-token", "silo: Invalid configuration: Security:ApiToken must be at least 16 characters")]
@@ -232,6 +235,89 @@ public sealed class SiloProcessTests
     {
         var configuration = new ConfigurationBuilder().AddInMemoryCollection(new Dictionary<string, string?> { ["Security:ApiToken"] = "0123456789abcdef" }).Build();
         Assert.Equal("0123456789abcdef", SiloSettings.Read(configuration).ApiToken);
+    }
+
+    private static IConfiguration Configuration(string settings)
+        => new ConfigurationBuilder().AddInMemoryCollection(settings.Split(';').Select(kv => kv.Split('=', 2)).Select(kv => KeyValuePair.Create(kv[0], (string?)kv[1]))).Build();
+
+    [Theory]
+    [InlineData("Silo:SiloPort=70000", "Silo:SiloPort must be a port from 1 to 65535 (got '70000')")]
+    [InlineData("Silo:GatewayPort=gateway", "Silo:GatewayPort must be a port from 1 to 65535 (got 'gateway')")]
+    [InlineData("Silo:HttpPort=-1", "Silo:HttpPort must be a port from 0 to 65535 (got '-1')")]
+    [InlineData("Silo:SiloPort=12000;Silo:GatewayPort=12000", "Silo:SiloPort and Silo:GatewayPort must differ (both 12000)")]
+    [InlineData("Silo:GatewayPort=12000;Silo:HttpPort=12000", "Silo:HttpPort 12000 is also used by Silo:SiloPort or Silo:GatewayPort")]
+    [InlineData("Silo:Host= example.org ", "Silo:Host must be an IP address such as 127.0.0.1 (got 'example.org')")]
+    [InlineData("silo:handshaketimeout=soon", "Silo:HandshakeTimeout must be a time span > 0 such as 00:00:05 (got 'soon')")]
+    [InlineData("Membership:NumProbedSilos=0", "Membership:NumProbedSilos must be an integer >= 1 (got '0')")]
+    [InlineData("Membership:TableRefreshPeriod=never", "Membership:TableRefreshPeriod must be a time span > 0 such as 00:00:05 (got 'never')")]
+    [InlineData("Membership:IAmAlivePeriod=00:00:20", "Membership:IAmAliveTimeout must be >= Membership:IAmAlivePeriod")]
+    [InlineData("GrainCollection:CollectionQuantum=0", "GrainCollection:CollectionQuantum must be a time span > 0 such as 00:00:05 (got '0')")]
+    [InlineData("GrainCollection:CollectionQuantum=00:20:00", "GrainCollection:CollectionAge must be > GrainCollection:CollectionQuantum")]
+    [InlineData("Reminders:MinimumReminderPeriod=-00:01:00", "Reminders:MinimumReminderPeriod must be a time span > 0 such as 00:00:05 (got '-00:01:00')")]
+    [InlineData("Storage:Provider=Cassandra", "Storage:Provider 'Cassandra' is not supported: use memory, postgres or redis.")]
+    [InlineData("Storage:Provider= postgres;Storage:ConnectionString= ", "Storage:ConnectionString must be set when Storage:Provider is postgres.")]
+    [InlineData("Security:CertificateKey=silo.key", "Security:CertificateKey is set but Security:Certificate is not.")]
+    public void A_host_key_out_of_range_is_refused_naming_it(string settings, string expected)
+    {
+        var exception = Assert.Throws<SiloConfigurationException>(() => SiloSettings.Read(Configuration(settings)));
+        Assert.Contains(expected, exception.Message, StringComparison.Ordinal);
+    }
+
+    [Fact]
+    public void Bad_keys_of_several_sections_are_reported_together()
+    {
+        var exception = Assert.Throws<SiloConfigurationException>(() => SiloSettings.Read(Configuration("Silo:SiloPort=0;Messaging:ResponseTimeout=0;Reminders:RefreshPeriod=often")));
+        Assert.Equal(
+            "Invalid configuration: Silo:SiloPort must be a port from 1 to 65535 (got '0'); Messaging:ResponseTimeout must be a time span > 0 such as 00:00:05 (got '0'); Reminders:RefreshPeriod must be a time span > 0 such as 00:00:05 (got 'often')",
+            exception.Message);
+    }
+
+    [Fact]
+    public void Host_keys_set_to_nothing_keep_their_defaults()
+    {
+        var settings = SiloSettings.Read(Configuration("Silo:Host= ;Silo:SiloPort=;Silo:GatewayPort= ;Cluster:ClusterId= ;Storage:Provider=;Membership:ProbeTimeout= ;Silo:HandshakeTimeout="));
+        Assert.Equal(IPAddress.Loopback, settings.Host);
+        Assert.Equal((11111, 30000, 8080), (settings.SiloPort, settings.GatewayPort, settings.HttpPort));
+        Assert.Equal(("dev", "memory"), (settings.ClusterId, settings.StorageProvider));
+        Assert.Equal(TimeSpan.FromSeconds(1), settings.ProbeTimeout);
+        Assert.Equal(HandshakeTimeout.DefaultTimeout, settings.HandshakeTimeout);
+    }
+
+    [Fact]
+    public void Host_keys_are_bound_from_their_sections()
+    {
+        var settings = SiloSettings.Read(Configuration(
+            "Silo:Host=localhost;Silo:SiloPort=12000;Silo:GatewayPort=12001;Silo:HttpPort=0;Cluster:ClusterId= blue ;Storage:Provider=PostgreSQL;Storage:ConnectionString=Host=db;"
+            + "Membership:NumProbedSilos=5;Membership:IAmAliveTimeout=00:00:30;GrainCollection:CollectionAge=01:00:00;Messaging:ResponseTimeout=00:00:10;Reminders:RefreshPeriod=00:05:00;Silo:HandshakeTimeout=00:00:02"));
+        Assert.Equal(IPAddress.Loopback, settings.Host);
+        Assert.Equal((12000, 12001, 0), (settings.SiloPort, settings.GatewayPort, settings.HttpPort));
+        Assert.Equal(("blue", "postgres", "Host=db"), (settings.ClusterId, settings.StorageProvider, settings.ConnectionString));
+        Assert.Equal(5, settings.NumProbedSilos);
+        Assert.Equal(TimeSpan.FromSeconds(30), settings.IAmAliveTimeout);
+        Assert.Equal(TimeSpan.FromHours(1), settings.CollectionAge);
+        Assert.Equal(TimeSpan.FromSeconds(10), settings.ResponseTimeout);
+        Assert.Equal(TimeSpan.FromMinutes(5), settings.ReminderRefreshPeriod);
+        Assert.Equal(TimeSpan.FromSeconds(2), settings.HandshakeTimeout);
+    }
+
+    [Fact]
+    public void OpenTelemetry_and_Observability_keys_are_bound_from_their_sections()
+    {
+        var settings = OpenTelemetrySettings.Read(Configuration("OpenTelemetry:Endpoint= http://127.0.0.1:4318 ;OpenTelemetry:Protocol=HTTP/Protobuf;Observability:OrleansDashboard=False"));
+        Assert.Equal(new Uri("http://127.0.0.1:4318"), settings.Endpoint);
+        Assert.Equal(OpenTelemetry.Exporter.OtlpExportProtocol.HttpProtobuf, settings.Protocol);
+        Assert.False(settings.OrleansDashboard);
+        var defaults = OpenTelemetrySettings.Read(Configuration("OpenTelemetry:Endpoint= ;OpenTelemetry:Protocol=;Observability:OrleansDashboard= "));
+        Assert.Equal((null, OpenTelemetry.Exporter.OtlpExportProtocol.Grpc, true), (defaults.Endpoint, defaults.Protocol, defaults.OrleansDashboard));
+    }
+
+    [Fact]
+    public void Bad_OpenTelemetry_and_Observability_keys_are_reported_together()
+    {
+        var exception = Assert.Throws<SiloConfigurationException>(() => OpenTelemetrySettings.Read(Configuration("OpenTelemetry:Endpoint=ftp://collector;OpenTelemetry:Protocol=udp;Observability:OrleansDashboard=maybe")));
+        Assert.Equal(
+            "Invalid configuration: OpenTelemetry:Endpoint must be an http:// or https:// URL such as http://127.0.0.1:4317 (got 'ftp://collector'); OpenTelemetry:Protocol must be grpc or http/protobuf (got 'udp'); Observability:OrleansDashboard must be true or false (got 'maybe')",
+            exception.Message);
     }
 
     [Fact]
