@@ -83,6 +83,20 @@ internal static class SessionCluster
         return cluster;
     }
 
+    /// <summary>Waits until <paramref name="sessionId"/> answers not-found (forgetting is one-way).</summary>
+    public static Task WaitUntilForgottenAsync(IGrainFactory grains, string sessionId) => Wait.UntilAsync(async () =>
+    {
+        try
+        {
+            await grains.GetGrain<ISessionGrain>(sessionId).GetAsync();
+            return false;
+        }
+        catch (SessionNotFoundException)
+        {
+            return true;
+        }
+    }, what: $"{sessionId} forgotten");
+
     /// <summary>Sweeps every janitor partition (default Janitor:Partitions) and returns the total expired.</summary>
     public static Task<int> RunJanitorsAsync(IGrainFactory grains, int partitions = 8) => Janitors.RunAsync(grains, partitions);
 

@@ -123,18 +123,7 @@ public sealed class UserSessionsTests
         foreach (var trimmed in ids.Take(2))
         {
             // Forgetting is one-way: wait for it, then the id is gone for good.
-            await Wait.UntilAsync(async () =>
-            {
-                try
-                {
-                    await cluster.Client.GetGrain<ISessionGrain>(trimmed).GetAsync();
-                    return false;
-                }
-                catch (SessionNotFoundException)
-                {
-                    return true;
-                }
-            });
+            await SessionCluster.WaitUntilForgottenAsync(cluster.Client, trimmed);
             await Assert.ThrowsAsync<SessionNotFoundException>(async () => await cluster.Client.GetGrain<ISessionGrain>(trimmed).TouchAsync());
             Assert.False(await cluster.Client.GetGrain<ISessionGrain>(trimmed).IsActiveAsync());
         }
@@ -161,18 +150,7 @@ public sealed class UserSessionsTests
         var kept = history.Select(h => h.SessionId).ToHashSet();
         foreach (var trimmed in ids.Where(id => !kept.Contains(id)))
         {
-            await Wait.UntilAsync(async () =>
-            {
-                try
-                {
-                    await cluster.Client.GetGrain<ISessionGrain>(trimmed).GetAsync();
-                    return false;
-                }
-                catch (SessionNotFoundException)
-                {
-                    return true;
-                }
-            });
+            await SessionCluster.WaitUntilForgottenAsync(cluster.Client, trimmed);
         }
         Assert.Equal(history.Select(h => h.SessionId), (await user.GetHistoryAsync(100)).Select(h => h.SessionId));
         foreach (var entry in history)
