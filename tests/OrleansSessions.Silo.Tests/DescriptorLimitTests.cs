@@ -33,11 +33,22 @@ public sealed class DescriptorLimitTests
             await OpenAsync(flood, silo.SiloPort, FloodPerPort);
             Assert.False(silo.HasExited, silo.Output);
 
-            // HTTP still serves, and a grain call through the silo's hosted client works.
+            // HTTP still serves, and a grain call through the silo's hosted client works. (The refused connections are
+            // closed as they are accepted; on a loaded machine the last of them may still hold descriptors for a moment.)
             using (var http = silo.Http())
             {
-                using var health = await http.GetAsync("/healthz");
-                Assert.Equal(HttpStatusCode.OK, health.StatusCode);
+                await Wait.UntilAsync(async () =>
+                {
+                    try
+                    {
+                        using var health = await http.GetAsync("/healthz");
+                        return health.StatusCode == HttpStatusCode.OK;
+                    }
+                    catch (HttpRequestException)
+                    {
+                        return false;
+                    }
+                }, TimeSpan.FromSeconds(10), "/healthz answering during the flood");
                 var created = await ReadJsonAsync(await http.PostAsync("/api/sessions", Json("{\"userId\":\"during-flood\"}")));
                 Assert.StartsWith("sess_", created.GetProperty("sessionId").GetString(), StringComparison.Ordinal);
             }
