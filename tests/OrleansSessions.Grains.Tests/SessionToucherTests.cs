@@ -64,40 +64,6 @@ public sealed class SessionToucherTests
     }
 
     [Fact]
-    public async Task A_batch_answers_a_malformed_id_in_its_place_and_refuses_empty_or_oversized_batches()
-    {
-        var time = new FakeTimeProvider(SessionCluster.Start);
-        await using var cluster = await SessionCluster.StartAsync(time);
-        var session = await cluster.Client.GetGrain<IUserSessionsGrain>("batch").CreateSessionAsync();
-        var worker = cluster.Client.GetGrain<ISessionTouchGrain>(0);
-
-        var results = (await worker.TouchManyAsync(new Immutable<string[]>(["not-a-session", session.SessionId]))).Value;
-        Assert.Equal(2, results.Length);
-        var malformed = Assert.IsType<ArgumentException>(results[0].Failure);
-        Assert.StartsWith(SessionKeys.SessionIdRule, malformed.Message, StringComparison.Ordinal);
-        Assert.Null(results[0].Session);
-        Assert.Equal(session.SessionId, results[1].Session?.SessionId);
-        Assert.Null(results[1].Failure);
-
-        await Assert.ThrowsAsync<ArgumentException>(async () => await worker.TouchManyAsync(new Immutable<string[]>([])));
-        var tooMany = Enumerable.Repeat(session.SessionId, ISessionTouchGrain.MaxSessions + 1).ToArray();
-        await Assert.ThrowsAsync<ArgumentException>(async () => await worker.TouchManyAsync(new Immutable<string[]>(tooMany)));
-    }
-
-    [Fact]
-    public async Task A_malformed_id_is_refused_before_anything_is_sent()
-    {
-        var time = new FakeTimeProvider(SessionCluster.Start);
-        await using var cluster = await SessionCluster.StartAsync(time);
-        var toucher = new SessionToucher(cluster.Client);
-        // Thrown by the call itself, not by the task it would return.
-        var refused = Assert.Throws<ArgumentException>(() => { _ = toucher.TouchAsync("sess_not-a-uuid"); });
-        Assert.Equal("sessionId", refused.ParamName);
-        Assert.Throws<ArgumentOutOfRangeException>(() => new SessionToucher(cluster.Client, new SessionToucherOptions { MaxBatchSize = ISessionTouchGrain.MaxSessions + 1 }));
-        Assert.Throws<ArgumentOutOfRangeException>(() => new SessionToucher(cluster.Client, new SessionToucherOptions { MaxCallsInFlight = 0 }));
-    }
-
-    [Fact]
     public async Task When_a_shared_call_fails_every_touch_in_it_fails_with_that_error_and_later_touches_still_go()
     {
         var time = new FakeTimeProvider(SessionCluster.Start);
