@@ -101,12 +101,14 @@ internal static partial class SiloOptionsBinding
     /// The options binder over <paramref name="section"/> without its blank values: a key set to nothing (e.g.
     /// <c>--Http:MaxConnections=</c>) keeps its default, as it always has, where the binder would fail to convert it.
     /// A text property takes its value as written (a token of spaces is refused by its validator, not passed over).
+    /// A value of the section itself (<c>--Silo=</c>, as WebApplicationFactory passes its host settings) is no option.
     /// </summary>
     private static void BindNonBlank<TOptions>(IConfiguration configuration, string section, TOptions options)
         where TOptions : class
     {
         var values = configuration.GetSection(section).AsEnumerable()
-            .Where(kv => kv.Value is not null && (!string.IsNullOrWhiteSpace(kv.Value) || IsText(typeof(TOptions), kv.Key[(section.Length + 1)..])));
+            .Where(kv => kv.Value is not null && kv.Key.Length > section.Length
+                && (!string.IsNullOrWhiteSpace(kv.Value) || IsText(typeof(TOptions), kv.Key[(section.Length + 1)..])));
         new ConfigurationBuilder().AddInMemoryCollection(values).Build().GetSection(section).Bind(options);
     }
 

@@ -96,6 +96,17 @@ public sealed class HardeningTests(DefaultSiloFixture fixture)
     }
 
     [Fact]
+    public async Task Create_with_an_empty_idempotency_key_is_400()
+    {
+        // On the wire ("Idempotency-Key: "): an in-process TestServer request cannot carry a header with an empty value.
+        using var request = new HttpRequestMessage(HttpMethod.Post, "/api/sessions") { Content = Json($"{{\"userId\":\"{NewUser("idem-empty")}\"}}") };
+        request.Headers.TryAddWithoutValidation("Idempotency-Key", "");
+        using var response = await _http.SendAsync(request);
+        Assert.Equal(HttpStatusCode.BadRequest, response.StatusCode);
+        Assert.Equal("invalid_idempotency_key", (await ReadJsonAsync(response)).GetProperty("error").GetString());
+    }
+
+    [Fact]
     public async Task Head_healthz_is_200_without_a_body()
     {
         using var response = await _http.SendAsync(new HttpRequestMessage(HttpMethod.Head, "/healthz"));

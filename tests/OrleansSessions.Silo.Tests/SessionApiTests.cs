@@ -4,9 +4,9 @@ using static OrleansSessions.Silo.Tests.ApiCluster;
 
 namespace OrleansSessions.Silo.Tests;
 
-/// <summary>Every endpoint and error code of the HTTP API, on a silo process with the in-memory default.</summary>
-[Collection(DefaultSiloCollection.Name)]
-public sealed class SessionApiTests(DefaultSiloFixture fixture)
+/// <summary>Every endpoint and error code of the HTTP API, on the silo host with the in-memory default (in the test process).</summary>
+[Collection(SiloAppCollection.Name)]
+public sealed class SessionApiTests(SiloAppFixture fixture)
 {
     private readonly HttpClient _http = fixture.Http;
 
@@ -59,9 +59,9 @@ public sealed class SessionApiTests(DefaultSiloFixture fixture)
         Assert.NotEqual(ids[0], (await ReadJsonAsync(plain)).GetProperty("sessionId").GetString());
     }
 
+    // An empty Idempotency-Key is in HardeningTests, on a silo process: TestServer's header dictionary drops empty values.
     [Theory]
     [InlineData("has space")]
-    [InlineData("")]
     public async Task Create_with_an_invalid_idempotency_key_is_400(string key)
     {
         using var request = new HttpRequestMessage(HttpMethod.Post, "/api/sessions") { Content = Json($"{{\"userId\":\"{NewUser("idem-bad")}\"}}") };
@@ -280,11 +280,11 @@ public sealed class SessionApiTests(DefaultSiloFixture fixture)
         }
         var cluster = await SendAsync(_http, HttpMethod.Get, "/api/cluster", 200);
         var silo = Assert.Single(cluster.GetProperty("silos").EnumerateArray());
-        Assert.Equal(fixture.Silo.Address, silo.GetProperty("address").GetString());
+        Assert.Equal(fixture.Address, silo.GetProperty("address").GetString());
         Assert.Equal("active", silo.GetProperty("status").GetString());
         Assert.True(silo.GetProperty("activations").GetInt32() > 0);
-        Assert.Equal(fixture.Silo.GatewayPort, silo.GetProperty("gatewayPort").GetInt32());
-        Assert.Equal(fixture.Silo.HttpPort, silo.GetProperty("httpPort").GetInt32());
+        Assert.Equal(fixture.GatewayPort, silo.GetProperty("gatewayPort").GetInt32());
+        Assert.Equal(fixture.HttpPort, silo.GetProperty("httpPort").GetInt32());
         Assert.True(silo.GetProperty("live").GetInt64() >= 4);
         Assert.Equal(silo.GetProperty("created").GetInt64() - silo.GetProperty("ended").GetInt64(), silo.GetProperty("live").GetInt64());
         Assert.Equal(8, silo.EnumerateObject().Count());
@@ -300,7 +300,7 @@ public sealed class SessionApiTests(DefaultSiloFixture fixture)
     public async Task Cluster_silo_reports_this_silos_own_figures()
     {
         var local = await SendAsync(_http, HttpMethod.Get, "/api/cluster/silo", 200);
-        Assert.Equal(fixture.Silo.Address, local.GetProperty("address").GetString());
+        Assert.Equal(fixture.Address, local.GetProperty("address").GetString());
         Assert.True(local.GetProperty("activations").GetInt32() > 0);
         Assert.Equal(local.GetProperty("created").GetInt64() - local.GetProperty("ended").GetInt64(), local.GetProperty("live").GetInt64());
     }
@@ -310,7 +310,7 @@ public sealed class SessionApiTests(DefaultSiloFixture fixture)
     {
         var health = await SendAsync(_http, HttpMethod.Get, "/healthz", 200);
         Assert.Equal("ok", health.GetProperty("status").GetString());
-        Assert.Equal(fixture.Silo.Address, health.GetProperty("silo").GetString());
+        Assert.Equal(fixture.Address, health.GetProperty("silo").GetString());
     }
 
     [Fact]
