@@ -32,7 +32,7 @@ namespace OrleansSessions.Grains;
 /// </para>
 /// </remarks>
 [GrainType("user-sessions")]
-internal sealed class UserSessionsGrain : Grain, IUserSessionsGrain, IUserSessionsRecorder, IRemindable
+internal sealed partial class UserSessionsGrain : Grain, IUserSessionsGrain, IUserSessionsRecorder, IRemindable
 {
     /// <summary>The reminder that applies Sessions:HistoryRetention to an idle user's record.</summary>
     public const string RetentionReminderName = "history-retention";
@@ -387,68 +387,6 @@ internal sealed class UserSessionsGrain : Grain, IUserSessionsGrain, IUserSessio
 
     private SessionInfo? FindInHistory(string sessionId) => _state.State.FindInHistory(sessionId);
 
-    /// <summary>
-    /// Applies Sessions:HistoryRetention: drops expired history entries; once the user has no live session and no
-    /// history, deletes the stored record and the reminder, and deactivates.
-    /// </summary>
-    public async Task ReceiveReminder(string reminderName, TickStatus status)
-    {
-        if (!_validKey || !string.Equals(reminderName, RetentionReminderName, StringComparison.Ordinal))
-        {
-            return;
-        }
-        var state = _state.State;
-        if (_live.Count > 0)
-        {
-            // Sessions that ended unheard move to history here; live ones stop the retention until they end.
-            await RefreshAsync(_live.All());
-        }
-        var retention = _services.Options.HistoryRetention;
-        if (_live.Count > 0 || retention <= TimeSpan.Zero)
-        {
-            await StopRetentionAsync();
-            await PersistAsync();
-            return;
-        }
-
-        DropExpiredHistory();
-        if (state.History.Count > 0)
-        {
-            // Wake again when the oldest remaining entry expires.
-            var oldestEnd = state.History[^1].EndedAt ?? _time.GetUtcNow();
-            var due = oldestEnd + retention - _time.GetUtcNow();
-            await this.RegisterOrUpdateReminder(RetentionReminderName, due > TimeSpan.Zero ? due : TimeSpan.Zero, retention);
-            await PersistAsync();
-            return;
-        }
-
-        await StopRetentionAsync();
-        state.CurrentSessionId = string.Empty;
-        // Pages first: a header that is gone must leave no page behind. Listed pages are empty by now (nothing is live);
-        // the next number may hold a seal whose header write never happened.
-        var pages = new List<int>(state.Pages) { state.NextPage };
-        foreach (var page in pages)
-        {
-            await ClearPageRecordAsync(page);
-        }
-        state.Pages.Clear();
-        _pages.Clear();
-        try
-        {
-            await _state.ClearStateAsync();
-        }
-        catch (InconsistentStateException)
-        {
-            // Written meanwhile by another activation: read it; the next tick (or the next end) decides again.
-            await _state.ReadStateAsync();
-            await LoadLiveAsync();
-            return;
-        }
-        await ForgetTrimmedAsync();
-        SessionLog.UserRecordDeleted(_services.UserLogger, UserId);
-        DeactivateOnIdle();
-    }
-
     /// <summary>Writes the state, then lets trimmed sessions forget themselves.</summary>
     private async Task PersistAsync()
     {
@@ -493,49 +431,6 @@ internal sealed class UserSessionsGrain : Grain, IUserSessionsGrain, IUserSessio
         }
     }
 
-    /// <summary>
-    /// Registers the retention reminder when the user is left with history and no live session (once: the state
-    /// remembers it). Registered before the state that says so is written, so a stored flag always has its reminder.
-    /// </summary>
-    private async Task ArmRetentionAsync()
-    {
-        var state = _state.State;
-        var retention = _services.Options.HistoryRetention;
-        if (retention <= TimeSpan.Zero || state.RetentionReminder || _live.Count > 0 || state.History.Count == 0)
-        {
-            return;
-        }
-        var oldestEnd = state.History[^1].EndedAt ?? _time.GetUtcNow();
-        var due = oldestEnd + retention - _time.GetUtcNow();
-        try
-        {
-            await this.RegisterOrUpdateReminder(RetentionReminderName, due > TimeSpan.Zero ? due : TimeSpan.Zero, retention);
-            state.RetentionReminder = true;
-        }
-        catch (Exception exception)
-        {
-            // Recording the end matters more than its retention: the next write of this user tries again.
-            SessionLog.RetentionReminderFailed(_services.UserLogger, exception, UserId);
-        }
-    }
-
-    private async Task StopRetentionAsync()
-    {
-        var reminder = await this.GetReminder(RetentionReminderName);
-        if (reminder is not null)
-        {
-            await this.UnregisterReminder(reminder);
-        }
-        _state.State.RetentionReminder = false;
-    }
-
-    /// <summary>Drops history entries older than Sessions:HistoryRetention. Returns true when the state changed.</summary>
-    private bool DropExpiredHistory()
-    {
-        var retention = _services.Options.HistoryRetention;
-        return retention > TimeSpan.Zero && _state.State.DropEndedBefore(_time.GetUtcNow() - retention, _toForget);
-    }
-
     private async Task MergeStoredAsync()
     {
         var mine = _state.State;
@@ -564,178 +459,6 @@ internal sealed class UserSessionsGrain : Grain, IUserSessionsGrain, IUserSessio
         SessionLog.UserStateMerged(_services.UserLogger, UserId);
     }
 
-    /// <summary>Builds the index of live ids from the header and its pages (a page listed but not stored is empty).</summary>
-    private async Task LoadLiveAsync()
-    {
-        _live.Clear();
-        _pages.Clear();
-        var state = _state.State;
-        foreach (var page in state.Pages.ToArray())
-        {
-            await LoadPageAsync(page);
-        }
-        foreach (var id in state.ActiveSessionIds)
-        {
-            _live.Add(id, LiveSessionList.Tail);
-        }
-    }
-
-    private async Task LoadPageAsync(int page)
-    {
-        var record = new GrainState<UserSessionsPage>(new UserSessionsPage());
-        await _services.GrainStorage.ReadStateAsync(SessionStorage.UserPageStateName, UserSessionsPage.GrainIdOf(UserId, page), record);
-        record.State ??= new UserSessionsPage();
-        if (!record.RecordExists || record.State.Ids.Count == 0)
-        {
-            // Emptied and cleared after the header listing it was written.
-            _state.State.Pages.Remove(page);
-            return;
-        }
-        var slot = new PageSlot(record);
-        _pages[page] = slot;
-        foreach (var id in record.State.Ids)
-        {
-            if (!_live.Add(id, page))
-            {
-                // Listed twice (a merge of two activations' seals): keep it in one place.
-                slot.Removed.Add(id);
-                slot.Dirty = true;
-            }
-        }
-        if (slot.Dirty)
-        {
-            record.State.Ids.RemoveAll(slot.Removed.Contains);
-        }
-    }
-
-    /// <summary>
-    /// Seals a full tail into a new page record before the header grows past <see cref="LiveSessionList.TailLimit"/>
-    /// (a record of the old layout, all ids in the tail, becomes pages here). The page is written before the header
-    /// that lists it: cut off between the two, the ids are still in the stored tail and the page is an orphan the next
-    /// seal (same number) overwrites.
-    /// </summary>
-    private async Task SealTailAsync()
-    {
-        var state = _state.State;
-        for (var attempt = 1; state.ActiveSessionIds.Count >= LiveSessionList.TailLimit; attempt++)
-        {
-            var page = state.NextPage;
-            var grainId = UserSessionsPage.GrainIdOf(UserId, page);
-            var record = new GrainState<UserSessionsPage>(new UserSessionsPage());
-            await _services.GrainStorage.ReadStateAsync(SessionStorage.UserPageStateName, grainId, record);
-            record.State = new UserSessionsPage { Ids = state.ActiveSessionIds.GetRange(0, LiveSessionList.TailLimit) };
-            try
-            {
-                await _services.GrainStorage.WriteStateAsync(SessionStorage.UserPageStateName, grainId, record);
-            }
-            catch (InconsistentStateException) when (attempt < MergeAttempts)
-            {
-                // Another activation sealed under this number meanwhile: take the next.
-                state.NextPage = page + 1;
-                continue;
-            }
-            state.NextPage = page + 1;
-            state.Pages.Add(page);
-            state.ActiveSessionIds.RemoveRange(0, LiveSessionList.TailLimit);
-            _pages[page] = new PageSlot(record);
-            foreach (var id in record.State.Ids)
-            {
-                _live.Move(id, page);
-            }
-        }
-    }
-
-    /// <summary>Removes a live id from the tail or its page (marked to be written). Returns true when it was listed.</summary>
-    private bool DropLive(string sessionId)
-    {
-        switch (_live.Remove(sessionId))
-        {
-            case null:
-                return _state.State.ActiveSessionIds.Remove(sessionId);
-            case LiveSessionList.Tail:
-                _state.State.ActiveSessionIds.Remove(sessionId);
-                return true;
-            case var page when _pages.TryGetValue(page.Value, out var slot):
-                slot.Ids.Remove(sessionId);
-                slot.Removed.Add(sessionId);
-                slot.Dirty = true;
-                return true;
-            default:
-                return true;
-        }
-    }
-
-    /// <summary>Writes the pages that lost ids; an emptied page's record is deleted and its number leaves the header.</summary>
-    private async Task WritePagesAsync()
-    {
-        List<int>? dirty = null;
-        foreach (var (page, slot) in _pages)
-        {
-            if (slot.Dirty)
-            {
-                (dirty ??= []).Add(page);
-            }
-        }
-        if (dirty is null)
-        {
-            return;
-        }
-        foreach (var page in dirty)
-        {
-            var slot = _pages[page];
-            var grainId = UserSessionsPage.GrainIdOf(UserId, page);
-            for (var attempt = 1; ; attempt++)
-            {
-                try
-                {
-                    if (slot.Ids.Count == 0)
-                    {
-                        await _services.GrainStorage.ClearStateAsync(SessionStorage.UserPageStateName, grainId, slot.Record);
-                        _pages.Remove(page);
-                        // The stored header still lists it until its next write; a listed page that is gone reads as empty.
-                        _state.State.Pages.Remove(page);
-                    }
-                    else
-                    {
-                        await _services.GrainStorage.WriteStateAsync(SessionStorage.UserPageStateName, grainId, slot.Record);
-                    }
-                    break;
-                }
-                catch (InconsistentStateException) when (attempt < MergeAttempts)
-                {
-                    // Written by another activation: its removals and ours both stand.
-                    var stored = new GrainState<UserSessionsPage>(new UserSessionsPage());
-                    await _services.GrainStorage.ReadStateAsync(SessionStorage.UserPageStateName, grainId, stored);
-                    var ids = stored.State?.Ids ?? [];
-                    ids.RemoveAll(slot.Removed.Contains);
-                    foreach (var id in ids)
-                    {
-                        if (_live.PageOf(id) is null)
-                        {
-                            _live.Add(id, page);
-                        }
-                    }
-                    slot.Record.State = new UserSessionsPage { Ids = ids };
-                    slot.Record.ETag = stored.ETag;
-                    slot.Record.RecordExists = stored.RecordExists;
-                }
-            }
-            slot.Removed.Clear();
-            slot.Dirty = false;
-        }
-    }
-
-    private async Task ClearPageRecordAsync(int page)
-    {
-        var grainId = UserSessionsPage.GrainIdOf(UserId, page);
-        var record = new GrainState<UserSessionsPage>(new UserSessionsPage());
-        await _services.GrainStorage.ReadStateAsync(SessionStorage.UserPageStateName, grainId, record);
-        if (record.RecordExists)
-        {
-            await _services.GrainStorage.ClearStateAsync(SessionStorage.UserPageStateName, grainId, record);
-        }
-    }
-
     /// <summary>
     /// A user with no live session, no current session and no history holds nothing worth an activation: reads of
     /// users that never existed (or whose record is empty) leave nothing behind instead of pinning memory until the
@@ -756,17 +479,5 @@ internal sealed class UserSessionsGrain : Grain, IUserSessionsGrain, IUserSessio
             DeactivateOnIdle();
             throw new ArgumentException(SessionKeys.UserIdRule, "userId");
         }
-    }
-
-    /// <summary>A loaded page record: its ids and ETag, and the ids removed since it was last written.</summary>
-    private sealed class PageSlot(GrainState<UserSessionsPage> record)
-    {
-        public GrainState<UserSessionsPage> Record { get; } = record;
-
-        public List<string> Ids => (Record.State ??= new UserSessionsPage()).Ids;
-
-        public HashSet<string> Removed { get; } = new(StringComparer.Ordinal);
-
-        public bool Dirty { get; set; }
     }
 }
