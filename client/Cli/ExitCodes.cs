@@ -26,8 +26,8 @@ internal static class ExitCodes
     /// <summary>The exit code of a failure kind: the one classification shared with the HTTP API's status codes.</summary>
     public static int For(SessionFailureKind kind) => kind switch
     {
-        SessionFailureKind.BadInput => BadInput,
-        SessionFailureKind.NotFound => NotFound,
+        SessionFailureKind.BadInput or SessionFailureKind.TooLarge => BadInput,
+        SessionFailureKind.NotFound or SessionFailureKind.Gone => NotFound,
         SessionFailureKind.Conflict => Conflict,
         SessionFailureKind.Unavailable => Unavailable,
         _ => Failure,

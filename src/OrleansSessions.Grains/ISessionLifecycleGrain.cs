@@ -10,9 +10,22 @@ namespace OrleansSessions.Grains;
 [Alias("OrleansSessions.ISessionLifecycleGrain")]
 internal interface ISessionLifecycleGrain : IGrainWithStringKey
 {
-    /// <summary>Creates the session for <paramref name="userId"/>. Throws <see cref="SessionAlreadyExistsException"/> if the id is taken.</summary>
+    /// <summary>
+    /// Creates the session for <paramref name="userId"/> with what <paramref name="seed"/> holds (checked by the caller).
+    /// Throws <see cref="SessionAlreadyExistsException"/> if the id is taken.
+    /// </summary>
     [Alias("Create")]
-    Task<SessionInfo> CreateAsync(string userId);
+    Task<SessionInfo> CreateAsync(string userId, SessionSeed? seed = null);
+
+    /// <summary>
+    /// The labels, attributes and last <paramref name="messages"/> messages of this ended session, for a new session of
+    /// <paramref name="userId"/> that continues it.
+    /// </summary>
+    /// <exception cref="SessionNotFoundException">No such session.</exception>
+    /// <exception cref="ContinuationNotAllowedException">Another user's session, or a live one.</exception>
+    /// <exception cref="SessionDataDeletedException">Its data is gone.</exception>
+    [Alias("GetContinuation")]
+    Task<SessionContinuation> GetContinuationAsync(string userId, int messages);
 
     /// <summary>Ends the session with <paramref name="reason"/> if it is still active; returns its final state, or null for an unknown id.</summary>
     [Alias("End")]

@@ -90,7 +90,7 @@ internal sealed partial class SessionGrain : Grain, ISessionGrain, ISessionLifec
         }
     }
 
-    public async Task<SessionInfo> CreateAsync(string userId)
+    public async Task<SessionInfo> CreateAsync(string userId, SessionSeed? seed = null)
     {
         ThrowIfInvalidKey();
         SessionKeys.ThrowIfInvalidUserId(userId);
@@ -100,11 +100,13 @@ internal sealed partial class SessionGrain : Grain, ISessionGrain, ISessionLifec
         }
 
         var now = _time.GetUtcNow();
-        var state = SessionState.Create(this.GetPrimaryKeyString(), userId, now, _services.Options);
+        var state = SessionState.Create(this.GetPrimaryKeyString(), userId, now, _services.Options, seed);
 
-        // The row goes in before the state: a stored live session always has a row the janitor can find.
+        // The row goes in before the state: a stored live session always has a row the janitor can find; so do the
+        // data records (the janitor clears those of a create that was cut off).
         await _services.DeadlineIndex.UpsertAsync(state.SessionId, state.UserId, state.ExpiresAt, _partition);
         _indexedDeadline = state.ExpiresAt;
+        state.Data = await WriteSeedAsync(seed);
         _state.State = state;
         try
         {
@@ -124,7 +126,7 @@ internal sealed partial class SessionGrain : Grain, ISessionGrain, ISessionLifec
         }
 
         StartLive(now);
-        var info = state.ToInfo();
+        var info = state.ToInfo(_services.Options);
         _services.Metrics.SessionCreated();
         SessionLog.SessionCreated(_services.SessionLogger, state.SessionId, state.UserId, state.ExpiresAt);
         await PublishAsync(SessionEventType.Created, info, now);
@@ -196,7 +198,7 @@ internal sealed partial class SessionGrain : Grain, ISessionGrain, ISessionLifec
         if (!_services.Options.PersistTouches)
         {
             _unwrittenTouches = true;
-            return new ValueTask<SessionInfo>(State.ToInfo());
+            return new ValueTask<SessionInfo>(State.ToInfo(_services.Options));
         }
         return WriteTouchNowAsync();
     }
@@ -236,7 +238,7 @@ internal sealed partial class SessionGrain : Grain, ISessionGrain, ISessionLifec
         {
             throw await ConflictAsync(exception);
         }
-        return State.ToInfo();
+        return State.ToInfo(_services.Options);
     }
 
     public ValueTask<SessionInfo> GetAsync()
@@ -255,7 +257,7 @@ internal sealed partial class SessionGrain : Grain, ISessionGrain, ISessionLifec
                 return new ValueTask<SessionInfo>(ExpireAsync(now));
             }
         }
-        return new ValueTask<SessionInfo>(state.ToInfo());
+        return new ValueTask<SessionInfo>(state.ToInfo(_services.Options));
     }
 
     public Task<SessionInfo> CloseAsync()
@@ -268,7 +270,7 @@ internal sealed partial class SessionGrain : Grain, ISessionGrain, ISessionLifec
         }
         if (!state.IsLive)
         {
-            return Task.FromResult(state.ToInfo());
+            return Task.FromResult(state.ToInfo(_services.Options));
         }
         var now = _time.GetUtcNow();
         // Past its deadline the session was no longer active: it expired, whatever the caller meant to do.
@@ -289,7 +291,7 @@ internal sealed partial class SessionGrain : Grain, ISessionGrain, ISessionLifec
         }
         if (!state.IsLive)
         {
-            return state.ToInfo();
+            return state.ToInfo(_services.Options);
         }
         var now = _time.GetUtcNow();
         if (state.IsDueAt(now))
@@ -300,7 +302,7 @@ internal sealed partial class SessionGrain : Grain, ISessionGrain, ISessionLifec
         {
             // A timeout that has not happened: the caller's view was stale. Fix the index row and stay active.
             await UpsertIndexAsync();
-            return state.ToInfo();
+            return state.ToInfo(_services.Options);
         }
         return await EndCoreAsync(reason, now);
     }
@@ -314,21 +316,34 @@ internal sealed partial class SessionGrain : Grain, ISessionGrain, ISessionLifec
         var state = State;
         if (!state.Exists)
         {
-            // A row without a session: its creation failed after the row was written, or it was forgotten.
-            await _services.DeadlineIndex.RemoveAsync(this.GetPrimaryKeyString(), _partition);
-            DeactivateOnIdle();
-            return false;
-        }
-        if (!state.IsLive)
-        {
-            // Ended, but the row survived: the end's follow-up was cut short (crash). Finish it; the user grain
-            // records an end once however often it hears of it.
-            NotifyUser(state.ToInfo());
-            await _services.DeadlineIndex.RemoveAsync(state.SessionId, _partition);
+            // A row without a session: its creation failed after the row was written (and perhaps the first data
+            // records), or it was forgotten.
+            if (await TryClearDataAsync(orphanChunk: 1))
+            {
+                await _services.DeadlineIndex.RemoveAsync(this.GetPrimaryKeyString(), _partition);
+            }
             DeactivateOnIdle();
             return false;
         }
         var now = _time.GetUtcNow();
+        if (!state.IsLive)
+        {
+            // Ended, but the row survived: the end's follow-up was cut short (crash), or the row waits for the end of
+            // the data's retention. Finish it; the user grain records an end once however often it hears of it.
+            NotifyUser(state.ToInfo(_services.Options));
+            if (state.Data is { Status: SessionDataStatus.Retained, DeleteAt: { } deleteAt } && now < deleteAt)
+            {
+                await _services.DeadlineIndex.UpsertAsync(state.SessionId, state.UserId, deleteAt, _partition);
+                return false;
+            }
+            var cleared = state.Data is { Status: SessionDataStatus.Retained } ? await DeleteRetainedDataAsync() : await TryClearDataAsync();
+            if (cleared)
+            {
+                await _services.DeadlineIndex.RemoveAsync(state.SessionId, _partition);
+            }
+            DeactivateOnIdle();
+            return false;
+        }
         if (state.IsDueAt(now))
         {
             await ExpireAsync(now);
@@ -351,6 +366,11 @@ internal sealed partial class SessionGrain : Grain, ISessionGrain, ISessionLifec
             return;
         }
         var sessionId = State.SessionId;
+        // The session leaves its user's history: retained data goes with it.
+        if (!await TryClearDataAsync())
+        {
+            return;
+        }
         await _state.ClearStateAsync();
         _state.State = new SessionState();
         await _services.DeadlineIndex.RemoveAsync(sessionId, _partition);
@@ -358,7 +378,7 @@ internal sealed partial class SessionGrain : Grain, ISessionGrain, ISessionLifec
         DeactivateOnIdle();
     }
 
-    private Task<SessionInfo> ExpireAsync(DateTimeOffset now) => EndCoreAsync(State.TimeoutReason(_services.Options.AbsoluteTimeout), now);
+    private Task<SessionInfo> ExpireAsync(DateTimeOffset now) => EndCoreAsync(State.TimeoutReason(_services.Options), now);
 
     /// <summary>
     /// The one path by which a session ends (timer, caller, user grain, janitor): store the end, then report it to the
@@ -367,7 +387,7 @@ internal sealed partial class SessionGrain : Grain, ISessionGrain, ISessionLifec
     private async Task<SessionInfo> EndCoreAsync(EndReason reason, DateTimeOffset now)
     {
         var state = State;
-        state.End(reason, now);
+        state.End(reason, now, _services.Options);
         try
         {
             await _state.WriteStateAsync();
@@ -380,22 +400,32 @@ internal sealed partial class SessionGrain : Grain, ISessionGrain, ISessionLifec
             if (exception is InconsistentStateException && await TryAdoptStoredEndAsync())
             {
                 // Ended meanwhile by another activation, which stored and reported that end.
-                return State.Exists ? State.ToInfo() : throw NotFound();
+                return State.Exists ? State.ToInfo(_services.Options) : throw NotFound();
             }
             throw WriteFailed(exception);
         }
 
         StopLive();
-        var info = state.ToInfo();
+        var info = state.ToInfo(_services.Options);
         NotifyUser(info);
         await PublishAsync(SessionState.EventFor(reason), info, now);
         try
         {
-            await _services.DeadlineIndex.RemoveAsync(state.SessionId, _partition);
+            if (state.Data is { Status: SessionDataStatus.Retained, DeleteAt: { } deleteAt })
+            {
+                // The row now waits for the end of the data's retention, when the janitor has the data deleted.
+                _attributes = null;
+                _messages = null;
+                await _services.DeadlineIndex.UpsertAsync(state.SessionId, state.UserId, deleteAt, _partition);
+            }
+            else if (await TryClearDataAsync())
+            {
+                await _services.DeadlineIndex.RemoveAsync(state.SessionId, _partition);
+            }
         }
         catch (Exception exception)
         {
-            // The janitor will find the row, see the session ended and remove it.
+            // The janitor will find the row, see the session ended and finish (remove it, or clear the data).
             SessionLog.DeadlineIndexWriteFailed(_services.SessionLogger, exception, state.SessionId);
         }
         Report(info, now);

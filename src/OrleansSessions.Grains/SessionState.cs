@@ -35,6 +35,26 @@ internal sealed class SessionState
     [Id(7)]
     public EndReason? EndReason { get; set; }
 
+    /// <summary>The labels given at creation; null when none.</summary>
+    [Id(8)]
+    public Dictionary<string, string>? Labels { get; set; }
+
+    /// <summary>This session's own idle timeout; null for Sessions:IdleTimeout.</summary>
+    [Id(9)]
+    public TimeSpan? IdleTimeout { get; set; }
+
+    /// <summary>This session's own absolute timeout; null for Sessions:AbsoluteTimeout.</summary>
+    [Id(10)]
+    public TimeSpan? AbsoluteTimeout { get; set; }
+
+    /// <summary>The ended session this one continues; null unless created with continueFrom.</summary>
+    [Id(11)]
+    public string? PreviousSessionId { get; set; }
+
+    /// <summary>Where the session's attributes and conversation are and how big; null while the session has had none.</summary>
+    [Id(12)]
+    public SessionDataHeader? Data { get; set; }
+
     /// <summary>True when a session was created under this key.</summary>
     public bool Exists => SessionId.Length != 0;
 
@@ -42,21 +62,35 @@ internal sealed class SessionState
     public bool IsLive => Status == SessionStatus.Active && SessionId.Length != 0;
 
     /// <summary>A new live session created at <paramref name="now"/>.</summary>
-    public static SessionState Create(string sessionId, string userId, DateTimeOffset now, SessionOptions options) => new()
+    public static SessionState Create(string sessionId, string userId, DateTimeOffset now, SessionOptions options, SessionSeed? seed = null)
     {
-        SessionId = sessionId,
-        UserId = userId,
-        CreatedAt = now,
-        LastActivity = now,
-        ExpiresAt = Deadline(now, now, options),
-        Status = SessionStatus.Active,
-    };
+        var state = new SessionState
+        {
+            SessionId = sessionId,
+            UserId = userId,
+            CreatedAt = now,
+            LastActivity = now,
+            Status = SessionStatus.Active,
+            Labels = seed?.Labels,
+            IdleTimeout = seed?.IdleTimeout,
+            AbsoluteTimeout = seed?.AbsoluteTimeout,
+            PreviousSessionId = seed?.PreviousSessionId,
+        };
+        state.ExpiresAt = state.Deadline(now, options);
+        return state;
+    }
 
-    /// <summary>The deadline of a session created at <paramref name="createdAt"/> and last active at <paramref name="lastActivity"/>.</summary>
-    public static DateTimeOffset Deadline(DateTimeOffset createdAt, DateTimeOffset lastActivity, SessionOptions options)
+    /// <summary>This session's idle timeout: its own, or Sessions:IdleTimeout.</summary>
+    public TimeSpan IdleTimeoutOf(SessionOptions options) => IdleTimeout ?? options.IdleTimeout;
+
+    /// <summary>This session's absolute timeout: its own, or Sessions:AbsoluteTimeout.</summary>
+    public TimeSpan AbsoluteTimeoutOf(SessionOptions options) => AbsoluteTimeout ?? options.AbsoluteTimeout;
+
+    /// <summary>The deadline of this session if last active at <paramref name="lastActivity"/>.</summary>
+    public DateTimeOffset Deadline(DateTimeOffset lastActivity, SessionOptions options)
     {
-        var idle = lastActivity + options.IdleTimeout;
-        var absolute = createdAt + options.AbsoluteTimeout;
+        var idle = lastActivity + IdleTimeoutOf(options);
+        var absolute = CreatedAt + AbsoluteTimeoutOf(options);
         return idle <= absolute ? idle : absolute;
     }
 
@@ -71,24 +105,27 @@ internal sealed class SessionState
     {
         var previous = ExpiresAt;
         LastActivity = now;
-        ExpiresAt = Deadline(CreatedAt, now, options);
+        ExpiresAt = Deadline(now, options);
         return previous;
     }
 
     /// <summary>Which timeout ended a session that reached its deadline: the absolute cap when that is what the deadline was.</summary>
-    public EndReason TimeoutReason(TimeSpan absoluteTimeout)
-        => ExpiresAt >= CreatedAt + absoluteTimeout ? Sessions.EndReason.AbsoluteTimeout : Sessions.EndReason.IdleTimeout;
+    public EndReason TimeoutReason(SessionOptions options)
+        => ExpiresAt >= CreatedAt + AbsoluteTimeoutOf(options) ? Sessions.EndReason.AbsoluteTimeout : Sessions.EndReason.IdleTimeout;
 
     /// <summary>
     /// Ends the live session with <paramref name="reason"/> at <paramref name="now"/>. A timed-out session stopped being
     /// active at its deadline, however late the end is processed, so that is its end time.
     /// </summary>
-    public void End(EndReason reason, DateTimeOffset now)
+    public void End(EndReason reason, DateTimeOffset now, SessionOptions options)
     {
         var isTimeout = IsTimeout(reason);
         Status = isTimeout ? SessionStatus.Expired : SessionStatus.Closed;
         EndedAt = isTimeout ? ExpiresAt : now;
         EndReason = reason;
+        // The data ends with the session: deleted now, or retained read-only for Sessions:DataRetention.
+        Data ??= new SessionDataHeader();
+        Data.End(EndedAt.Value, options);
     }
 
     /// <summary>Puts back a live state after an end that could not be stored.</summary>
@@ -97,6 +134,11 @@ internal sealed class SessionState
         Status = SessionStatus.Active;
         EndedAt = null;
         EndReason = null;
+        if (Data is { } data)
+        {
+            data.Status = SessionDataStatus.Live;
+            data.DeleteAt = null;
+        }
     }
 
     /// <summary>When the expiring warning is due; null when warnings are off.</summary>
@@ -109,9 +151,15 @@ internal sealed class SessionState
     /// <summary>True for idle_timeout and absolute_timeout.</summary>
     public static bool IsTimeout(EndReason reason) => reason is Sessions.EndReason.IdleTimeout or Sessions.EndReason.AbsoluteTimeout;
 
-    /// <summary>A snapshot for callers.</summary>
-    public SessionInfo ToInfo() => new()
+    /// <summary>A snapshot for callers; the timeouts are this session's (its own, or those of <paramref name="options"/>).</summary>
+    public SessionInfo ToInfo(SessionOptions options) => new()
     {
+        Labels = Labels,
+        IdleTimeout = IdleTimeoutOf(options),
+        AbsoluteTimeout = AbsoluteTimeoutOf(options),
+        DataVersion = Data?.Version ?? 0,
+        MessageCount = Data?.Sizes.Count ?? 0,
+        PreviousSessionId = PreviousSessionId,
         SessionId = SessionId,
         UserId = UserId,
         CreatedAt = CreatedAt,

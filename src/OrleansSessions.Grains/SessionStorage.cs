@@ -17,4 +17,10 @@ public static class SessionStorage
 
     /// <summary>The state name of a sealed page of a user's live session ids (see docs/session-grains.md).</summary>
     public const string UserPageStateName = "user-sessions-page";
+
+    /// <summary>The state name of a record of a session's conversation (see docs/architecture.md, "Session data").</summary>
+    public const string MessagesStateName = "session-messages";
+
+    /// <summary>The state name of a record of a session's attributes.</summary>
+    public const string AttributesStateName = "session-attributes";
 }

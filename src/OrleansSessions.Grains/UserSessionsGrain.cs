@@ -72,7 +72,7 @@ internal sealed partial class UserSessionsGrain : Grain, IUserSessionsGrain, IUs
         }
     }
 
-    public Task<SessionInfo> CreateSessionAsync() => CreateCoreAsync(null);
+    public Task<SessionInfo> CreateSessionAsync() => CreateCoreAsync(null, null);
 
     public Task<SessionInfo> CreateSessionAsync(string idempotencyKey)
     {
@@ -80,23 +80,37 @@ internal sealed partial class UserSessionsGrain : Grain, IUserSessionsGrain, IUs
         {
             throw new ArgumentException(SessionKeys.IdempotencyKeyRule, nameof(idempotencyKey));
         }
-        return CreateCoreAsync(idempotencyKey);
+        return CreateCoreAsync(idempotencyKey, null);
     }
 
-    private async Task<SessionInfo> CreateCoreAsync(string? idempotencyKey)
+    public Task<SessionInfo> CreateSessionAsync(SessionCreateRequest request, string? idempotencyKey = null)
+    {
+        ArgumentNullException.ThrowIfNull(request);
+        if (idempotencyKey is not null && !SessionKeys.IsValidIdempotencyKey(idempotencyKey))
+        {
+            throw new ArgumentException(SessionKeys.IdempotencyKeyRule, nameof(idempotencyKey));
+        }
+        SessionDataRules.CheckCreate(request, _services.Options);
+        return CreateCoreAsync(idempotencyKey, request);
+    }
+
+    private async Task<SessionInfo> CreateCoreAsync(string? idempotencyKey, SessionCreateRequest? request)
     {
         ThrowIfInvalidKey();
         var options = _services.Options;
         var state = _state.State;
         var since = _time.GetUtcNow() - options.IdempotencyWindow;
+
         if (idempotencyKey is not null && state.FindCreateKey(idempotencyKey, since) is { } earlier)
         {
-            var replayed = await ReplayCreateAsync(earlier);
+            var replayed = await ReplayCreateAsync(earlier, () => SeedAsync(request));
             if (replayed is not null)
             {
                 return replayed;
             }
         }
+        // A continuation is read before anything is written: a refused one creates nothing.
+        var seed = await SeedAsync(request);
         if (options.MaxPerUser > 0 && _live.Count >= options.MaxPerUser)
         {
             // The list may hold sessions that ended without our hearing yet; count only the live ones.
@@ -147,7 +161,7 @@ internal sealed partial class UserSessionsGrain : Grain, IUserSessionsGrain, IUs
             }
             try
             {
-                return await GrainFactory.GetGrain<ISessionLifecycleGrain>(sessionId).CreateAsync(UserId);
+                return await GrainFactory.GetGrain<ISessionLifecycleGrain>(sessionId).CreateAsync(UserId, seed);
             }
             catch (SessionAlreadyExistsException) when (attempt < CreateAttempts)
             {
@@ -162,7 +176,7 @@ internal sealed partial class UserSessionsGrain : Grain, IUserSessionsGrain, IUs
     /// when that create was cut off after the id was stored. Null when the session has left this user's record (ended
     /// and forgotten): the key then makes a new session.
     /// </summary>
-    private async Task<SessionInfo?> ReplayCreateAsync(string sessionId)
+    private async Task<SessionInfo?> ReplayCreateAsync(string sessionId, Func<Task<SessionSeed?>> seed)
     {
         try
         {
@@ -177,12 +191,67 @@ internal sealed partial class UserSessionsGrain : Grain, IUserSessionsGrain, IUs
         }
         try
         {
-            return await GrainFactory.GetGrain<ISessionLifecycleGrain>(sessionId).CreateAsync(UserId);
+            return await GrainFactory.GetGrain<ISessionLifecycleGrain>(sessionId).CreateAsync(UserId, await seed());
         }
         catch (SessionAlreadyExistsException)
         {
             // The cut-off create's write landed after all.
             return await GrainFactory.GetGrain<ISessionGrain>(sessionId).GetAsync();
+        }
+    }
+
+    /// <summary>
+    /// What a session created with <paramref name="request"/> starts with: its details, and with continueFrom the
+    /// continued session's labels, attributes and last Sessions:ContinueMessages messages (the request's own labels and
+    /// attributes override theirs). Null for a plain create.
+    /// </summary>
+    private async Task<SessionSeed?> SeedAsync(SessionCreateRequest? request)
+    {
+        if (request is null)
+        {
+            return null;
+        }
+        var labels = request.Labels is { Count: > 0 } ? new Dictionary<string, string>(request.Labels, StringComparer.Ordinal) : null;
+        var attributes = request.Attributes is { Count: > 0 } ? new Dictionary<string, string>(request.Attributes, StringComparer.Ordinal) : null;
+        List<SessionMessage>? messages = null;
+        if (request.ContinueFrom is { } continueFrom)
+        {
+            var continued = await GrainFactory.GetGrain<ISessionLifecycleGrain>(continueFrom).GetContinuationAsync(UserId, _services.Options.ContinueMessages);
+            labels = Merge(continued.Labels, labels);
+            attributes = Merge(continued.Attributes, attributes);
+            if (labels is { Count: > SessionKeys.MaxLabels })
+            {
+                throw new InvalidSessionDataException(InvalidSessionDataException.InvalidLabels,
+                    $"The continued session's labels and the new ones are more than {SessionKeys.MaxLabels}.");
+            }
+            if (attributes is not null)
+            {
+                SessionDataRules.CheckAttributesSize(SessionDataRules.AttributesBytes(attributes), _services.Options);
+            }
+            messages = continued.Messages;
+        }
+        return new SessionSeed
+        {
+            Labels = labels,
+            Attributes = attributes,
+            IdleTimeout = request.IdleTimeout,
+            AbsoluteTimeout = request.AbsoluteTimeout,
+            PreviousSessionId = request.ContinueFrom,
+            Messages = messages,
+        };
+
+        static Dictionary<string, string>? Merge(Dictionary<string, string>? earlier, Dictionary<string, string>? overrides)
+        {
+            if (earlier is not { Count: > 0 })
+            {
+                return overrides;
+            }
+            var merged = new Dictionary<string, string>(earlier, StringComparer.Ordinal);
+            foreach (var (key, value) in overrides ?? [])
+            {
+                merged[key] = value;
+            }
+            return merged;
         }
     }
 

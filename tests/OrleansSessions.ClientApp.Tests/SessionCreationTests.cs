@@ -86,6 +86,8 @@ public sealed class SessionCreationTests
 
         public Task<SessionInfo> CreateSessionAsync() => throw new NotSupportedException();
 
+        public Task<SessionInfo> CreateSessionAsync(SessionCreateRequest request, string? idempotencyKey = null) => throw new NotSupportedException();
+
         public Task<IReadOnlyList<SessionInfo>> GetActiveSessionsAsync() => throw new NotSupportedException();
 
         public Task<SessionPage> GetActiveSessionsPageAsync(int limit, string? after) => throw new NotSupportedException();

@@ -170,7 +170,7 @@ public sealed class JanitorTests
         var grainId = GrainId.Create("session", created.SessionId);
         var stored = new GrainState<SessionState>();
         await storage.ReadStateAsync(SessionStorage.SessionStateName, grainId, stored);
-        stored.State!.End(EndReason.IdleTimeout, time.GetUtcNow());
+        stored.State!.End(EndReason.IdleTimeout, time.GetUtcNow(), new OrleansSessions.Grains.Options.SessionOptions());
         await storage.WriteStateAsync(SessionStorage.SessionStateName, grainId, stored);
 
         // The live activation still believes in the session; its touch write loses and it adopts the stored end.

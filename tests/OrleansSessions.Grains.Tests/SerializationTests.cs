@@ -36,7 +36,7 @@ public sealed class SerializationTests
     {
         var session = SessionState.Create(Ended.SessionId, Ended.UserId, Ended.CreatedAt, new Options.SessionOptions());
         var back = RoundTrip(session);
-        Assert.Equal(session.ToInfo(), back.ToInfo());
+        Assert.Equal(session.ToInfo(new Options.SessionOptions()), back.ToInfo(new Options.SessionOptions()));
 
         var user = new UserSessionsState { ActiveSessionIds = ["sess_a", "sess_b"], CurrentSessionId = "sess_b", History = [Ended] };
         var userBack = RoundTrip(user);

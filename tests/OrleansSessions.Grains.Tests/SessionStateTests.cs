@@ -37,26 +37,26 @@ public sealed class SessionStateTests
     public void The_timeout_reason_is_absolute_only_when_the_deadline_is_the_cap()
     {
         var state = SessionState.Create("sess_x", "alice", T0, Options);
-        Assert.Equal(EndReason.IdleTimeout, state.TimeoutReason(Options.AbsoluteTimeout));
+        Assert.Equal(EndReason.IdleTimeout, state.TimeoutReason(Options));
         state.Touch(T0.AddMinutes(40), Options);
-        Assert.Equal(EndReason.AbsoluteTimeout, state.TimeoutReason(Options.AbsoluteTimeout));
+        Assert.Equal(EndReason.AbsoluteTimeout, state.TimeoutReason(Options));
     }
 
     [Fact]
     public void A_timeout_ends_at_the_deadline_however_late_it_is_processed_and_a_logout_at_the_call()
     {
         var expired = SessionState.Create("sess_x", "alice", T0, Options);
-        expired.End(EndReason.IdleTimeout, T0.AddHours(3));
+        expired.End(EndReason.IdleTimeout, T0.AddHours(3), Options);
         Assert.Equal(SessionStatus.Expired, expired.Status);
         Assert.Equal(T0.AddMinutes(30), expired.EndedAt);
         Assert.False(expired.IsLive);
         Assert.False(expired.IsDueAt(T0.AddHours(4)));
 
         var closed = SessionState.Create("sess_y", "alice", T0, Options);
-        closed.End(EndReason.Logout, T0.AddMinutes(5));
+        closed.End(EndReason.Logout, T0.AddMinutes(5), Options);
         Assert.Equal(SessionStatus.Closed, closed.Status);
         Assert.Equal(T0.AddMinutes(5), closed.EndedAt);
-        Assert.Equal(EndReason.Logout, closed.ToInfo().EndReason);
+        Assert.Equal(EndReason.Logout, closed.ToInfo(Options).EndReason);
 
         closed.UndoEnd();
         Assert.True(closed.IsLive);

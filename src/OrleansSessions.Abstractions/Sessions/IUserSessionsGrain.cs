@@ -20,6 +20,20 @@ public interface IUserSessionsGrain : IGrainWithStringKey
     Task<SessionInfo> CreateSessionAsync(string idempotencyKey);
 
     /// <summary>
+    /// Creates a session with labels, initial attributes, its own timeouts or the continuation of an ended session
+    /// (<see cref="SessionCreateRequest"/>), under the Sessions:MaxPerUser policy; once per
+    /// <paramref name="idempotencyKey"/> when one is given. A refused request creates nothing.
+    /// </summary>
+    /// <exception cref="InvalidSessionDataException">Malformed labels, attributes or timeouts.</exception>
+    /// <exception cref="SessionDataTooLargeException">The attributes exceed Sessions:MaxAttributesBytes.</exception>
+    /// <exception cref="ContinuationNotAllowedException">continueFrom names another user's session or a live one.</exception>
+    /// <exception cref="SessionDataDeletedException">continueFrom names a session whose data is gone.</exception>
+    /// <exception cref="SessionNotFoundException">continueFrom names no session.</exception>
+    /// <exception cref="SessionLimitExceededException">The user is at the limit and Sessions:OverLimit is Reject.</exception>
+    [Alias("CreateSessionWith")]
+    Task<SessionInfo> CreateSessionAsync(SessionCreateRequest request, string? idempotencyKey = null);
+
+    /// <summary>
     /// The user's oldest live sessions, oldest first: the first page of up to <see cref="SessionPage.MaxLimit"/> (all of
     /// them for a user with at most that many). Use <see cref="GetActiveSessionsPageAsync"/> to read past it.
     /// </summary>

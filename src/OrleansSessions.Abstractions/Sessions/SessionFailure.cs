@@ -16,11 +16,15 @@ public enum SessionFailureKind
     Conflict,
     /// <summary>The cluster, a silo or storage could not answer (503, exit 5).</summary>
     Unavailable,
+    /// <summary>A session data write exceeds a bound (413, exit 2).</summary>
+    TooLarge,
+    /// <summary>The session's data was deleted at its end (410, exit 3).</summary>
+    Gone,
 }
 
 /// <summary>A classified failure: its kind, a stable error code (the HTTP API's "error") and a one-line detail.</summary>
 /// <param name="Kind">The kind of failure.</param>
-/// <param name="Code">The error code: session_not_found, session_expired, session_closed, session_limit_exceeded, invalid_argument, silo_unavailable, timeout, storage_unavailable.</param>
+/// <param name="Code">The error code: session_not_found, session_expired, session_closed, session_limit_exceeded, invalid_argument, silo_unavailable, timeout, storage_unavailable, and for session data data_too_large, invalid_attribute_key, invalid_message, invalid_labels, invalid_timeout, version_conflict, continuation_not_allowed, session_data_deleted.</param>
 /// <param name="Detail">What was wrong, in the caller's terms.</param>
 public readonly record struct SessionFailure(SessionFailureKind Kind, string Code, string Detail)
 {
@@ -42,6 +46,11 @@ public readonly record struct SessionFailure(SessionFailureKind Kind, string Cod
             SessionExpiredException e => new(SessionFailureKind.Conflict, "session_expired", e.Message),
             SessionClosedException e => new(SessionFailureKind.Conflict, "session_closed", e.Message),
             SessionLimitExceededException e => new(SessionFailureKind.Conflict, "session_limit_exceeded", e.Message),
+            SessionDataTooLargeException e => new(SessionFailureKind.TooLarge, "data_too_large", e.Message),
+            SessionVersionConflictException e => new(SessionFailureKind.Conflict, "version_conflict", e.Message),
+            ContinuationNotAllowedException e => new(SessionFailureKind.Conflict, "continuation_not_allowed", e.Message),
+            SessionDataDeletedException e => new(SessionFailureKind.Gone, "session_data_deleted", e.Message),
+            InvalidSessionDataException e => new(SessionFailureKind.BadInput, e.Code, WithoutParameter(e)),
             ArgumentException e => new(SessionFailureKind.BadInput, "invalid_argument", WithoutParameter(e)),
             FormatException e => new(SessionFailureKind.BadInput, "invalid_argument", e.Message),
             SiloUnavailableException e => new(SessionFailureKind.Unavailable, "silo_unavailable", e.Message),

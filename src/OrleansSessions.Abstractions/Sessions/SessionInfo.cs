@@ -35,4 +35,28 @@ public sealed record SessionInfo
     /// <summary>Why the session ended; null while active.</summary>
     [Id(7)]
     public EndReason? EndReason { get; init; }
+
+    /// <summary>The labels given at creation (channel, client app, device, locale...); null when none.</summary>
+    [Id(8)]
+    public IReadOnlyDictionary<string, string>? Labels { get; init; }
+
+    /// <summary>This session's idle timeout.</summary>
+    [Id(9)]
+    public TimeSpan IdleTimeout { get; init; }
+
+    /// <summary>This session's absolute timeout.</summary>
+    [Id(10)]
+    public TimeSpan AbsoluteTimeout { get; init; }
+
+    /// <summary>Incremented by every change to the attributes or the conversation; 0 for a session without data.</summary>
+    [Id(11)]
+    public long DataVersion { get; init; }
+
+    /// <summary>How many messages the conversation holds (after trimming).</summary>
+    [Id(12)]
+    public int MessageCount { get; init; }
+
+    /// <summary>The ended session this one continues; null unless created with continueFrom.</summary>
+    [Id(13)]
+    public string? PreviousSessionId { get; init; }
 }

@@ -72,6 +72,35 @@ public static class SessionKeys
         return true;
     }
 
+    /// <summary>The longest attribute or label key.</summary>
+    public const int MaxDataKeyLength = 128;
+
+    /// <summary>The most labels a session may have.</summary>
+    public const int MaxLabels = 16;
+
+    /// <summary>The longest label value.</summary>
+    public const int MaxLabelValueLength = 256;
+
+    /// <summary>What a valid attribute or label key is, as error messages say it.</summary>
+    public const string DataKeyRule = "An attribute or label key has 1 to 128 characters of A-Z, a-z, 0-9, '.', '_', ':' and '-'.";
+
+    /// <summary>True when <paramref name="key"/> is 1..<see cref="MaxDataKeyLength"/> characters of <c>[A-Za-z0-9._:-]</c>.</summary>
+    public static bool IsValidDataKey(string? key)
+    {
+        if (key is null || key.Length is 0 or > MaxDataKeyLength)
+        {
+            return false;
+        }
+        foreach (var c in key)
+        {
+            if (!char.IsAsciiLetterOrDigit(c) && c is not ('.' or '_' or ':' or '-'))
+            {
+                return false;
+            }
+        }
+        return true;
+    }
+
     /// <summary>What a valid user id is, in the words of the HTTP API's and the grains' error messages.</summary>
     public const string UserIdRule =
         "A user id has 1 to 128 UTF-16 code units, is NFC-normalized, is not '.' or '..', and has no '/', '\\', '%', '?', '#', "

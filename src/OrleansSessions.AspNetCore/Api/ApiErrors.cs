@@ -42,6 +42,8 @@ internal static class ApiErrors
             SessionFailureKind.NotFound => NotFound(failure.Code, failure.Detail),
             SessionFailureKind.Conflict => TypedResults.Conflict(new ApiError(failure.Code, failure.Detail)),
             SessionFailureKind.Unavailable => TypedResults.Json(new ApiError(failure.Code, failure.Detail), statusCode: StatusCodes.Status503ServiceUnavailable),
+            SessionFailureKind.TooLarge => TypedResults.Json(new ApiError(failure.Code, failure.Detail), statusCode: StatusCodes.Status413PayloadTooLarge),
+            SessionFailureKind.Gone => TypedResults.Json(new ApiError(failure.Code, failure.Detail), statusCode: StatusCodes.Status410Gone),
             _ => null!,
         };
         return result is not null;

@@ -70,4 +70,7 @@ internal static partial class SessionLog
 
     [LoggerMessage(EventId = 1017, EventName = "JanitorStartFailed", Level = LogLevel.Warning, Message = "Starting the janitor reminders failed (attempt {Attempt}), retrying: {Reason}")]
     public static partial void JanitorStartFailed(ILogger logger, int attempt, string reason);
+
+    [LoggerMessage(EventId = 1023, EventName = "DataRecordsNotCleared", Level = LogLevel.Warning, Message = "Session {SessionId}: clearing records of its data failed; retried by a later write, or by the janitor after its end")]
+    public static partial void DataRecordsNotCleared(ILogger logger, Exception exception, string sessionId);
 }

@@ -6,7 +6,8 @@ namespace OrleansSessions.Grains.Diagnostics;
 /// <summary>
 /// The session domain's instruments on the "OrleansSessions" meter (from <see cref="IMeterFactory"/>): sessions.created,
 /// sessions.ended (tag reason), sessions.live, sessions.expiring, sessions.events_failed, sessions.expiry_lag (ms),
-/// sessions.activations, sessions.bulk_calls_in_flight and janitor.expired. One instance per silo. The expiry lags are also counted in <see cref="ExpiryLagCounts"/>, which the
+/// sessions.activations, sessions.bulk_calls_in_flight, janitor.expired, and of session data (counts only, never contents)
+/// sessions.data_writes, sessions.messages_appended and sessions.data_deleted. One instance per silo. The expiry lags are also counted in <see cref="ExpiryLagCounts"/>, which the
 /// host reads for its own history of them.
 /// </summary>
 public sealed class SessionMetrics
@@ -23,6 +24,9 @@ public sealed class SessionMetrics
     private readonly Counter<long> _eventsFailed;
     private readonly Histogram<double> _expiryLag;
     private readonly Counter<long> _janitorExpired;
+    private readonly Counter<long> _dataWrites;
+    private readonly Counter<long> _messagesAppended;
+    private readonly Counter<long> _dataDeleted;
     private long _activeActivations;
     private long _createdTotal;
     private long _endedTotal;
@@ -42,6 +46,9 @@ public sealed class SessionMetrics
         _eventsFailed = meter.CreateCounter<long>("sessions.events_failed", description: "Session events whose publish failed: not delivered to any subscriber.");
         _expiryLag = meter.CreateHistogram<double>("sessions.expiry_lag", unit: "ms", description: "Time from a session's deadline to its expiry being processed.");
         _janitorExpired = meter.CreateCounter<long>("janitor.expired", description: "Sessions expired by the janitor.");
+        _dataWrites = meter.CreateCounter<long>("sessions.data_writes", description: "Attribute writes and appends stored.");
+        _messagesAppended = meter.CreateCounter<long>("sessions.messages_appended", description: "Conversation messages appended.");
+        _dataDeleted = meter.CreateCounter<long>("sessions.data_deleted", description: "Sessions whose stored data (attributes, conversation) was deleted at or after their end.");
         meter.CreateObservableGauge("sessions.bulk_calls_in_flight", () => Interlocked.Read(ref _bulkCallsInFlight), description: "Calls of bulk operations (close-all, eviction, refreshes, janitor sweeps) in flight on this silo.");
         meter.CreateObservableGauge("sessions.activations", () => Interlocked.Read(ref _activeActivations), description: "Activations of live sessions on this silo.");
     }
@@ -97,6 +104,16 @@ public sealed class SessionMetrics
     }
 
     internal void JanitorExpired(int count) => _janitorExpired.Add(count);
+
+    internal void DataWritten() => _dataWrites.Add(1);
+
+    internal void MessagesAppended(int count)
+    {
+        _dataWrites.Add(1);
+        _messagesAppended.Add(count);
+    }
+
+    internal void DataDeleted() => _dataDeleted.Add(1);
 
     internal void BulkCallStarted()
     {

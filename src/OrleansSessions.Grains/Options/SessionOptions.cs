@@ -61,4 +61,44 @@ public sealed class SessionOptions
 
     /// <summary>How many create keys each user remembers at most (the newest), so that its record stays small.</summary>
     public const int MaxIdempotencyKeysPerUser = 100;
+
+    /// <summary>Sessions:MaxAttributesBytes: the most a session's attributes may take, serialized as one JSON object (UTF-8).</summary>
+    /// <value>Default 16384; must be &gt;= 256.</value>
+    public int MaxAttributesBytes { get; set; } = 16384;
+
+    /// <summary>Sessions:ConversationLimit: the most messages a session's conversation holds; past it the oldest are dropped.</summary>
+    /// <value>Default 200; must be from 1 to 10,000.</value>
+    public int ConversationLimit { get; set; } = 200;
+
+    /// <summary>
+    /// Sessions:MaxConversationBytes: the most a conversation's messages may take (UTF-8 bytes of role, content and
+    /// metadata); past it the oldest are dropped. A single message larger than this is refused.
+    /// </summary>
+    /// <value>Default 262144; must be &gt;= 1024.</value>
+    public int MaxConversationBytes { get; set; } = 262144;
+
+    /// <summary>Sessions:MaxIdleTimeout: the longest idle timeout a create may ask for.</summary>
+    /// <value>Default null: <see cref="IdleTimeout"/> (a session may only shorten it); at most about 49.7 days.</value>
+    public TimeSpan? MaxIdleTimeout { get; set; }
+
+    /// <summary>Sessions:MaxAbsoluteTimeout: the longest absolute timeout a create may ask for.</summary>
+    /// <value>Default null: <see cref="AbsoluteTimeout"/>; at most about 49.7 days.</value>
+    public TimeSpan? MaxAbsoluteTimeout { get; set; }
+
+    /// <summary>
+    /// Sessions:DataRetention: how long a session's attributes and conversation stay readable (read-only) after it
+    /// ended; then they are deleted. Never longer than the session stays in its user's history.
+    /// </summary>
+    /// <value>Default 0: deleted as part of the end.</value>
+    public TimeSpan DataRetention { get; set; }
+
+    /// <summary>Sessions:ContinueMessages: how many of the newest messages a continued session starts with.</summary>
+    /// <value>Default 20; must be from 0 to <see cref="ConversationLimit"/>.</value>
+    public int ContinueMessages { get; set; } = 20;
+
+    /// <summary>The longest idle timeout a session may have.</summary>
+    public TimeSpan IdleTimeoutCeiling => MaxIdleTimeout ?? IdleTimeout;
+
+    /// <summary>The longest absolute timeout a session may have.</summary>
+    public TimeSpan AbsoluteTimeoutCeiling => MaxAbsoluteTimeout ?? AbsoluteTimeout;
 }

@@ -54,6 +54,37 @@ public sealed class SessionOptionsValidator : IValidateOptions<SessionOptions>
         {
             failures.Add("Sessions:IdempotencyWindow must be > 0 and <= 30.00:00:00");
         }
+        if (options.MaxAttributesBytes < 256)
+        {
+            failures.Add("Sessions:MaxAttributesBytes must be >= 256");
+        }
+        if (options.ConversationLimit is < 1 or > 10_000)
+        {
+            failures.Add("Sessions:ConversationLimit must be from 1 to 10000");
+        }
+        if (options.MaxConversationBytes < 1024)
+        {
+            failures.Add("Sessions:MaxConversationBytes must be >= 1024");
+        }
+        if (options.MaxIdleTimeout is { } maxIdle && maxIdle < TimeSpan.FromSeconds(1))
+        {
+            failures.Add("Sessions:MaxIdleTimeout must be >= 00:00:01");
+        }
+        if (options.MaxAbsoluteTimeout is { } maxAbsolute && maxAbsolute < TimeSpan.FromSeconds(1))
+        {
+            failures.Add("Sessions:MaxAbsoluteTimeout must be >= 00:00:01");
+        }
+        AddIfTooLong(failures, "Sessions:MaxIdleTimeout", options.MaxIdleTimeout ?? TimeSpan.Zero);
+        AddIfTooLong(failures, "Sessions:MaxAbsoluteTimeout", options.MaxAbsoluteTimeout ?? TimeSpan.Zero);
+        if (options.DataRetention < TimeSpan.Zero)
+        {
+            failures.Add("Sessions:DataRetention must be >= 0");
+        }
+        AddIfTooLong(failures, "Sessions:DataRetention", options.DataRetention);
+        if (options.ContinueMessages < 0 || options.ContinueMessages > options.ConversationLimit)
+        {
+            failures.Add("Sessions:ContinueMessages must be from 0 to Sessions:ConversationLimit");
+        }
         return failures.Count == 0 ? ValidateOptionsResult.Success : ValidateOptionsResult.Fail(failures);
     }
 

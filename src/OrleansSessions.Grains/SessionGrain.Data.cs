@@ -1,0 +1,345 @@
+using OrleansSessions.Grains.Diagnostics;
+using OrleansSessions.Sessions;
+
+namespace OrleansSessions.Grains;
+
+/// <summary>
+/// The session's data: attributes and the conversation, in records of their own (<see cref="SessionDataRecords"/>)
+/// named by the header in the session's state (<see cref="SessionDataHeader"/>).
+/// </summary>
+/// <remarks>
+/// A write stores its record first, then the session's state with the new header and the touch it counts as: the one
+/// stored write that acknowledges it. An append stores only the appended messages. At the end the data is deleted (or
+/// kept read-only for Sessions:DataRetention) as part of the end; the deadline index row of the session stays until
+/// the records are cleared, so the janitor finishes a deletion a crash cut short.
+/// </remarks>
+internal sealed partial class SessionGrain
+{
+    private SessionDataRecords? _records;
+
+    // What this activation has read or written of the data; dropped at the end.
+    private Dictionary<string, string>? _attributes;
+    private List<SessionMessage>? _messages;
+
+    private SessionDataRecords Records => _records ??= new(_services.GrainStorage, this.GetPrimaryKeyString());
+
+    public async Task<SessionAttributes> GetAttributesAsync()
+    {
+        ThrowIfInvalidKey();
+        var header = await ReadableDataAsync();
+        return new SessionAttributes(header?.Version ?? 0, await LoadAttributesAsync(header));
+    }
+
+    public async Task<SessionAttributes> UpdateAttributesAsync(IReadOnlyDictionary<string, string?> changes, long? ifVersion = null)
+    {
+        ThrowIfInvalidKey();
+        SessionDataRules.CheckAttributeChanges(changes);
+        var now = await LiveForWriteAsync();
+        var header = State.Data ??= new SessionDataHeader();
+        CheckVersion(header, ifVersion);
+        var next = new Dictionary<string, string>(await LoadAttributesAsync(header), StringComparer.Ordinal);
+        foreach (var (key, value) in changes)
+        {
+            if (value is null)
+            {
+                next.Remove(key);
+            }
+            else
+            {
+                next[key] = value;
+            }
+        }
+        var bytes = SessionDataRules.AttributesBytes(next);
+        SessionDataRules.CheckAttributesSize(bytes, _services.Options);
+
+        var slot = header.AttributesSlot == 1 ? 2 : 1;
+        await Records.WriteAttributesAsync(slot, next);
+        header.AttributesSlot = slot;
+        header.AttributesBytes = bytes;
+        header.Version++;
+        await WriteActivityAsync(now);
+        _attributes = next;
+        _services.Metrics.DataWritten();
+        return new SessionAttributes(header.Version, next);
+    }
+
+    public async Task<SessionConversation> GetMessagesAsync(int? limit = null, long? after = null)
+    {
+        ThrowIfInvalidKey();
+        SessionDataRules.CheckRead(limit, after);
+        var header = await ReadableDataAsync();
+        if (header is null)
+        {
+            return new SessionConversation(0, 0, []);
+        }
+        var held = await LoadMessagesAsync(header);
+        List<SessionMessage> page;
+        if (after is { } cursor)
+        {
+            var start = held.FindIndex(m => m.Id > cursor);
+            page = start < 0 ? [] : held.GetRange(start, Math.Min(limit ?? held.Count, held.Count - start));
+        }
+        else
+        {
+            var count = Math.Min(limit ?? held.Count, held.Count);
+            page = held.GetRange(held.Count - count, count);
+        }
+        return new SessionConversation(header.Version, header.Trimmed, page);
+    }
+
+    public async Task<SessionAppendResult> AppendMessagesAsync(IReadOnlyList<NewSessionMessage> messages, long? ifVersion = null)
+    {
+        ThrowIfInvalidKey();
+        var sizes = SessionDataRules.CheckMessages(messages, _services.Options);
+        var now = await LiveForWriteAsync();
+        var header = State.Data ??= new SessionDataHeader();
+        CheckVersion(header, ifVersion);
+
+        var first = header.LastMessageId + 1;
+        var stored = new List<SessionMessage>(messages.Count);
+        for (var i = 0; i < messages.Count; i++)
+        {
+            var message = messages[i];
+            stored.Add(new SessionMessage(first + i, message.Role, message.Content, now, message.Metadata));
+        }
+        await Records.WriteMessagesAsync(first, stored);
+        header.Append(sizes, _services.Options);
+        header.Version++;
+        var info = await WriteActivityAsync(now);
+        if (_messages is not null)
+        {
+            _messages.AddRange(stored);
+            TrimHeld(_messages, header);
+        }
+        _services.Metrics.MessagesAppended(stored.Count);
+        await ClearDeadChunksAsync(header);
+        return new SessionAppendResult(header.Version, stored, info);
+    }
+
+    /// <summary>What an ended session gives the session that continues it (see <see cref="ISessionLifecycleGrain.GetContinuationAsync"/>).</summary>
+    public async Task<SessionContinuation> GetContinuationAsync(string userId, int messages)
+    {
+        ThrowIfInvalidKey();
+        var state = State;
+        if (!state.Exists)
+        {
+            throw NotFound();
+        }
+        if (!string.Equals(state.UserId, userId, StringComparison.Ordinal))
+        {
+            throw new ContinuationNotAllowedException($"Session {state.SessionId} belongs to another user.");
+        }
+        if (state.IsLive && !state.IsDueAt(_time.GetUtcNow()))
+        {
+            throw new ContinuationNotAllowedException($"Session {state.SessionId} is still live; only an ended session can be continued.");
+        }
+        var header = await ReadableDataAsync();
+        var attributes = await LoadAttributesAsync(header);
+        var held = header is null ? [] : await LoadMessagesAsync(header);
+        var last = held.GetRange(held.Count - Math.Min(messages, held.Count), Math.Min(messages, held.Count));
+        return new SessionContinuation(state.Labels, new Dictionary<string, string>(attributes, StringComparer.Ordinal), last);
+    }
+
+    /// <summary>
+    /// The header of data that can be read now: null when the session has had none; throws when there is no session or
+    /// its data is gone. A live session past its deadline ends first.
+    /// </summary>
+    private async Task<SessionDataHeader?> ReadableDataAsync()
+    {
+        var state = State;
+        if (!state.Exists)
+        {
+            throw NotFound();
+        }
+        var now = _time.GetUtcNow();
+        if (state.IsDueAt(now))
+        {
+            await ExpireAsync(now);
+        }
+        if (State.IsLive)
+        {
+            return State.Data;
+        }
+        var header = State.Data;
+        if (header is null || header.IsGoneAt(now))
+        {
+            throw new SessionDataDeletedException($"The data of session {state.SessionId} was deleted when it ended.");
+        }
+        return header;
+    }
+
+    /// <summary>The time of a write to a live session; ends a session past its deadline and throws as a touch does.</summary>
+    private async ValueTask<DateTimeOffset> LiveForWriteAsync()
+    {
+        var state = State;
+        if (!state.IsLive)
+        {
+            throw EndedOrMissing(state);
+        }
+        var now = _time.GetUtcNow();
+        if (state.IsDueAt(now))
+        {
+            await ExpireAsync(now);
+            throw new SessionExpiredException($"Session {state.SessionId} has expired.");
+        }
+        return now;
+    }
+
+    private static void CheckVersion(SessionDataHeader header, long? ifVersion)
+    {
+        if (ifVersion is { } expected && expected != header.Version)
+        {
+            throw new SessionVersionConflictException($"The session's data version is {header.Version}, not {expected}.", header.Version);
+        }
+    }
+
+    /// <summary>A data write's touch, stored with its new header in one write of the state (whatever Sessions:PersistTouches says).</summary>
+    private async Task<SessionInfo> WriteActivityAsync(DateTimeOffset now)
+    {
+        var previousDeadline = State.Touch(now, _services.Options);
+        if (State.ExpiresAt < previousDeadline)
+        {
+            await UpsertIndexAsync();
+            ArmTimers(now);
+        }
+        var info = await WriteTouchNowAsync();
+        _unwrittenTouches = false;
+        return info;
+    }
+
+    private async Task<IReadOnlyDictionary<string, string>> LoadAttributesAsync(SessionDataHeader? header)
+    {
+        if (_attributes is { } cached)
+        {
+            return cached;
+        }
+        if (header is null || header.AttributesSlot == 0)
+        {
+            return _attributes = new Dictionary<string, string>(StringComparer.Ordinal);
+        }
+        return _attributes = await Records.ReadAttributesAsync(header.AttributesSlot);
+    }
+
+    private async Task<List<SessionMessage>> LoadMessagesAsync(SessionDataHeader header)
+    {
+        if (_messages is { } cached)
+        {
+            return cached;
+        }
+        var held = new List<SessionMessage>(header.Sizes.Count);
+        var firstHeld = header.FirstHeldId;
+        for (var i = 0; i < header.Chunks.Count; i++)
+        {
+            if (header.ChunkEnd(i) >= firstHeld)
+            {
+                held.AddRange(await Records.ReadMessagesAsync(header.Chunks[i]));
+            }
+        }
+        TrimHeld(held, header);
+        return _messages = held;
+    }
+
+    private static void TrimHeld(List<SessionMessage> held, SessionDataHeader header)
+    {
+        var firstHeld = header.FirstHeldId;
+        var drop = 0;
+        while (drop < held.Count && held[drop].Id < firstHeld)
+        {
+            drop++;
+        }
+        held.RemoveRange(0, drop);
+    }
+
+    /// <summary>Clears the records of messages no longer held; the next state write stops listing them. Failures wait for a later append or the end.</summary>
+    private async Task ClearDeadChunksAsync(SessionDataHeader header)
+    {
+        var dead = header.DeadChunks();
+        var cleared = 0;
+        try
+        {
+            foreach (var chunk in dead)
+            {
+                await Records.ClearMessagesAsync(chunk);
+                cleared++;
+            }
+        }
+        catch (Exception exception)
+        {
+            SessionLog.DataRecordsNotCleared(_services.SessionLogger, exception, State.SessionId);
+        }
+        header.DropChunks(cleared);
+    }
+
+    /// <summary>
+    /// Clears the records of an ended session whose data is deleted (the header says which). True when done; false
+    /// when storage failed, which the caller leaves to the janitor (the index row stays).
+    /// </summary>
+    private async Task<bool> TryClearDataAsync(long? orphanChunk = null)
+    {
+        _attributes = null;
+        _messages = null;
+        var header = State.Data;
+        if ((header is null || !header.HasRecords) && orphanChunk is null)
+        {
+            return true;
+        }
+        try
+        {
+            await Records.ClearAllAsync(header ?? new SessionDataHeader(), orphanChunk);
+        }
+        catch (Exception exception)
+        {
+            SessionLog.DataRecordsNotCleared(_services.SessionLogger, exception, this.GetPrimaryKeyString());
+            return false;
+        }
+        if (header is not null)
+        {
+            header.Chunks.Clear();
+            header.AttributesSlot = 0;
+        }
+        _services.Metrics.DataDeleted();
+        return true;
+    }
+
+    /// <summary>Deletes retained data whose time has come: marks it deleted in the state, then clears its records.</summary>
+    private async Task<bool> DeleteRetainedDataAsync()
+    {
+        var header = State.Data!;
+        header.Status = SessionDataStatus.Deleted;
+        header.DeleteAt = null;
+        await _state.WriteStateAsync();
+        return await TryClearDataAsync();
+    }
+
+    /// <summary>Writes the records a new session starts with (before its state): initial or continued attributes and messages.</summary>
+    private async Task<SessionDataHeader?> WriteSeedAsync(SessionSeed? seed)
+    {
+        if (seed is null || !seed.HasData)
+        {
+            return null;
+        }
+        var header = new SessionDataHeader { Version = 1 };
+        if (seed.Attributes is { Count: > 0 } attributes)
+        {
+            await Records.WriteAttributesAsync(1, attributes);
+            header.AttributesSlot = 1;
+            header.AttributesBytes = SessionDataRules.AttributesBytes(attributes);
+            _attributes = attributes;
+        }
+        if (seed.Messages is { Count: > 0 } continued)
+        {
+            var messages = new List<SessionMessage>(continued.Count);
+            var sizes = new int[continued.Count];
+            for (var i = 0; i < continued.Count; i++)
+            {
+                messages.Add(continued[i] with { Id = i + 1 });
+                sizes[i] = SessionDataRules.SizeOf(continued[i]);
+            }
+            await Records.WriteMessagesAsync(1, messages);
+            header.Append(sizes, _services.Options);
+            _messages = messages;
+            TrimHeld(_messages, header);
+        }
+        return header;
+    }
+}
