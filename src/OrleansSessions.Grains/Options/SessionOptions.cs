@@ -93,7 +93,7 @@ public sealed class SessionOptions
     public TimeSpan DataRetention { get; set; }
 
     /// <summary>Sessions:ContinueMessages: how many of the newest messages a continued session starts with.</summary>
-    /// <value>Default 20; must be from 0 to <see cref="ConversationLimit"/>.</value>
+    /// <value>Default 20; must be &gt;= 0 (a continued conversation holds at most <see cref="ConversationLimit"/> of them).</value>
     public int ContinueMessages { get; set; } = 20;
 
     /// <summary>The longest idle timeout a session may have.</summary>

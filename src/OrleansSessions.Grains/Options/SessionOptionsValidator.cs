@@ -81,9 +81,9 @@ public sealed class SessionOptionsValidator : IValidateOptions<SessionOptions>
             failures.Add("Sessions:DataRetention must be >= 0");
         }
         AddIfTooLong(failures, "Sessions:DataRetention", options.DataRetention);
-        if (options.ContinueMessages < 0 || options.ContinueMessages > options.ConversationLimit)
+        if (options.ContinueMessages < 0)
         {
-            failures.Add("Sessions:ContinueMessages must be from 0 to Sessions:ConversationLimit");
+            failures.Add("Sessions:ContinueMessages must be >= 0");
         }
         return failures.Count == 0 ? ValidateOptionsResult.Success : ValidateOptionsResult.Fail(failures);
     }
