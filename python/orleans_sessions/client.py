@@ -463,12 +463,14 @@ class EventStream(Iterator[Event]):
 
     def _forget_connection(self) -> None:
         with self._lock:
-            self._connection = None
+            connection, self._connection = self._connection, None
+        if connection is not None:
+            connection.close()
 
     def _read(self, response: http.client.HTTPResponse) -> Iterator[Event]:
         """The events of one connection, parsed as the server-sent events format says."""
         data: List[str] = []
-        event_id: Optional[str] = self.cursor
+        event_id: Optional[str] = None  # the id of the last event of this connection that had one
         while True:
             raw = response.readline()
             if not raw:
