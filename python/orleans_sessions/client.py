@@ -280,6 +280,18 @@ class SessionsClient:
             body["ifVersion"] = if_version
         return AppendResult.from_json(self._json("POST", f"/api/sessions/{_quote(session_id)}/messages", body))
 
+    # ---------------------------------------------------------------- the silo
+
+    def health(self) -> Dict[str, Any]:
+        """GET /healthz: {"status": "ok", "silo": ...} once the silo serves; ServiceUnavailable before."""
+        answer = self._json("GET", "/healthz")
+        return answer if isinstance(answer, dict) else {}
+
+    def cluster(self) -> Dict[str, Any]:
+        """GET /api/cluster: the silos and the cluster's session figures, as the JSON object the API returns."""
+        answer = self._json("GET", "/api/cluster")
+        return answer if isinstance(answer, dict) else {}
+
     # ---------------------------------------------------------------- events
 
     def events(self, user_id: Optional[str] = None, after: Optional[Union[str, int]] = None, *,
@@ -323,7 +335,8 @@ class EventStream(Iterator[Event]):
     """The iterator of SessionsClient.events.
 
     connected: a threading.Event set while a connection is open and subscribed (nothing published after that moment
-    is missed); cursor: the last cursor seen (None while the server has sent none).
+    is missed); connections: how many connections have been opened so far; cursor: the last cursor seen (None while
+    the server has sent none).
     """
 
     _MIN_DELAY = 0.25
@@ -343,6 +356,7 @@ class EventStream(Iterator[Event]):
         self._connection: Optional[http.client.HTTPConnection] = None
         self._retry_ms: Optional[int] = None
         self._had_connection = False
+        self.connections = 0
         self._events = self._run()
 
     def __iter__(self) -> "EventStream":
@@ -478,6 +492,7 @@ class EventStream(Iterator[Event]):
             if not self._had_connection:
                 # The server writes ": connected" once its subscription is in place.
                 self._had_connection = True
+                self.connections += 1
                 self.connected.set()
             line = raw.decode("utf-8", "replace").rstrip("\r\n")
             if line == "":
