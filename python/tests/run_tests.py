@@ -65,9 +65,10 @@ class Silo:
         raise RuntimeError(f"silo {self.name} did not serve /healthz within {timeout:g} s:\n{self.tail()}")
 
     def tail(self, lines: int = 30) -> str:
-        self._log.flush()
+        if not self._log.closed:
+            self._log.flush()
         with open(self.log_path, "rb") as f:
-            return "\n".join(f.read().decode("utf-8", "replace").splitlines()[-lines:])
+            return "\n".join(line[:400] for line in f.read().decode("utf-8", "replace").splitlines()[-lines:])
 
     def stop(self) -> None:
         if self.process.poll() is None:
