@@ -10,7 +10,7 @@ import threading
 import time
 import urllib.parse
 from datetime import timedelta
-from typing import Any, Dict, Iterable, Iterator, List, Mapping, Optional, Tuple, Union
+from typing import Any, Dict, Generator, Iterable, Iterator, List, Mapping, Optional, Tuple, Union
 
 from ._version import __version__
 from ._times import format_duration
@@ -357,7 +357,7 @@ class EventStream(Iterator[Event]):
         self._retry_ms: Optional[int] = None
         self._had_connection = False
         self.connections = 0
-        self._events = self._run()
+        self._events: Generator[Event, None, None] = self._run()
 
     def __iter__(self) -> "EventStream":
         return self
@@ -428,7 +428,7 @@ class EventStream(Iterator[Event]):
             connection.sock.settimeout(self._read_timeout)
         return response
 
-    def _run(self) -> Iterator[Event]:
+    def _run(self) -> Generator[Event, None, None]:
         first = True
         lost_at = time.monotonic()
         delay = self._MIN_DELAY

@@ -143,7 +143,8 @@ def error_from_answer(status: int, payload: bytes, retry_after: Optional[str] = 
         body = None
     if isinstance(body, dict) and isinstance(body.get("error"), str):
         code = body["error"]
-        detail = body.get("detail") if isinstance(body.get("detail"), str) else ""
+        text = body.get("detail")
+        detail = text if isinstance(text, str) else ""
     elif payload:
         detail = " ".join(payload.decode("utf-8", "replace").split())[:500]
     cls = _BY_CODE.get(code)

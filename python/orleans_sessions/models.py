@@ -79,24 +79,26 @@ class SessionPage:
 
 @dataclass
 class Attributes(Mapping):  # type: ignore[type-arg]
-    """A session's attributes with their data version; reads like a dict (attrs["locale"], attrs.get(...))."""
+    """A session's attributes (key to any JSON value) with their data version; reads like a dict (attrs["locale"],
+    attrs.get(...), dict(attrs))."""
 
     data_version: int
-    values: Dict[str, Any] = field(default_factory=dict)
+    attributes: Dict[str, Any] = field(default_factory=dict)
 
     def __getitem__(self, key: str) -> Any:
-        return self.values[key]
+        return self.attributes[key]
 
     def __iter__(self) -> Iterator[str]:
-        return iter(self.values)
+        return iter(self.attributes)
 
     def __len__(self) -> int:
-        return len(self.values)
+        return len(self.attributes)
 
     @classmethod
     def from_json(cls, data: Mapping[str, Any]) -> "Attributes":
         values = data.get("attributes")
-        return cls(data_version=_int(data.get("dataVersion")) or 0, values=dict(values) if isinstance(values, Mapping) else {})
+        return cls(data_version=_int(data.get("dataVersion")) or 0,
+                   attributes=dict(values) if isinstance(values, Mapping) else {})
 
 
 @dataclass

@@ -8,7 +8,7 @@ import queue
 import threading
 import time
 import unittest
-from typing import Dict, List, Optional, Tuple
+from typing import Any, Dict, List, Optional, Tuple
 
 import orleans_sessions as sessions
 from orleans_sessions import Event, EventStream, SessionsClient
@@ -124,6 +124,7 @@ class LiveEventTests(unittest.TestCase):
 
         wait_until(delivered_after_the_drop, 20, "an event through the reconnected stream", interval=0)
         self.assertGreaterEqual(proxy.accepted, 2)
+        self.assertGreaterEqual(stream.connections, 2)
 
     def test_resumes_exactly_after_its_cursor(self) -> None:
         host, port = url().split("//", 1)[1].split("/", 1)[0].rsplit(":", 1)
@@ -193,7 +194,7 @@ def _stand_in(script: _Script) -> http.server.ThreadingHTTPServer:
     class Handler(http.server.BaseHTTPRequestHandler):
         protocol_version = "HTTP/1.1"
 
-        def log_message(self, *args: object) -> None:
+        def log_message(self, format: str, *args: Any) -> None:  # noqa: A002 - the base class's name
             pass
 
         def do_GET(self) -> None:  # noqa: N802 - http.server's name

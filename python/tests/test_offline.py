@@ -136,6 +136,21 @@ class WireTests(unittest.TestCase):
                          session.absolute_timeout, session.data_version, session.message_count, session.previous_session_id))
         self.assertTrue(session.is_active)
 
+    def test_attributes_read_like_a_dict(self) -> None:
+        attributes = sessions.Attributes.from_json({"dataVersion": 3, "attributes": {"locale": "es", "n": [1]}})
+        self.assertEqual(3, attributes.data_version)
+        self.assertEqual({"locale": "es", "n": [1]}, dict(attributes))
+        self.assertEqual(("es", None, 2), (attributes["locale"], attributes.get("missing"), len(attributes)))
+        self.assertEqual([[1]], list(attributes.values())[1:])
+        self.assertIn("n", attributes)
+
+    def test_conversation_and_append_result(self) -> None:
+        message = {"id": 1, "role": "user", "content": "hi", "at": "2026-01-01T00:00:00.1234567Z"}
+        conversation = sessions.Conversation.from_json({"dataVersion": 2, "trimmed": 5, "messages": [message]})
+        self.assertEqual((2, 5, 1, None), (conversation.data_version, conversation.trimmed, conversation.messages[0].id,
+                                           conversation.messages[0].metadata))
+        self.assertEqual(123456, conversation.messages[0].at.microsecond)
+
     def test_client_needs_an_http_url(self) -> None:
         with self.assertRaises(ValueError):
             sessions.SessionsClient("127.0.0.1:8080")

@@ -42,6 +42,10 @@ class LifecycleTests(unittest.TestCase):
         error = expect_error(self, sessions.SessionClosed, "session_closed", lambda: self.client.touch(created.session_id), 409)
         self.assertIn(created.session_id, error.detail)
 
+    def test_health_and_cluster(self) -> None:
+        self.assertEqual("ok", self.client.health().get("status"))
+        self.assertGreaterEqual(len(self.client.cluster()["silos"]), 1)
+
     def test_base_url_with_a_trailing_slash(self) -> None:
         other = SessionsClient(url() + "/", self.client.token)
         self.assertEqual("active", other.create(new_user()).status)
