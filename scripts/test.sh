@@ -3,8 +3,10 @@
 # Redis 7, Chromium, python3, openssl; apt, as root or through sudo), starts PostgreSQL and a Redis instance (127.0.0.1:6380,
 # append-only with appendfsync always, data under /tmp; the tests find it through ORLEANSSESSIONS_TEST_REDIS,
 # default 127.0.0.1:6380; an instance already answering there is reused), restores, builds and runs
-# `dotnet test OrleansSessions.sln`, then prints one line "N passed, N failed, N skipped" (totals over all test projects).
-# Extra arguments go to dotnet test (e.g. --filter FullyQualifiedName~SessionLifetimeTests).
+# `dotnet test OrleansSessions.sln`, then the Python package's tests (python/: installed with Debian's python3 into a
+# virtual environment under $TMPDIR, as docs/python.md says, against two silos it starts from the built binaries),
+# then prints one line "N passed, N failed, N skipped" (totals over all test projects and the Python tests).
+# Extra arguments go to dotnet test (e.g. --filter FullyQualifiedName~SessionLifetimeTests); the Python tests are then left out.
 set -uo pipefail
 cd "$(dirname "$0")/.."
 
@@ -17,6 +19,9 @@ command -v redis-server >/dev/null 2>&1 || missing+=(redis-server)
 [ -x /usr/bin/chromium ] || missing+=(chromium)
 command -v python3 >/dev/null 2>&1 || missing+=(python3)
 command -v openssl >/dev/null 2>&1 || missing+=(openssl)   # scripts/dev-certs.sh, for the TLS tests
+# The Python package is built offline with Debian's python3, in a virtual environment (docs/python.md).
+/usr/bin/python3 -c 'import venv, ensurepip, pip, setuptools, wheel' >/dev/null 2>&1 \
+  || missing+=(python3 python3-venv python3-pip python3-setuptools python3-wheel)
 if [ "${#missing[@]}" -gt 0 ]; then
   echo "== installing ${missing[*]}"
   as_root apt-get update -qq || { echo "apt-get update failed"; exit 1; }
@@ -72,6 +77,31 @@ fi
 if [ "${projects:-0}" -eq 0 ]; then
   echo "no test project reported results"
   status=1
+fi
+
+if [ "$#" -eq 0 ]; then
+  echo "== Python package (python/)"
+  venv="${TMPDIR:-/tmp}/orleanssessions-python-venv"
+  py_passed=0 py_failed=0 py_skipped=0 py_status=0
+  if /usr/bin/python3 -m venv --clear --system-site-packages "$venv" \
+     && "$venv/bin/python" -m pip install --quiet --no-build-isolation --no-index ./python; then
+    pylog=$(mktemp)
+    "$venv/bin/python" python/tests/run_tests.py --silo silo/bin/Debug/net10.0/OrleansSessions.Silo.dll 2>&1 | tee "$pylog"
+    py_status=${PIPESTATUS[0]}
+    # run_tests.py ends with "python: N passed, N failed, N skipped".
+    read -r py_passed py_failed py_skipped < <(sed -nE 's/^python: ([0-9]+) passed, ([0-9]+) failed, ([0-9]+) skipped$/\1 \2 \3/p' "$pylog" | tail -n 1)
+    rm -f "$pylog"
+  else
+    echo "installing the Python package failed"
+    py_status=1
+  fi
+  if [ "$py_status" -ne 0 ] && [ "${py_failed:-0}" -eq 0 ]; then
+    py_failed=1
+  fi
+  [ "$py_status" -eq 0 ] || status=1
+  passed=$(( ${passed:-0} + ${py_passed:-0} ))
+  failed=$(( ${failed:-0} + ${py_failed:-0} ))
+  skipped=$(( ${skipped:-0} + ${py_skipped:-0} ))
 fi
 echo "${passed:-0} passed, ${failed:-0} failed, ${skipped:-0} skipped"
 exit "$status"

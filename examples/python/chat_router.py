@@ -1,14 +1,17 @@
 #!/usr/bin/env python3
-"""A chat router on the OrleansSessions HTTP API (standard library only).
+"""A chat router on the OrleansSessions HTTP API, through the orleans_sessions package (python/ in this repository).
 
 It mirrors the Python TheaRouter.handle_request that the session service replaces: the user's current session is
-their newest active session; with none, one is created; each message touches it; when the touch answers 409
+their newest active session; with none, one is created; each message and its reply are appended to the session's
+conversation in one call that also touches it (the router keeps no conversation of its own); when that answers 409
 (expired or closed) a new session is created and the reply asks the user to log in again.
 
     python3 chat_router.py chat alice "hello"            # one message
     python3 chat_router.py chat alice "hola" --lang es
     python3 chat_router.py watch [--user alice]          # live events (server-sent events) until Ctrl+C
     python3 chat_router.py selftest                      # exercises the API; exit status 0 when all checks pass
+
+It imports orleans_sessions as installed (pip install ./python), else from this repository's python/ folder.
 
 Options: --base-url (default http://127.0.0.1:8080, or $ORLEANSSESSIONS_URL; several separated by commas: watch
 reconnects through the next one, the other commands use the first) and --token (or
@@ -20,32 +23,28 @@ certificate the same way); the message names the API's error code.
 """
 
 import argparse
-import http.client
 import json
 import os
 import queue
 import sys
 import threading
 import time
-import urllib.error
-import urllib.parse
-import urllib.request
 import uuid
+from datetime import timedelta
+
+try:
+    import orleans_sessions
+except ImportError:  # not installed: the package next to this example in the repository
+    sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), os.pardir, os.pardir, "python"))
+    import orleans_sessions
+
+from orleans_sessions import (ServiceUnavailable, SessionDataDeleted, SessionEnded, SessionNotFound, SessionsClient,
+                              SessionsError)
 
 EXPIRED_MESSAGES = {
     "en": "Session expired. Please log in again.",
     "es": "Sesión expirada. Por favor inicia sesión nuevamente.",
 }
-
-
-class ApiError(Exception):
-    """A non-2xx answer: HTTP status plus the API's {"error", "detail"} body."""
-
-    def __init__(self, status, error, detail):
-        super().__init__(f"HTTP {status} {error}: {detail}")
-        self.status = status
-        self.error = error
-        self.detail = detail
 
 
 class Unreachable(Exception):
@@ -67,14 +66,14 @@ EXIT_CODES_BY_STATUS = {400: 2, 401: 5, 403: 5, 404: 3, 409: 4, 413: 2, 502: 5, 
 
 
 def exit_code(error):
-    """The exit code of an ApiError: by its API error code, else by its HTTP status, else 1."""
-    return EXIT_CODES_BY_ERROR.get(error.error) or EXIT_CODES_BY_STATUS.get(error.status, 1)
+    """The exit code of a SessionsError: by its API error code, else by its HTTP status, else 1."""
+    return EXIT_CODES_BY_ERROR.get(error.code) or EXIT_CODES_BY_STATUS.get(error.status, 1)
 
 
 def describe(error):
-    """One line for an ApiError, saying what kind of failure it is."""
+    """One line for a SessionsError, saying what kind of failure it is."""
     kind = {2: "bad input", 3: "not found", 4: "conflict"}.get(exit_code(error))
-    if error.status in (401, 403) or error.error == "unauthorized":
+    if error.status in (401, 403) or error.code == "unauthorized":
         kind = "unauthorized (check --token)"
     elif exit_code(error) == 5:
         kind = "unavailable"
@@ -82,151 +81,72 @@ def describe(error):
     return f"{kind}: {detail}" if kind else detail
 
 
-def api_error(e):
-    """The ApiError of an HTTPError, from the API's {"error", "detail"} body when it has one."""
-    payload = e.read()
-    try:
-        body = json.loads(payload)
-        return ApiError(e.code, body.get("error"), body.get("detail"))
-    except (ValueError, AttributeError):
-        return ApiError(e.code, "http_error", payload.decode("utf-8", "replace"))
+def unreachable_reason(error, url):
+    """The reason of a ServiceUnavailable that got no answer, without the URL the message names already."""
+    detail = error.detail or error.code
+    return detail[len(url) + 2:] if detail.startswith(url + ": ") else detail
 
 
-class SessionApi:
-    """The HTTP API of a silo."""
-
-    def __init__(self, base_url, token=None, timeout=10.0):
-        self.base_url = base_url.rstrip("/")
-        self.token = token
-        self.timeout = timeout
-
-    def _request(self, method, path, body=None):
-        data = None if body is None else json.dumps(body).encode("utf-8")
-        request = urllib.request.Request(self.base_url + path, data=data, method=method)
-        request.add_header("Accept", "application/json")
-        if data is not None:
-            request.add_header("Content-Type", "application/json")
-        if self.token:
-            request.add_header("Authorization", "Bearer " + self.token)
-        try:
-            with urllib.request.urlopen(request, timeout=self.timeout) as response:
-                payload = response.read()
-                return json.loads(payload) if payload else None
-        except urllib.error.HTTPError as e:
-            raise api_error(e) from None
-
-    @staticmethod
-    def _quote(value):
-        return urllib.parse.quote(value, safe="")
-
-    def create_session(self, user_id):
-        return self._request("POST", "/api/sessions", {"userId": user_id})
-
-    def get_session(self, session_id):
-        return self._request("GET", f"/api/sessions/{self._quote(session_id)}")
-
-    def touch(self, session_id):
-        return self._request("POST", f"/api/sessions/{self._quote(session_id)}/touch")
-
-    def close(self, session_id):
-        return self._request("DELETE", f"/api/sessions/{self._quote(session_id)}")
-
-    def active_sessions(self, user_id):
-        return self._request("GET", f"/api/users/{self._quote(user_id)}/sessions")
-
-    def history(self, user_id, limit=None):
-        query = "" if limit is None else f"?limit={int(limit)}"
-        return self._request("GET", f"/api/users/{self._quote(user_id)}/history{query}")
-
-    def close_all(self, user_id):
-        return self._request("DELETE", f"/api/users/{self._quote(user_id)}/sessions")
-
-    def cluster(self):
-        return self._request("GET", "/api/cluster")
-
-    def health(self):
-        return self._request("GET", "/healthz")
-
-    def events(self, user_id=None, connected=None, stop=None, cursor=None):
-        """Yields session events from GET /api/events (server-sent events) until the stream ends or stop is set.
-
-        connected (a threading.Event) is set once the server has subscribed: nothing published later is missed.
-        cursor (a dict) carries "id", the last event id seen: sent as Last-Event-ID when set, updated as events come.
-        Raises ApiError for an error answer.
-        """
-        query = "" if user_id is None else "?userId=" + self._quote(user_id)
-        request = urllib.request.Request(self.base_url + "/api/events" + query, method="GET")
-        request.add_header("Accept", "text/event-stream")
-        if self.token:
-            request.add_header("Authorization", "Bearer " + self.token)
-        if cursor is not None and cursor.get("id"):
-            request.add_header("Last-Event-ID", cursor["id"])
-        try:
-            # The server writes a heartbeat comment every ~15 s, so a 60 s read timeout only fires on a dead connection.
-            response = urllib.request.urlopen(request, timeout=60)
-        except urllib.error.HTTPError as e:
-            raise api_error(e) from None
-        with response:
-            data = []
-            event_id = None
-            for raw in response:
-                if stop is not None and stop.is_set():
-                    return
-                line = raw.decode("utf-8").rstrip("\r\n")
-                if line.startswith(":"):
-                    if connected is not None:
-                        connected.set()
-                    continue
-                if line.startswith("data:"):
-                    data.append(line[5:].lstrip(" "))
-                elif line.startswith("id:"):
-                    event_id = line[3:].lstrip(" ")
-                elif line == "" and data:
-                    if cursor is not None and event_id is not None:
-                        cursor["id"] = event_id
-                    yield json.loads("\n".join(data))
-                    data = []
-                    event_id = None
+def no_data_routes(error):
+    """Whether an error says the silo has no session-data routes (a silo older than session data): 404 not_found."""
+    return error.status == 404 and error.code == "not_found"
 
 
 class ChatRouter:
-    """TheaRouter.handle_request on the session service."""
+    """TheaRouter.handle_request on the session service; the conversation lives in the session."""
 
-    def __init__(self, api, lang="en"):
+    def __init__(self, client, lang="en"):
         if lang not in EXPIRED_MESSAGES:
             raise ValueError("lang must be en or es")
-        self.api = api
+        self.client = client
         self.lang = lang
+        # None until the first turn tells; False on a silo without session data (the turn is then only a touch).
+        self.keeps_conversation = None
 
     def current_session(self, user_id):
         """The user's newest active session, or None."""
-        sessions = self.api.active_sessions(user_id)
-        return max(sessions, key=lambda s: s["createdAt"]) if sessions else None
+        sessions = self.client.sessions(user_id)
+        return max(sessions, key=lambda s: s.created_at) if sessions else None
 
     def handle_request(self, user_id, message):
         """Returns (reply, session)."""
         session = self.current_session(user_id)
         if session is None:
-            session = self.api.create_session(user_id)
+            session = self.client.create(user_id)
         return self.reply_in(session, message)
 
     def reply_in(self, session, message):
-        """Touches the session and answers; when it has ended (409) or is gone (404), opens a new one and asks to log in again."""
+        """Answers and records the turn in the session; when it has ended (409) or is gone (404), records it in a new
+        session instead and asks to log in again."""
+        reply = self.process(message)
         try:
-            session = self.api.touch(session["sessionId"])
-        except ApiError as e:
-            if e.status in (404, 409):
-                # Expired or closed since it was listed: a new login is needed.
-                return EXPIRED_MESSAGES[self.lang], self.api.create_session(session["userId"])
-            raise
-        return self.process(message), session
+            return reply, self.record(session.session_id, message, reply)
+        except (SessionEnded, SessionNotFound):
+            # Expired or closed since it was listed: a new login is needed.
+            reply = EXPIRED_MESSAGES[self.lang]
+            fresh = self.client.create(session.user_id)
+            return reply, self.record(fresh.session_id, message, reply)
+
+    def record(self, session_id, message, reply):
+        """Appends the user's message and the reply in one call, which also touches the session; returns the session.
+        On a silo without session data it only touches."""
+        if self.keeps_conversation is not False:
+            try:
+                result = self.client.append(session_id, [("user", message), ("assistant", reply)])
+                self.keeps_conversation = True
+                return result.session
+            except SessionsError as e:
+                if not no_data_routes(e):
+                    raise
+                self.keeps_conversation = False
+        return self.client.touch(session_id)
 
     def process(self, message):
         return ("Dijiste: " if self.lang == "es" else "You said: ") + message
 
 
-def selftest(api):
-    """Exercises create/touch/status/close/history/events; returns the number of failed checks."""
+def selftest(client):
+    """Exercises create/touch/status/close/history/events and the conversation; returns the number of failed checks."""
     failures = []
     user = "py-selftest-" + uuid.uuid4().hex[:8]
 
@@ -239,69 +159,104 @@ def selftest(api):
         try:
             call()
             check(name, False, "no error")
-        except ApiError as e:
-            check(name, e.status == status and e.error == code, f"got {e.status} {e.error}")
+        except SessionsError as e:
+            check(name, e.status == status and e.code == code, f"got {e.status} {e.code}")
 
-    check("healthz", api.health() is not None)
-    cluster = api.cluster()
+    def conversation(session_id):
+        return [(m.role, m.content) for m in client.messages(session_id).messages]
+
+    def wait_for(condition, seconds):
+        deadline = time.monotonic() + seconds
+        while True:
+            try:
+                if condition():
+                    return True
+            except SessionsError:
+                pass
+            if time.monotonic() >= deadline:
+                return False
+            time.sleep(0.1)
+
+    def data_deleted(session_id):
+        try:
+            client.messages(session_id)
+            return False
+        except SessionDataDeleted:
+            return True
+
+    check("healthz", client.health() is not None)
+    cluster = client.cluster()
     check("cluster lists silos", isinstance(cluster.get("silos"), list) and len(cluster["silos"]) >= 1, json.dumps(cluster))
 
     events = queue.Queue()
-    connected = threading.Event()
-    stop = threading.Event()
+    stream = client.events(user)
 
     def follow():
         try:
-            for evt in api.events(user, connected, stop):
+            for evt in stream:
                 events.put(evt)
         except Exception as e:  # noqa: BLE001 - reported through the queue
-            events.put({"type": "error", "error": repr(e)})
+            events.put(e)
 
     threading.Thread(target=follow, daemon=True).start()
-    check("events stream connected", connected.wait(10))
+    check("events stream connected", stream.wait_connected(10))
 
-    router = ChatRouter(api)
+    router = ChatRouter(client)
     reply, first = router.handle_request(user, "hello")
-    check("chat creates a session", reply == "You said: hello" and first["status"] == "active", reply)
-    status = api.get_session(first["sessionId"])
-    check("status is active", status["status"] == "active" and status["userId"] == user)
-    touched = api.touch(first["sessionId"])
-    check("touch slides lastActivity", touched["lastActivity"] >= first["lastActivity"] and touched["expiresAt"] >= first["expiresAt"])
+    check("chat creates a session", reply == "You said: hello" and first.status == "active", reply)
+    keeps = router.keeps_conversation
+    if keeps:
+        check("the turn is in the session's conversation",
+              conversation(first.session_id) == [("user", "hello"), ("assistant", "You said: hello")])
+    else:
+        print("skip conversation checks: this silo has no session-data routes (404 not_found); the router only touches")
+    status = client.get(first.session_id)
+    check("status is active", status.status == "active" and status.user_id == user)
+    touched = client.touch(first.session_id)
+    check("touch slides lastActivity", touched.last_activity >= first.last_activity and touched.expires_at >= first.expires_at)
     reply, same = router.handle_request(user, "again")
-    check("chat stays in the live session", same["sessionId"] == first["sessionId"] and reply == "You said: again")
-    check("sessions lists it", [s["sessionId"] for s in api.active_sessions(user)] == [first["sessionId"]])
+    check("chat stays in the live session", same.session_id == first.session_id and reply == "You said: again")
+    if keeps:
+        check("the conversation grows turn by turn", conversation(first.session_id)[2:] == [("user", "again"), ("assistant", "You said: again")]
+              and same.message_count == 4)
+    check("sessions lists it", [s.session_id for s in client.sessions(user)] == [first.session_id])
 
-    closed = api.close(first["sessionId"])
-    check("close ends it with logout", closed["status"] == "closed" and closed["endReason"] == "logout" and closed["endedAt"])
-    expect_error("touch after close is 409 session_closed", 409, "session_closed", lambda: api.touch(first["sessionId"]))
-    check("closed session stays readable", api.get_session(first["sessionId"])["status"] == "closed")
+    closed = client.close(first.session_id)
+    check("close ends it with logout", closed.status == "closed" and closed.end_reason == "logout" and closed.ended_at is not None)
+    expect_error("touch after close is 409 session_closed", 409, "session_closed", lambda: client.touch(first.session_id))
+    check("closed session stays readable", client.get(first.session_id).status == "closed")
+    if keeps:
+        expect_error("conversation gone after close (410 session_data_deleted)", 410, "session_data_deleted",
+                     lambda: client.messages(first.session_id))
 
     reply, second = router.handle_request(user, "are you there?")
-    check("chat without a live session opens one", reply == "You said: are you there?" and second["sessionId"] != first["sessionId"], reply)
+    check("chat without a live session opens one", reply == "You said: are you there?" and second.session_id != first.session_id, reply)
     reply, third = router.reply_in(closed, "still there?")
-    check("message in an ended session asks to log in again", reply == EXPIRED_MESSAGES["en"] and third["sessionId"] not in (first["sessionId"], second["sessionId"]), reply)
-    es_reply, _ = ChatRouter(api, "es").reply_in(closed, "hola")
+    check("message in an ended session asks to log in again", reply == EXPIRED_MESSAGES["en"] and third.session_id not in (first.session_id, second.session_id), reply)
+    if keeps:
+        check("the new session holds that turn", conversation(third.session_id) == [("user", "still there?"), ("assistant", EXPIRED_MESSAGES["en"])])
+    es_reply, _ = ChatRouter(client, "es").reply_in(closed, "hola")
     check("spanish expired reply", es_reply == EXPIRED_MESSAGES["es"], es_reply)
-    es_reply, es_session = ChatRouter(api, "es").handle_request(user, "hola")
-    check("spanish reply in the newest live session", es_reply == "Dijiste: hola" and es_session["status"] == "active", es_reply)
+    es_reply, es_session = ChatRouter(client, "es").handle_request(user, "hola")
+    check("spanish reply in the newest live session", es_reply == "Dijiste: hola" and es_session.status == "active", es_reply)
 
-    history = api.history(user, 10)
-    check("history holds the closed session", [s["sessionId"] for s in history] == [first["sessionId"]])
-    live = api.active_sessions(user)
-    closed_all = api.close_all(user)
-    check("close all", closed_all == {"closed": len(live)} and len(live) == 3, f"{closed_all} for {len(live)} live")
-    history = api.history(user)
-    check("history is newest first", len(history) == 4 and history[-1]["sessionId"] == first["sessionId"]
-          and all(s["endReason"] == "logout_all" for s in history[:3])
-          and history[0]["endedAt"] >= history[-1]["endedAt"], json.dumps(history))
+    history = client.history(user, 10)
+    check("history holds the closed session", [s.session_id for s in history] == [first.session_id])
+    live = client.sessions(user)
+    closed_all = client.close_all(user)
+    check("close all", closed_all == len(live) and len(live) == 3, f"{closed_all} for {len(live)} live")
+    history = client.history(user)
+    check("history is newest first", len(history) == 4 and history[-1].session_id == first.session_id
+          and all(s.end_reason == "logout_all" for s in history[:3])
+          and history[0].ended_at >= history[-1].ended_at, json.dumps([s.raw for s in history]))
 
-    expect_error("unknown session is 404", 404, "session_not_found", lambda: api.get_session("sess_" + str(uuid.uuid4())))
-    expect_error("malformed session id is 400", 400, "invalid_session_id", lambda: api.get_session("not-a-session"))
-    expect_error("bad history limit is 400", 400, "invalid_limit", lambda: api._request("GET", f"/api/users/{user}/history?limit=-1"))
+    expect_error("unknown session is 404", 404, "session_not_found", lambda: client.get("sess_" + str(uuid.uuid4())))
+    expect_error("malformed session id is 400", 400, "invalid_session_id", lambda: client.get("not-a-session"))
+    expect_error("bad history limit is 400", 400, "invalid_limit", lambda: client.history(user, -1))
 
-    wanted = [("created", first["sessionId"]), ("closed", first["sessionId"]),
-              ("created", second["sessionId"]), ("closed", second["sessionId"]),
-              ("created", third["sessionId"]), ("closed", third["sessionId"])]
+    wanted = [("created", first.session_id), ("closed", first.session_id),
+              ("created", second.session_id), ("closed", second.session_id),
+              ("created", third.session_id), ("closed", third.session_id)]
     seen = []
     deadline = time.monotonic() + 10
     while time.monotonic() < deadline and not all(w in seen for w in wanted):
@@ -309,15 +264,25 @@ def selftest(api):
             evt = events.get(timeout=max(0.01, deadline - time.monotonic()))
         except queue.Empty:
             break
-        if evt.get("type") == "error":
-            check("events stream", False, evt["error"])
+        if isinstance(evt, Exception):
+            check("events stream", False, repr(evt))
             break
-        seen.append((evt["type"], evt["session"]["sessionId"]))
-        check_shape = isinstance(evt.get("at"), str) and evt["at"].endswith("Z") and evt["session"]["userId"] == user
-        if not check_shape:
-            check("event shape", False, json.dumps(evt))
+        seen.append((evt.type, evt.session.session_id))
+        at = evt.raw.get("at")
+        if not (isinstance(at, str) and at.endswith("Z") and evt.session.user_id == user):
+            check("event shape", False, json.dumps(evt.raw))
     check("events: created and closed of each session", all(w in seen for w in wanted), repr(seen))
-    stop.set()
+    stream.close()
+
+    if keeps:
+        # A session of its own with a 1 s idle timeout: its conversation is there while it lives, gone once it expired.
+        short_router = ChatRouter(client)
+        short = client.create(user + "-idle", idle_timeout=timedelta(seconds=1))
+        check("a session with a 1 s idle timeout", short.idle_timeout == timedelta(seconds=1), str(short.idle_timeout))
+        _, short = short_router.reply_in(short, "quick question")
+        check("its conversation is there while it lives", conversation(short.session_id) == [("user", "quick question"), ("assistant", "You said: quick question")])
+        check("it expires when idle", wait_for(lambda: client.get(short.session_id).status == "expired", 15))
+        check("its conversation is gone after it expired (410 session_data_deleted)", wait_for(lambda: data_deleted(short.session_id), 15))
 
     print(f"{'PASS' if not failures else 'FAIL'}: {len(failures)} failed check(s)")
     return len(failures)
@@ -325,28 +290,30 @@ def selftest(api):
 
 def watch(urls, token, user_id, reconnect_timeout, out=sys.stdout):
     """Prints events as JSON lines until Ctrl+C. A lost stream (a silo killed or stopped) is opened again through
-    the URLs in turn, resuming after the last event id when the server sends ids; when none answers within
-    reconnect_timeout seconds of the loss, raises Unreachable. An error answer (ApiError) ends it at once."""
-    cursor = {}
+    the URLs in turn, resuming after the last event's cursor when the server sends cursors; when none answers within
+    reconnect_timeout seconds of the loss, raises Unreachable. An error answer (SessionsError other than
+    ServiceUnavailable) ends it at once."""
+    cursor = None
     lost_at = None
     reason = None
     attempt = 0
     while True:
         url = urls[attempt % len(urls)]
         attempt += 1
-        connected = threading.Event()
+        # Each URL gets one connection (reconnect_timeout=0): this loop moves on to the next URL itself.
+        stream = SessionsClient(url, token).events(user_id, after=cursor, reconnect_timeout=0)
         try:
-            for evt in SessionApi(url, token).events(user_id, connected, cursor=cursor):
-                print(json.dumps(evt, ensure_ascii=False), file=out, flush=True)
+            for evt in stream:
+                print(json.dumps(evt.raw, ensure_ascii=False), file=out, flush=True)
+                if evt.cursor is not None:
+                    cursor = evt.cursor
             reason = f"{url} ended the event stream"
-        except ApiError as e:
-            if exit_code(e) != 5 or e.status in (401, 403):
-                raise
-            reason = f"{url}: {e}"
-        except (urllib.error.URLError, http.client.HTTPException, OSError) as e:
-            reason = f"{url}: {getattr(e, 'reason', e)}"
+        except ServiceUnavailable as e:
+            reason = f"{url}: {unreachable_reason(e, url) if e.status is None else e}"
+        finally:
+            stream.close()
         now = time.monotonic()
-        if connected.is_set() or lost_at is None:
+        if stream.connections > 0 or lost_at is None:
             lost_at = now  # the stream had been open: the reconnection time counts from now
         remaining = lost_at + reconnect_timeout - now
         if remaining <= 0:
@@ -374,24 +341,30 @@ def main(argv=None):
         parser.error("--reconnect-timeout must be > 0")
 
     urls = [u.strip() for u in args.base_url.split(",") if u.strip()] or ["http://127.0.0.1:8080"]
-    api = SessionApi(urls[0], args.token)
+    try:
+        client = SessionsClient(urls[0], args.token)
+    except ValueError as e:
+        parser.error(str(e))
     try:
         if args.command == "chat":
-            reply, session = ChatRouter(api, args.lang).handle_request(args.user, args.message)
-            print(json.dumps({"reply": reply, "session": session}, ensure_ascii=False))
+            reply, session = ChatRouter(client, args.lang).handle_request(args.user, args.message)
+            print(json.dumps({"reply": reply, "session": session.raw}, ensure_ascii=False))
             return 0
         if args.command == "watch":
             watch(urls, args.token, args.user, args.reconnect_timeout)
             return 0
-        return 1 if selftest(api) else 0
-    except ApiError as e:
+        return 1 if selftest(client) else 0
+    except ServiceUnavailable as e:
+        if e.status is not None:
+            print(f"error: {describe(e)}", file=sys.stderr)
+            return exit_code(e)
+        print(f"error: cannot reach {', '.join(urls)}: {unreachable_reason(e, client.base_url)}", file=sys.stderr)
+        return 5
+    except SessionsError as e:
         print(f"error: {describe(e)}", file=sys.stderr)
         return exit_code(e)
     except Unreachable as e:
         print(f"error: cannot reach {', '.join(urls)}: {e}", file=sys.stderr)
-        return 5
-    except (urllib.error.URLError, http.client.HTTPException, OSError) as e:
-        print(f"error: cannot reach {', '.join(urls)}: {getattr(e, 'reason', e)}", file=sys.stderr)
         return 5
     except KeyboardInterrupt:
         return 0
