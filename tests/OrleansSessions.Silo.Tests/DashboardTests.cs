@@ -165,6 +165,40 @@ public sealed class TokenDashboardTests(ObservedSiloFixture fixture)
     }
 }
 
+/// <summary>A session's labels and the size of its data on the dashboard of the default silo, and never its words.</summary>
+[Collection(DefaultSiloCollection.Name)]
+public sealed class SessionDataDashboardTests(DefaultSiloFixture fixture)
+{
+    [Fact]
+    public async Task Event_rows_show_labels_message_count_and_data_version_but_no_words()
+    {
+        using var playwright = await Playwright.CreateAsync();
+        await using var browser = await Chromium.LaunchAsync(playwright);
+        var page = await browser.NewPageAsync();
+        await page.GotoAsync($"http://127.0.0.1:{fixture.Silo.HttpPort}/");
+        await Assertions.Expect(page.Locator("body")).ToHaveAttributeAsync("data-events", "open", new() { Timeout = 15_000 });
+
+        var marker = "words-" + Guid.NewGuid().ToString("N");
+        var created = await SendAsync(fixture.Http, HttpMethod.Post, "/api/sessions", 201,
+            $$$"""{"userId": "{{{NewUser("dash-data")}}}", "labels": {"channel": "web", "Device": "ios"}, "attributes": {"secret": "{{{marker}}}"}}""");
+        var id = created.GetProperty("sessionId").GetString();
+        await SendAsync(fixture.Http, HttpMethod.Post, $"/api/sessions/{id}/messages", 200,
+            $$$"""{"messages": [{"role": "user", "content": "{{{marker}}}"}, {"role": "assistant", "content": "{{{marker}}}", "metadata": {"m": "{{{marker}}}"}}]}""");
+        await SendAsync(fixture.Http, HttpMethod.Delete, $"/api/sessions/{id}", 200);
+
+        var createdRow = page.Locator($"#events tr.event[data-session-id='{id}'][data-type='created']");
+        await Assertions.Expect(createdRow).ToHaveCountAsync(1, new() { Timeout = 15_000 });
+        await Assertions.Expect(createdRow).ToContainTextAsync("channel=web, Device=ios");
+        await Assertions.Expect(createdRow).ToHaveAttributeAsync("data-data-version", "1");
+        await Assertions.Expect(createdRow).ToHaveAttributeAsync("data-message-count", "0");
+        var closedRow = page.Locator($"#events tr.event[data-session-id='{id}'][data-type='closed']");
+        await Assertions.Expect(closedRow).ToHaveCountAsync(1, new() { Timeout = 15_000 });
+        await Assertions.Expect(closedRow).ToHaveAttributeAsync("data-data-version", "2");
+        await Assertions.Expect(closedRow).ToHaveAttributeAsync("data-message-count", "2");
+        Assert.DoesNotContain(marker, await page.ContentAsync(), StringComparison.Ordinal);
+    }
+}
+
 /// <summary>Debian's Chromium through Playwright.</summary>
 internal static class Chromium
 {

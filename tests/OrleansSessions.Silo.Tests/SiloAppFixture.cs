@@ -1,7 +1,11 @@
+using System.Collections.Concurrent;
 using System.Globalization;
+using System.Net.Http.Headers;
 using System.Text.Json;
 using Microsoft.AspNetCore.Hosting;
 using Microsoft.AspNetCore.Mvc.Testing;
+using Microsoft.Extensions.DependencyInjection;
+using Microsoft.Extensions.Logging;
 
 namespace OrleansSessions.Silo.Tests;
 
@@ -13,9 +17,19 @@ namespace OrleansSessions.Silo.Tests;
 /// </summary>
 public sealed class SiloAppFixture : IAsyncLifetime
 {
-    private readonly SiloAppFactory _factory = new();
+    private readonly SiloAppFactory _factory;
+
+    public SiloAppFixture() : this(new Dictionary<string, string>())
+    {
+    }
+
+    /// <summary>The silo host with <paramref name="settings"/> (configuration keys and values) on top of its defaults.</summary>
+    internal SiloAppFixture(IReadOnlyDictionary<string, string> settings) => _factory = new(settings);
 
     public HttpClient Http { get; private set; } = null!;
+
+    /// <summary>What the host logged (OrleansSessions categories from Trace, the rest at the configured levels), with exceptions.</summary>
+    public IReadOnlyCollection<string> Logs => _factory.Logs.Lines;
 
     /// <summary>The silo address /healthz reports.</summary>
     public string Address { get; private set; } = "";
@@ -28,6 +42,10 @@ public sealed class SiloAppFixture : IAsyncLifetime
     public async Task InitializeAsync()
     {
         Http = _factory.CreateClient();
+        if (_factory.Token is { } token)
+        {
+            Http.DefaultRequestHeaders.Authorization = new AuthenticationHeaderValue("Bearer", token);
+        }
         using var health = await Http.GetAsync(new Uri("/healthz", UriKind.Relative));
         health.EnsureSuccessStatusCode();
         using var body = JsonDocument.Parse(await health.Content.ReadAsStringAsync());
@@ -40,8 +58,15 @@ public sealed class SiloAppFixture : IAsyncLifetime
         await _factory.DisposeAsync();
     }
 
-    private sealed class SiloAppFactory : WebApplicationFactory<Program>
+    /// <summary>A client of the host without the fixture's token.</summary>
+    public HttpClient CreateClient() => _factory.CreateClient();
+
+    private sealed class SiloAppFactory(IReadOnlyDictionary<string, string> settings) : WebApplicationFactory<Program>
     {
+        public CapturedLogs Logs { get; } = new();
+
+        public string? Token => settings.GetValueOrDefault("Security:ApiToken");
+
         public int SiloPort { get; } = Ports.Free();
 
         public int GatewayPort { get; } = Ports.Free();
@@ -54,6 +79,43 @@ public sealed class SiloAppFixture : IAsyncLifetime
             builder.UseSetting("Silo:SiloPort", SiloPort.ToString(CultureInfo.InvariantCulture));
             builder.UseSetting("Silo:GatewayPort", GatewayPort.ToString(CultureInfo.InvariantCulture));
             builder.UseSetting("Silo:HttpPort", HttpPort.ToString(CultureInfo.InvariantCulture));
+            foreach (var (key, value) in settings)
+            {
+                builder.UseSetting(key, value);
+            }
+            builder.ConfigureLogging(logging => logging.AddProvider(Logs).AddFilter<CapturedLogs>("OrleansSessions", LogLevel.Trace));
+        }
+    }
+}
+
+/// <summary>Keeps every line logged through it (the newest 100,000), with its exception.</summary>
+[ProviderAlias("Captured")]
+internal sealed class CapturedLogs : ILoggerProvider
+{
+    private const int Capacity = 100_000;
+
+    private readonly ConcurrentQueue<string> _lines = new();
+
+    public IReadOnlyCollection<string> Lines => _lines;
+
+    public ILogger CreateLogger(string categoryName) => new Logger(this, categoryName);
+
+    public void Dispose()
+    {
+    }
+
+    private sealed class Logger(CapturedLogs logs, string category) : ILogger
+    {
+        public IDisposable? BeginScope<TState>(TState state) where TState : notnull => null;
+
+        public bool IsEnabled(LogLevel logLevel) => logLevel != LogLevel.None;
+
+        public void Log<TState>(LogLevel logLevel, EventId eventId, TState state, Exception? exception, Func<TState, Exception?, string> formatter)
+        {
+            logs._lines.Enqueue($"{logLevel} {category}: {formatter(state, exception)} {exception}");
+            while (logs._lines.Count > Capacity && logs._lines.TryDequeue(out _))
+            {
+            }
         }
     }
 }
@@ -62,4 +124,37 @@ public sealed class SiloAppFixture : IAsyncLifetime
 public sealed class SiloAppCollection : ICollectionFixture<SiloAppFixture>
 {
     public const string Name = "silo host in the test process";
+}
+
+/// <summary>
+/// The silo host in the test process with session data kept after the end (Sessions:DataRetention 10 minutes), a short
+/// conversation (Sessions:ConversationLimit 5, Sessions:ContinueMessages 3) and Security:ApiToken (<see cref="Http"/>
+/// sends it).
+/// </summary>
+public sealed class DataRetentionAppFixture : IAsyncLifetime
+{
+    public const string Token = "data-retention-test-token";
+    public const int ConversationLimit = 5;
+    public const int ContinueMessages = 3;
+
+    public SiloAppFixture App { get; } = new(new Dictionary<string, string>
+    {
+        ["Cluster:ClusterId"] = "data-retention",
+        ["Sessions:DataRetention"] = "00:10:00",
+        ["Sessions:ConversationLimit"] = ConversationLimit.ToString(CultureInfo.InvariantCulture),
+        ["Sessions:ContinueMessages"] = ContinueMessages.ToString(CultureInfo.InvariantCulture),
+        ["Security:ApiToken"] = Token,
+    });
+
+    public HttpClient Http => App.Http;
+
+    public Task InitializeAsync() => App.InitializeAsync();
+
+    public Task DisposeAsync() => App.DisposeAsync();
+}
+
+[CollectionDefinition(Name)]
+public sealed class DataRetentionAppCollection : ICollectionFixture<DataRetentionAppFixture>
+{
+    public const string Name = "silo host with session data retention";
 }

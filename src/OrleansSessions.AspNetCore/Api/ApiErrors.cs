@@ -21,7 +21,9 @@ internal static class ApiErrors
 
     /// <summary>
     /// Maps a known exception through <see cref="SessionFailure.Classify"/> (the one classification of the service):
-    /// BadInput 400, NotFound 404, Conflict 409, Unavailable 503. False for anything that is the service's own fault.
+    /// BadInput 400, NotFound 404, Conflict 409, TooLarge 413 (with the bound, <see cref="DataTooLargeError"/>), Gone 410,
+    /// Unavailable 503; version_conflict carries the current data version (<see cref="VersionConflictError"/>). False
+    /// for anything that is the service's own fault.
     /// </summary>
     public static bool TryMap(Exception exception, out IResult result)
     {
@@ -36,7 +38,7 @@ internal static class ApiErrors
                 return true;
         }
         var failure = SessionFailure.Classify(exception);
-        result = failure.Kind switch
+        result = WithDetails(exception, failure) ?? failure.Kind switch
         {
             SessionFailureKind.BadInput => BadRequest(failure.Code, failure.Detail),
             SessionFailureKind.NotFound => NotFound(failure.Code, failure.Detail),
@@ -48,4 +50,17 @@ internal static class ApiErrors
         };
         return result is not null;
     }
+
+    /// <summary>The session data failures whose bodies say more than their code: the bound exceeded, the version to retry with.</summary>
+    private static IResult? WithDetails(Exception exception, SessionFailure failure) => Unwrap(exception) switch
+    {
+        SessionDataTooLargeException e => TypedResults.Json(
+            new DataTooLargeError(failure.Code, failure.Detail, e.Bound.Length > 0 ? e.Bound : null, e.Bound.Length > 0 ? e.Limit : null),
+            statusCode: StatusCodes.Status413PayloadTooLarge),
+        SessionVersionConflictException e => TypedResults.Conflict(new VersionConflictError(failure.Code, failure.Detail, e.CurrentVersion)),
+        _ => null,
+    };
+
+    private static Exception Unwrap(Exception exception)
+        => exception is AggregateException { InnerExceptions.Count: 1 } aggregate ? aggregate.InnerExceptions[0] : exception;
 }

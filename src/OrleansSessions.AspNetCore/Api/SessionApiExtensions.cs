@@ -44,7 +44,7 @@ public static partial class SessionApiExtensions
             return services;
         }
         services.AddOptions<SecurityOptions>().BindConfiguration(SecurityOptions.SectionName);
-        services.ConfigureHttpJsonOptions(o => SessionJson.Configure(o.SerializerOptions));
+        services.ConfigureHttpJsonOptions(o => ApiJson.Configure(o.SerializerOptions));
         services.TryAddSingleton(TimeProvider.System);
         services.AddSingleton<ApiTokenCheck>();
         services.AddAuthentication()
@@ -68,7 +68,7 @@ public static partial class SessionApiExtensions
     /// everyone in while Security:ApiToken is empty; the app needs authentication and authorization middleware, which
     /// WebApplication adds by itself),
     /// /healthz, the OpenAPI document at /openapi/v1.json and the session dashboard at /. Known failures of grain
-    /// calls become 400/404/409/503 with an {"error","detail"} body. Returns the group, for conventions such as
+    /// calls become 400/404/409/410/413/503 with an {"error","detail"} body. Returns the group, for conventions such as
     /// authorization policies.
     /// </summary>
     public static RouteGroupBuilder MapOrleansSessionsApi(this IEndpointRouteBuilder endpoints, string prefix = "")
@@ -91,20 +91,14 @@ public static partial class SessionApiExtensions
         api.AddEndpointFilter(MapExceptionsAsync);
         api.WithTags("sessions");
         api.MapPost("/sessions", SessionEndpoints.CreateSessionAsync)
-            .WithName("CreateSession").WithSummary("Creates a session for a user.")
-            // Described, not enforced: an Accepts constraint would answer a missing content type with a bare 415.
-            .AddOpenApiOperationTransformer(async (operation, context, cancellationToken) =>
-            {
-                var schema = await context.GetOrCreateSchemaAsync(typeof(CreateSessionRequest), null, cancellationToken).ConfigureAwait(false);
-                operation.RequestBody = new OpenApiRequestBody
-                {
-                    Required = true,
-                    Content = new Dictionary<string, OpenApiMediaType>(StringComparer.Ordinal) { ["application/json"] = new OpenApiMediaType { Schema = schema } },
-                };
-            })
+            .WithName("CreateSession").WithSummary("Creates a session for a user, with optional labels, attributes, its own timeouts, or as the continuation of an ended session.")
+            .WithJsonBody<CreateSessionRequest>()
             .Produces<SessionInfo>(StatusCodes.Status201Created)
             .Produces<ApiError>(StatusCodes.Status400BadRequest)
-            .Produces<ApiError>(StatusCodes.Status409Conflict);
+            .Produces<ApiError>(StatusCodes.Status404NotFound)
+            .Produces<ApiError>(StatusCodes.Status409Conflict)
+            .Produces<ApiError>(StatusCodes.Status410Gone)
+            .Produces<DataTooLargeError>(StatusCodes.Status413PayloadTooLarge);
         api.MapGet("/sessions/{sessionId}", SessionEndpoints.GetSessionAsync)
             .WithName("GetSession").WithSummary("The session's state, also after it ended (while in its user's history).")
             .Produces<SessionInfo>().Produces<ApiError>(StatusCodes.Status400BadRequest).Produces<ApiError>(StatusCodes.Status404NotFound);
@@ -115,6 +109,26 @@ public static partial class SessionApiExtensions
         api.MapDelete("/sessions/{sessionId}", SessionEndpoints.CloseSessionAsync)
             .WithName("CloseSession").WithSummary("Logs the session out; an ended session is returned unchanged.")
             .Produces<SessionInfo>().Produces<ApiError>(StatusCodes.Status400BadRequest).Produces<ApiError>(StatusCodes.Status404NotFound);
+        api.MapGet("/sessions/{sessionId}/attributes", SessionDataEndpoints.GetAttributesAsync)
+            .WithName("GetAttributes").WithSummary("The session's attributes and data version; readable after its end while Sessions:DataRetention keeps them (then 410).")
+            .Produces<AttributesResponse>().Produces<ApiError>(StatusCodes.Status400BadRequest)
+            .Produces<ApiError>(StatusCodes.Status404NotFound).Produces<ApiError>(StatusCodes.Status410Gone);
+        api.MapPatch("/sessions/{sessionId}/attributes", SessionDataEndpoints.UpdateAttributesAsync)
+            .WithName("UpdateAttributes").WithSummary("Sets attributes and removes those set to null in one write, which is activity; with ifVersion only at that data version.")
+            .WithJsonBody<UpdateAttributesRequest>()
+            .Produces<AttributesResponse>().Produces<ApiError>(StatusCodes.Status400BadRequest)
+            .Produces<ApiError>(StatusCodes.Status404NotFound).Produces<VersionConflictError>(StatusCodes.Status409Conflict)
+            .Produces<DataTooLargeError>(StatusCodes.Status413PayloadTooLarge).Produces<ApiError>(StatusCodes.Status415UnsupportedMediaType);
+        api.MapGet("/sessions/{sessionId}/messages", SessionDataEndpoints.GetMessagesAsync)
+            .WithName("GetMessages").WithSummary($"The conversation, oldest first: the last ?limit=N (1 to {SessionPage.MaxLimit}; all held without it), or with ?after=ID those after that message id.")
+            .Produces<MessagesResponse>().Produces<ApiError>(StatusCodes.Status400BadRequest)
+            .Produces<ApiError>(StatusCodes.Status404NotFound).Produces<ApiError>(StatusCodes.Status410Gone);
+        api.MapPost("/sessions/{sessionId}/messages", SessionDataEndpoints.AppendMessagesAsync)
+            .WithName("AppendMessages").WithSummary("Appends messages in one write, which is activity; past Sessions:ConversationLimit or Sessions:MaxConversationBytes the oldest are dropped.")
+            .WithJsonBody<AppendMessagesRequest>()
+            .Produces<AppendMessagesResponse>().Produces<ApiError>(StatusCodes.Status400BadRequest)
+            .Produces<ApiError>(StatusCodes.Status404NotFound).Produces<VersionConflictError>(StatusCodes.Status409Conflict)
+            .Produces<DataTooLargeError>(StatusCodes.Status413PayloadTooLarge);
         api.MapGet("/users/{userId}/sessions", SessionEndpoints.GetUserSessionsAsync)
             .WithName("GetUserSessions")
             .WithSummary("A page of the user's live sessions, oldest first (?limit=N, default 100, max 1000; ?after=<session id>); X-Total-Count and Link rel=\"next\" headers.")
@@ -140,6 +154,22 @@ public static partial class SessionApiExtensions
         root.MapSessionDashboard();
         return root;
     }
+
+    /// <summary>
+    /// Describes the route's JSON body as <typeparamref name="TBody"/> in the OpenAPI document. Described, not enforced:
+    /// an Accepts constraint would answer a missing content type with a bare 415, and the handlers read the body
+    /// themselves so that a malformed one is a 400 with an error code.
+    /// </summary>
+    private static RouteHandlerBuilder WithJsonBody<TBody>(this RouteHandlerBuilder builder)
+        => builder.AddOpenApiOperationTransformer(async (operation, context, cancellationToken) =>
+        {
+            var schema = await context.GetOrCreateSchemaAsync(typeof(TBody), null, cancellationToken).ConfigureAwait(false);
+            operation.RequestBody = new OpenApiRequestBody
+            {
+                Required = true,
+                Content = new Dictionary<string, OpenApiMediaType>(StringComparer.Ordinal) { ["application/json"] = new OpenApiMediaType { Schema = schema } },
+            };
+        });
 
     private static async Task<IResult> Health(IServiceProvider services, HttpContext context)
     {

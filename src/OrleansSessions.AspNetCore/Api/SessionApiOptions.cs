@@ -33,6 +33,15 @@ public sealed class SessionApiOptions
     /// <summary>This app's HTTP port, as GET /api/cluster reports it for this silo (so that a page can reach its peers). Default 0: not reported.</summary>
     public int HttpPort { get; set; }
 
+    /// <summary>
+    /// The largest body POST /api/sessions/{id}/messages and PATCH /api/sessions/{id}/attributes accept when the server's
+    /// own limit (Kestrel's MaxRequestBodySize, the silo's Http:MaxRequestBodySize) is lower; a higher one applies as it
+    /// is. Default 1 MiB: a message at the default Sessions:MaxConversationBytes (256 KiB of UTF-8) still fits when its
+    /// JSON escapes every non-ASCII character as \uXXXX (at most 3 times its UTF-8 size), as encoders that write only
+    /// ASCII do.
+    /// </summary>
+    public long MaxSessionDataBodySize { get; set; } = 1024 * 1024;
+
     /// <summary>Where the app serves Orleans' dashboard (e.g. "/orleans/"), linked from the session dashboard. Default null: no link.</summary>
     public string? OrleansDashboardPath { get; set; }
 }

@@ -17,10 +17,16 @@ internal static class SessionEndpoints
     /// <summary>The request header that makes a create safe to retry (the IETF httpapi idempotency-key draft's name).</summary>
     public const string IdempotencyKeyHeader = "Idempotency-Key";
 
+    /// <summary>
+    /// Creates a session: {"userId"} alone as before this API knew session details; with "labels", "attributes",
+    /// "idleTimeout", "absoluteTimeout" or "continueFrom", through the create that takes them. The Idempotency-Key
+    /// header works with both.
+    /// </summary>
     public static async Task<IResult> CreateSessionAsync(HttpRequest request, IGrainFactory grains)
     {
-        CreateSessionRequest? body;
-        using (var document = await ReadJsonAsync(request).ConfigureAwait(false))
+        string? userId;
+        SessionCreateRequest? details;
+        using (var document = await RequestBody.ReadAsync(request).ConfigureAwait(false))
         {
             if (document is null)
             {
@@ -33,50 +39,82 @@ internal static class SessionEndpoints
             }
             try
             {
-                body = root.Deserialize<CreateSessionRequest>(SessionJson.Options);
+                userId = root.ValueKind == JsonValueKind.Object ? RequestBody.String(root, "userId") : null;
+                if (userId is null)
+                {
+                    return ApiErrors.BadRequest("missing_user_id", "The body must have a \"userId\".");
+                }
+                if (!SessionKeys.IsValidUserId(userId))
+                {
+                    return ApiErrors.BadRequest("invalid_user_id", InvalidUserIdDetail);
+                }
+                details = ReadDetails(root);
             }
-            catch (JsonException)
+            catch (InvalidBodyException e)
             {
-                // The only member is userId; anything else is ignored.
-                return ApiErrors.BadRequest("invalid_json", "\"userId\" must be a JSON string.");
+                return ApiErrors.BadRequest(e.Code, e.Message);
+            }
+            catch (InvalidOperationException)
+            {
+                return RequestBody.NotText();
             }
         }
-        if (body?.UserId is not { } userId)
-        {
-            return ApiErrors.BadRequest("missing_user_id", "The body must have a \"userId\".");
-        }
-        if (!SessionKeys.IsValidUserId(userId))
-        {
-            return ApiErrors.BadRequest("invalid_user_id", InvalidUserIdDetail);
-        }
-        var user = grains.GetGrain<IUserSessionsGrain>(userId);
-        SessionInfo info;
+        string? idempotencyKey = null;
         if (request.Headers.TryGetValue(IdempotencyKeyHeader, out var keys))
         {
             if (keys.Count != 1 || !SessionKeys.IsValidIdempotencyKey(keys[0]))
             {
                 return ApiErrors.BadRequest("invalid_idempotency_key", SessionKeys.IdempotencyKeyRule + " Send one Idempotency-Key header.");
             }
-            info = await user.CreateSessionAsync(keys[0]!).ConfigureAwait(false);
+            idempotencyKey = keys[0];
         }
-        else
+        var user = grains.GetGrain<IUserSessionsGrain>(userId);
+        var info = (details, idempotencyKey) switch
         {
-            info = await user.CreateSessionAsync().ConfigureAwait(false);
-        }
+            (null, null) => await user.CreateSessionAsync().ConfigureAwait(false),
+            (null, { } key) => await user.CreateSessionAsync(key).ConfigureAwait(false),
+            ({ } with, var key) => await user.CreateSessionAsync(with, key).ConfigureAwait(false),
+        };
         return TypedResults.Created($"{request.PathBase}{request.Path.Value?.TrimEnd('/')}/{info.SessionId}", info);
     }
 
-    /// <summary>The body as a JSON document, or null when it is empty or not JSON (Kestrel's 413/408 verdicts propagate).</summary>
-    private static async Task<JsonDocument?> ReadJsonAsync(HttpRequest request)
+    /// <summary>The session details of a create body; null when it has none (a plain create).</summary>
+    private static SessionCreateRequest? ReadDetails(JsonElement body)
     {
-        try
+        var labels = RequestBody.Labels(body);
+        var attributes = RequestBody.Attributes(body, required: false);
+        var idleTimeout = RequestBody.Timeout(body, "idleTimeout");
+        var absoluteTimeout = RequestBody.Timeout(body, "absoluteTimeout");
+        var continueFrom = RequestBody.String(body, "continueFrom");
+        if (continueFrom is not null && !SessionKeys.IsValidSessionId(continueFrom))
         {
-            return await JsonDocument.ParseAsync(request.Body, new JsonDocumentOptions { MaxDepth = 16 }, request.HttpContext.RequestAborted).ConfigureAwait(false);
+            throw new InvalidBodyException("invalid_session_id", "\"continueFrom\": " + InvalidSessionIdDetail);
         }
-        catch (JsonException)
+        if (labels is null && attributes is null && idleTimeout is null && absoluteTimeout is null && continueFrom is null)
         {
             return null;
         }
+        Dictionary<string, string>? initial = null;
+        if (attributes is not null)
+        {
+            // A new session has nothing to remove: a null value sets nothing.
+            initial = new Dictionary<string, string>(attributes.Count, StringComparer.Ordinal);
+            foreach (var (key, value) in attributes)
+            {
+                if (value is not null)
+                {
+                    initial[key] = value;
+                }
+            }
+        }
+        return new SessionCreateRequest
+        {
+            Labels = labels,
+            Attributes = initial,
+            IdleTimeout = idleTimeout,
+            AbsoluteTimeout = absoluteTimeout,
+            ContinueFrom = continueFrom,
+        };
     }
 
     public static async Task<IResult> GetSessionAsync(string sessionId, IGrainFactory grains)

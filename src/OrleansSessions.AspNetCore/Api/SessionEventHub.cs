@@ -109,7 +109,7 @@ internal sealed partial class SessionEventHub(IClusterClient client, RecentSessi
         buffer.Write(DataPrefix);
         using (var writer = new Utf8JsonWriter(buffer))
         {
-            JsonSerializer.Serialize(writer, item, SessionJson.Options);
+            JsonSerializer.Serialize(writer, item, ApiJson.Options);
         }
         buffer.Write(MessageEnd);
         return buffer.GetBuffer().AsMemory(0, (int)buffer.Length);

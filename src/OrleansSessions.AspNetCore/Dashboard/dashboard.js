@@ -158,6 +158,11 @@
     }
   }
 
+  function labelsText(labels) {
+    const pairs = labels ? Object.entries(labels) : [];
+    return pairs.length ? pairs.map(([key, value]) => key + '=' + value).join(', ') : '–';
+  }
+
   function addEvent(evt, origin) {
     const body = $('events').querySelector('tbody');
     const row = document.createElement('tr');
@@ -165,11 +170,17 @@
     row.dataset.type = evt.type;
     row.dataset.sessionId = evt.session.sessionId;
     row.dataset.origin = origin;
+    // The session's labels and the size of its data, never the data itself (attributes and messages are users' words).
+    row.dataset.messageCount = text(evt.session.messageCount);
+    row.dataset.dataVersion = text(evt.session.dataVersion);
     const cells = [
       evt.at.replace('T', ' ').replace('Z', ''),
       evt.type,
       evt.session.sessionId,
       evt.session.userId,
+      labelsText(evt.session.labels),
+      text(evt.session.messageCount),
+      text(evt.session.dataVersion),
       evt.session.endedAt ? 'ended ' + evt.session.endedAt : 'expires ' + evt.session.expiresAt,
     ];
     cells.forEach((value, i) => {
