@@ -20,7 +20,8 @@ namespace OrleansSessions.Silo.Tests;
 /// <summary>
 /// The silo host in the test process (as <see cref="SiloAppFixture"/>) for the tests of the cookie ticket store:
 /// Sessions:PersistTouches=true (a touch writes to storage, so an outage reaches it), Sessions:MaxPerUser=2 with
-/// EvictOldest, and its session storage behind a switch that makes it fail (<see cref="Outage"/>).
+/// EvictOldest, Sessions:DataRetention=10 min (an ended session's ticket stays readable), and its session storage
+/// behind a switch that makes it fail (<see cref="Outage"/>).
 /// </summary>
 public sealed class LoginSiloFixture : IAsyncLifetime
 {
@@ -55,6 +56,8 @@ public sealed class LoginSiloFixture : IAsyncLifetime
             builder.UseSetting("Sessions:PersistTouches", "true");
             builder.UseSetting("Sessions:MaxPerUser", MaxPerUser.ToString(CultureInfo.InvariantCulture));
             builder.UseSetting("Sessions:OverLimit", "EvictOldest");
+            // Ended sessions keep their attributes readable: the store must not take a readable ticket for a live login.
+            builder.UseSetting("Sessions:DataRetention", "00:10:00");
             builder.ConfigureTestServices(services =>
             {
                 ServiceDescriptor? registered = null;
