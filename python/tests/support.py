@@ -8,7 +8,6 @@ Environment:
                                Sessions:DataRetention=00:00:05, Sessions:MaxPerUser=3, Sessions:OverLimit=Reject and
                                Security:ApiToken set (run_tests.py --silo starts both); tests that need it skip without it
   ORLEANSSESSIONS_SHORT_TOKEN  that silo's token
-  ORLEANSSESSIONS_REQUIRE_SESSION_DATA=1  fail, instead of skipping, the session-data tests when the silo lacks the routes
 """
 
 from __future__ import annotations
@@ -116,10 +115,7 @@ def server_has_session_data() -> bool:
 
 def require_session_data(test: unittest.TestCase) -> None:
     if not server_has_session_data():
-        message = "this silo has no session-data routes (GET /api/sessions/{id}/attributes answers 404 not_found)"
-        if os.environ.get("ORLEANSSESSIONS_REQUIRE_SESSION_DATA") == "1":
-            test.fail(message)
-        test.skipTest(message)
+        test.fail("this silo has no session-data routes (GET /api/sessions/{id}/attributes answers 404 not_found)")
 
 
 def free_port() -> int:

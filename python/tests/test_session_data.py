@@ -2,7 +2,7 @@
 session, continuation, and SessionChatHistory.
 
 These need the session-data routes (GET|PATCH /api/sessions/{id}/attributes, GET|POST /api/sessions/{id}/messages);
-on a silo without them every test here skips (or fails with ORLEANSSESSIONS_REQUIRE_SESSION_DATA=1).
+on a silo without them every test here fails.
 """
 
 from __future__ import annotations

@@ -82,7 +82,7 @@ internal static class SessionDataRules
             }
             if (value is not null && !IsJson(value))
             {
-                throw new ArgumentException($"The value of attribute '{key}' is not one JSON value.", nameof(changes));
+                throw Invalid(InvalidSessionDataException.InvalidAttributeKey, $"The value of attribute '{key}' is not one JSON value.");
             }
         }
     }

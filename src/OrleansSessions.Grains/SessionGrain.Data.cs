@@ -51,6 +51,12 @@ internal sealed partial class SessionGrain
         }
         var bytes = SessionDataRules.AttributesBytes(next);
         SessionDataRules.CheckAttributesSize(bytes, _services.Options);
+        if (SameAttributes(next, _attributes))
+        {
+            // Nothing changes: no record and no new version, but the call is activity as a touch is.
+            await WriteActivityAsync(now);
+            return new SessionAttributes(header.Version, _attributes ?? next);
+        }
 
         var slot = header.AttributesSlot == 1 ? 2 : 1;
         await Records.WriteAttributesAsync(slot, next);
@@ -61,6 +67,23 @@ internal sealed partial class SessionGrain
         _attributes = next;
         _services.Metrics.DataWritten();
         return new SessionAttributes(header.Version, next);
+    }
+
+    private static bool SameAttributes(Dictionary<string, string> next, Dictionary<string, string>? current)
+    {
+        current ??= [];
+        if (next.Count != current.Count)
+        {
+            return false;
+        }
+        foreach (var (key, value) in next)
+        {
+            if (!current.TryGetValue(key, out var held) || !string.Equals(held, value, StringComparison.Ordinal))
+            {
+                return false;
+            }
+        }
+        return true;
     }
 
     public async Task<SessionConversation> GetMessagesAsync(int? limit = null, long? after = null)

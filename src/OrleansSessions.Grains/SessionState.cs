@@ -158,7 +158,8 @@ internal sealed class SessionState
         IdleTimeout = IdleTimeoutOf(options),
         AbsoluteTimeout = AbsoluteTimeoutOf(options),
         DataVersion = Data?.Version ?? 0,
-        MessageCount = Data?.Sizes.Count ?? 0,
+        // Deleted data holds no message, whatever the header still lists.
+        MessageCount = Data is { Status: not SessionDataStatus.Deleted } data ? data.Sizes.Count : 0,
         PreviousSessionId = PreviousSessionId,
         SessionId = SessionId,
         UserId = UserId,

@@ -33,7 +33,7 @@ public sealed class SessionApiTests(SiloAppFixture fixture)
         }
         var created = session.GetProperty("createdAt").GetDateTimeOffset();
         Assert.Equal(TimeSpan.FromMinutes(30), session.GetProperty("expiresAt").GetDateTimeOffset() - created);
-        Assert.Equal(8, session.EnumerateObject().Count());
+        Assert.Equal(14, session.EnumerateObject().Count());
     }
 
     [Fact]
