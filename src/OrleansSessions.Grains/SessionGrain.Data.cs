@@ -17,6 +17,13 @@ internal sealed partial class SessionGrain
 {
     private SessionDataRecords? _records;
 
+    // True while storage may hold a data record the header does not list: a write stores its record before the state
+    // that lists it, so a write cut off in between (a failed call here, or an earlier activation killed mid-write)
+    // leaves one behind, under the only keys such a write uses: the message record after the last listed message, or
+    // attributes slot 1 while the header has none. False for the activation that created the session, until a data
+    // write of its own fails.
+    private bool _unlistedRecords = true;
+
     // What this activation has read or written of the data; dropped at the end.
     private Dictionary<string, string>? _attributes;
     private List<SessionMessage>? _messages;
@@ -37,6 +44,7 @@ internal sealed partial class SessionGrain
         var now = await LiveForWriteAsync();
         var header = State.Data ??= new SessionDataHeader();
         CheckVersion(header, ifVersion);
+        var unlisted = _unlistedRecords;
         var next = new Dictionary<string, string>(await LoadAttributesAsync(header), StringComparer.Ordinal);
         foreach (var (key, value) in changes)
         {
@@ -59,11 +67,13 @@ internal sealed partial class SessionGrain
         }
 
         var slot = header.AttributesSlot == 1 ? 2 : 1;
+        _unlistedRecords = true;
         await Records.WriteAttributesAsync(slot, next);
         header.AttributesSlot = slot;
         header.AttributesBytes = bytes;
         header.Version++;
         await WriteActivityAsync(now);
+        _unlistedRecords = unlisted;
         _attributes = next;
         _services.Metrics.DataWritten();
         return new SessionAttributes(header.Version, next);
@@ -125,10 +135,13 @@ internal sealed partial class SessionGrain
             var message = messages[i];
             stored.Add(new SessionMessage(first + i, message.Role, message.Content, now, message.Metadata));
         }
+        var unlisted = _unlistedRecords;
+        _unlistedRecords = true;
         await Records.WriteMessagesAsync(first, stored);
         header.Append(sizes, _services.Options);
         header.Version++;
         var info = await WriteActivityAsync(now);
+        _unlistedRecords = unlisted;
         if (_messages is not null)
         {
             _messages.AddRange(stored);
@@ -302,6 +315,11 @@ internal sealed partial class SessionGrain
         _attributes = null;
         _messages = null;
         var header = State.Data;
+        if (orphanChunk is null && _unlistedRecords)
+        {
+            // Clears the message record a cut-off append may have stored (and, with it, both attributes slots).
+            orphanChunk = (header?.LastMessageId ?? 0) + 1;
+        }
         if ((header is null || !header.HasRecords) && orphanChunk is null)
         {
             return true;

@@ -125,6 +125,8 @@ internal sealed partial class SessionGrain : Grain, ISessionGrain, ISessionLifec
             throw;
         }
 
+        // Every record this activation wrote is listed by the state it just stored.
+        _unlistedRecords = false;
         StartLive(now);
         var info = state.ToInfo(_services.Options);
         _services.Metrics.SessionCreated();
