@@ -66,7 +66,9 @@ internal sealed record SessionContinuation(
 /// <remarks>
 /// A write or clear whose ETag storage refuses (the record was written by an earlier activation, or by a write cut off
 /// before its state) reads the record to learn its ETag and tries once more: the session grain is the only writer of
-/// its records, so the second try holds.
+/// its records, so the second try holds. A write first asks its caller whether the record may be overwritten: during a
+/// membership change two activations of one session may live at once for a moment, and the stale one must not
+/// overwrite a record the stored state of the other already names.
 /// </remarks>
 internal sealed class SessionDataRecords(IGrainStorage storage, string sessionId)
 {
@@ -86,16 +88,16 @@ internal sealed class SessionDataRecords(IGrainStorage storage, string sessionId
     public static GrainId AttributesId(string sessionId, int slot)
         => GrainId.Create(AttributesGrainType, sessionId + "/" + slot.ToString(CultureInfo.InvariantCulture));
 
-    public Task WriteMessagesAsync(long firstId, List<SessionMessage> messages)
-        => WriteAsync(SessionStorage.MessagesStateName, MessagesId(sessionId, firstId), new SessionMessageChunk { Messages = messages });
+    public Task WriteMessagesAsync(long firstId, List<SessionMessage> messages, Func<Task<bool>>? mayOverwrite = null)
+        => WriteAsync(SessionStorage.MessagesStateName, MessagesId(sessionId, firstId), new SessionMessageChunk { Messages = messages }, mayOverwrite);
 
     public async Task<List<SessionMessage>> ReadMessagesAsync(long firstId)
         => (await ReadAsync<SessionMessageChunk>(SessionStorage.MessagesStateName, MessagesId(sessionId, firstId)))?.Messages ?? [];
 
     public Task ClearMessagesAsync(long firstId) => ClearAsync<SessionMessageChunk>(SessionStorage.MessagesStateName, MessagesId(sessionId, firstId));
 
-    public Task WriteAttributesAsync(int slot, Dictionary<string, string> values)
-        => WriteAsync(SessionStorage.AttributesStateName, AttributesId(sessionId, slot), new SessionAttributesRecord { Values = values });
+    public Task WriteAttributesAsync(int slot, Dictionary<string, string> values, Func<Task<bool>>? mayOverwrite = null)
+        => WriteAsync(SessionStorage.AttributesStateName, AttributesId(sessionId, slot), new SessionAttributesRecord { Values = values }, mayOverwrite);
 
     public async Task<Dictionary<string, string>> ReadAttributesAsync(int slot)
         => (await ReadAsync<SessionAttributesRecord>(SessionStorage.AttributesStateName, AttributesId(sessionId, slot)))?.Values
@@ -129,7 +131,7 @@ internal sealed class SessionDataRecords(IGrainStorage storage, string sessionId
         return record.RecordExists ? record.State : null;
     }
 
-    private async Task WriteAsync<T>(string stateName, GrainId id, T value) where T : class, new()
+    private async Task WriteAsync<T>(string stateName, GrainId id, T value, Func<Task<bool>>? mayOverwrite) where T : class, new()
     {
         var record = new GrainState<T>(value) { ETag = _etags.GetValueOrDefault(id) };
         try
@@ -138,6 +140,10 @@ internal sealed class SessionDataRecords(IGrainStorage storage, string sessionId
         }
         catch (InconsistentStateException)
         {
+            if (mayOverwrite is not null && !await mayOverwrite())
+            {
+                throw;
+            }
             var stored = new GrainState<T>(new T());
             await storage.ReadStateAsync(stateName, id, stored);
             record = new GrainState<T>(value) { ETag = stored.ETag };

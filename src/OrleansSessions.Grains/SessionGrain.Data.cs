@@ -1,3 +1,4 @@
+using Orleans.Runtime;
 using OrleansSessions.Grains.Diagnostics;
 using OrleansSessions.Sessions;
 
@@ -68,7 +69,7 @@ internal sealed partial class SessionGrain
 
         var slot = header.AttributesSlot == 1 ? 2 : 1;
         _unlistedRecords = true;
-        await Records.WriteAttributesAsync(slot, next);
+        await Records.WriteAttributesAsync(slot, next, StoredVersionIsOursAsync);
         header.AttributesSlot = slot;
         header.AttributesBytes = bytes;
         header.Version++;
@@ -137,7 +138,7 @@ internal sealed partial class SessionGrain
         }
         var unlisted = _unlistedRecords;
         _unlistedRecords = true;
-        await Records.WriteMessagesAsync(first, stored);
+        await Records.WriteMessagesAsync(first, stored, StoredVersionIsOursAsync);
         header.Append(sizes, _services.Options);
         header.Version++;
         var info = await WriteActivityAsync(now);
@@ -219,6 +220,25 @@ internal sealed partial class SessionGrain
             throw new SessionExpiredException($"Session {state.SessionId} has expired.");
         }
         return now;
+    }
+
+    /// <summary>
+    /// Before a record held by storage is overwritten: true when the stored state's data version is this activation's,
+    /// so the record is one no stored state names (a write cut off before its state). Otherwise another activation has
+    /// written since: this one is stale, deactivates, and the caller's call fails.
+    /// </summary>
+    private async Task<bool> StoredVersionIsOursAsync()
+    {
+        var stored = new GrainState<SessionState>(new SessionState());
+        await _services.GrainStorage.ReadStateAsync(SessionStorage.SessionStateName, this.GetGrainId(), stored);
+        if ((stored.State?.Data?.Version ?? 0) == (State.Data?.Version ?? 0) && stored.State?.Status == State.Status)
+        {
+            return true;
+        }
+        SessionLog.SessionEndAdopted(_services.SessionLogger, this.GetPrimaryKeyString(), "stale activation");
+        StopLive();
+        DeactivateOnIdle();
+        return false;
     }
 
     private static void CheckVersion(SessionDataHeader header, long? ifVersion)
