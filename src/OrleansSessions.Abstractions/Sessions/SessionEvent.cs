@@ -15,4 +15,12 @@ public sealed record SessionEvent
     /// <summary>When the event happened (grain time).</summary>
     [Id(2)]
     public DateTimeOffset At { get; init; }
+
+    /// <summary>
+    /// Where this event is in the durable event log: read from it, a reader resumes after this event
+    /// (<see cref="ISessionEventLogGrain.ReadAsync"/>, SSE <c>Last-Event-ID</c>). Opaque. Null on events from the
+    /// live Orleans stream.
+    /// </summary>
+    [Id(3)]
+    public string? Cursor { get; init; }
 }
