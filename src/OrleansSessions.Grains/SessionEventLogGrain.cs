@@ -1,5 +1,4 @@
 using System.Globalization;
-using System.Text;
 using Orleans.Concurrency;
 using OrleansSessions.Grains.Storage;
 using OrleansSessions.Sessions;
@@ -17,8 +16,6 @@ namespace OrleansSessions.Grains;
 [Reentrant]
 internal sealed class SessionEventLogGrain(SessionServices services) : Grain, ISessionEventLogGrain
 {
-    private const string Prefix = "v1:";
-
     public async Task<SessionEventPage> ReadAsync(string after, int limit, string? userId = null)
     {
         if (limit is < 1 or > ISessionEventLogGrain.MaxLimit)
@@ -109,39 +106,17 @@ internal sealed class SessionEventLogGrain(SessionServices services) : Grain, IS
             Format(oldest));
     }
 
-    private static string Format(long[] positions)
-    {
-        var builder = new StringBuilder(Prefix, Prefix.Length + positions.Length * 4);
-        for (var p = 0; p < positions.Length; p++)
-        {
-            if (p > 0)
-            {
-                builder.Append('.');
-            }
-            builder.Append(positions[p].ToString(CultureInfo.InvariantCulture));
-        }
-        return builder.ToString();
-    }
+    private static string Format(long[] positions) => SessionEventCursor.Format(positions);
 
     private static long[] Parse(string? cursor, int partitions)
     {
-        const string Rule = "A cursor is \"0\" or one returned with an event (\"v1:\" and a position per partition).";
-        if (cursor is null || !cursor.StartsWith(Prefix, StringComparison.Ordinal))
+        if (!SessionEventCursor.TryParse(cursor, out var positions))
         {
-            throw new ArgumentException(Rule, nameof(cursor));
+            throw new ArgumentException(SessionEventCursor.Rule, nameof(cursor));
         }
-        var parts = cursor[Prefix.Length..].Split('.');
-        if (parts.Length != partitions)
+        if (positions.Length != partitions)
         {
-            throw new ArgumentException($"{Rule} This cluster's log has {partitions} partitions (Janitor:Partitions).", nameof(cursor));
-        }
-        var positions = new long[partitions];
-        for (var p = 0; p < partitions; p++)
-        {
-            if (!long.TryParse(parts[p], NumberStyles.None, CultureInfo.InvariantCulture, out positions[p]))
-            {
-                throw new ArgumentException(Rule, nameof(cursor));
-            }
+            throw new ArgumentException($"{SessionEventCursor.Rule} This cluster's log has {partitions} partitions (Janitor:Partitions).", nameof(cursor));
         }
         return positions;
     }
