@@ -21,6 +21,8 @@ public sealed record SessionEvent
     /// (<see cref="ISessionEventLogGrain.ReadAsync"/>, SSE <c>Last-Event-ID</c>). Opaque. Null on events from the
     /// live Orleans stream.
     /// </summary>
+    /// <remarks>Not part of the event's JSON: over HTTP it is the SSE message's id.</remarks>
     [Id(3)]
+    [System.Text.Json.Serialization.JsonIgnore]
     public string? Cursor { get; init; }
 }
