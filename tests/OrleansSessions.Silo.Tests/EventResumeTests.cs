@@ -45,8 +45,8 @@ public sealed class EventResumeTests(ShortTimeoutSiloFixture fixture)
         var live = await resumed.ReadEventsUntilAsync(e => e.Any(x => Key(x) == "created " + third), TimeSpan.FromSeconds(20));
         var all = replayed.Concat(live).Select(Key).Where(k => !k.StartsWith("expiring", StringComparison.Ordinal)).ToList();
         Assert.Equal(all.Count, all.Distinct().Count());
-        var a = first[0].GetProperty("session").GetProperty("sessionId").GetString();
-        Assert.Equal(["ended " + a, "created " + second, "ended " + second, "created " + third], all);
+        var firstId = first[0].GetProperty("session").GetProperty("sessionId").GetString();
+        Assert.Equal(["ended " + firstId, "created " + second, "ended " + second, "created " + third], all);
     }
 
     [Fact]
