@@ -119,6 +119,15 @@ internal sealed class JanitorGrain : Grain, IJanitorGrain, IRemindable
         }
         _services.Metrics.JanitorExpired(expired);
         SessionLog.JanitorSwept(_services.JanitorLogger, _partition, expired);
+        try
+        {
+            // The event log's retention, partition by partition: no reminder or timer of its own.
+            await _services.EventLog.TrimAsync(_partition, _time.GetUtcNow() - _services.EventLogOptions.Retention);
+        }
+        catch (Exception exception)
+        {
+            SessionLog.EventLogTrimFailed(_services.JanitorLogger, exception, _partition);
+        }
         return expired;
     }
 

@@ -99,7 +99,7 @@ internal sealed partial class SessionGrain
                 _warnedDeadline = state.ExpiresAt;
                 _services.Metrics.Expiring();
                 SessionLog.SessionExpiring(_services.SessionLogger, state.SessionId, state.UserId, state.ExpiresAt);
-                await PublishAsync(SessionEventType.Expiring, state.ToInfo(_services.Options), now);
+                await WarnAsync(state.ToInfo(_services.Options), now);
             }
             // Early (touched since it was armed) or just warned: on to the next point, and let the index follow.
             ArmTimers(now);

@@ -65,7 +65,7 @@ internal sealed partial class SessionGrain : Grain, ISessionGrain, ISessionLifec
     private SessionState State => _state.State;
 
     /// <remarks>Orleans has read the state before this runs.</remarks>
-    public override Task OnActivateAsync(CancellationToken cancellationToken)
+    public override async Task OnActivateAsync(CancellationToken cancellationToken)
     {
         if (_validKey && State.IsLive)
         {
@@ -73,7 +73,11 @@ internal sealed partial class SessionGrain : Grain, ISessionGrain, ISessionLifec
             _indexedDeadline = State.ExpiresAt;
             StartLive(_time.GetUtcNow());
         }
-        return Task.CompletedTask;
+        if (_validKey && State.Outbox is { Count: > 0 })
+        {
+            // An event stored with its change whose append was cut off (crash), or already appended: the log records it once.
+            await FlushOutboxAsync(State.ToInfo(_services.Options));
+        }
     }
 
     public override async Task OnDeactivateAsync(DeactivationReason reason, CancellationToken cancellationToken)
@@ -101,6 +105,7 @@ internal sealed partial class SessionGrain : Grain, ISessionGrain, ISessionLifec
 
         var now = _time.GetUtcNow();
         var state = SessionState.Create(this.GetPrimaryKeyString(), userId, now, _services.Options, seed);
+        state.RecordEvent(SessionEventType.Created, now);
 
         // The row goes in before the state: a stored live session always has a row the janitor can find; so do the
         // data records (the janitor clears those of a create that was cut off).
@@ -131,6 +136,7 @@ internal sealed partial class SessionGrain : Grain, ISessionGrain, ISessionLifec
         var info = state.ToInfo(_services.Options);
         _services.Metrics.SessionCreated();
         SessionLog.SessionCreated(_services.SessionLogger, state.SessionId, state.UserId, state.ExpiresAt);
+        await FlushOutboxAsync(info);
         await PublishAsync(SessionEventType.Created, info, now);
         return info;
     }
@@ -333,6 +339,11 @@ internal sealed partial class SessionGrain : Grain, ISessionGrain, ISessionLifec
             // Ended, but the row survived: the end's follow-up was cut short (crash), or the row waits for the end of
             // the data's retention. Finish it; the user grain records an end once however often it hears of it.
             NotifyUser(state.ToInfo(_services.Options));
+            if (!await FlushOutboxAsync(state.ToInfo(_services.Options)))
+            {
+                DeactivateOnIdle();
+                return false;
+            }
             if (state.Data is { Status: SessionDataStatus.Retained, DeleteAt: { } deleteAt } && now < deleteAt)
             {
                 await _services.DeadlineIndex.UpsertAsync(state.SessionId, state.UserId, deleteAt, _partition);
@@ -390,6 +401,7 @@ internal sealed partial class SessionGrain : Grain, ISessionGrain, ISessionLifec
     {
         var state = State;
         state.End(reason, now, _services.Options);
+        state.RecordEvent(SessionState.EventFor(reason), now);
         try
         {
             await _state.WriteStateAsync();
@@ -410,10 +422,16 @@ internal sealed partial class SessionGrain : Grain, ISessionGrain, ISessionLifec
         StopLive();
         var info = state.ToInfo(_services.Options);
         NotifyUser(info);
+        var logged = await FlushOutboxAsync(info);
         await PublishAsync(SessionState.EventFor(reason), info, now);
         try
         {
-            if (state.Data is { Status: SessionDataStatus.Retained, DeleteAt: { } deleteAt })
+            if (!logged)
+            {
+                // The end event is in the stored outbox: the row, due now, brings the janitor to append it.
+                await _services.DeadlineIndex.UpsertAsync(state.SessionId, state.UserId, now, _partition);
+            }
+            else if (state.Data is { Status: SessionDataStatus.Retained, DeleteAt: { } deleteAt })
             {
                 // The row now waits for the end of the data's retention, when the janitor has the data deleted.
                 _attributes = null;

@@ -18,6 +18,8 @@ internal sealed class SessionServices(
     IOptions<SessionOptions> sessionOptions,
     IOptions<JanitorOptions> janitorOptions,
     ISessionDeadlineIndex deadlineIndex,
+    ISessionEventLog eventLog,
+    IOptions<EventLogOptions> eventLogOptions,
     SessionMetrics metrics,
     ILoggerFactory loggerFactory,
     TimeProvider time,
@@ -35,6 +37,11 @@ internal sealed class SessionServices(
     public JanitorOptions Janitor { get; } = janitorOptions.Value;
 
     public ISessionDeadlineIndex DeadlineIndex { get; } = deadlineIndex;
+
+    /// <summary>The durable log of session events.</summary>
+    public ISessionEventLog EventLog { get; } = eventLog;
+
+    public EventLogOptions EventLogOptions { get; } = eventLogOptions.Value;
 
     public SessionMetrics Metrics { get; } = metrics;
 

@@ -55,6 +55,17 @@ internal sealed class SessionState
     [Id(12)]
     public SessionDataHeader? Data { get; set; }
 
+    /// <summary>The sequence number of the session's newest event (1, 2, 3...; see <see cref="Storage.ISessionEventLog"/>).</summary>
+    [Id(13)]
+    public long EventSequence { get; set; }
+
+    /// <summary>
+    /// Events stored with the change they report and not yet known to be in the event log: appended after the state
+    /// write, again after a crash (the log records each once). Emptied in memory once appended; the next write stores that.
+    /// </summary>
+    [Id(14)]
+    public List<PendingSessionEvent>? Outbox { get; set; }
+
     /// <summary>True when a session was created under this key.</summary>
     public bool Exists => SessionId.Length != 0;
 
@@ -128,9 +139,18 @@ internal sealed class SessionState
         Data.End(EndedAt.Value, options);
     }
 
+    /// <summary>Puts the event of a change into the outbox, to be stored with it.</summary>
+    public void RecordEvent(SessionEventType type, DateTimeOffset at)
+        => (Outbox ??= []).Add(new PendingSessionEvent(++EventSequence, type, at));
+
     /// <summary>Puts back a live state after an end that could not be stored.</summary>
     public void UndoEnd()
     {
+        if (Outbox is { Count: > 0 } outbox && outbox[^1].Sequence == EventSequence)
+        {
+            outbox.RemoveAt(outbox.Count - 1);
+            EventSequence--;
+        }
         Status = SessionStatus.Active;
         EndedAt = null;
         EndReason = null;
@@ -171,3 +191,10 @@ internal sealed class SessionState
         EndReason = EndReason,
     };
 }
+
+/// <summary>An event in a session's outbox: its sequence number, type and time.</summary>
+[GenerateSerializer, Immutable, Alias("OrleansSessions.PendingSessionEvent")]
+internal sealed record PendingSessionEvent(
+    [property: Id(0)] long Sequence,
+    [property: Id(1)] SessionEventType Type,
+    [property: Id(2)] DateTimeOffset At);

@@ -29,7 +29,7 @@ internal static class SessionCluster
     /// A cluster of <paramref name="silos"/> silos with the session grains, in-memory storage, reminders and streams.
     /// Grain time (the domain grains' timers and the TimeProvider they are given) is <paramref name="time"/>; Orleans'
     /// own areas (membership, messaging, reminders' schedule, stream polling) stay on real time, as Orleans' tests do.
-    /// All silos share one grain storage and one deadline index, as silos on a database would.
+    /// All silos share one grain storage, one deadline index and one event log, as silos on a database would.
     /// </summary>
     public static async Task<InProcessTestCluster> StartAsync(
         TimeProvider time,
@@ -37,9 +37,11 @@ internal static class SessionCluster
         int silos = 1,
         InMemorySessionDeadlineIndex? index = null,
         SharedGrainStorage.Store? store = null,
-        Action<ISiloBuilder>? configureSilo = null)
+        Action<ISiloBuilder>? configureSilo = null,
+        InMemorySessionEventLog? eventLog = null)
     {
         index ??= new InMemorySessionDeadlineIndex();
+        eventLog ??= new InMemorySessionEventLog();
         store ??= new SharedGrainStorage.Store();
         var builder = new InProcessTestClusterBuilder((short)silos);
         builder.Options.ConfigureFileLogging = false;
@@ -64,6 +66,7 @@ internal static class SessionCluster
                 silo.Services.AddKeyedSingleton<TimeProvider>("Orleans.Grains", (sp, _) => new GrainClock(fake, sp));
             }
             silo.Services.AddSingleton<ISessionDeadlineIndex>(index);
+            silo.Services.AddSingleton<ISessionEventLog>(eventLog);
             silo.Services.AddKeyedSingleton<IGrainStorage>(SessionStorage.Name, (sp, _) => new SharedGrainStorage(store, sp.GetRequiredService<Serializer>()));
             silo.Services.AddKeyedSingleton<IGrainStorage>("PubSubStore", (sp, _) => new SharedGrainStorage(store, sp.GetRequiredService<Serializer>()));
             silo.UseInMemoryReminderService();

@@ -28,7 +28,7 @@ public sealed class EventStreamTests(ShortTimeoutSiloFixture fixture)
             Assert.Equal(user, e.GetProperty("session").GetProperty("userId").GetString());
             Assert.EndsWith("Z", e.GetProperty("at").GetString(), StringComparison.Ordinal);
             Assert.Equal(3, e.EnumerateObject().Count());
-            Assert.Equal(8, e.GetProperty("session").EnumerateObject().Count());
+            Assert.Equal(14, e.GetProperty("session").EnumerateObject().Count());
         });
         var expired = events[2];
         Assert.Equal("expired", expired.GetProperty("session").GetProperty("status").GetString());

@@ -22,9 +22,20 @@ internal sealed class SseReader : IAsyncDisposable
 
     public string? ContentType => _response.Content.Headers.ContentType?.MediaType;
 
-    public static async Task<SseReader> OpenAsync(HttpClient http, string path)
+    /// <summary>The id of the last message read ("id:" line), or null.</summary>
+    public string? LastId { get; private set; }
+
+    /// <summary>The ids of the messages <see cref="ReadEventsUntilAsync"/> read, in order.</summary>
+    public List<string?> Ids { get; } = [];
+
+    public static async Task<SseReader> OpenAsync(HttpClient http, string path, string? lastEventId = null)
     {
-        var response = await http.GetAsync(path, HttpCompletionOption.ResponseHeadersRead);
+        using var request = new HttpRequestMessage(HttpMethod.Get, path);
+        if (lastEventId is not null)
+        {
+            request.Headers.Add("Last-Event-ID", lastEventId);
+        }
+        var response = await http.SendAsync(request, HttpCompletionOption.ResponseHeadersRead);
         Assert.Equal(HttpStatusCode.OK, response.StatusCode);
         var reader = new SseReader(response, new StreamReader(await response.Content.ReadAsStreamAsync()));
         using var deadline = new CancellationTokenSource(TimeSpan.FromSeconds(10));
@@ -61,11 +72,17 @@ internal sealed class SseReader : IAsyncDisposable
 
     public async Task<string> NextDataAsync(CancellationToken cancellationToken)
     {
+        string? id = null;
         while (true)
         {
             var line = await _lines.Reader.ReadAsync(cancellationToken);
-            if (line.StartsWith("data: ", StringComparison.Ordinal))
+            if (line.StartsWith("id: ", StringComparison.Ordinal))
             {
+                id = line["id: ".Length..];
+            }
+            else if (line.StartsWith("data: ", StringComparison.Ordinal))
+            {
+                LastId = id;
                 return line["data: ".Length..];
             }
         }
@@ -97,6 +114,7 @@ internal sealed class SseReader : IAsyncDisposable
                 throw new Xunit.Sdk.XunitException($"Not within {timeout}; events so far: {string.Join(", ", events.Select(e => e.GetProperty("type").GetString() + " " + e.GetProperty("session").GetProperty("sessionId").GetString()))}");
             }
             events.Add(JsonDocument.Parse(data).RootElement.Clone());
+            Ids.Add(LastId);
         }
         return events;
     }

@@ -15,4 +15,14 @@ public sealed record SessionEvent
     /// <summary>When the event happened (grain time).</summary>
     [Id(2)]
     public DateTimeOffset At { get; init; }
+
+    /// <summary>
+    /// Where this event is in the durable event log: read from it, a reader resumes after this event
+    /// (<see cref="ISessionEventLogGrain.ReadAsync"/>, SSE <c>Last-Event-ID</c>). Opaque. Null on events from the
+    /// live Orleans stream.
+    /// </summary>
+    /// <remarks>Not part of the event's JSON: over HTTP it is the SSE message's id.</remarks>
+    [Id(3)]
+    [System.Text.Json.Serialization.JsonIgnore]
+    public string? Cursor { get; init; }
 }

@@ -24,7 +24,7 @@ public enum SessionFailureKind
 
 /// <summary>A classified failure: its kind, a stable error code (the HTTP API's "error") and a one-line detail.</summary>
 /// <param name="Kind">The kind of failure.</param>
-/// <param name="Code">The error code: session_not_found, session_expired, session_closed, session_limit_exceeded, invalid_argument, silo_unavailable, timeout, storage_unavailable, and for session data data_too_large, invalid_attribute_key, invalid_message, invalid_labels, invalid_timeout, version_conflict, continuation_not_allowed, session_data_deleted.</param>
+/// <param name="Code">The error code: session_not_found, session_expired, session_closed, session_limit_exceeded, invalid_argument, silo_unavailable, timeout, storage_unavailable, and for session data data_too_large, invalid_attribute_key, invalid_message, invalid_labels, invalid_timeout, version_conflict, continuation_not_allowed, session_data_deleted; for the event log cursor_expired.</param>
 /// <param name="Detail">What was wrong, in the caller's terms.</param>
 public readonly record struct SessionFailure(SessionFailureKind Kind, string Code, string Detail)
 {
@@ -50,6 +50,7 @@ public readonly record struct SessionFailure(SessionFailureKind Kind, string Cod
             SessionVersionConflictException e => new(SessionFailureKind.Conflict, "version_conflict", e.Message),
             ContinuationNotAllowedException e => new(SessionFailureKind.Conflict, "continuation_not_allowed", e.Message),
             SessionDataDeletedException e => new(SessionFailureKind.Gone, "session_data_deleted", e.Message),
+            EventCursorExpiredException e => new(SessionFailureKind.Gone, "cursor_expired", e.Message),
             InvalidSessionDataException e => new(SessionFailureKind.BadInput, e.Code, WithoutParameter(e)),
             ArgumentException e => new(SessionFailureKind.BadInput, "invalid_argument", WithoutParameter(e)),
             FormatException e => new(SessionFailureKind.BadInput, "invalid_argument", e.Message),

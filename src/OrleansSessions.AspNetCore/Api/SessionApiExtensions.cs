@@ -143,8 +143,8 @@ public static partial class SessionApiExtensions
             .WithName("RunJanitor").WithSummary("Sweeps every janitor partition now.")
             .Produces<ExpiredCount>();
         api.MapGet("/events", SessionEventStream.StreamAsync)
-            .WithName("Events").WithSummary("Session events as server-sent events (?userId= filters).")
-            .Produces(StatusCodes.Status200OK, contentType: "text/event-stream").Produces<ApiError>(StatusCodes.Status400BadRequest);
+            .WithName("Events").WithSummary("Session events as server-sent events, each with its cursor as the SSE id (?userId= filters; Last-Event-ID or ?after=<cursor> resumes after it, replaying the event log first; 0 replays everything retained; 410 cursor_expired past Events:Retention).")
+            .Produces(StatusCodes.Status200OK, contentType: "text/event-stream").Produces<ApiError>(StatusCodes.Status400BadRequest).Produces<ApiError>(StatusCodes.Status410Gone);
         api.MapGet("/cluster", (ClusterStatusReader reader, HttpContext context) => reader.ReadAsync(context.RequestAborted))
             .WithName("Cluster").WithSummary("The silos and the cluster's session counts.");
         api.MapGet("/cluster/silo", async (ClusterStatusReader reader) => await reader.LocalStatsAsync().ConfigureAwait(false) is { } stats

@@ -12,27 +12,45 @@ using OrleansSessions.Sessions;
 namespace OrleansSessions.AspNetCore.Api;
 
 /// <summary>
-/// This app's one subscription to the Orleans stream of session events (<see cref="SessionStreams"/>), made with its
-/// IClusterClient (a silo's hosted client once the silo is active, or the app's Orleans client), and its in-process
-/// fan-out to the open /api/events connections.
-/// Each event is filtered by user before it is serialised, and serialised once, as a complete SSE message.
+/// This app's one reader of the durable event log (<see cref="ISessionEventLogGrain"/>), made with its IClusterClient
+/// (a silo's hosted client once the silo is active, or the app's Orleans client), and its in-process fan-out to the
+/// open /api/events connections. The reader follows the log from its head when the app starts; the app's subscription
+/// to the live Orleans stream of session events (<see cref="SessionStreams"/>) only wakes it (and feeds the dashboard's
+/// recent events), so an event the live stream loses is still sent, from the log, within
+/// <see cref="SafetyPollInterval"/>. Each event is filtered by user before it is serialised, and serialised once, as a
+/// complete SSE message with its cursor as the message id.
 /// </summary>
 internal sealed partial class SessionEventHub(IClusterClient client, RecentSessionEvents recent, ILogger<SessionEventHub> logger)
     : IAsyncObserver<SessionEvent>
 {
-    private static readonly byte[] DataPrefix = Encoding.UTF8.GetBytes("data: ");
+    /// <summary>How often the reader looks at the log when nothing woke it.</summary>
+    public static readonly TimeSpan SafetyPollInterval = TimeSpan.FromSeconds(1);
+
+    /// <summary>The events one read of the log asks for.</summary>
+    public const int PageSize = 1_000;
+
+    private static readonly byte[] IdPrefix = Encoding.UTF8.GetBytes("id: ");
+    private static readonly byte[] DataPrefix = Encoding.UTF8.GetBytes("\ndata: ");
     private static readonly byte[] MessageEnd = Encoding.UTF8.GetBytes("\n\n");
 
     private readonly TaskCompletionSource _subscribed = new(TaskCreationOptions.RunContinuationsAsynchronously);
     private readonly CancellationTokenSource _stopping = new();
     private readonly Lock _lock = new();
+    private readonly SemaphoreSlim _wake = new(0, 1);
     private Listener[] _listeners = [];
     private readonly Dictionary<IPAddress, int> _perAddress = [];
     private StreamSubscriptionHandle<SessionEvent>? _handle;
     private Task _subscribing = Task.CompletedTask;
+    private Task _following = Task.CompletedTask;
 
-    /// <summary>Completes once the subscription is in place: every event published after it reaches the listeners.</summary>
+    // The position read through in each partition of the log, and its cursor (under _lock).
+    private long[] _positions = [];
+
+    /// <summary>Completes once the reader follows the log: every event recorded after it reaches the listeners.</summary>
     public Task Subscribed => _subscribed.Task;
+
+    /// <summary>The log reader, for connections that replay from a cursor before they join.</summary>
+    public ISessionEventLogGrain Log => client.GetGrain<ISessionEventLogGrain>(0);
 
     /// <summary>
     /// Adds a listener for the events of <paramref name="userId"/> (all users when null) from
@@ -40,6 +58,7 @@ internal sealed partial class SessionEventHub(IClusterClient client, RecentSessi
     /// <paramref name="maxPerAddress"/> from that address (then null, and <paramref name="addressFull"/> says which);
     /// dispose it to leave.
     /// </summary>
+    /// <remarks>A listener receives nothing until it joins the live feed (<see cref="TryJoin"/>).</remarks>
     public Listener? TryListen(string? userId, int capacity, int maxListeners, IPAddress? address, int maxPerAddress, out bool addressFull)
     {
         addressFull = false;
@@ -78,21 +97,173 @@ internal sealed partial class SessionEventHub(IClusterClient client, RecentSessi
     public Task OnNextAsync(SessionEvent item, StreamSequenceToken? token = null)
     {
         recent.Add(item);
-        var listeners = Volatile.Read(ref _listeners);
-        ReadOnlyMemory<byte> message = default;
-        foreach (var listener in listeners)
+        Wake();
+        return Task.CompletedTask;
+    }
+
+    private void Wake()
+    {
+        try
         {
-            if (listener.UserId is { } userId && !string.Equals(item.Session.UserId, userId, StringComparison.Ordinal))
+            _wake.Release();
+        }
+        catch (SemaphoreFullException)
+        {
+            // Already woken.
+        }
+    }
+
+    /// <summary>
+    /// Joins <paramref name="listener"/> to the live feed after it has read the log through <paramref name="positions"/>
+    /// (null: from where the feed is now). False when the feed has sent events the listener has not read yet: it reads
+    /// on from the log and tries again. Once joined it gets every event after its positions, each once.
+    /// </summary>
+    public bool TryJoin(Listener listener, long[]? positions)
+    {
+        lock (_lock)
+        {
+            if (positions is null)
             {
+                positions = (long[])_positions.Clone();
+            }
+            else
+            {
+                if (positions.Length != _positions.Length)
+                {
+                    return false;
+                }
+                for (var p = 0; p < positions.Length; p++)
+                {
+                    if (_positions[p] > positions[p])
+                    {
+                        return false;
+                    }
+                }
+            }
+            listener.From = positions;
+            listener.Joined = true;
+            return true;
+        }
+    }
+
+    /// <summary>Follows the log from its head: reads what was recorded since the last read and hands it to the joined listeners.</summary>
+    private async Task FollowAsync()
+    {
+        var log = Log;
+        string cursor;
+        while (true)
+        {
+            try
+            {
+                cursor = await log.HeadAsync().ConfigureAwait(false);
+                break;
+            }
+            catch (Exception ex) when (!_stopping.IsCancellationRequested)
+            {
+                LogLogReadFailed(logger, ex.Message);
+                if (!await WaitAsync(SafetyPollInterval).ConfigureAwait(false))
+                {
+                    return;
+                }
+            }
+            if (_stopping.IsCancellationRequested)
+            {
+                return;
+            }
+        }
+        var start = SessionEventCursor.TryParse(cursor, out var parsed) ? parsed : [];
+        lock (_lock)
+        {
+            _positions = start;
+        }
+        _subscribed.TrySetResult();
+        while (!_stopping.IsCancellationRequested)
+        {
+            SessionEventPage page;
+            try
+            {
+                page = await log.ReadAsync(cursor, PageSize).ConfigureAwait(false);
+            }
+            catch (EventCursorExpiredException ex)
+            {
+                // Not read in time (the app was cut off from the cluster longer than Events:Retention): go on from what is held.
+                LogFellBehind(logger, ex.OldestCursor);
+                cursor = ex.OldestCursor;
                 continue;
             }
-            if (message.IsEmpty)
+            catch (Exception ex) when (!_stopping.IsCancellationRequested)
             {
-                message = Serialize(item);
+                LogLogReadFailed(logger, ex.Message);
+                if (!await WaitAsync(SafetyPollInterval).ConfigureAwait(false))
+                {
+                    return;
+                }
+                continue;
             }
-            listener.Events.Writer.TryWrite(message);
+            foreach (var item in page.Events)
+            {
+                Dispatch(item);
+            }
+            cursor = page.Cursor;
+            if (page.Events.Count == 0 && !await WaitAsync(SafetyPollInterval).ConfigureAwait(false))
+            {
+                return;
+            }
         }
-        return Task.CompletedTask;
+    }
+
+    /// <summary>Waits for a wake-up or <paramref name="timeout"/>; false when the app is stopping.</summary>
+    private async Task<bool> WaitAsync(TimeSpan timeout)
+    {
+        try
+        {
+            await _wake.WaitAsync(timeout, _stopping.Token).ConfigureAwait(false);
+            return true;
+        }
+        catch (OperationCanceledException)
+        {
+            return false;
+        }
+    }
+
+    private void Dispatch(SessionEvent item)
+    {
+        if (!SessionEventCursor.TryParse(item.Cursor, out var positions))
+        {
+            return;
+        }
+        ReadOnlyMemory<byte> message = default;
+        lock (_lock)
+        {
+            // One partition moved on: the one this event is in.
+            var partition = -1;
+            for (var p = 0; p < positions.Length && p < _positions.Length; p++)
+            {
+                if (positions[p] != _positions[p])
+                {
+                    partition = p;
+                }
+            }
+            _positions = positions;
+            if (partition < 0)
+            {
+                return;
+            }
+            foreach (var listener in _listeners)
+            {
+                if (!listener.Joined
+                    || positions[partition] <= listener.From[partition]
+                    || (listener.UserId is { } userId && !string.Equals(item.Session.UserId, userId, StringComparison.Ordinal)))
+                {
+                    continue;
+                }
+                if (message.IsEmpty)
+                {
+                    message = Serialize(item);
+                }
+                listener.Events.Writer.TryWrite(message);
+            }
+        }
     }
 
     public Task OnCompletedAsync() => Task.CompletedTask;
@@ -103,9 +274,12 @@ internal sealed partial class SessionEventHub(IClusterClient client, RecentSessi
         return Task.CompletedTask;
     }
 
-    private static ReadOnlyMemory<byte> Serialize(SessionEvent item)
+    /// <summary>One SSE message: the event's cursor as its id, the event's JSON as its data.</summary>
+    internal static ReadOnlyMemory<byte> Serialize(SessionEvent item)
     {
         var buffer = new MemoryStream(512);
+        buffer.Write(IdPrefix);
+        buffer.Write(Encoding.UTF8.GetBytes(item.Cursor ?? ""));
         buffer.Write(DataPrefix);
         using (var writer = new Utf8JsonWriter(buffer))
         {
@@ -116,7 +290,11 @@ internal sealed partial class SessionEventHub(IClusterClient client, RecentSessi
     }
 
     /// <summary>Subscribes in the background (retrying): the app serves even while the stream's pub-sub storage is not reachable yet.</summary>
-    internal void Start() => _subscribing = Task.Run(SubscribeAsync, CancellationToken.None);
+    internal void Start()
+    {
+        _subscribing = Task.Run(SubscribeAsync, CancellationToken.None);
+        _following = Task.Run(FollowAsync, CancellationToken.None);
+    }
 
     /// <summary>Leaves the stream and completes every listener.</summary>
     internal Task StopAsync(CancellationToken cancellationToken) => OnStopping(cancellationToken);
@@ -130,7 +308,6 @@ internal sealed partial class SessionEventHub(IClusterClient client, RecentSessi
             try
             {
                 _handle = await stream.SubscribeAsync(this).ConfigureAwait(false);
-                _subscribed.TrySetResult();
                 LogSubscribed(logger);
                 return;
             }
@@ -153,6 +330,7 @@ internal sealed partial class SessionEventHub(IClusterClient client, RecentSessi
     {
         await _stopping.CancelAsync().ConfigureAwait(false);
         await _subscribing.ConfigureAwait(false);
+        await _following.ConfigureAwait(false);
         lock (_lock)
         {
             foreach (var listener in _listeners)
@@ -205,6 +383,12 @@ internal sealed partial class SessionEventHub(IClusterClient client, RecentSessi
 
         public Channel<ReadOnlyMemory<byte>> Events { get; } = events;
 
+        /// <summary>True once the listener gets the live feed (<see cref="TryJoin"/>).</summary>
+        public bool Joined { get; set; }
+
+        /// <summary>The positions the listener had read through when it joined: it gets only events after them.</summary>
+        public long[] From { get; set; } = [];
+
         public void Dispose()
         {
             hub.Remove(this);
@@ -223,6 +407,12 @@ internal sealed partial class SessionEventHub(IClusterClient client, RecentSessi
 
     [LoggerMessage(EventId = 1403, Level = LogLevel.Warning, Message = "The session events stream reported an error")]
     private static partial void LogStreamError(ILogger logger, Exception exception);
+
+    [LoggerMessage(EventId = 1404, Level = LogLevel.Warning, Message = "Reading the session event log failed, retrying: {Reason}")]
+    private static partial void LogLogReadFailed(ILogger logger, string reason);
+
+    [LoggerMessage(EventId = 1405, Level = LogLevel.Warning, Message = "The session event log trimmed events before this app read them (Events:Retention); following on from {Cursor}")]
+    private static partial void LogFellBehind(ILogger logger, string cursor);
 }
 
 /// <summary>

@@ -73,4 +73,10 @@ internal static partial class SessionLog
 
     [LoggerMessage(EventId = 1023, EventName = "DataRecordsNotCleared", Level = LogLevel.Warning, Message = "Session {SessionId}: clearing records of its data failed; retried by a later write, or by the janitor after its end")]
     public static partial void DataRecordsNotCleared(ILogger logger, Exception exception, string sessionId);
+
+    [LoggerMessage(EventId = 1024, EventName = "EventLogAppendFailed", Level = LogLevel.Warning, Message = "Session {SessionId}: recording its event in the event log failed; the event stays in its outbox and is recorded by a later activation or the janitor; {NotLogged} failures since the last one logged were counted (sessions.events_failed) but not logged")]
+    public static partial void EventLogAppendFailed(ILogger logger, Exception exception, string sessionId, long notLogged);
+
+    [LoggerMessage(EventId = 1025, EventName = "EventLogTrimFailed", Level = LogLevel.Warning, Message = "Janitor partition {Partition}: trimming the event log failed; retried at the next sweep")]
+    public static partial void EventLogTrimFailed(ILogger logger, Exception exception, int partition);
 }

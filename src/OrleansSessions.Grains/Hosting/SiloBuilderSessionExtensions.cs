@@ -23,7 +23,7 @@ public static class SiloBuilderSessionExtensions
     /// <list type="bullet">
     /// <item><see cref="SessionOptions"/> and <see cref="JanitorOptions"/> bound from the configuration sections "Sessions"
     /// and "Janitor" and validated at start (each failure names its key);</item>
-    /// <item>the in-memory <see cref="ISessionDeadlineIndex"/> unless one is registered (a durable backend registers its own);</item>
+    /// <item>the in-memory <see cref="ISessionDeadlineIndex"/> and <see cref="ISessionEventLog"/> unless registered (a durable backend registers its own);</item>
     /// <item>the memory stream provider <see cref="SessionStreams.ProviderName"/> that carries session events;</item>
     /// <item>a grain call filter that turns storage-driver failures into <see cref="SessionStorageUnavailableException"/>;</item>
     /// <item>a grain service on every silo giving its session figures and their last 10 minutes
@@ -57,6 +57,8 @@ public static class SiloBuilderSessionExtensions
         services.AddOptions<JanitorOptions>().BindConfiguration(JanitorOptions.SectionName).ValidateOnStart();
         services.TryAddEnumerable(ServiceDescriptor.Singleton<IValidateOptions<SessionOptions>, SessionOptionsValidator>());
         services.TryAddEnumerable(ServiceDescriptor.Singleton<IValidateOptions<JanitorOptions>, JanitorOptionsValidator>());
+        services.AddOptions<EventLogOptions>().BindConfiguration(EventLogOptions.SectionName).ValidateOnStart();
+        services.TryAddEnumerable(ServiceDescriptor.Singleton<IValidateOptions<EventLogOptions>, EventLogOptionsValidator>());
         services.AddOptions<ReminderOptions>().PostConfigure<IOptions<JanitorOptions>>((reminders, janitor) =>
         {
             var period = janitor.Value.Period;
@@ -69,6 +71,7 @@ public static class SiloBuilderSessionExtensions
         services.AddMetrics();
         services.TryAddSingleton(TimeProvider.System);
         services.TryAddSingleton<ISessionDeadlineIndex, InMemorySessionDeadlineIndex>();
+        services.TryAddSingleton<ISessionEventLog, InMemorySessionEventLog>();
         services.TryAddSingleton<SessionMetrics>();
         services.AddSingleton<SessionServices>();
         services.AddOptions<SiloSessionsOptions>();
