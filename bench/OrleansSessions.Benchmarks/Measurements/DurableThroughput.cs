@@ -127,13 +127,13 @@ internal static class DurableThroughput
         });
     }
 
-    private sealed record Measured(LoopResult Loop, double Rate, double CpuMicrosPerCall, double PostgresCpuMicrosPerCall, double XidsPerCall, double CommitsPerCall);
+    internal sealed record Measured(LoopResult Loop, double Rate, double CpuMicrosPerCall, double PostgresCpuMicrosPerCall, double XidsPerCall, double CommitsPerCall);
 
     /// <summary>A closed loop through the silo, after its warm-up, with the database's transactions and the CPU it cost.</summary>
-    private static Task<Measured> MeasureAsync<T>(NpgsqlDataSource stats, int depth, int keys, TimeSpan warmup, TimeSpan duration, Func<int, ValueTask<T>> call)
+    internal static Task<Measured> MeasureAsync<T>(NpgsqlDataSource stats, int depth, int keys, TimeSpan warmup, TimeSpan duration, Func<int, ValueTask<T>> call)
         => MeasureAsync(stats, warmup, duration, (d, record) => Loops.ClosedAsync(depth, keys, d, call, record));
 
-    private static async Task<Measured> MeasureAsync(NpgsqlDataSource stats, TimeSpan warmup, TimeSpan duration, Func<TimeSpan, bool, Task<LoopResult>> run)
+    internal static async Task<Measured> MeasureAsync(NpgsqlDataSource stats, TimeSpan warmup, TimeSpan duration, Func<TimeSpan, bool, Task<LoopResult>> run)
     {
         if (warmup > TimeSpan.Zero)
         {
@@ -153,7 +153,7 @@ internal static class DurableThroughput
     /// one transaction, one commit each) on its own keys (<paramref name="bind"/>(command, connection, n) sets the
     /// parameters of its n-th statement); warm-up, then the measured loop.
     /// </summary>
-    private static async Task<Measured> RawLoopAsync(NpgsqlDataSource raw, NpgsqlDataSource stats, int connections, TimeSpan warmup, TimeSpan duration, string sql, Action<NpgsqlCommand, int, long> bind)
+    internal static async Task<Measured> RawLoopAsync(NpgsqlDataSource raw, NpgsqlDataSource stats, int connections, TimeSpan warmup, TimeSpan duration, string sql, Action<NpgsqlCommand, int, long> bind)
     {
         var opened = new NpgsqlConnection[connections];
         var commands = new NpgsqlCommand[connections];
@@ -218,7 +218,7 @@ internal static class DurableThroughput
         return (CpuTime.Self(), CpuTime.OfAll("postgres"), xid, commits);
     }
 
-    private static string Describe(Measured m) => string.Create(CultureInfo.InvariantCulture,
+    internal static string Describe(Measured m) => string.Create(CultureInfo.InvariantCulture,
         $"{m.Rate:N0}/s, p50 {m.Loop.Histogram.Milliseconds(0.5):F2} p99 {m.Loop.Histogram.Milliseconds(0.99):F2} max {m.Loop.Histogram.Milliseconds(1):F1} ms, {m.Loop.Errors} errors, CPU per call: bench process {m.CpuMicrosPerCall:F1} us, all postgres processes {m.PostgresCpuMicrosPerCall:F1} us; PostgreSQL write transactions per call {m.XidsPerCall:F3} (xid delta), xact_commit delta per call {m.CommitsPerCall:F3}");
 
     private static string Key(int i) => i.ToString(CultureInfo.InvariantCulture);
@@ -230,7 +230,7 @@ internal static class DurableThroughput
         return result is DBNull or null ? default! : (T)result;
     }
 
-    private static async Task ExecuteAsync(NpgsqlDataSource data, string sql)
+    internal static async Task ExecuteAsync(NpgsqlDataSource data, string sql)
     {
         await using var command = data.CreateCommand(sql);
         command.CommandTimeout = 600;

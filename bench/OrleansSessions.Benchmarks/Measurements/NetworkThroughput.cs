@@ -221,7 +221,7 @@ internal static class NetworkThroughput
         return (connections, Math.Max(1, outstanding / connections));
     }
 
-    private static async Task<(LoopResult Result, double SiloUs, double ClientUs)> MeasureAsync<T>(int siloPid, int depth, int keys, TimeSpan warmup, TimeSpan duration, Func<int, ValueTask<T>> call)
+    internal static async Task<(LoopResult Result, double SiloUs, double ClientUs)> MeasureAsync<T>(int siloPid, int depth, int keys, TimeSpan warmup, TimeSpan duration, Func<int, ValueTask<T>> call)
     {
         await Loops.ClosedAsync(depth, keys, warmup, call, record: false);
         var siloCpu0 = CpuTime.Of(siloPid);
@@ -231,6 +231,6 @@ internal static class NetworkThroughput
         return (result, (CpuTime.Of(siloPid) - siloCpu0).TotalMicroseconds / calls, (CpuTime.Self() - clientCpu0).TotalMicroseconds / calls);
     }
 
-    private static string Describe((LoopResult Result, double SiloUs, double ClientUs) m) => string.Create(CultureInfo.InvariantCulture,
+    internal static string Describe((LoopResult Result, double SiloUs, double ClientUs) m) => string.Create(CultureInfo.InvariantCulture,
         $"{m.Result.Rate:N0}/s, p50 {m.Result.Histogram.Milliseconds(0.5):F3} p99 {m.Result.Histogram.Milliseconds(0.99):F3} ms, {m.Result.Errors} errors, CPU per call silo {m.SiloUs:F1} us client {m.ClientUs:F1} us");
 }
