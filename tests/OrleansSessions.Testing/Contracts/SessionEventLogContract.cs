@@ -197,11 +197,12 @@ public abstract class SessionEventLogContract : IAsyncLifetime
     public async Task Trim_removes_more_events_than_fit_in_one_page_of_work()
     {
         const int Events = 5000;
-        for (var i = 0; i < Events; i += 500)
+        for (var i = 0; i < Events - 1; i += 500)
         {
-            await Task.WhenAll(Enumerable.Range(i, 500).Select(k => Log.AppendAsync(7, 1, Event($"sess_{k:D5}", T0.AddMilliseconds(k))).AsTask()));
+            await Task.WhenAll(Enumerable.Range(i, Math.Min(500, Events - 1 - i)).Select(k => Log.AppendAsync(7, 1, Event($"sess_{k:D5}", T0.AddMilliseconds(k % 1000))).AsTask()));
         }
-        Assert.Equal(Events - 1, await Log.TrimAsync(7, T0.AddMilliseconds(Events - 1)));
+        await Log.AppendAsync(7, 1, Event("sess_last", T0.AddMinutes(1)));
+        Assert.Equal(Events - 1, await Log.TrimAsync(7, T0.AddSeconds(1)));
         Assert.Equal(new SessionEventLogBounds(Events - 1, Events), await Log.BoundsAsync(7));
         Assert.Equal([(long)Events], (await Log.ReadAsync(7, 0, 10)).Select(e => e.Position));
     }
@@ -348,6 +349,34 @@ public abstract class SessionEventLogContract : IAsyncLifetime
         }
         await appending;
         Assert.Equal(new SessionEventLogBounds(0, count), await Log.BoundsAsync(2));
+    }
+
+    [Fact]
+    public async Task Trims_during_appends_remove_each_event_once_and_leave_the_rest_consecutive()
+    {
+        var count = ConcurrentAppends;
+        var log = Log;
+        var appending = Parallel.ForEachAsync(Enumerable.Range(0, count), new ParallelOptions { MaxDegreeOfParallelism = 32 }, async (i, _) =>
+            await log.AppendAsync(1, 1, Event($"sess_trim_{i:D6}", T0)));
+        var trimmed = 0;
+        while (!appending.IsCompleted)
+        {
+            trimmed += await log.TrimAsync(1, T0.AddSeconds(1));
+            var bounds = await log.BoundsAsync(1);
+            var read = await log.ReadAsync(1, 0, 20);
+            for (var k = 0; k < read.Count; k++)
+            {
+                Assert.True(read[k].Position > bounds.TrimmedThrough, $"position {read[k].Position} read after {bounds.TrimmedThrough} was trimmed");
+                Assert.Equal(read[0].Position + k, read[k].Position);
+            }
+            await Task.Yield();
+        }
+        await appending;
+        trimmed += await log.TrimAsync(1, T0.AddSeconds(1));
+
+        Assert.Equal(count, trimmed);
+        Assert.Equal(new SessionEventLogBounds(count, count), await log.BoundsAsync(1));
+        Assert.Empty(await log.ReadAsync(1, 0, 10));
     }
 
     [Fact]
