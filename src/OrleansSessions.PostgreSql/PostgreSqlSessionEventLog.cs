@@ -63,7 +63,7 @@ public sealed class PostgreSqlSessionEventLog : ISessionEventLog, IAsyncDisposab
         """;
 
     // The oldest events, in position order, up to the first one at or after the limit ($3) and at most $4 of them.
-    private const string TrimSql = $"""
+    internal const string TrimSql = $"""
         WITH bounds AS (
             SELECT trimmed_through AS t FROM {PostgreSqlSchema.EventHeadsTable} WHERE service_id = $1 AND partition = $2
         ),
