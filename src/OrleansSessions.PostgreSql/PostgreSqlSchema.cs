@@ -5,7 +5,7 @@ namespace OrleansSessions.PostgreSql;
 /// <summary>
 /// The project's PostgreSQL schema: the <c>OrleansQuery</c> table with every query Orleans' ADO.NET clustering,
 /// grain storage and reminder providers load, their tables, the state table of <see cref="PostgreSqlGrainStorage"/>
-/// and the session deadline index table. The script is
+/// and the tables of the session deadline index and the session event log. The script is
 /// embedded in this assembly and idempotent; <see cref="ApplyAsync"/> runs it in one transaction under a
 /// transaction-level advisory lock, so any number of silos may apply it at once, and again at every start.
 /// </summary>
@@ -19,6 +19,12 @@ public static class PostgreSqlSchema
 
     /// <summary>The table of the session deadline index.</summary>
     public const string DeadlinesTable = "orleanssessions_deadlines";
+
+    /// <summary>The table of the session event log: one row per event.</summary>
+    public const string EventsTable = "orleanssessions_events";
+
+    /// <summary>The table of the session event log's partitions: the newest and the last trimmed position of each.</summary>
+    public const string EventHeadsTable = "orleanssessions_event_heads";
 
     /// <summary>The query keys Orleans' ADO.NET clustering provider requires (it fails at start when one is missing).</summary>
     public static IReadOnlyList<string> ClusteringQueryKeys { get; } =

@@ -3,7 +3,8 @@ using Npgsql;
 namespace OrleansSessions.PostgreSql;
 
 /// <summary>
-/// The statements of the group commits (<see cref="PostgreSqlStateExecutor"/>, <see cref="PostgreSqlDeadlineExecutor"/>):
+/// The statements of the group commits (<see cref="PostgreSqlStateExecutor"/>, <see cref="PostgreSqlDeadlineExecutor"/>,
+/// <see cref="PostgreSqlEventLogExecutor"/>):
 /// each reads its whole group from array parameters ($1 the ServiceId), so a group of any size is one statement per
 /// kind of operation, parsed once per physical connection.
 /// </summary>
@@ -94,6 +95,48 @@ internal static class PostgreSqlStatements
                      WHERE p.service_id = $1 AND p.session_id = r.session_id
                     OFFSET 0) x) l
          WHERE d.ctid = l.tid
+        """;
+
+    // The event log's appends of one group, in one transaction: events already recorded (same session and sequence
+    // number) answer with their position; the others raise their partition's head by their number and take the
+    // positions below it, in the group's order. The heads rows are locked in partition order, so two groups in
+    // flight wait for each other rather than deadlock; a partition's head stays locked until the commit, so its
+    // positions commit in order. Returns (ord, position) for every operation.
+    internal const string AppendEventsSql = $"""
+        WITH input AS (
+            SELECT * FROM unnest($2::integer[], $3::integer[], $4::text[], $5::bigint[], $6::timestamptz[], $7::bytea[])
+                AS t(ord, partition, session_id, sequence, at, payload)
+        ),
+        recorded AS (
+            SELECT i.ord, x.position
+              FROM input i
+             CROSS JOIN LATERAL (
+                SELECT e.position FROM {PostgreSqlSchema.EventsTable} e
+                 WHERE e.service_id = $1 AND e.session_id = i.session_id AND e.sequence = i.sequence
+                OFFSET 0) x
+        ),
+        fresh AS (
+            SELECT i.*, row_number() OVER (PARTITION BY i.partition ORDER BY i.ord) AS n, count(*) OVER (PARTITION BY i.partition) AS k
+              FROM input i
+             WHERE NOT EXISTS (SELECT 1 FROM recorded r WHERE r.ord = i.ord)
+        ),
+        raised AS (
+            INSERT INTO {PostgreSqlSchema.EventHeadsTable} AS h (service_id, partition, head)
+            SELECT $1, f.partition, count(*) FROM fresh f GROUP BY f.partition ORDER BY f.partition
+            ON CONFLICT (service_id, partition) DO UPDATE SET head = h.head + EXCLUDED.head
+            RETURNING h.partition, h.head
+        ),
+        positioned AS (
+            SELECT f.ord, f.partition, r.head - f.k + f.n AS position, f.session_id, f.sequence, f.at, f.payload
+              FROM fresh f JOIN raised r ON r.partition = f.partition
+        ),
+        inserted AS (
+            INSERT INTO {PostgreSqlSchema.EventsTable} (service_id, partition, position, session_id, sequence, at, payload)
+            SELECT $1, p.partition, p.position, p.session_id, p.sequence, p.at, p.payload FROM positioned p
+        )
+        SELECT ord, position FROM recorded
+        UNION ALL
+        SELECT ord, position FROM positioned
         """;
 
     /// <summary>A batch on <paramref name="connection"/> that starts with <see cref="PlannerSql"/>.</summary>

@@ -5,6 +5,7 @@ using Microsoft.Extensions.Options;
 using Npgsql;
 using Orleans.Configuration;
 using Orleans.Runtime.Hosting;
+using Orleans.Serialization;
 using Orleans.Storage;
 using OrleansSessions.Grains;
 using OrleansSessions.Grains.Storage;
@@ -12,7 +13,7 @@ using OrleansSessions.PostgreSql;
 
 namespace OrleansSessions.Hosting;
 
-/// <summary>Puts a silo's Orleans clustering, reminders and grain storage, and the session deadline index, on PostgreSQL.</summary>
+/// <summary>Puts a silo's Orleans clustering, reminders and grain storage, and the session deadline index and event log, on PostgreSQL.</summary>
 public static class SiloBuilderPostgreSqlExtensions
 {
     /// <summary>The ADO.NET invariant of Npgsql, which Orleans' ADO.NET providers are given.</summary>
@@ -23,7 +24,7 @@ public static class SiloBuilderPostgreSqlExtensions
 
     /// <summary>
     /// The service key of the silo's one <see cref="NpgsqlDataSource"/> (a keyed singleton): Orleans' ADO.NET providers,
-    /// the grain storage, the deadline index and the schema all open their connections from it, so the connection
+    /// the grain storage, the deadline index, the event log and the schema all open their connections from it, so the connection
     /// string's <c>Maximum Pool Size</c> (Npgsql's default: 100) is the most connections the silo holds.
     /// </summary>
     public const string DataSourceServiceKey = "OrleansSessions.PostgreSql";
@@ -52,11 +53,13 @@ public static class SiloBuilderPostgreSqlExtensions
     /// <c>DeleteStateOnClear</c>;</item>
     /// <item><see cref="ISessionDeadlineIndex"/> replaced by <see cref="PostgreSqlSessionDeadlineIndex"/>, scoped by the
     /// silo's ServiceId;</item>
+    /// <item><see cref="ISessionEventLog"/> replaced by <see cref="PostgreSqlSessionEventLog"/>, scoped by the silo's
+    /// ServiceId (events in <see cref="PostgreSqlSchema.EventsTable"/>, Orleans' binary serialization);</item>
     /// <item>failures of PostgreSQL (Npgsql's exceptions) reported as
-    /// <see cref="OrleansSessions.Sessions.SessionStorageUnavailableException"/> by the grain storages and the deadline
-    /// index, and by the session grains' call filter for Orleans' reminders and clustering.</item>
+    /// <see cref="OrleansSessions.Sessions.SessionStorageUnavailableException"/> by the grain storages, the deadline
+    /// index and the event log, and by the session grains' call filter for Orleans' reminders and clustering.</item>
     /// </list>
-    /// Works before or after <c>AddOrleansSessions()</c>, which adds its in-memory deadline index with TryAdd.
+    /// Works before or after <c>AddOrleansSessions()</c>, which adds its in-memory deadline index and event log with TryAdd.
     /// Calling it again replaces the connection string.
     /// </summary>
     /// <remarks>
@@ -105,9 +108,9 @@ public static class SiloBuilderPostgreSqlExtensions
         AddStateStorage(services, SessionStorage.Name);
         AddGrainStorage(builder, PubSubStoreName);
 
-        // The grain storages and the deadline index report failures of PostgreSQL as SessionStorageUnavailableException
-        // (a state read while a grain activates runs outside any grain call filter); Orleans' reminders and clustering
-        // fail with Npgsql's exceptions, which the session grains' call filter replaces.
+        // The grain storages, the deadline index and the event log report failures of PostgreSQL as
+        // SessionStorageUnavailableException (a state read while a grain activates runs outside any grain call filter);
+        // Orleans' reminders and clustering fail with Npgsql's exceptions, which the session grains' call filter replaces.
         services.AddGrainStorageFailureTranslation(PubSubStoreName, PostgreSqlStorageFailure.Translate);
         services.Configure<OrleansSessions.Grains.Options.SessionStorageFailureOptions>(o => o.DriverNamespacePrefixes.Add(PostgreSqlStorageFailure.DriverNamespace + "."));
         services.Configure<Orleans.Serialization.ExceptionSerializationOptions>(o => o.SupportedNamespacePrefixes.Add(PostgreSqlStorageFailure.DriverNamespace));
@@ -115,6 +118,11 @@ public static class SiloBuilderPostgreSqlExtensions
         services.RemoveAll<ISessionDeadlineIndex>();
         services.AddSingleton<ISessionDeadlineIndex>(sp =>
             new PostgreSqlSessionDeadlineIndex(DataSource(sp), sp.GetRequiredService<IOptions<ClusterOptions>>().Value.ServiceId));
+        services.RemoveAll<ISessionEventLog>();
+        services.AddSingleton<ISessionEventLog>(sp => new PostgreSqlSessionEventLog(
+            DataSource(sp),
+            sp.GetRequiredService<IOptions<ClusterOptions>>().Value.ServiceId,
+            sp.GetRequiredService<Serializer<OrleansSessions.Sessions.SessionEvent>>()));
         return builder;
     }
 

@@ -3,7 +3,7 @@ using StackExchange.Redis;
 namespace OrleansSessions.Redis;
 
 /// <summary>
-/// The one <see cref="IConnectionMultiplexer"/> of a silo, shared by Orleans' Redis providers and the deadline index.
+/// The one <see cref="IConnectionMultiplexer"/> of a silo, shared by Orleans' Redis providers, the deadline index and the event log.
 /// Connected once (the first caller waits; a failed attempt is retried by the next caller); StackExchange.Redis
 /// reconnects by itself afterwards. Disposed with the silo's service provider.
 /// </summary>

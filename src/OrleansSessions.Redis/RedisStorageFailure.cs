@@ -8,7 +8,7 @@ namespace OrleansSessions.Redis;
 /// Which exceptions mean that Redis is unavailable: StackExchange.Redis' (<see cref="RedisException"/>,
 /// <see cref="RedisTimeoutException"/>), Orleans' Redis grain storage's (<see cref="RedisStorageException"/>, which
 /// carries only the driver's message) and a failed first connect (<see cref="RedisUnavailableException"/>), anywhere in
-/// the chain. The one place the Redis backend names them: its grain storages and deadline index report them as
+/// the chain. The one place the Redis backend names them: its grain storages, deadline index and event log report them as
 /// <see cref="SessionStorageUnavailableException"/>, and the session grains' call filter learns their namespaces for
 /// Orleans' Redis reminders and clustering.
 /// </summary>

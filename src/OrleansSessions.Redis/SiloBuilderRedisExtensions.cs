@@ -5,6 +5,7 @@ using Microsoft.Extensions.Options;
 using Orleans.Clustering.Redis;
 using Orleans.Configuration;
 using Orleans.Persistence;
+using Orleans.Serialization;
 using OrleansSessions.Grains;
 using OrleansSessions.Grains.Options;
 using OrleansSessions.Grains.Storage;
@@ -13,7 +14,7 @@ using StackExchange.Redis;
 
 namespace OrleansSessions.Hosting;
 
-/// <summary>Puts a silo's Orleans clustering, reminders and grain storage, and the session deadline index, on Redis.</summary>
+/// <summary>Puts a silo's Orleans clustering, reminders and grain storage, and the session deadline index and event log, on Redis.</summary>
 public static class SiloBuilderRedisExtensions
 {
     /// <summary>The grain storage name Orleans streams keep their subscriptions in.</summary>
@@ -41,8 +42,11 @@ public static class SiloBuilderRedisExtensions
     /// <see cref="PubSubStoreName"/> (stream subscriptions), both with <c>DeleteStateOnClear</c>;</item>
     /// <item><see cref="ISessionDeadlineIndex"/> replaced by <see cref="RedisSessionDeadlineIndex"/>, scoped by the
     /// silo's ServiceId;</item>
+    /// <item><see cref="ISessionEventLog"/> replaced by <see cref="RedisSessionEventLog"/> (a stream per partition),
+    /// scoped by the silo's ServiceId, its dedup keys living Events:Retention plus
+    /// <see cref="RedisSessionEventLog.DedupMargin"/>;</item>
     /// <item>failures of Redis reported as <see cref="OrleansSessions.Sessions.SessionStorageUnavailableException"/> by the
-    /// grain storages and the deadline index, and by the session grains' call filter for Orleans' reminders and
+    /// grain storages, the deadline index and the event log, and by the session grains' call filter for Orleans' reminders and
     /// clustering (see <see cref="RedisStorageFailure"/>), StackExchange.Redis' exception types admitted to Orleans'
     /// exception serializer.</item>
     /// </list>
@@ -87,9 +91,9 @@ public static class SiloBuilderRedisExtensions
         AddGrainStorage(builder, SessionStorage.Name);
         AddGrainStorage(builder, PubSubStoreName);
 
-        // The grain storages and the deadline index report failures of Redis as SessionStorageUnavailableException (a
-        // state read while a grain activates runs outside any grain call filter); Orleans' reminders and clustering fail
-        // with their own exceptions, which the session grains' call filter replaces.
+        // The grain storages, the deadline index and the event log report failures of Redis as
+        // SessionStorageUnavailableException (a state read while a grain activates runs outside any grain call filter);
+        // Orleans' reminders and clustering fail with their own exceptions, which the session grains' call filter replaces.
         services.AddGrainStorageFailureTranslation(SessionStorage.Name, RedisStorageFailure.Translate);
         services.AddGrainStorageFailureTranslation(PubSubStoreName, RedisStorageFailure.Translate);
         services.Configure<SessionStorageFailureOptions>(o =>
@@ -107,6 +111,12 @@ public static class SiloBuilderRedisExtensions
             var connection = sp.GetRequiredService<RedisConnection>();
             return new RedisSessionDeadlineIndex(connection.GetAsync, sp.GetRequiredService<IOptions<ClusterOptions>>().Value.ServiceId);
         });
+        services.RemoveAll<ISessionEventLog>();
+        services.AddSingleton<ISessionEventLog>(sp => new RedisSessionEventLog(
+            sp.GetRequiredService<RedisConnection>().GetAsync,
+            sp.GetRequiredService<IOptions<ClusterOptions>>().Value.ServiceId,
+            sp.GetRequiredService<Serializer<OrleansSessions.Sessions.SessionEvent>>(),
+            sp.GetRequiredService<IOptions<EventLogOptions>>().Value.Retention));
         return builder;
     }
 

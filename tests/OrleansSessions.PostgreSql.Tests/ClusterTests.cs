@@ -131,6 +131,24 @@ public sealed class ClusterTests(PostgreSqlClusterFixture fixture, ITestOutputHe
     }
 
     [Fact]
+    public async Task A_session_s_events_are_rows_of_the_event_log_under_the_service_id_and_read_back_through_the_log_grain()
+    {
+        var log = Cluster.Client.GetGrain<ISessionEventLogGrain>(0);
+        var start = await log.HeadAsync();
+        var userId = "user-" + Guid.NewGuid().ToString("N");
+        var created = await Cluster.Client.GetGrain<IUserSessionsGrain>(userId).CreateSessionAsync();
+        await Cluster.Client.GetGrain<ISessionGrain>(created.SessionId).CloseAsync();
+
+        var page = await log.ReadAsync(start, ISessionEventLogGrain.MaxLimit, userId);
+        Assert.Equal([SessionEventType.Created, SessionEventType.Closed], page.Events.Select(e => e.Type));
+        Assert.All(page.Events, e => Assert.Equal(created.SessionId, e.Session.SessionId));
+        Assert.Equal(2, await fixture.ScalarAsync<long>(
+            $"SELECT count(*) FROM {PostgreSqlSchema.EventsTable} WHERE service_id = $1 AND session_id = $2", fixture.ServiceId, created.SessionId));
+        var eventLog = Assert.IsType<PostgreSqlSessionEventLog>(SiloServices().GetRequiredService<ISessionEventLog>());
+        Assert.Equal(fixture.ServiceId, eventLog.ServiceId);
+    }
+
+    [Fact]
     public async Task Writes_through_the_grain_storage_check_the_etag()
     {
         var storage = SiloServices().GetRequiredKeyedService<IGrainStorage>(SessionStorage.Name);

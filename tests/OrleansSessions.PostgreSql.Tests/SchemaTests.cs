@@ -13,6 +13,7 @@ public sealed class SchemaTests(PostgreSqlFixture fixture)
     [
         "orleansquery", "orleansmembershipversiontable", "orleansmembershiptable", "orleansstorage",
         "orleansreminderstable", PostgreSqlSchema.DeadlinesTable, PostgreSqlSchema.StateTable,
+        PostgreSqlSchema.EventsTable, PostgreSqlSchema.EventHeadsTable,
     ];
 
     [Fact]
@@ -51,7 +52,7 @@ public sealed class SchemaTests(PostgreSqlFixture fixture)
                 "SELECT array_agg(indexname::text ORDER BY indexname) FROM pg_indexes WHERE schemaname = $1 AND indexname NOT LIKE 'pk_%'");
             indexes.Parameters.Add(new NpgsqlParameter<string> { TypedValue = schema });
             Assert.Equal(
-                ["ix_orleansreminderstable_grainhash", "ix_orleanssessions_deadlines_due", "ux_orleansstorage_key"],
+                ["ix_orleansreminderstable_grainhash", "ix_orleanssessions_deadlines_due", "ux_orleanssessions_events_session", "ux_orleansstorage_key"],
                 (string[])(await indexes.ExecuteScalarAsync())!);
 
             await using var queries = fixture.DataSource.CreateCommand($"SELECT QueryKey, QueryText FROM {schema}.OrleansQuery");

@@ -161,6 +161,24 @@ public sealed class ClusterTests(RedisClusterFixture fixture, ITestOutputHelper 
     }
 
     [Fact]
+    public async Task A_session_s_events_are_entries_of_its_partition_s_stream_and_read_back_through_the_log_grain()
+    {
+        var log = Cluster.Client.GetGrain<ISessionEventLogGrain>(0);
+        var start = await log.HeadAsync();
+        var userId = "user-" + Guid.NewGuid().ToString("N");
+        var created = await Cluster.Client.GetGrain<IUserSessionsGrain>(userId).CreateSessionAsync();
+        await Cluster.Client.GetGrain<ISessionGrain>(created.SessionId).CloseAsync();
+
+        var page = await log.ReadAsync(start, ISessionEventLogGrain.MaxLimit, userId);
+        Assert.Equal([SessionEventType.Created, SessionEventType.Closed], page.Events.Select(e => e.Type));
+        Assert.All(page.Events, e => Assert.Equal(created.SessionId, e.Session.SessionId));
+        var eventLog = Assert.IsType<RedisSessionEventLog>(SiloServices().GetRequiredService<ISessionEventLog>());
+        Assert.Equal(fixture.ServiceId, eventLog.ServiceId);
+        var partition = SessionDeadlinePartitioner.GetPartition(created.SessionId, RedisClusterFixture.JanitorPartitions);
+        Assert.True(await fixture.Database.StreamLengthAsync(eventLog.StreamKey(partition)) >= 2);
+    }
+
+    [Fact]
     public async Task The_silo_has_one_connection_and_redis_failures_are_classifiable()
     {
         var services = SiloServices();

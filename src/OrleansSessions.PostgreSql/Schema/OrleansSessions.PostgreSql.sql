@@ -1,6 +1,6 @@
 -- OrleansSessions on PostgreSQL: the tables and stored queries that Orleans' ADO.NET providers
 -- (Microsoft.Orleans.Clustering.AdoNet, .Persistence.AdoNet, .Reminders.AdoNet, invariant "Npgsql") read and
--- write, the grain storage of session and user state, and the session deadline index of OrleansSessions.
+-- write, the grain storage of session and user state, and the session deadline index and event log of OrleansSessions.
 --
 -- Written by the project to the providers' query contract: the providers load every query text from OrleansQuery
 -- at start, bind parameters by name (@Name) and read result columns by name (unquoted identifiers below, so
@@ -139,6 +139,37 @@ CREATE TABLE IF NOT EXISTS orleanssessions_state
     modified_on timestamptz  NOT NULL DEFAULT now(),
     CONSTRAINT pk_orleanssessions_state PRIMARY KEY (service_id, state_name, grain_id)
 ) WITH (fillfactor = 80);
+
+-- ---------------------------------------------------------------------------------------------------------------
+-- The session event log (ISessionEventLog), scoped by ServiceId and split into the janitor's partitions. One heads row
+-- per partition: head is the newest position given out, trimmed_through the last one retention removed. An append
+-- raises head and inserts its events in the same transaction, so the head row's lock orders the partition's writers:
+-- positions are consecutive and commit in position order, and writers of other partitions never wait on them.
+-- Rewritten on every append, it leaves room on its page for the new version (fillfactor).
+CREATE TABLE IF NOT EXISTS orleanssessions_event_heads
+(
+    service_id      varchar(150) NOT NULL,
+    partition       integer      NOT NULL,
+    head            bigint       NOT NULL,
+    trimmed_through bigint       NOT NULL DEFAULT 0,
+    CONSTRAINT pk_orleanssessions_event_heads PRIMARY KEY (service_id, partition)
+) WITH (fillfactor = 50);
+
+-- One row per event: payload is the SessionEvent in Orleans' binary serialization; session_id, sequence and at are
+-- the event's own, kept as columns for the unique key (an event is recorded once per session and sequence number)
+-- and for retention (trimmed by at, oldest position first). at keeps microseconds, truncated toward earlier instants.
+CREATE TABLE IF NOT EXISTS orleanssessions_events
+(
+    service_id varchar(150) NOT NULL,
+    partition  integer      NOT NULL,
+    position   bigint       NOT NULL,
+    session_id text         NOT NULL,
+    sequence   bigint       NOT NULL,
+    at         timestamptz  NOT NULL,
+    payload    bytea        NOT NULL,
+    CONSTRAINT pk_orleanssessions_events PRIMARY KEY (service_id, partition, position),
+    CONSTRAINT ux_orleanssessions_events_session UNIQUE (service_id, session_id, sequence)
+);
 
 -- ---------------------------------------------------------------------------------------------------------------
 -- The query texts. Re-running the script replaces texts that changed, so a new build's queries take effect at the
