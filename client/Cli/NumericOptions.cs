@@ -20,6 +20,16 @@ internal static class NumericOptions
         return option;
     }
 
+    public static Option<long> Long(string name, string? alias, string description, long defaultValue, Func<long, bool> inRange, string rangeError)
+    {
+        var option = alias is null ? new Option<long>(name) : new Option<long>(name, alias);
+        option.Description = description;
+        option.DefaultValueFactory = _ => defaultValue;
+        option.CustomParser = result => Parse(result, name, defaultValue, "a whole number", inRange, rangeError,
+            (string text, out long value) => long.TryParse(text, NumberStyles.AllowLeadingSign, CultureInfo.InvariantCulture, out value));
+        return option;
+    }
+
     public static Option<double> Double(string name, string? alias, string description, double defaultValue, Func<double, bool> inRange, string rangeError)
     {
         var option = alias is null ? new Option<double>(name) : new Option<double>(name, alias);
