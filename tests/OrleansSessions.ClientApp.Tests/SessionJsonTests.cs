@@ -98,6 +98,7 @@ public sealed class SessionJsonTests
     [InlineData("PT1H30M", 5400)]
     [InlineData("P1DT2H", 93600)]
     [InlineData(" PT10S ", 10)]
+    [InlineData("pt1m", 60)]
     public void Durations_are_read_as_hh_mm_ss_or_iso_8601(string text, double seconds)
     {
         Assert.True(SessionJson.TryParseDuration(text, out var value));
@@ -112,6 +113,9 @@ public sealed class SessionJsonTests
     [InlineData("PT")]
     [InlineData("P5")]
     [InlineData("25:00")]
+    [InlineData("P1M")]
+    [InlineData("P1Y")]
+    [InlineData("P2W")]
     [InlineData(null)]
     public void Other_durations_are_refused(string? text)
     {

@@ -9,9 +9,9 @@ namespace OrleansSessions.Sessions;
 /// <summary>
 /// The JSON form of the session contracts shared by the silo's HTTP API and the client app: camelCase names,
 /// enums as snake_case strings (active, idle_timeout, logout_all, ...), times as ISO-8601 UTC ("2026-01-01T14:00:00Z")
-/// and durations as <c>hh:mm:ss</c> (read also as ISO-8601 durations, "PT5M"). Attribute values and message metadata,
-/// which the grains carry as JSON texts, are written as the JSON values they are; label and attribute keys are written
-/// as given.
+/// and durations as <c>hh:mm:ss</c> (read also as ISO-8601 durations, "PT5M": <see cref="TryParseDuration"/>).
+/// Attribute values and message metadata, which the grains carry as JSON texts, are written as the JSON values they
+/// are; label and attribute keys are written as given.
 /// </summary>
 public static class SessionJson
 {
@@ -46,22 +46,35 @@ public static class SessionJson
     public static string FormatDuration(TimeSpan value) => value.ToString("c", CultureInfo.InvariantCulture);
 
     /// <summary>
-    /// Reads a duration written as <c>[d.]hh:mm:ss[.fffffff]</c> ("00:05:00", "1.00:00:00") or as an ISO-8601 duration
-    /// ("PT5M", "P1DT2H"). A bare number is refused: "5" would be read as five days.
+    /// Reads a duration written as <c>[d.]hh:mm[:ss[.fffffff]]</c> ("00:05:00", "1.00:00:00") or as an ISO-8601 duration
+    /// without years, months or weeks ("PT5M", "P1DT2H"; any case). A bare number is refused: "5" would be read as five
+    /// days. The rules of the HTTP API's idleTimeout and absoluteTimeout.
     /// </summary>
     public static bool TryParseDuration(string? text, out TimeSpan value)
     {
         value = default;
-        if (string.IsNullOrWhiteSpace(text))
+        if (text is null)
         {
             return false;
         }
         text = text.Trim();
-        if (text.StartsWith('P') || text.StartsWith("-P", StringComparison.Ordinal))
+        if (text.Length is 0 or > 64)
         {
+            return false;
+        }
+        var upper = text.ToUpperInvariant();
+        if (upper.StartsWith('P') || upper.StartsWith("-P", StringComparison.Ordinal))
+        {
+            // Years and months have no fixed length; XmlConvert would count them as 365 and 30 days.
+            var time = upper.IndexOf('T', StringComparison.Ordinal);
+            var date = time < 0 ? upper : upper[..time];
+            if (date.Contains('Y', StringComparison.Ordinal) || date.Contains('M', StringComparison.Ordinal) || upper.Contains('W', StringComparison.Ordinal))
+            {
+                return false;
+            }
             try
             {
-                value = XmlConvert.ToTimeSpan(text);
+                value = XmlConvert.ToTimeSpan(upper);
                 return true;
             }
             catch (Exception ex) when (ex is FormatException or OverflowException)
@@ -69,7 +82,7 @@ public static class SessionJson
                 return false;
             }
         }
-        return text.Contains(':', StringComparison.Ordinal) && TimeSpan.TryParse(text, CultureInfo.InvariantCulture, out value);
+        return text.Contains(':', StringComparison.Ordinal) && TimeSpan.TryParseExact(text, "c", CultureInfo.InvariantCulture, out value);
     }
 
     private static JsonSerializerOptions Create(bool indented)
