@@ -82,10 +82,10 @@ internal static class DataArguments
         var equals = pair.IndexOf('=', StringComparison.Ordinal);
         if (equals <= 0)
         {
-            // The key only: what follows '=' may be users' words.
-            var key = equals < 0 ? pair : "";
-            throw new ArgumentException(
-                $"{option} takes key=value pairs; '{(key.Length > 64 ? key[..64] + "..." : key)}' has {(equals < 0 ? "no '='" : "no key")}.");
+            // Quoted only when it looks like a key: anything else may be users' words.
+            throw new ArgumentException(equals == 0
+                ? $"{option} takes key=value pairs; one has no key."
+                : SessionKeys.IsValidDataKey(pair) ? $"{option} takes key=value pairs; '{pair}' has no '='." : $"{option} takes key=value pairs; one has no '='.");
         }
         return (pair[..equals], pair[(equals + 1)..]);
     }
