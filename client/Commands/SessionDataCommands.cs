@@ -28,9 +28,9 @@ internal static class SessionDataCommands
         };
         action.AcceptOnlyFromAmong("set", "rm");
         var items = new Argument<string[]>("items") { Description = "set: key=value pairs; rm: keys.", Arity = ArgumentArity.ZeroOrMore };
-        var ifVersion = NumericOptions.Long("--if-version", null,
+        var ifVersion = NumericOptions.OptionalLong("--if-version", null,
             "With set or rm: change only if the session's data version is this one (else exit 4, version_conflict, and nothing changes).",
-            -1, v => v >= 0, "--if-version must be >= 0.");
+            v => v >= 0, "--if-version must be >= 0.");
         var command = new Command("attrs", "Shows, sets or removes a session's attributes; a change is activity (it slides the idle deadline).")
         {
             sessionId, action, items, ifVersion,
@@ -49,7 +49,7 @@ internal static class SessionDataCommands
                 {
                     case null when values.Length > 0:
                         throw new ArgumentException("attrs takes set key=value... or rm key... after the session id.");
-                    case null when version >= 0:
+                    case null when version is not null:
                         throw new ArgumentException("--if-version goes with set or rm.");
                     case not null when values.Length == 0:
                         throw new ArgumentException($"attrs {verb} needs at least one {(verb == "set" ? "key=value" : "key")}.");
@@ -67,7 +67,7 @@ internal static class SessionDataCommands
                 var grain = client.GetGrain<ISessionGrain>(session);
                 var attributes = changes is null
                     ? await grain.GetAttributesAsync().ConfigureAwait(false)
-                    : await grain.UpdateAttributesAsync(changes, version >= 0 ? version : null).ConfigureAwait(false);
+                    : await grain.UpdateAttributesAsync(changes, version).ConfigureAwait(false);
                 output.Attributes(session, attributes);
                 return ExitCodes.Ok;
             }, cancellationToken);
@@ -78,9 +78,9 @@ internal static class SessionDataCommands
     private static Command Messages(GlobalOptions global)
     {
         var sessionId = SessionIdArgument();
-        var limit = NumericOptions.Int("--limit", "-n", $"The most messages to show (1 to {SessionPage.MaxLimit}): the newest, or with --after the first after it (default: all held).",
-            0, v => v is >= 1 and <= SessionPage.MaxLimit, $"--limit must be from 1 to {SessionPage.MaxLimit}.");
-        var after = NumericOptions.Long("--after", null, "Only messages with a larger id than this one.", -1, v => v >= 0, "--after must be a message id >= 0.");
+        var limit = NumericOptions.OptionalInt("--limit", "-n", $"The most messages to show (1 to {SessionPage.MaxLimit}): the newest, or with --after the first after it (default: all held).",
+            v => v is >= 1 and <= SessionPage.MaxLimit, $"--limit must be from 1 to {SessionPage.MaxLimit}.");
+        var after = NumericOptions.OptionalLong("--after", null, "Only messages with a larger id than this one.", v => v >= 0, "--after must be a message id >= 0.");
         var command = new Command("messages", "Shows a session's conversation, oldest first (reading is not activity).") { sessionId, limit, after };
         command.SetAction((parse, cancellationToken) =>
         {
@@ -90,7 +90,7 @@ internal static class SessionDataCommands
             return CommandRunner.RunAsync(global.Read(parse), () => SessionKeys.ThrowIfInvalidSessionId(session), async (client, output, _) =>
             {
                 var conversation = await client.GetGrain<ISessionGrain>(session)
-                    .GetMessagesAsync(count > 0 ? count : null, cursor >= 0 ? cursor : null).ConfigureAwait(false);
+                    .GetMessagesAsync(count, cursor).ConfigureAwait(false);
                 output.Conversation(session, conversation);
                 return ExitCodes.Ok;
             }, cancellationToken);
