@@ -3,9 +3,13 @@ using OrleansSessions.ClientApp.Cli;
 using OrleansSessions.ClientApp.Commands;
 
 var global = new GlobalOptions();
-var root = new RootCommand("OrleansSessions client: sessions, chat router, live events, demo and load against a silo gateway.");
+var root = new RootCommand("OrleansSessions client: sessions, their data (attributes, conversation), chat router, live events, demo and load against a silo gateway.");
 global.AddTo(root);
 foreach (var command in SessionCommands.Create(global))
+{
+    root.Add(command);
+}
+foreach (var command in SessionDataCommands.Create(global))
 {
     root.Add(command);
 }

@@ -237,10 +237,14 @@ internal static class CommandRunner
             "session_closed" => $"closed: {detail}",
             "session_limit_exceeded" => $"session limit: {detail}",
             "invalid_argument" => $"bad input: {detail}",
+            "data_too_large" => $"too large: {detail}",
+            "version_conflict" => $"version conflict: {detail}",
+            "continuation_not_allowed" => $"continuation not allowed: {detail}",
+            "session_data_deleted" => $"data deleted: {detail}",
             "timeout" => $"no answer in time ({settings}): {detail}",
             "storage_unavailable" => $"storage unavailable ({settings}): {detail}",
             _ when failure.Kind == SessionFailureKind.Unavailable => $"unavailable ({settings}): {detail}{Cause(exception, failure.Detail)}",
-            _ when failure.Kind == SessionFailureKind.BadInput => $"bad input: {detail}",
+            _ when failure.Kind == SessionFailureKind.BadInput => $"bad input ({failure.Code}): {detail}",
             _ => $"{Unwrap(exception).GetType().Name}: {detail}",
         };
         return (ExitCodes.For(failure.Kind), message);

@@ -20,6 +20,26 @@ internal static class NumericOptions
         return option;
     }
 
+    /// <summary>An int option without a default: null when not given.</summary>
+    public static Option<int?> OptionalInt(string name, string? alias, string description, Func<int, bool> inRange, string rangeError)
+    {
+        var option = alias is null ? new Option<int?>(name) : new Option<int?>(name, alias);
+        option.Description = description;
+        option.CustomParser = result => result.Tokens.Count == 0 ? null : Parse(result, name, 0, "a whole number", inRange, rangeError,
+            (string text, out int value) => int.TryParse(text, NumberStyles.AllowLeadingSign, CultureInfo.InvariantCulture, out value));
+        return option;
+    }
+
+    /// <summary>A long option without a default: null when not given.</summary>
+    public static Option<long?> OptionalLong(string name, string? alias, string description, Func<long, bool> inRange, string rangeError)
+    {
+        var option = alias is null ? new Option<long?>(name) : new Option<long?>(name, alias);
+        option.Description = description;
+        option.CustomParser = result => result.Tokens.Count == 0 ? null : Parse(result, name, 0L, "a whole number", inRange, rangeError,
+            (string text, out long value) => long.TryParse(text, NumberStyles.AllowLeadingSign, CultureInfo.InvariantCulture, out value));
+        return option;
+    }
+
     public static Option<double> Double(string name, string? alias, string description, double defaultValue, Func<double, bool> inRange, string rangeError)
     {
         var option = alias is null ? new Option<double>(name) : new Option<double>(name, alias);

@@ -10,7 +10,8 @@ namespace OrleansSessions.ClientApp.Commands;
 /// <summary>
 /// demo: plays the timeline of the Python SessionManager's documentation against the running silo (message at 14:00,
 /// message at 14:15 sliding the deadline to 14:45, message at 14:50 finding the session expired), with 30 minutes
-/// scaled to the silo's Sessions:IdleTimeout. With a long timeout it shows the same features as explicit steps.
+/// scaled to the silo's Sessions:IdleTimeout, and shows the conversation the session holds: read back while it lives,
+/// gone (session_data_deleted) once it has ended. With a long timeout it shows the same features as explicit steps.
 /// </summary>
 internal static class DemoCommand
 {
@@ -23,7 +24,7 @@ internal static class DemoCommand
         var user = new Option<string?>("--user", "-u") { Description = "The demo user (default: a new demo-xxxxxx)." };
         var language = new Option<string>("--lang") { Description = "Reply language.", DefaultValueFactory = _ => "en" };
         language.AcceptOnlyFromAmong("en", "es");
-        var command = new Command("demo", "Plays the seed's session timeline (14:00 create, 14:15 touch, 14:50 expired) scaled to the silo's idle timeout.") { user, language };
+        var command = new Command("demo", "Plays the seed's session timeline (14:00 create, 14:15 touch, 14:50 expired) scaled to the silo's idle timeout, with the conversation the session holds and loses at its end.") { user, language };
         command.SetAction((parse, cancellationToken) =>
         {
             var userId = parse.GetValue(user) ?? "demo-" + Guid.NewGuid().ToString("N")[..6];
@@ -69,6 +70,12 @@ internal static class DemoCommand
             {
                 return Fail("message #2 should have stayed in the first session");
             }
+            var held = await client.GetGrain<ISessionGrain>(first.Session.SessionId).GetMessagesAsync().ConfigureAwait(false);
+            Step(TimeSpan.FromMinutes(15), $"the session holds the conversation: {held.Messages.Count} messages (each message and its reply, appended together), read back", held);
+            if (held.Messages.Count != 4)
+            {
+                return Fail("the session should hold the 4 messages of 2 chat turns");
+            }
 
             await UntilAsync(sent + TimeSpan.FromMinutes(25) * _scale, cancellationToken).ConfigureAwait(false);
             var active = await client.GetGrain<ISessionGrain>(first.Session.SessionId).IsActiveAsync().ConfigureAwait(false);
@@ -88,13 +95,14 @@ internal static class DemoCommand
 
             var ended = await client.GetGrain<ISessionGrain>(first.Session.SessionId).GetAsync().ConfigureAwait(false);
             Step(TimeSpan.FromMinutes(50), $"the first session ended at its deadline ({Real(ended.EndedAt)}, seed {Seed(TimeSpan.FromMinutes(45))}) with reason {Reason(ended)}", ended);
+            await ShowConversationEndedAsync(first.Session.SessionId, TimeSpan.FromMinutes(50)).ConfigureAwait(false);
             var history = await client.GetGrain<IUserSessionsGrain>(userId).GetHistoryAsync(10).ConfigureAwait(false);
             Say($"history of {userId}: {history.Count} ended session(s), newest first");
             foreach (var session in history)
             {
                 Say("  " + Output.Describe(session));
             }
-            Say("done: the seed's timeline holds, exactly at the deadline and without a cleanup thread");
+            Say("done: the seed's timeline holds, exactly at the deadline and without a cleanup thread; the conversation ended with its session");
             return ExitCodes.Ok;
         }
 
@@ -110,10 +118,18 @@ internal static class DemoCommand
             Step(null, "touch: last activity now, the idle deadline slides", touched);
             var status = await client.GetGrain<ISessionGrain>(session).GetAsync().ConfigureAwait(false);
             Step(null, "status", status);
+            var attributes = await client.GetGrain<ISessionGrain>(session)
+                .UpdateAttributesAsync(new Dictionary<string, string?> { ["lang"] = "\"es\"", ["party"] = "2" }).ConfigureAwait(false);
+            Step(null, "attrs set lang=es party=2: the chat's context, held by the session", attributes);
+            var second = await _router.HandleRequestAsync(userId, "Para dos personas", cancellationToken).ConfigureAwait(false);
+            Step(null, "chat message #2: answered from the conversation so far, and appended to it", second);
+            var held = await client.GetGrain<ISessionGrain>(session).GetMessagesAsync().ConfigureAwait(false);
+            Step(null, $"messages: the session holds the conversation, {held.Messages.Count} messages (each message and its reply, appended together)", held);
             var closed = await client.GetGrain<ISessionGrain>(session).CloseAsync().ConfigureAwait(false);
             Step(null, "close (logout): the session ends at once", closed);
+            await ShowConversationEndedAsync(session, null).ConfigureAwait(false);
             var again = await _router.HandleRequestAsync(userId, "¿Sigo conectado?", cancellationToken).ConfigureAwait(false);
-            Step(null, "chat message #2 after the logout: a new session is needed", again);
+            Step(null, "chat message #3 after the logout: a new session is needed", again);
             var count = await client.GetGrain<IUserSessionsGrain>(userId).CloseAllAsync().ConfigureAwait(false);
             Say($"{Now()}  logout of all of {userId}'s sessions: {count} closed");
             var history = await client.GetGrain<IUserSessionsGrain>(userId).GetHistoryAsync(10).ConfigureAwait(false);
@@ -123,6 +139,20 @@ internal static class DemoCommand
                 Say("  " + Output.Describe(ended));
             }
             return ExitCodes.Ok;
+        }
+
+        /// <summary>Reads an ended session's conversation: gone with it (session_data_deleted), or kept read-only for the silo's Sessions:DataRetention.</summary>
+        private async Task ShowConversationEndedAsync(string sessionId, TimeSpan? seedOffset)
+        {
+            try
+            {
+                var retained = await client.GetGrain<ISessionGrain>(sessionId).GetMessagesAsync().ConfigureAwait(false);
+                Step(seedOffset, $"messages of the ended session: kept read-only for the silo's Sessions:DataRetention ({retained.Messages.Count} messages), then deleted", retained);
+            }
+            catch (SessionDataDeletedException)
+            {
+                Step(seedOffset, "messages of the ended session: gone with it (session_data_deleted); nothing to clean up", null);
+            }
         }
 
         private Task OnEventAsync(SessionEvent e)
@@ -168,6 +198,7 @@ internal static class DemoCommand
                         seedTime = seedOffset is { } offset ? Seed(offset) : null,
                         reply = (result as ChatReply)?.Reply,
                         session = result switch { ChatReply r => r.Session, SessionInfo s => s, _ => null },
+                        data = result switch { SessionConversation or SessionAttributes => result, _ => null },
                     });
                 }
                 return;
@@ -182,6 +213,18 @@ internal static class DemoCommand
                     break;
                 case SessionInfo session:
                     Say($"                      {Output.Describe(session)}");
+                    break;
+                case SessionConversation conversation:
+                    foreach (var message in conversation.Messages)
+                    {
+                        Say($"                      {Output.Describe(message)}");
+                    }
+                    break;
+                case SessionAttributes attributes:
+                    foreach (var (key, value) in attributes.Attributes.OrderBy(a => a.Key, StringComparer.Ordinal))
+                    {
+                        Say($"                      {key} = {value}");
+                    }
                     break;
                 default:
                     break;

@@ -11,7 +11,9 @@ public sealed class CommandTests(SiloFixture fixture) : IClassFixture<SiloFixtur
 
     private static void AssertSessionInfo(JsonElement session, string userId, string status)
     {
-        Assert.Equal(8, session.EnumerateObject().Count());
+        Assert.Equal(
+            ["sessionId", "userId", "createdAt", "lastActivity", "expiresAt", "status", "endedAt", "endReason", "labels", "idleTimeout", "absoluteTimeout", "dataVersion", "messageCount", "previousSessionId"],
+            session.EnumerateObject().Select(p => p.Name));
         Assert.True(SessionKeys.IsValidSessionId(session.GetProperty("sessionId").GetString()));
         Assert.Equal(userId, session.GetProperty("userId").GetString());
         Assert.Equal(status, session.GetProperty("status").GetString());
@@ -70,11 +72,16 @@ public sealed class CommandTests(SiloFixture fixture) : IClassFixture<SiloFixtur
         var first = (await RunAsync([.. Target, "--json", "chat", user, "hello there"])).Json();
         Assert.Equal("You said: hello there", first.GetProperty("reply").GetString());
         AssertSessionInfo(first.GetProperty("session"), user, "active");
-        Assert.Equal(2, first.EnumerateObject().Count());
+        Assert.Equal(["reply", "session"], first.EnumerateObject().Select(p => p.Name));
+        // The turn is stored in the session: the message and its reply, in one write.
+        Assert.Equal(2, first.GetProperty("session").GetProperty("messageCount").GetInt32());
+        Assert.Equal(1, first.GetProperty("session").GetProperty("dataVersion").GetInt64());
 
         var spanish = (await RunAsync([.. Target, "--json", "chat", user, "hola", "--lang", "es"])).Json();
         Assert.Equal("Dijiste: hola", spanish.GetProperty("reply").GetString());
         Assert.Equal(first.GetProperty("session").GetProperty("sessionId").GetString(), spanish.GetProperty("session").GetProperty("sessionId").GetString());
+        var conversation = await fixture.Cluster.Client.GetGrain<ISessionGrain>(first.GetProperty("session").GetProperty("sessionId").GetString()!).GetMessagesAsync();
+        Assert.Equal(["hello there", "You said: hello there", "hola", "Dijiste: hola"], conversation.Messages.Select(m => m.Content));
 
         await fixture.Cluster.Client.GetGrain<ISessionGrain>(first.GetProperty("session").GetProperty("sessionId").GetString()!).CloseAsync();
         var after = (await RunAsync([.. Target, "--json", "chat", user, "still there?", "--lang", "es"])).Json();
@@ -138,6 +145,27 @@ public sealed class CommandTests(SiloFixture fixture) : IClassFixture<SiloFixtur
         Assert.Contains("close (logout)", result.Stdout, StringComparison.Ordinal);
         Assert.Contains("Session expired. Please log in again.", result.Stdout, StringComparison.Ordinal);
         Assert.Contains("endReason=logout_all", result.Stdout, StringComparison.Ordinal);
+        // The conversation held by the session: appended by the chat turns, read back, gone once the session ended.
+        Assert.Contains("lang = \"es\"", result.Stdout, StringComparison.Ordinal);
+        Assert.Contains("messages: the session holds the conversation, 4 messages", result.Stdout, StringComparison.Ordinal);
+        Assert.Contains("user: Para dos personas", result.Stdout, StringComparison.Ordinal);
+        Assert.Contains("assistant: You said: Para dos personas", result.Stdout, StringComparison.Ordinal);
+        Assert.Contains("messages of the ended session: gone with it (session_data_deleted)", result.Stdout, StringComparison.Ordinal);
+    }
+
+    [Fact]
+    public async Task Demo_with_json_prints_one_step_per_line_with_the_conversation_it_read()
+    {
+        var result = await RunAsync([.. Target, "--json", "demo", "--user", Users.New("demojson")]);
+        Assert.True(result.ExitCode == 0, result.Stderr + result.Stdout);
+        var steps = result.Stdout.Split('\n', StringSplitOptions.RemoveEmptyEntries).Select(line => JsonDocument.Parse(line).RootElement).ToList();
+        var read = Assert.Single(steps, s => s.GetProperty("step").GetString()!.StartsWith("messages: the session holds", StringComparison.Ordinal));
+        var data = read.GetProperty("data");
+        Assert.Equal(4, data.GetProperty("messages").GetArrayLength());
+        Assert.Equal("Hola, quiero reservar una mesa", data.GetProperty("messages")[0].GetProperty("content").GetString());
+        var attributes = Assert.Single(steps, s => s.GetProperty("step").GetString()!.StartsWith("attrs set", StringComparison.Ordinal));
+        Assert.Equal("es", attributes.GetProperty("data").GetProperty("attributes").GetProperty("lang").GetString());
+        Assert.Contains(steps, s => s.GetProperty("step").GetString()!.Contains("session_data_deleted", StringComparison.Ordinal));
     }
 
     [Fact]

@@ -33,6 +33,10 @@ public sealed class DemoAndTokenTests : IAsyncLifetime
         }
         Assert.Contains("reply: Session expired. Please log in again.", output, StringComparison.Ordinal);
         Assert.Contains("with reason idle_timeout", output, StringComparison.Ordinal);
+        // The conversation: held by the session while it lives, gone with it at its end.
+        Assert.Contains("14:15  the session holds the conversation: 4 messages", output, StringComparison.Ordinal);
+        Assert.Contains("user: Hola, quiero reservar una mesa", output, StringComparison.Ordinal);
+        Assert.Contains("14:50  messages of the ended session: gone with it (session_data_deleted)", output, StringComparison.Ordinal);
         Assert.Contains("event ", output, StringComparison.Ordinal);
         Assert.Contains("expired ", output, StringComparison.Ordinal);
     }

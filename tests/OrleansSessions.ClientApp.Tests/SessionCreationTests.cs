@@ -55,6 +55,46 @@ public sealed class SessionCreationTests
     }
 
     [Fact]
+    public async Task A_create_request_is_retried_with_the_same_key_and_request()
+    {
+        var user = new ScriptedUser(new SiloUnavailableException("silo died"));
+        var clock = new FakeTimeProvider();
+        var request = new SessionCreateRequest { ContinueFrom = SessionKeys.NewSessionId(), IdleTimeout = TimeSpan.FromMinutes(5) };
+
+        var info = await RunAsync(clock, user.CreateSessionWithRetriesAsync(request, idempotencyKey: null, time: clock));
+
+        Assert.Equal(Created.SessionId, info.SessionId);
+        Assert.Equal(2, user.Keys.Count);
+        Assert.Single(user.Keys.Distinct());
+        Assert.Equal([request, request], user.Requests);
+    }
+
+    [Theory]
+    [MemberData(nameof(Refusals))]
+    public async Task A_refused_create_request_is_not_retried(Exception refusal)
+    {
+        var user = new ScriptedUser(refusal);
+        var clock = new FakeTimeProvider();
+
+        var thrown = await Assert.ThrowsAnyAsync<Exception>(() => RunAsync(clock, user.CreateSessionWithRetriesAsync(new SessionCreateRequest { ContinueFrom = SessionKeys.NewSessionId() }, "key-1", time: clock)));
+
+        Assert.Same(refusal, thrown);
+        Assert.Equal(["key-1"], user.Keys);
+    }
+
+    public static TheoryData<Exception> Refusals() => new()
+    {
+        new ContinuationNotAllowedException("live"),
+        new SessionDataDeletedException("gone"),
+        new SessionNotFoundException("unknown"),
+        new InvalidSessionDataException(InvalidSessionDataException.InvalidLabels, "labels"),
+    };
+
+    [Fact]
+    public async Task A_null_create_request_is_an_argument_error()
+        => await Assert.ThrowsAsync<ArgumentNullException>(() => new ScriptedUser().CreateSessionWithRetriesAsync((SessionCreateRequest)null!, null));
+
+    [Fact]
     public async Task An_invalid_key_is_an_argument_error()
         => await Assert.ThrowsAsync<ArgumentException>(() => new ScriptedUser().CreateSessionWithRetriesAsync("has space"));
 
@@ -77,6 +117,8 @@ public sealed class SessionCreationTests
 
         public List<string> Keys { get; } = [];
 
+        public List<SessionCreateRequest> Requests { get; } = [];
+
         public Task<SessionInfo> CreateSessionAsync(string idempotencyKey)
         {
             Keys.Add(idempotencyKey);
@@ -84,9 +126,14 @@ public sealed class SessionCreationTests
             return call < failures.Length ? Task.FromException<SessionInfo>(failures[call]) : Task.FromResult(Created);
         }
 
+        public Task<SessionInfo> CreateSessionAsync(SessionCreateRequest request, string? idempotencyKey = null)
+        {
+            Requests.Add(request);
+            return CreateSessionAsync(idempotencyKey!);
+        }
+
         public Task<SessionInfo> CreateSessionAsync() => throw new NotSupportedException();
 
-        public Task<SessionInfo> CreateSessionAsync(SessionCreateRequest request, string? idempotencyKey = null) => throw new NotSupportedException();
 
         public Task<IReadOnlyList<SessionInfo>> GetActiveSessionsAsync() => throw new NotSupportedException();
 

@@ -1,7 +1,10 @@
+using System.Collections.Concurrent;
 using System.Diagnostics;
 using System.Globalization;
 using System.Text;
 using System.Text.Json;
+using Microsoft.Extensions.DependencyInjection;
+using Microsoft.Extensions.Time.Testing;
 using Orleans.TestingHost;
 using OrleansSessions.Client;
 using OrleansSessions.Grains;
@@ -176,7 +179,115 @@ public sealed class SiloFixture : IAsyncLifetime
     public async Task DisposeAsync() => await Cluster.DisposeAsync();
 }
 
+/// <summary>
+/// One silo (TCP gateway, real time) with small data bounds (Sessions:MaxAttributesBytes 256,
+/// Sessions:MaxConversationBytes 1024) that keeps an ended session's data for an hour (Sessions:DataRetention).
+/// </summary>
+public sealed class DataSiloFixture : IAsyncLifetime
+{
+    public const int MaxAttributesBytes = 256;
+    public const int MaxConversationBytes = 1024;
+
+    public TestCluster Cluster { get; private set; } = null!;
+
+    public async Task InitializeAsync()
+    {
+        var builder = SessionClusters.Builder();
+        builder.Properties["Sessions:MaxAttributesBytes"] = MaxAttributesBytes.ToString(CultureInfo.InvariantCulture);
+        builder.Properties["Sessions:MaxConversationBytes"] = MaxConversationBytes.ToString(CultureInfo.InvariantCulture);
+        builder.Properties["Sessions:DataRetention"] = "01:00:00";
+        Cluster = builder.Build();
+        await Cluster.DeployAsync();
+    }
+
+    public async Task DisposeAsync() => await Cluster.DisposeAsync();
+}
+
 internal static class Users
 {
     public static string New(string prefix) => string.Create(CultureInfo.InvariantCulture, $"{prefix}-{Guid.NewGuid():N}")[..(prefix.Length + 9)];
+}
+
+/// <summary>
+/// One in-process silo (in-memory transport) whose grains run on a fake clock (a FakeTimeProvider as the silo's
+/// TimeProvider; Orleans' background areas stay on the system clock), with <see cref="SessionCalls"/> recording the
+/// session grain calls and <paramref name="settings"/> as configuration ("Sessions:DataRetention" = "01:00:00").
+/// </summary>
+internal static class FakeClockClusters
+{
+    // Configurators are created by type (no instance capture): the clock of the cluster being built is a static.
+    private static FakeTimeProvider s_clock = new();
+
+    public static async Task<TestCluster> StartAsync(FakeTimeProvider clock, IReadOnlyDictionary<string, string>? settings = null)
+    {
+        s_clock = clock;
+        var builder = SessionClusters.Builder(ConnectionTransportType.InMemory);
+        builder.AddSiloBuilderConfigurator<FakeClockConfigurator>();
+        foreach (var (key, value) in settings ?? new Dictionary<string, string>())
+        {
+            builder.Properties[key] = value;
+        }
+        var cluster = builder.Build();
+        await cluster.DeployAsync();
+        return cluster;
+    }
+
+    /// <summary>Advances <paramref name="clock"/>; due timer callbacks run inline, so off the test's thread, as Orleans' own fake-time tests do.</summary>
+    public static Task AdvanceAsync(FakeTimeProvider clock, TimeSpan by) => Task.Run(() => clock.Advance(by)).WaitAsync(SessionClusters.WaitLimit);
+
+    private sealed class FakeClockConfigurator : ISiloConfigurator
+    {
+        public void Configure(ISiloBuilder siloBuilder)
+        {
+            siloBuilder.Services.AddSingleton<TimeProvider>(s_clock);
+            // Membership, messaging, reminders and the rest stay on the system clock: only grain time is fake.
+            siloBuilder.Services.UseTimeProviderForBackgroundAreas(TimeProvider.System);
+            siloBuilder.AddIncomingGrainCallFilter<SessionCalls>();
+        }
+    }
+}
+
+/// <summary>The calls session grains received (method name and arguments), per session id, recorded by an incoming call filter.</summary>
+internal sealed class SessionCalls : IIncomingGrainCallFilter
+{
+    private static readonly ConcurrentQueue<SessionCall> Recorded = new();
+
+    /// <summary>The calls to <paramref name="sessionId"/>'s grain so far, in the order they arrived.</summary>
+    public static IReadOnlyList<SessionCall> To(string sessionId) => Recorded.Where(c => c.SessionId == sessionId).ToList();
+
+    public async Task Invoke(IIncomingGrainCallContext context)
+    {
+        if (context.InterfaceMethod?.DeclaringType == typeof(ISessionGrain))
+        {
+            var arguments = new object?[context.Request.GetArgumentCount()];
+            for (var i = 0; i < arguments.Length; i++)
+            {
+                arguments[i] = context.Request.GetArgument(i);
+            }
+            Recorded.Enqueue(new SessionCall(context.TargetId.Key.ToString()!, context.InterfaceMethod.Name, arguments));
+        }
+        await context.Invoke();
+    }
+}
+
+internal sealed record SessionCall(string SessionId, string Method, object?[] Arguments);
+
+/// <summary>One fake-clock silo (<see cref="FakeClockClusters"/>) shared by a test class; its clock starts at 2025-11-10 14:00 UTC.</summary>
+public class FakeClockSiloFixture : IAsyncLifetime
+{
+    public FakeTimeProvider Clock { get; } = new(new DateTimeOffset(2025, 11, 10, 14, 0, 0, TimeSpan.Zero));
+
+    public TestCluster Cluster { get; private set; } = null!;
+
+    protected virtual IReadOnlyDictionary<string, string>? Settings => null;
+
+    public async Task InitializeAsync() => Cluster = await FakeClockClusters.StartAsync(Clock, Settings);
+
+    public async Task DisposeAsync() => await Cluster.DisposeAsync();
+}
+
+/// <summary>A fake-clock silo that keeps an ended session's data readable for an hour (Sessions:DataRetention).</summary>
+public sealed class RetainingFakeClockSiloFixture : FakeClockSiloFixture
+{
+    protected override IReadOnlyDictionary<string, string>? Settings { get; } = new Dictionary<string, string> { ["Sessions:DataRetention"] = "01:00:00" };
 }
