@@ -15,7 +15,7 @@ internal static class SessionDataRules
     /// <summary>The shortest per-session timeout.</summary>
     public static readonly TimeSpan MinTimeout = TimeSpan.FromSeconds(1);
 
-    /// <summary>Checks a create request; returns it with attributes and labels copied.</summary>
+    /// <summary>Checks a create request: labels, timeouts, attributes and the continued session's id.</summary>
     public static void CheckCreate(SessionCreateRequest request, SessionOptions options)
     {
         ArgumentNullException.ThrowIfNull(request);

@@ -67,7 +67,7 @@ public sealed class SessionOptions
     public int MaxAttributesBytes { get; set; } = 16384;
 
     /// <summary>Sessions:ConversationLimit: the most messages a session's conversation holds; past it the oldest are dropped.</summary>
-    /// <value>Default 200; must be from 1 to 10,000.</value>
+    /// <value>Default 200; must be from 2 (a chat turn) to 10,000.</value>
     public int ConversationLimit { get; set; } = 200;
 
     /// <summary>

@@ -58,9 +58,10 @@ public sealed class SessionOptionsValidator : IValidateOptions<SessionOptions>
         {
             failures.Add("Sessions:MaxAttributesBytes must be >= 256");
         }
-        if (options.ConversationLimit is < 1 or > 10_000)
+        if (options.ConversationLimit is < 2 or > 10_000)
         {
-            failures.Add("Sessions:ConversationLimit must be from 1 to 10000");
+            // A chat turn is two messages in one append.
+            failures.Add("Sessions:ConversationLimit must be from 2 to 10000");
         }
         if (options.MaxConversationBytes < 1024)
         {

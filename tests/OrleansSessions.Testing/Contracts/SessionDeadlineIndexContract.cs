@@ -14,10 +14,20 @@ public abstract class SessionDeadlineIndexContract
     /// <summary>A time far from the test run's clock, so no provider's "now" matters.</summary>
     protected static readonly DateTimeOffset T0 = new(2030, 5, 6, 7, 8, 9, TimeSpan.Zero);
 
+    private readonly Lock _gate = new();
     private ISessionDeadlineIndex? _index;
 
-    /// <summary>The index under test: one per test, empty, invisible to other tests.</summary>
-    protected ISessionDeadlineIndex Index => _index ??= CreateIndex();
+    /// <summary>The index under test: one per test, empty, invisible to other tests (made once, whichever task asks first).</summary>
+    protected ISessionDeadlineIndex Index
+    {
+        get
+        {
+            lock (_gate)
+            {
+                return _index ??= CreateIndex();
+            }
+        }
+    }
 
     /// <summary>A new, empty index (its own service id where the provider has one).</summary>
     protected abstract ISessionDeadlineIndex CreateIndex();
