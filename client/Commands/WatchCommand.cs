@@ -9,7 +9,11 @@ using OrleansSessions.Sessions;
 
 namespace OrleansSessions.ClientApp.Commands;
 
-/// <summary>watch: prints session events as they happen until Ctrl+C; subscribes again after a reconnection, exits 5 when the cluster stays out of reach.</summary>
+/// <summary>
+/// watch: prints session events as they happen until Ctrl+C; subscribes again after a reconnection, exits 5 when the
+/// cluster stays out of reach. With --after it reads the durable event log from that cursor instead (0: everything
+/// retained), each event with its cursor, and resumes from the last one by itself across reconnections.
+/// </summary>
 internal static class WatchCommand
 {
     private static readonly TimeSpan RetryPause = TimeSpan.FromMilliseconds(500);
@@ -17,10 +21,12 @@ internal static class WatchCommand
     public static Command Create(GlobalOptions global)
     {
         var user = new Option<string?>("--user", "-u") { Description = "Only this user's events." };
-        var command = new Command("watch", "Prints session events (created, expiring, expired, closed, evicted) until Ctrl+C; with --json one JSON event per line.") { user };
+        var after = new Option<string?>("--after") { Description = "Read the event log after this cursor (0: everything retained), then follow it; each event is printed with its cursor (\"cursor\" with --json)." };
+        var command = new Command("watch", "Prints session events (created, expiring, expired, closed, evicted) until Ctrl+C; with --json one JSON event per line.") { user, after };
         command.SetAction((parse, cancellationToken) =>
         {
             var userId = parse.GetValue(user);
+            var cursor = parse.GetValue(after);
             var settings = global.Read(parse);
             return CommandRunner.RunAsync(settings, () =>
             {
@@ -28,8 +34,17 @@ internal static class WatchCommand
                 {
                     SessionKeys.ThrowIfInvalidUserId(userId);
                 }
+                if (cursor is not null && cursor != ISessionEventLogGrain.Start && !SessionEventCursor.TryParse(cursor, out _))
+                {
+                    throw new ArgumentException("--after: " + SessionEventCursor.Rule);
+                }
             }, async (client, output, ct) =>
             {
+                if (cursor is not null)
+                {
+                    await FollowLogAsync(client, output, cursor, userId, settings, ct).ConfigureAwait(false);
+                    return ExitCodes.Ok;
+                }
                 var gate = new object();
                 Task OnEvent(SessionEvent e)
                 {
@@ -83,6 +98,34 @@ internal static class WatchCommand
         });
         return command;
     }
+
+    /// <summary>Prints the event log after <paramref name="cursor"/> and follows it until Ctrl+C.</summary>
+    private static async Task FollowLogAsync(IClusterClient client, Output output, string cursor, string? userId, CliSettings settings, CancellationToken cancellationToken)
+    {
+        await output.Error.WriteLineAsync($"reading session events{(userId is null ? "" : $" of {userId}")} after {cursor} (Ctrl+C to stop)").ConfigureAwait(false);
+        await output.Error.FlushAsync(cancellationToken).ConfigureAwait(false);
+        try
+        {
+            await foreach (var e in client.ReadSessionEventsAsync(cursor, userId, retryFor: settings.ConnectTimeout, cancellationToken: cancellationToken).ConfigureAwait(false))
+            {
+                if (output.Json)
+                {
+                    output.WriteJson(new LoggedEvent(e.Type, e.Session, e.At, e.Cursor));
+                }
+                else
+                {
+                    output.Out.WriteLine($"{Output.Describe(e)}  cursor {e.Cursor}");
+                }
+                output.Out.Flush();
+            }
+        }
+        catch (OperationCanceledException) when (cancellationToken.IsCancellationRequested)
+        {
+        }
+    }
+
+    /// <summary>An event as <c>watch --after --json</c> prints it: the event's JSON and its cursor.</summary>
+    private sealed record LoggedEvent(SessionEventType Type, SessionInfo Session, DateTimeOffset At, string? Cursor);
 
     /// <summary>
     /// Subscribes again after the last gateway connection closed (a killed silo). Orleans reconnects only to send, so
