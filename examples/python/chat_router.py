@@ -9,6 +9,7 @@ conversation in one call that also touches it (the router keeps no conversation 
     python3 chat_router.py chat alice "hello"            # one message
     python3 chat_router.py chat alice "hola" --lang es
     python3 chat_router.py watch [--user alice]          # live events (server-sent events) until Ctrl+C
+    python3 chat_router.py watch --after CURSOR          # resume after an event's "cursor" (0: every retained event)
     python3 chat_router.py selftest                      # exercises the API; exit status 0 when all checks pass
 
 It imports orleans_sessions as installed (pip install ./python), else from this repository's python/ folder.
@@ -288,12 +289,12 @@ def selftest(client):
     return len(failures)
 
 
-def watch(urls, token, user_id, reconnect_timeout, out=sys.stdout):
-    """Prints events as JSON lines until Ctrl+C. A lost stream (a silo killed or stopped) is opened again through
-    the URLs in turn, resuming after the last event's cursor when the server sends cursors; when none answers within
-    reconnect_timeout seconds of the loss, raises Unreachable. An error answer (SessionsError other than
-    ServiceUnavailable) ends it at once."""
-    cursor = None
+def watch(urls, token, user_id, reconnect_timeout, out=sys.stdout, after=None):
+    """Prints events as JSON lines (each with its "cursor") until Ctrl+C, from the event log after `after` when given
+    ("0": everything retained). A lost stream (a silo killed or stopped) is opened again through the URLs in turn,
+    resuming after the last event's cursor; when none answers within reconnect_timeout seconds of the loss, raises
+    Unreachable. An error answer (SessionsError other than ServiceUnavailable) ends it at once."""
+    cursor = after
     lost_at = None
     reason = None
     attempt = 0
@@ -304,7 +305,10 @@ def watch(urls, token, user_id, reconnect_timeout, out=sys.stdout):
         stream = SessionsClient(url, token).events(user_id, after=cursor, reconnect_timeout=0)
         try:
             for evt in stream:
-                print(json.dumps(evt.raw, ensure_ascii=False), file=out, flush=True)
+                line = dict(evt.raw)
+                if evt.cursor is not None:
+                    line["cursor"] = evt.cursor
+                print(json.dumps(line, ensure_ascii=False), file=out, flush=True)
                 if evt.cursor is not None:
                     cursor = evt.cursor
             reason = f"{url} ended the event stream"
@@ -333,6 +337,7 @@ def main(argv=None):
     chat.add_argument("--lang", choices=sorted(EXPIRED_MESSAGES), default="en")
     watching = commands.add_parser("watch", help="print live session events")
     watching.add_argument("--user")
+    watching.add_argument("--after", help="resume after this event cursor (0: replay every retained event)")
     watching.add_argument("--reconnect-timeout", type=float, default=10.0,
                        help="seconds to keep trying the URLs after the event stream is lost (default 10)")
     commands.add_parser("selftest", help="exercise the API; exit 0 when every check passes")
@@ -351,7 +356,7 @@ def main(argv=None):
             print(json.dumps({"reply": reply, "session": session.raw}, ensure_ascii=False))
             return 0
         if args.command == "watch":
-            watch(urls, args.token, args.user, args.reconnect_timeout)
+            watch(urls, args.token, args.user, args.reconnect_timeout, after=args.after)
             return 0
         return 1 if selftest(client) else 0
     except ServiceUnavailable as e:
