@@ -178,8 +178,8 @@ internal sealed class SessionState
         IdleTimeout = IdleTimeoutOf(options),
         AbsoluteTimeout = AbsoluteTimeoutOf(options),
         DataVersion = Data?.Version ?? 0,
-        // Deleted data holds no message, whatever the header still lists.
-        MessageCount = Data is { Status: not SessionDataStatus.Deleted } data ? data.Sizes.Count : 0,
+        // An ended session reports what its conversation held at the end, whether or not the data is still kept.
+        MessageCount = Data?.Sizes.Count ?? 0,
         PreviousSessionId = PreviousSessionId,
         SessionId = SessionId,
         UserId = UserId,

@@ -52,7 +52,7 @@ public sealed record SessionInfo
     [Id(11)]
     public long DataVersion { get; init; }
 
-    /// <summary>How many messages the conversation holds (after trimming).</summary>
+    /// <summary>How many messages the conversation holds (after trimming); for an ended session, how many it held at the end.</summary>
     [Id(12)]
     public int MessageCount { get; init; }
 
