@@ -1,7 +1,6 @@
 using System.Diagnostics;
 using System.Globalization;
 using Microsoft.Extensions.DependencyInjection;
-using Microsoft.Extensions.DependencyInjection.Extensions;
 using Microsoft.Extensions.Options;
 using OrleansSessions.Benchmarks.Infrastructure;
 using OrleansSessions.Grains.Options;
@@ -19,9 +18,10 @@ namespace OrleansSessions.Benchmarks.Measurements;
 /// second = the growth of the partitions' heads (<see cref="ISessionEventLog.BoundsAsync"/>) over the measured loop,
 /// beside the ends per second that produced them, with CPU per end of the bench process and of the backend's
 /// processes.</item>
-/// <item>On PostgreSQL the same loop runs first in a silo whose <see cref="ISessionEventLog"/> is replaced by the
-/// <see cref="InMemorySessionEventLog"/> (everything else on PostgreSQL): the end without the durable log, the floor
-/// of the cost per end (goal: the end with the log <= 1.3 x its cost).</item>
+/// <item>On PostgreSQL the silo's <see cref="ISessionEventLog"/> is a <see cref="SwitchableEventLog"/>: after the
+/// warm-up, rounds alternate (2 of each by default) between the <see cref="InMemorySessionEventLog"/> (everything else
+/// on PostgreSQL: the end without the durable log, the floor of the cost per end) and PostgreSQL's log (goal: the end
+/// with the log <= 1.3 x the cost of the end without it).</item>
 /// <item>Replay: N events appended straight through the silo's <see cref="ISessionEventLog"/> (fast fill, 256 at
 /// once), then a consumer resuming from the cursor of the head before the fill reads them all through
 /// <see cref="ISessionEventLogGrain.ReadAsync"/> pages of 1,000 (as <c>GET /api/events</c> replays); beside it the floor
@@ -45,6 +45,7 @@ internal static class EventLogThroughput
         var backends = args.Get("backends", redis is null ? "memory,postgres" : "memory,postgres,redis").Split(',', StringSplitOptions.RemoveEmptyEntries);
         var ends = args.Get("ends", "true") == "true";
         var replay = args.Get("replay", "true") == "true";
+        var rounds = args.Int("rounds", 2);
         var conditions = string.Create(CultureInfo.InvariantCulture, $"in-process silo, hosted client, {depth} outstanding session lives (CreateSessionAsync of a new user, then CloseAsync), {duration.TotalSeconds}s after {warmup.TotalSeconds}s warm-up");
 
         foreach (var backend in backends)
@@ -54,37 +55,32 @@ internal static class EventLogThroughput
                 case "memory":
                 {
                     await using var silo = await InProcessSilo.StartAsync(clusterId: "eventsbench");
-                    await RunBackendAsync(silo, "memory", "memory default (InMemorySessionEventLog)", () => TimeSpan.Zero, null);
+                    await RunBackendAsync(silo, "memory", "memory default (InMemorySessionEventLog)", () => TimeSpan.Zero, null, null);
                     break;
                 }
                 case "postgres":
                 {
+                    // One silo, its event log switchable between PostgreSQL's and the in-memory one: rounds alternate,
+                    // with the same warm code, database and pool, so that the comparison is not the order of two silos.
+                    var database = await PostgresDatabase.RecreateAsync(server, "orleanssessions_bench_events", pool);
+                    await using var silo = await InProcessSilo.StartAsync(postgres: database, clusterId: "eventsbench", services: SwitchableEventLog.Install);
+                    var logs = silo.Services.GetRequiredService<SwitchableEventLog>();
                     EndsResult? withoutLog = null;
+                    EndsResult? withLog = null;
                     if (ends)
                     {
-                        var noLogDatabase = await PostgresDatabase.RecreateAsync(server, "orleanssessions_bench_events", pool);
-                        await using (var silo = await InProcessSilo.StartAsync(postgres: noLogDatabase, clusterId: "eventsbench",
-                            services: s =>
-                            {
-                                s.RemoveAll<ISessionEventLog>();
-                                s.AddSingleton<ISessionEventLog, InMemorySessionEventLog>();
-                            }))
+                        await EndsAsync(silo, depth, warmup, TimeSpan.Zero, () => TimeSpan.Zero);
+                        for (var round = 0; round < rounds; round++)
                         {
-                            if (silo.Services.GetRequiredService<ISessionEventLog>() is not InMemorySessionEventLog)
-                            {
-                                throw new InvalidOperationException("the in-memory event log did not replace PostgreSQL's");
-                            }
-                            withoutLog = await EndsAsync(silo, depth, warmup, duration, () => CpuTime.OfAll("postgres"));
-                            Console.WriteLine($"  postgres, in-memory event log: {Describe(withoutLog)}");
+                            logs.UseInMemory = true;
+                            withoutLog = Add(withoutLog, await EndsAsync(silo, depth, TimeSpan.Zero, duration, () => CpuTime.OfAll("postgres")));
+                            logs.UseInMemory = false;
+                            withLog = Add(withLog, await EndsAsync(silo, depth, TimeSpan.Zero, duration, () => CpuTime.OfAll("postgres")));
                         }
-                        Npgsql.NpgsqlConnection.ClearAllPools();
+                        Console.WriteLine($"  postgres, in-memory event log: {Describe(withoutLog!)}");
                     }
-                    var database = await PostgresDatabase.RecreateAsync(server, "orleanssessions_bench_events", pool);
-                    await using (var silo = await InProcessSilo.StartAsync(postgres: database, clusterId: "eventsbench"))
-                    {
-                        await RunBackendAsync(silo, "postgres", "PostgreSQL 127.0.0.1 (fsync on), UseOrleansSessionsPostgreSql, pool " + pool.ToString(CultureInfo.InvariantCulture),
-                            () => CpuTime.OfAll("postgres"), withoutLog);
-                    }
+                    await RunBackendAsync(silo, "postgres", "PostgreSQL 127.0.0.1 (fsync on), UseOrleansSessionsPostgreSql, pool " + pool.ToString(CultureInfo.InvariantCulture),
+                        () => CpuTime.OfAll("postgres"), withoutLog, withLog);
                     break;
                 }
                 case "redis":
@@ -98,7 +94,7 @@ internal static class EventLogThroughput
                     }
                     await using var silo = await InProcessSilo.StartAsync(clusterId: "eventsbench", redis: redis);
                     await RunBackendAsync(silo, "redis", $"Redis {redis} (appendonly yes, appendfsync always), UseOrleansSessionsRedis",
-                        () => redisPid > 0 ? CpuTime.Of(redisPid) : TimeSpan.Zero, null);
+                        () => redisPid > 0 ? CpuTime.Of(redisPid) : TimeSpan.Zero, null, null);
                     break;
                 }
                 default:
@@ -106,11 +102,11 @@ internal static class EventLogThroughput
             }
         }
 
-        async Task RunBackendAsync(InProcessSilo silo, string name, string description, Func<TimeSpan> backendCpu, EndsResult? withoutLog)
+        async Task RunBackendAsync(InProcessSilo silo, string name, string description, Func<TimeSpan> backendCpu, EndsResult? withoutLog, EndsResult? measured)
         {
             if (ends)
             {
-                var withLog = await EndsAsync(silo, depth, warmup, duration, backendCpu);
+                var withLog = measured ?? await EndsAsync(silo, depth, warmup, duration, backendCpu);
                 Console.WriteLine($"  {name}: {Describe(withLog)}");
                 var load = Load.Average();
                 ResultSink.Add(new BenchResult
@@ -151,6 +147,12 @@ internal static class EventLogThroughput
     private sealed record EndsResult(LoopResult Loop, double EventsPerSecond, double CpuMicrosPerEnd, double BackendCpuMicrosPerEnd)
     {
         public double TotalCpuMicrosPerEnd => CpuMicrosPerEnd + BackendCpuMicrosPerEnd;
+
+        public double Seconds { get; init; }
+
+        public double Ends { get; init; }
+
+        public long Events { get; init; }
     }
 
     private static async Task<EndsResult> EndsAsync(InProcessSilo silo, int depth, TimeSpan warmup, TimeSpan duration, Func<TimeSpan> backendCpu)
@@ -158,14 +160,20 @@ internal static class EventLogThroughput
         var client = silo.Client;
         var log = silo.Services.GetRequiredService<ISessionEventLog>();
         var partitions = silo.Services.GetRequiredService<IOptions<JanitorOptions>>().Value.Partitions;
-        var next = 0L;
         Func<int, ValueTask<SessionInfo>> end = async _ =>
         {
-            var user = "ev-" + Interlocked.Increment(ref next).ToString(CultureInfo.InvariantCulture);
+            var user = "ev-" + Interlocked.Increment(ref s_users).ToString(CultureInfo.InvariantCulture);
             var created = await client.GetGrain<IUserSessionsGrain>(user).CreateSessionAsync();
             return await client.GetGrain<ISessionGrain>(created.SessionId).CloseAsync();
         };
-        await Loops.ClosedAsync(depth, 1_000_000, warmup, end, record: false);
+        if (warmup > TimeSpan.Zero)
+        {
+            await Loops.ClosedAsync(depth, 1_000_000, warmup, end, record: false);
+        }
+        if (duration == TimeSpan.Zero)
+        {
+            return null!;
+        }
         var heads = await HeadsAsync(log, partitions);
         var cpu = CpuTime.Self();
         var backend = backendCpu();
@@ -173,11 +181,34 @@ internal static class EventLogThroughput
         var loop = await Loops.ClosedAsync(depth, 1_000_000, duration, end);
         // Appends finish before CloseAsync answers: the heads now hold every event of the measured ends.
         var seconds = stopwatch.Elapsed.TotalSeconds;
-        var endsDone = loop.Rate * duration.TotalSeconds;
+        // The loop's rate is over its own time, which includes the calls still answering after the duration.
+        var endsDone = loop.Rate * seconds;
         var cpuPerEnd = (CpuTime.Self() - cpu).TotalMicroseconds / endsDone;
         var backendPerEnd = (backendCpu() - backend).TotalMicroseconds / endsDone;
         var recorded = (await HeadsAsync(log, partitions)).Sum() - heads.Sum();
-        return new EndsResult(loop, recorded / seconds, cpuPerEnd, backendPerEnd);
+        return new EndsResult(loop, recorded / seconds, cpuPerEnd, backendPerEnd) { Seconds = seconds, Ends = endsDone, Events = recorded };
+    }
+
+    private static long s_users;
+
+    /// <summary>Two measured loops as one: rates over their summed time, CPU over their summed ends, histograms merged.</summary>
+    private static EndsResult Add(EndsResult? a, EndsResult b)
+    {
+        if (a is null)
+        {
+            return b;
+        }
+        var histogram = new LatencyHistogram();
+        histogram.Add(a.Loop.Histogram);
+        histogram.Add(b.Loop.Histogram);
+        var ends = a.Ends + b.Ends;
+        var seconds = a.Seconds + b.Seconds;
+        var loop = new LoopResult(ends / seconds, histogram, a.Loop.Errors + b.Loop.Errors,
+            (a.Loop.BytesPerCall * a.Ends + b.Loop.BytesPerCall * b.Ends) / ends, double.NaN);
+        return new EndsResult(loop, (a.Events + b.Events) / seconds,
+            (a.CpuMicrosPerEnd * a.Ends + b.CpuMicrosPerEnd * b.Ends) / ends,
+            (a.BackendCpuMicrosPerEnd * a.Ends + b.BackendCpuMicrosPerEnd * b.Ends) / ends)
+        { Seconds = seconds, Ends = ends, Events = a.Events + b.Events };
     }
 
     private static async Task<long[]> HeadsAsync(ISessionEventLog log, int partitions)
@@ -279,4 +310,39 @@ internal static class EventLogThroughput
 
     private static string Describe(EndsResult r) => string.Create(CultureInfo.InvariantCulture,
         $"{r.Loop.Rate:N0} ends/s, {r.EventsPerSecond:N0} events/s, end p50 {r.Loop.Histogram.Milliseconds(0.5):F2} p99 {r.Loop.Histogram.Milliseconds(0.99):F2} ms, {r.Loop.Errors} errors, CPU per end: bench process {r.CpuMicrosPerEnd:F1} us, backend {r.BackendCpuMicrosPerEnd:F1} us, {r.Loop.BytesPerCall / 1024:F1} KB allocated per end");
+}
+
+/// <summary>
+/// The silo's event log, switchable at run time between the backend's (the one the backend registered) and an
+/// <see cref="InMemorySessionEventLog"/>: the PostgreSQL end with and without its durable log, in one silo.
+/// </summary>
+internal sealed class SwitchableEventLog(ISessionEventLog backend) : ISessionEventLog
+{
+    private readonly InMemorySessionEventLog _memory = new();
+
+    /// <summary>Appends and reads go to the in-memory log while true.</summary>
+    public bool UseInMemory { get; set; }
+
+    private ISessionEventLog Current => UseInMemory ? _memory : backend;
+
+    public static void Install(IServiceCollection services)
+    {
+        var registered = services.Last(d => d.ServiceType == typeof(ISessionEventLog));
+        var factory = registered.ImplementationFactory ?? throw new InvalidOperationException("the backend's event log is not registered by a factory");
+        services.Remove(registered);
+        services.AddSingleton(sp => new SwitchableEventLog((ISessionEventLog)factory(sp)));
+        services.AddSingleton<ISessionEventLog>(sp => sp.GetRequiredService<SwitchableEventLog>());
+    }
+
+    public ValueTask<long> AppendAsync(int partition, long sequence, SessionEvent sessionEvent, CancellationToken cancellationToken = default)
+        => Current.AppendAsync(partition, sequence, sessionEvent, cancellationToken);
+
+    public ValueTask<IReadOnlyList<LoggedSessionEvent>> ReadAsync(int partition, long after, int limit, CancellationToken cancellationToken = default)
+        => Current.ReadAsync(partition, after, limit, cancellationToken);
+
+    public ValueTask<SessionEventLogBounds> BoundsAsync(int partition, CancellationToken cancellationToken = default)
+        => Current.BoundsAsync(partition, cancellationToken);
+
+    public ValueTask<int> TrimAsync(int partition, DateTimeOffset before, CancellationToken cancellationToken = default)
+        => Current.TrimAsync(partition, before, cancellationToken);
 }
