@@ -11,16 +11,19 @@
 # janitor-redis and failover-redis, each emptying it first with FLUSHDB) and stops both at the end.
 # Environment: REDIS_PORT, REDIS_DURABLE_PORT, PG (Npgsql connection string of the server; databases are created per
 # measurement), BENCH_STEPS (space-separated subset of: inproc memory expiry expiry-srvgc expiry-gen0small expiry-gen0large
-# network durable janitor janitor-redis users failover failover-redis append; quick runs inproc memory expiry network durable
+# network durable janitor janitor-redis users failover failover-redis append events; quick runs inproc memory expiry network durable
 # janitor users failover by default, full runs all but expiry-gen0small and expiry-gen0large, which run when named;
-# append, the session data step, runs in full runs and when named: BENCH_STEPS=append bench/run.sh quick).
+# append, the session data step, and events, the event log step, run in full runs and when named:
+# BENCH_STEPS=append bench/run.sh quick).
 # BENCH_SILO_LOGS=<dir> keeps the whole log of every silo process (network, failover) as <dir>/<name>-<pid>.log.
 # Everything runs on Microsoft Orleans: in-process silos (Host.CreateApplicationBuilder + UseOrleans) for inproc,
 # memory, expiry, durable and janitor; processes of the silo host (silo/bin/Release/net10.0/OrleansSessions.Silo.dll, built
 # with the bench) for network and failover; the bare Orleans floor (bench/OrleansSessions.Benchmarks/Bare) beside
 # the in-process and network touch. The append step (chat turns appended to sessions' conversations) runs in-process
 # silos (memory, PostgreSQL, Redis) and the silo host as a process, beside the bare floor, Redis RPUSH+LTRIM+EXPIRE
-# pipelines (on both redis-servers above) and a raw INSERT loop.
+# pipelines (on both redis-servers above) and a raw INSERT loop. The events step (the durable event log) runs in-process
+# silos on the memory default, PostgreSQL (with its event log, and with the in-memory log in its place) and the durable
+# redis-server.
 set -uo pipefail
 
 MODE="${1:-quick}"
@@ -37,7 +40,7 @@ PG="${PG:-Host=127.0.0.1;Port=5432;Username=postgres;Password=postgres}"
 if [ "$MODE" = quick ]; then
   STEPS="${BENCH_STEPS:-inproc memory expiry network durable janitor users failover}"
 else
-  STEPS="${BENCH_STEPS:-inproc memory expiry expiry-srvgc network durable janitor janitor-redis users failover failover-redis append}"
+  STEPS="${BENCH_STEPS:-inproc memory expiry expiry-srvgc network durable janitor janitor-redis users failover failover-redis append events}"
 fi
 START=$(date +%s)
 REDIS_PID=""
@@ -121,6 +124,7 @@ if [ "$MODE" = quick ]; then
   ARGS_failover="--sessions 3000"
   ARGS_failover_redis="$ARGS_failover"
   ARGS_append="--sessions 10000 --seconds 4 --warmup-seconds 1.5 --net-sessions 5000 --redis-seconds 3 --pair-sessions 3000 --memory-sessions 10000"
+  ARGS_events="--seconds 4 --warmup-seconds 1.5 --replay-events 100000"
   STEP_TIMEOUT=240
   # Five parts, each with its own silo and sessions: about 3 minutes on the 2 cores when they are otherwise idle.
   TIMEOUT_append=600
@@ -139,6 +143,7 @@ else
   ARGS_failover="--sessions 20000"
   ARGS_failover_redis="$ARGS_failover"
   ARGS_append="--sessions 100000 --seconds 10 --warmup-seconds 3 --net-sessions 20000 --redis-seconds 8 --pair-sessions 10000 --memory-sessions 100000"
+  ARGS_events="--seconds 10 --warmup-seconds 3 --replay-events 1000000"
   STEP_TIMEOUT=1800
   TIMEOUT_append=2400
 fi
@@ -176,6 +181,7 @@ for step in $STEPS; do
     durable|janitor|failover) extra="--pg $PG" ;;
     janitor-redis) extra="--redis 127.0.0.1:$REDIS_DURABLE_PORT --redis-pid $REDIS_DURABLE_PID" ;;
     failover-redis) extra="--redis 127.0.0.1:$REDIS_DURABLE_PORT" ;;
+    events) extra="--pg $PG --redis 127.0.0.1:$REDIS_DURABLE_PORT --redis-pid $REDIS_DURABLE_PID" ;;
     append) extra="--pg $PG --redis-port $REDIS_PORT --redis-pid $REDIS_PID --redis 127.0.0.1:$REDIS_DURABLE_PORT --redis-durable-pid $REDIS_DURABLE_PID" ;;
   esac
   timeout_var="TIMEOUT_${step//-/_}"

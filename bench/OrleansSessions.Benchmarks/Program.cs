@@ -44,10 +44,13 @@ static async Task<int> RunAsync(string[] args)
         case "append":
             await AppendThroughput.RunAsync(options);
             return 0;
+        case "events":
+            await EventLogThroughput.RunAsync(options);
+            return 0;
         case "report":
             return Report.Run(options);
         default:
-            Console.Error.WriteLine("usage: OrleansSessions.Benchmarks inproc|memory|expiry|network|durable|janitor|users|failover|append|report|bare-silo [--name value ...]");
+            Console.Error.WriteLine("usage: OrleansSessions.Benchmarks inproc|memory|expiry|network|durable|janitor|users|failover|append|events|report|bare-silo [--name value ...]");
             return 2;
     }
 }

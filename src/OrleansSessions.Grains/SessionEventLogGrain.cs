@@ -9,13 +9,17 @@ namespace OrleansSessions.Grains;
 /// Reads the event log for callers (<see cref="ISessionEventLogGrain"/>): a stateless worker on the silo that receives
 /// the call, reentrant, keeping nothing. A cursor is the position read through in every partition of the log
 /// ("v1:" and the positions, dot-separated, partition 0 first); a page merges the partitions' next events by time,
-/// each partition's in its own order (which is its sessions' order of changes).
+/// each partition's in its own order (which is its sessions' order of changes). The partitions are read at once, each
+/// for about its share of the page first, and again only if the merge uses that up.
 /// </summary>
 [GrainType("session-event-log")]
 [StatelessWorker]
 [Reentrant]
 internal sealed class SessionEventLogGrain(SessionServices services) : Grain, ISessionEventLogGrain
 {
+    /// <summary>The fewest events a page's first read of a partition asks for.</summary>
+    private const int MinChunk = 32;
+
     public async Task<SessionEventPage> ReadAsync(string after, int limit, string? userId = null)
     {
         if (limit is < 1 or > ISessionEventLogGrain.MaxLimit)
@@ -28,31 +32,39 @@ internal sealed class SessionEventLogGrain(SessionServices services) : Grain, IS
         }
         var partitions = services.Janitor.Partitions;
         var log = services.EventLog;
-        long[] positions;
-        if (after == ISessionEventLogGrain.Start)
-        {
-            positions = new long[partitions];
-            for (var p = 0; p < partitions; p++)
-            {
-                positions[p] = (await log.BoundsAsync(p)).TrimmedThrough;
-            }
-        }
-        else
-        {
-            positions = Parse(after, partitions);
-        }
+        var positions = after == ISessionEventLogGrain.Start
+            ? (await BoundsAsync(partitions)).Select(b => b.TrimmedThrough).ToArray()
+            : Parse(after, partitions);
 
-        // Each partition's next events; a first position past the one after the cursor means events were trimmed.
-        var heads = new IReadOnlyList<LoggedSessionEvent>[partitions];
+        // Each partition's next events, the partitions read at once: first up to twice an even share of the page each;
+        // a partition whose events the merge uses up is read again (once, for the rest of the page) only then. A first
+        // position past the one after the cursor means events were trimmed.
+        var chunk = Math.Min(limit, Math.Max(MinChunk, 2 * ((limit + partitions - 1) / partitions)));
+        var heads = await Task.WhenAll(Enumerable.Range(0, partitions).Select(p => log.ReadAsync(p, positions[p], chunk).AsTask()));
+        var more = new bool[partitions];
+        var empty = new List<int>();
         for (var p = 0; p < partitions; p++)
         {
-            var read = await log.ReadAsync(p, positions[p], limit);
-            if ((read.Count > 0 && read[0].Position > positions[p] + 1)
-                || (read.Count == 0 && (await log.BoundsAsync(p)).TrimmedThrough > positions[p]))
+            if (heads[p].Count > 0 && heads[p][0].Position > positions[p] + 1)
             {
                 throw await ExpiredAsync(partitions);
             }
-            heads[p] = read;
+            if (heads[p].Count == 0)
+            {
+                empty.Add(p);
+            }
+            more[p] = heads[p].Count == chunk && chunk < limit;
+        }
+        if (empty.Count > 0)
+        {
+            var bounds = await Task.WhenAll(empty.Select(p => log.BoundsAsync(p).AsTask()));
+            for (var i = 0; i < empty.Count; i++)
+            {
+                if (bounds[i].TrimmedThrough > positions[empty[i]])
+                {
+                    throw await ExpiredAsync(partitions);
+                }
+            }
         }
 
         var events = new List<SessionEvent>(Math.Min(limit, heads.Sum(h => h.Count)));
@@ -63,6 +75,12 @@ internal sealed class SessionEventLogGrain(SessionServices services) : Grain, IS
             var pick = -1;
             for (var p = 0; p < partitions; p++)
             {
+                if (next[p] == heads[p].Count && more[p])
+                {
+                    heads[p] = await ReadMoreAsync(p, positions[p], limit - scanned, partitions);
+                    next[p] = 0;
+                    more[p] = false;
+                }
                 if (next[p] < heads[p].Count && (pick < 0 || heads[p][next[p]].Event.At < heads[pick][next[pick]].Event.At))
                 {
                     pick = p;
@@ -83,24 +101,28 @@ internal sealed class SessionEventLogGrain(SessionServices services) : Grain, IS
         return new SessionEventPage(events, Format(positions));
     }
 
-    public async Task<string> HeadAsync()
+    public async Task<string> HeadAsync() => Format((await BoundsAsync(services.Janitor.Partitions)).Select(b => b.Head).ToArray());
+
+    /// <summary>The events of <paramref name="partition"/> after <paramref name="after"/>, the last position this page read from it.</summary>
+    private async Task<IReadOnlyList<LoggedSessionEvent>> ReadMoreAsync(int partition, long after, int limit, int partitions)
     {
-        var partitions = services.Janitor.Partitions;
-        var positions = new long[partitions];
-        for (var p = 0; p < partitions; p++)
+        var read = await services.EventLog.ReadAsync(partition, after, limit);
+        // Trimmed since the page's first read of the partition: its next events are gone.
+        if ((read.Count > 0 && read[0].Position > after + 1)
+            || (read.Count == 0 && (await services.EventLog.BoundsAsync(partition)).TrimmedThrough > after))
         {
-            positions[p] = (await services.EventLog.BoundsAsync(p)).Head;
+            throw await ExpiredAsync(partitions);
         }
-        return Format(positions);
+        return read;
     }
+
+    /// <summary>The bounds of every partition, read at once.</summary>
+    private Task<SessionEventLogBounds[]> BoundsAsync(int partitions)
+        => Task.WhenAll(Enumerable.Range(0, partitions).Select(p => services.EventLog.BoundsAsync(p).AsTask()));
 
     private async Task<EventCursorExpiredException> ExpiredAsync(int partitions)
     {
-        var oldest = new long[partitions];
-        for (var p = 0; p < partitions; p++)
-        {
-            oldest[p] = (await services.EventLog.BoundsAsync(p)).TrimmedThrough;
-        }
+        var oldest = (await BoundsAsync(partitions)).Select(b => b.TrimmedThrough).ToArray();
         return new EventCursorExpiredException(
             $"Events after this cursor are no longer retained (Events:Retention is {services.EventLogOptions.Retention.ToString("c", CultureInfo.InvariantCulture)}); resume from the oldest cursor held, or from \"0\".",
             Format(oldest));

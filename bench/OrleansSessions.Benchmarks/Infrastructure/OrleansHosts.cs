@@ -39,9 +39,13 @@ internal sealed class InProcessSilo : IAsyncDisposable
 
     public int GatewayPort { get; }
 
-    /// <summary>Starts the silo; <paramref name="configure"/>, when given, adds to the silo's configuration (e.g. a grain call filter of the bench).</summary>
+    /// <summary>
+    /// Starts the silo; <paramref name="configure"/>, when given, adds to the silo's configuration (e.g. a grain call
+    /// filter of the bench); <paramref name="services"/>, when given, runs on the host's services after the silo and its
+    /// backend registered theirs (e.g. to replace one of the backend's services).
+    /// </summary>
     public static async Task<InProcessSilo> StartAsync(IDictionary<string, string?>? configuration = null, string? postgres = null, string clusterId = "bench", string? redis = null,
-        Action<ISiloBuilder>? configure = null)
+        Action<ISiloBuilder>? configure = null, Action<IServiceCollection>? services = null)
     {
         var siloPort = Ports.Free();
         var gatewayPort = Ports.Free();
@@ -103,6 +107,7 @@ internal sealed class InProcessSilo : IAsyncDisposable
                 });
             }
         });
+        services?.Invoke(builder.Services);
         var host = builder.Build();
         await host.StartAsync();
         return new InProcessSilo(host, gatewayPort);
