@@ -71,7 +71,7 @@ public static class SiloBuilderSessionExtensions
         services.AddMetrics();
         services.TryAddSingleton(TimeProvider.System);
         services.TryAddSingleton<ISessionDeadlineIndex, InMemorySessionDeadlineIndex>();
-        services.TryAddSingleton<ISessionEventLog, InMemorySessionEventLog>();
+        services.TryAddSingleton<ISessionEventLog>(sp => new InMemorySessionEventLog(sp.GetRequiredService<IOptions<EventLogOptions>>().Value.MemoryLimit));
         services.TryAddSingleton<SessionMetrics>();
         services.AddSingleton<SessionServices>();
         services.AddOptions<SiloSessionsOptions>();

@@ -12,4 +12,11 @@ public sealed class EventLogOptions
     /// </summary>
     /// <value>Default 24 hours; from 1 minute to 30 days.</value>
     public TimeSpan Retention { get; set; } = TimeSpan.FromHours(24);
+
+    /// <summary>
+    /// Events:MemoryLimit: with the in-memory event log (the memory default), the most events each partition holds;
+    /// past it the oldest are trimmed as if by <see cref="Retention"/> (readers behind them get cursor_expired).
+    /// </summary>
+    /// <value>Default 250,000; at least 1.</value>
+    public int MemoryLimit { get; set; } = Storage.InMemorySessionEventLog.MaxEventsPerPartition;
 }

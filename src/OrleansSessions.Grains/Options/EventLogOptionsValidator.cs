@@ -9,8 +9,15 @@ public sealed class EventLogOptionsValidator : IValidateOptions<EventLogOptions>
     public ValidateOptionsResult Validate(string? name, EventLogOptions options)
     {
         ArgumentNullException.ThrowIfNull(options);
-        return options.Retention < TimeSpan.FromMinutes(1) || options.Retention > TimeSpan.FromDays(30)
-            ? ValidateOptionsResult.Fail("Events:Retention must be from 00:01:00 to 30.00:00:00")
-            : ValidateOptionsResult.Success;
+        var failures = new List<string>();
+        if (options.Retention < TimeSpan.FromMinutes(1) || options.Retention > TimeSpan.FromDays(30))
+        {
+            failures.Add("Events:Retention must be from 00:01:00 to 30.00:00:00");
+        }
+        if (options.MemoryLimit < 1)
+        {
+            failures.Add("Events:MemoryLimit must be >= 1");
+        }
+        return failures.Count == 0 ? ValidateOptionsResult.Success : ValidateOptionsResult.Fail(failures);
     }
 }
