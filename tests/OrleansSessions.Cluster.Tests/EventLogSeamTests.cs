@@ -29,8 +29,8 @@ public sealed class EventLogSeamTests(ITestOutputHelper output)
         var consumers = new List<ResumingEventConsumer>();
         try
         {
-            // A backlog of more than two pages of the log (SessionEventHub.PageSize is 1,000) after the cursor.
-            await Wait.UntilAsync(() => Task.FromResult(churn.Created + churn.Closed >= 2_500), TimeSpan.FromSeconds(60), () => $"a backlog of 2,500 events ({churn.Summary()})");
+            // A backlog of more than a page of the log (SessionEventHub.PageSize is 1,000) after the cursor.
+            await Wait.UntilAsync(() => Task.FromResult(churn.Created + churn.Closed >= 1_500), TimeSpan.FromSeconds(60), () => $"a backlog of 1,500 events ({churn.Summary()})");
             output.WriteLine($"{clock.Elapsed.TotalSeconds:F1} s: backlog: {churn.Summary()}");
             // One consumer reads straight through; the other is cut off at random and resumes (a seam each time).
             consumers.Add(new ResumingEventConsumer(() => cluster.Running.ToList(), start, seed, disconnect: false));
@@ -40,8 +40,8 @@ public sealed class EventLogSeamTests(ITestOutputHelper output)
                 consumer.Run();
             }
             var atStart = churn.Created + churn.Closed;
-            // Writes go on until each consumer has received what the backlog was and 1,500 more events.
-            await Wait.UntilAsync(() => Task.FromResult(consumers.All(c => c.Count >= atStart + 1_500 || c.Fatal is not null)), TimeSpan.FromSeconds(60),
+            // Writes go on until each consumer has received what the backlog was and 1,000 more events.
+            await Wait.UntilAsync(() => Task.FromResult(consumers.All(c => c.Count >= atStart + 1_000 || c.Fatal is not null)), TimeSpan.FromSeconds(60),
                 () => $"each consumer past the backlog and live ({churn.Summary()}; {string.Join("; ", consumers.Select(c => c.Describe(3)))})");
         }
         finally

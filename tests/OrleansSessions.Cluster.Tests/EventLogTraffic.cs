@@ -62,7 +62,7 @@ internal sealed class ResumingEventConsumer(Func<IReadOnlyList<SiloProcess>> run
     }
 
     /// <summary>One line per connection: silo, how it started, how many events, how it ended.</summary>
-    public string Describe(int last = 15) => $"{Connections} connections, {Failures} failed, {Count} events; last connections:\n" + string.Join('\n', _connections.TakeLast(last));
+    public string Describe(int last = 15) => $"{Connections} connections, {Failures} failed, {Count} events" + (last > 0 ? "; last connections:\n" + string.Join('\n', _connections.TakeLast(last)) : "");
 
     public void Run() => _run = Task.Run(() => RunAsync(_stop.Token));
 
