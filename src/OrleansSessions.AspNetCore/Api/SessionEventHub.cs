@@ -141,6 +141,7 @@ internal sealed partial class SessionEventHub(IClusterClient client, RecentSessi
                 }
             }
             listener.From = positions;
+            listener.CaughtUp = ReachesAll(_positions, positions);
             listener.Joined = true;
             return true;
         }
@@ -257,6 +258,19 @@ internal sealed partial class SessionEventHub(IClusterClient client, RecentSessi
                 {
                     continue;
                 }
+                if (!listener.CaughtUp && !(listener.CaughtUp = ReachesAll(positions, listener.From)))
+                {
+                    // The listener's replay read some partition further than this reader had when it joined: the
+                    // event's own cursor would send it back there (resuming from it would repeat what it replayed).
+                    // Its id is the position it has read through in each partition, until this reader passes them all.
+                    var through = new long[positions.Length];
+                    for (var p = 0; p < through.Length; p++)
+                    {
+                        through[p] = Math.Max(positions[p], listener.From[p]);
+                    }
+                    listener.Events.Writer.TryWrite(Serialize(item with { Cursor = SessionEventCursor.Format(through) }));
+                    continue;
+                }
                 if (message.IsEmpty)
                 {
                     message = Serialize(item);
@@ -264,6 +278,19 @@ internal sealed partial class SessionEventHub(IClusterClient client, RecentSessi
                 listener.Events.Writer.TryWrite(message);
             }
         }
+    }
+
+    /// <summary>True when <paramref name="positions"/> is at or past <paramref name="other"/> in every partition.</summary>
+    private static bool ReachesAll(long[] positions, long[] other)
+    {
+        for (var p = 0; p < other.Length; p++)
+        {
+            if (p >= positions.Length || positions[p] < other[p])
+            {
+                return false;
+            }
+        }
+        return true;
     }
 
     public Task OnCompletedAsync() => Task.CompletedTask;
@@ -388,6 +415,9 @@ internal sealed partial class SessionEventHub(IClusterClient client, RecentSessi
 
         /// <summary>The positions the listener had read through when it joined: it gets only events after them.</summary>
         public long[] From { get; set; } = [];
+
+        /// <summary>True once the reader's positions are at or past <see cref="From"/> in every partition: the shared message's id is the listener's cursor.</summary>
+        public bool CaughtUp { get; set; }
 
         public void Dispose()
         {
