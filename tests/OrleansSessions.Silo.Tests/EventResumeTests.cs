@@ -76,3 +76,41 @@ public sealed class EventResumeTests(ShortTimeoutSiloFixture fixture)
         Assert.Equal("invalid_cursor", body.RootElement.GetProperty("error").GetString());
     }
 }
+
+/// <summary>A cursor whose next events the log no longer holds is refused with 410 and the oldest cursor held.</summary>
+public sealed class EventCursorExpiryTests
+{
+    [Fact]
+    public async Task A_cursor_past_what_the_log_holds_is_410_cursor_expired_with_the_oldest_cursor()
+    {
+        // One partition holding two events: the third event trims the first.
+        await using var silo = await SiloProcess.StartAsync("--Janitor:Partitions=1", "--Events:MemoryLimit=2");
+        using var http = silo.Http();
+        var user = NewUser("expiry");
+        var first = (await CreateAsync(http, user)).GetProperty("sessionId").GetString();
+        string cursor;
+        await using (var stream = await SseReader.OpenAsync(http, $"/api/events?userId={user}&after=0"))
+        {
+            await stream.ReadEventsUntilAsync(e => e.Count == 1, TimeSpan.FromSeconds(20));
+            cursor = stream.LastId!;
+        }
+
+        for (var i = 0; i < 3; i++)
+        {
+            await CreateAsync(http, NewUser("expiry-more"));
+        }
+
+        using var request = new HttpRequestMessage(HttpMethod.Get, "/api/events");
+        request.Headers.Add("Last-Event-ID", cursor);
+        using var response = await http.SendAsync(request, HttpCompletionOption.ResponseHeadersRead);
+        Assert.Equal(HttpStatusCode.Gone, response.StatusCode);
+        using var body = JsonDocument.Parse(await response.Content.ReadAsStringAsync());
+        Assert.Equal("cursor_expired", body.RootElement.GetProperty("error").GetString());
+        var oldest = body.RootElement.GetProperty("oldestCursor").GetString()!;
+
+        // From the oldest cursor held, the two events the log still has come back.
+        await using var resumed = await SseReader.OpenAsync(http, "/api/events?after=" + Uri.EscapeDataString(oldest));
+        var events = await resumed.ReadEventsUntilAsync(e => e.Count == 2, TimeSpan.FromSeconds(20));
+        Assert.DoesNotContain(events, e => e.GetProperty("session").GetProperty("sessionId").GetString() == first);
+    }
+}

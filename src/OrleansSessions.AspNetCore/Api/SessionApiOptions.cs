@@ -6,7 +6,7 @@ public sealed class SessionApiOptions
     /// <summary>How often /api/events writes a comment line to keep idle connections open. Default 15 s.</summary>
     public TimeSpan HeartbeatInterval { get; set; } = TimeSpan.FromSeconds(15);
 
-    /// <summary>Events buffered per /api/events client before the oldest are dropped (a client too slow to read loses events, the silo never grows). Default 4096.</summary>
+    /// <summary>Events queued per /api/events client; a client too slow to read that fills it is disconnected (it resumes after the last id it received: nothing is lost, the silo never grows). Default 4096.</summary>
     public int EventBufferSize { get; set; } = 4096;
 
     /// <summary>How long GET /api/cluster waits for each silo's figures. Default 1 s.</summary>

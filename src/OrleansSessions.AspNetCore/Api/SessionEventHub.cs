@@ -68,8 +68,9 @@ internal sealed partial class SessionEventHub(IClusterClient client, RecentSessi
         }
         var listener = new Listener(this, userId, address, Channel.CreateBounded<ReadOnlyMemory<byte>>(new BoundedChannelOptions(capacity)
         {
-            // A client too slow to read loses its oldest events; the silo never grows.
-            FullMode = BoundedChannelFullMode.DropOldest,
+            // A client too slow to read is disconnected when its queue is full (see Offer): the silo never grows, and
+            // the client resumes from the last id it got, missing nothing.
+            FullMode = BoundedChannelFullMode.Wait,
             SingleReader = true,
             SingleWriter = true,
         }));
@@ -268,15 +269,25 @@ internal sealed partial class SessionEventHub(IClusterClient client, RecentSessi
                     {
                         through[p] = Math.Max(positions[p], listener.From[p]);
                     }
-                    listener.Events.Writer.TryWrite(Serialize(item with { Cursor = SessionEventCursor.Format(through) }));
+                    Offer(listener, Serialize(item with { Cursor = SessionEventCursor.Format(through) }));
                     continue;
                 }
                 if (message.IsEmpty)
                 {
                     message = Serialize(item);
                 }
-                listener.Events.Writer.TryWrite(message);
+                Offer(listener, message);
             }
+        }
+    }
+
+    /// <summary>Queues a message for a listener; a listener whose queue is full is ended instead of losing events silently.</summary>
+    private static void Offer(Listener listener, ReadOnlyMemory<byte> message)
+    {
+        if (!listener.Events.Writer.TryWrite(message))
+        {
+            // Its connection ends once it has sent what is queued; the client resumes after the last id it received.
+            listener.Events.Writer.TryComplete();
         }
     }
 
