@@ -179,7 +179,7 @@ internal sealed class SessionState
         AbsoluteTimeout = AbsoluteTimeoutOf(options),
         DataVersion = Data?.Version ?? 0,
         // Deleted data holds no message, whatever the header still lists.
-        MessageCount = Data is { Status: not SessionDataStatus.Deleted } data ? data.Sizes.Count : 0,
+        MessageCount = Data is { Status: not SessionDataStatus.Deleted } data ? (int)data.HeldCount() : 0,
         PreviousSessionId = PreviousSessionId,
         SessionId = SessionId,
         UserId = UserId,
