@@ -106,16 +106,51 @@ internal sealed class SessionDataHeader
 
     /// <summary>
     /// True when appending <paramref name="count"/> messages of <paramref name="bytes"/> in all drops older messages:
-    /// then <see cref="Append"/> needs the sizes of the oldest held messages, a <see cref="SessionMessageChain"/>.
+    /// then <see cref="Append"/> needs the sizes of the oldest held messages, from a <see cref="SessionMessageChain"/>.
     /// </summary>
     public bool TrimsOnAppend(int count, long bytes, SessionOptions options)
         => HeldCount() + count > options.ConversationLimit || Bytes + bytes > options.MaxConversationBytes;
 
     /// <summary>
+    /// True when <paramref name="chain"/> does not know the sizes of every message that appending messages of
+    /// <paramref name="sizes"/> drops: the caller reads the next record of the chain (<see cref="SessionMessageChain.KnownEnd"/>)
+    /// and asks again.
+    /// </summary>
+    public bool NeedsMoreOfChain(IReadOnlyList<int> sizes, SessionOptions options, SessionMessageChain chain)
+    {
+        var held = HeldCount() + sizes.Count;
+        var bytes = Bytes;
+        foreach (var size in sizes)
+        {
+            bytes += size;
+        }
+        // The appended messages follow the known ones when nothing unread is in between.
+        var tailKnown = chain.KnownEnd == LastMessageId + 1;
+        var known = chain.Sizes;
+        for (var drop = 0; held - drop > options.ConversationLimit || bytes > options.MaxConversationBytes; drop++)
+        {
+            if (drop < known.Count)
+            {
+                bytes -= known[drop];
+            }
+            else if (tailKnown && drop - known.Count < sizes.Count)
+            {
+                bytes -= sizes[drop - known.Count];
+            }
+            else
+            {
+                return true;
+            }
+        }
+        return false;
+    }
+
+    /// <summary>
     /// Accounts for messages of <paramref name="sizes"/> appended as one record, then drops the oldest while the
     /// conversation is past <see cref="SessionOptions.ConversationLimit"/> or <see cref="SessionOptions.MaxConversationBytes"/>.
-    /// <paramref name="chain"/>, the activation's index of the records, is kept in step; it must be given when
-    /// <see cref="TrimsOnAppend"/> is true. Returns the first id of the appended messages.
+    /// <paramref name="chain"/>, the activation's index of the records, is kept in step; when <see cref="TrimsOnAppend"/>
+    /// it must be given and know the sizes of the messages dropped (<see cref="NeedsMoreOfChain"/>). Returns the first
+    /// id of the appended messages.
     /// </summary>
     public long Append(IReadOnlyList<int> sizes, SessionOptions options, SessionMessageChain? chain)
     {
@@ -124,9 +159,9 @@ internal sealed class SessionDataHeader
         {
             added += size;
         }
-        if (chain is null && TrimsOnAppend(sizes.Count, added, options))
+        if (TrimsOnAppend(sizes.Count, added, options) && (chain is null || NeedsMoreOfChain(sizes, options, chain)))
         {
-            throw new InvalidOperationException("An append that drops messages needs the chain of message records.");
+            throw new InvalidOperationException("An append that drops messages needs their sizes from the chain of message records.");
         }
         var first = LastMessageId + 1;
         if (ChainStart == 0)
@@ -161,7 +196,7 @@ internal sealed class SessionDataHeader
             var records = chain.Records;
             var firstHeld = FirstHeldId();
             var dead = 0;
-            while (dead + 1 < records.Count && records[dead + 1] <= firstHeld)
+            while (dead < records.Count && (dead + 1 < records.Count ? records[dead + 1] : chain.KnownEnd) <= firstHeld)
             {
                 dead++;
             }
@@ -170,7 +205,8 @@ internal sealed class SessionDataHeader
                 chain.Dead.AddRange(records.GetRange(0, dead));
                 records.RemoveRange(0, dead);
                 ChainStart = chain.Dead[0];
-                ReadFrom = records[0];
+                // The messages dropped were known, so the oldest held is in a known record or starts the first unknown one.
+                ReadFrom = records.Count > 0 ? records[0] : chain.KnownEnd;
             }
         }
         return first;
@@ -196,7 +232,7 @@ internal sealed class SessionDataHeader
         Sizes = null;
         Chunks = null;
 #pragma warning restore CS0618
-        var chain = new SessionMessageChain();
+        var chain = new SessionMessageChain { KnownEnd = LastMessageId + 1 };
         if (chunks is not { Count: > 0 })
         {
             ChainStart = 0;
@@ -255,28 +291,51 @@ internal sealed class SessionDataHeader
 
 /// <summary>
 /// An activation's index of its conversation's message records, kept in memory only (the stored header does not grow
-/// with the conversation): built once by walking the records (or from a header of the layout before the chain), then
-/// kept in step by every append. What an append that drops messages needs: the sizes of the oldest held messages and
-/// where each record starts.
+/// with the conversation): the records from <see cref="SessionDataHeader.ReadFrom"/> it has read (or written itself, or
+/// learnt from a header of the layout before the chain), with the sizes of their messages held. An append that drops
+/// messages needs the sizes of the oldest: the activation reads the records from the oldest on, as far as the messages
+/// dropped reach (a read of the conversation reads them all), and every later append keeps the index in step.
 /// </summary>
 internal sealed class SessionMessageChain
 {
     /// <summary>The first ids of records before <see cref="SessionDataHeader.ReadFrom"/> that may be stored and hold no message held, oldest first: to be cleared, newest first.</summary>
     public List<long> Dead { get; } = [];
 
-    /// <summary>The first id of each record from <see cref="SessionDataHeader.ReadFrom"/> to the newest, oldest first (a record's last id is one less than the next's first).</summary>
+    /// <summary>The first id of each record known, from <see cref="SessionDataHeader.ReadFrom"/> on, oldest first (a record's last id is one less than the next's first, or than <see cref="KnownEnd"/>).</summary>
     public List<long> Records { get; } = [];
 
-    /// <summary>The size of each message held, oldest first (ids <see cref="SessionDataHeader.FirstHeldId"/> to <see cref="SessionDataHeader.LastMessageId"/>).</summary>
+    /// <summary>The size of each message held in the records known, oldest first (from <see cref="SessionDataHeader.FirstHeldId"/> on).</summary>
     public List<int> Sizes { get; } = [];
 
-    /// <summary>Adds the record of an append starting at <paramref name="first"/> with messages of <paramref name="sizes"/>.</summary>
-    public void Add(long first, IReadOnlyList<int> sizes)
+    /// <summary>The first id after the records known: where the next record starts (past the last message id when every record is known).</summary>
+    public long KnownEnd { get; set; }
+
+    /// <summary>A chain of which no record from <paramref name="header"/>'s <see cref="SessionDataHeader.ReadFrom"/> on is known yet.</summary>
+    public static SessionMessageChain Unread(SessionDataHeader header)
+        => new() { KnownEnd = header.ChainStart == 0 ? header.LastMessageId + 1 : header.ReadFrom };
+
+    /// <summary>True when every record up to the newest of <paramref name="header"/> is known.</summary>
+    public bool IsComplete(SessionDataHeader header) => KnownEnd > header.LastMessageId;
+
+    /// <summary>
+    /// Adds the record starting at <paramref name="first"/> with messages of <paramref name="sizes"/> (those with ids from
+    /// <paramref name="firstHeld"/> on are held) when it is the next record; a record after records not read yet is
+    /// left for the walk to read when it gets there.
+    /// </summary>
+    public void Add(long first, IReadOnlyList<int> sizes, long firstHeld = 0)
     {
+        if (first != KnownEnd)
+        {
+            return;
+        }
         Records.Add(first);
         for (var i = 0; i < sizes.Count; i++)
         {
-            Sizes.Add(sizes[i]);
+            if (first + i >= firstHeld)
+            {
+                Sizes.Add(sizes[i]);
+            }
         }
+        KnownEnd = first + sizes.Count;
     }
 }

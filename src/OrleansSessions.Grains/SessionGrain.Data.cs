@@ -31,8 +31,9 @@ internal sealed partial class SessionGrain
     private Dictionary<string, string>? _attributes;
     private List<SessionMessage>? _messages;
 
-    // Where the message records start and the sizes of the messages held: learnt by walking the records once (a read,
-    // or the first append that drops messages), then kept in step by every append; dropped at the end.
+    // Where the message records start and the sizes of the messages held: learnt by walking the records from the
+    // oldest (a read walks them all; an append that drops messages as far as it drops), then kept in step by every
+    // append; dropped at the end.
     private SessionMessageChain? _chain;
 
     /// <summary>Drops what this activation holds of the data, after the state was read again.</summary>
@@ -143,10 +144,14 @@ internal sealed partial class SessionGrain
         var header = State.Data ??= new SessionDataHeader();
         CheckVersion(header, ifVersion);
 
-        if (_chain is null && header.TrimsOnAppend(sizes.Length, Sum(sizes), _services.Options))
+        if (header.TrimsOnAppend(sizes.Length, Sum(sizes), _services.Options))
         {
-            // The first append of this activation that drops messages: learn the sizes of those held, once.
-            await LoadChainAsync(header, held: null);
+            // The sizes of the messages this append drops: read from the oldest records on, once per activation.
+            var chain = _chain ??= await StartChainAsync(header);
+            while (header.NeedsMoreOfChain(sizes, _services.Options, chain) && !chain.IsComplete(header))
+            {
+                await ReadRecordsAsync(header, chain, held: null, strict: true, all: false);
+            }
         }
         if (_chain is { Dead.Count: > 0 })
         {
@@ -319,41 +324,24 @@ internal sealed partial class SessionGrain
             return cached;
         }
         var held = new List<SessionMessage>((int)Math.Min(header.HeldCount(), 1024));
-        await LoadChainAsync(header, held);
+        var chain = await StartChainAsync(header);
+        await ReadRecordsAsync(header, chain, held, strict: true, all: true);
+        _chain = chain;
         return _messages = held;
     }
 
     /// <summary>
-    /// Walks the message records from <see cref="SessionDataHeader.ChainStart"/> to the newest and keeps what it learns
-    /// in <see cref="_chain"/>; the messages held go to <paramref name="held"/> when given. The records before
-    /// <see cref="SessionDataHeader.ReadFrom"/> are those being cleared: the walk stops at the first missing one.
+    /// A chain of <paramref name="header"/>'s records that knows those being cleared (before <see cref="SessionDataHeader.ReadFrom"/>):
+    /// a walk from <see cref="SessionDataHeader.ChainStart"/> to the first missing one (they are cleared newest first).
     /// </summary>
-    private async Task LoadChainAsync(SessionDataHeader header, List<SessionMessage>? held)
+    private async Task<SessionMessageChain> StartChainAsync(SessionDataHeader header)
     {
-        var chain = await WalkChainAsync(header, held, complete: true);
-        if (chain.Dead.Count == 0)
-        {
-            // None is left to clear: the next state write says so.
-            header.ChainStart = header.ReadFrom;
-        }
-        _chain = chain;
-    }
-
-    /// <summary>
-    /// The records of <paramref name="header"/>'s chain found in storage: those before <see cref="SessionDataHeader.ReadFrom"/>
-    /// up to the first missing one, then those from it to the newest. With <paramref name="complete"/>, a record missing
-    /// from the second part (which the header says is stored) throws; without (clearing), the walk stops there: a clear
-    /// cut off leaves the oldest records of each part.
-    /// </summary>
-    private async Task<SessionMessageChain> WalkChainAsync(SessionDataHeader header, List<SessionMessage>? held, bool complete)
-    {
-        var chain = new SessionMessageChain();
+        var chain = SessionMessageChain.Unread(header);
         if (header.ChainStart == 0)
         {
             return chain;
         }
-        var id = header.ChainStart;
-        while (id < header.ReadFrom)
+        for (var id = header.ChainStart; id < header.ReadFrom;)
         {
             var dead = await Records.TryReadMessagesAsync(id);
             if (dead is not { Count: > 0 } || dead[0].Id != id)
@@ -363,31 +351,52 @@ internal sealed partial class SessionGrain
             chain.Dead.Add(id);
             id += dead.Count;
         }
-        var firstHeld = header.FirstHeldId();
-        for (id = header.ReadFrom; id <= header.LastMessageId;)
+        if (chain.Dead.Count == 0)
         {
+            // None is left to clear: the next state write says so.
+            header.ChainStart = header.ReadFrom;
+        }
+        return chain;
+    }
+
+    /// <summary>
+    /// Reads the next record of <paramref name="chain"/> (<see cref="SessionMessageChain.KnownEnd"/>), or with
+    /// <paramref name="all"/> every record up to the newest; the messages held go to <paramref name="held"/> when given.
+    /// With <paramref name="strict"/> a missing record (which the header says is stored) throws; without (clearing), the
+    /// walk stops there: a clear cut off leaves the oldest records.
+    /// </summary>
+    private async Task ReadRecordsAsync(SessionDataHeader header, SessionMessageChain chain, List<SessionMessage>? held, bool strict, bool all)
+    {
+        var firstHeld = header.FirstHeldId();
+        do
+        {
+            if (chain.IsComplete(header))
+            {
+                return;
+            }
+            var id = chain.KnownEnd;
             var record = await Records.TryReadMessagesAsync(id);
             if (record is not { Count: > 0 } || record[0].Id != id)
             {
-                if (!complete)
+                if (!strict)
                 {
-                    break;
+                    return;
                 }
                 throw new InvalidOperationException(
                     $"Session {this.GetPrimaryKeyString()}: message record {id} is missing from storage (its data header names records up to {header.LastMessageId}).");
             }
-            chain.Records.Add(id);
-            foreach (var message in record)
+            var sizes = new int[record.Count];
+            for (var i = 0; i < record.Count; i++)
             {
-                if (message.Id >= firstHeld)
+                sizes[i] = SessionDataRules.SizeOf(record[i]);
+                if (record[i].Id >= firstHeld)
                 {
-                    chain.Sizes.Add(SessionDataRules.SizeOf(message));
-                    held?.Add(message);
+                    held?.Add(record[i]);
                 }
             }
-            id += record.Count;
+            chain.Add(id, sizes, firstHeld);
         }
-        return chain;
+        while (all);
     }
 
     private static void TrimHeld(List<SessionMessage> held, SessionDataHeader header)
@@ -483,9 +492,13 @@ internal sealed partial class SessionGrain
         }
         try
         {
-            // The activation's own index when it has one (it knows every record); otherwise what a walk finds.
-            chain ??= header is null ? new SessionMessageChain() : await WalkChainAsync(header, held: null, complete: false);
-            await Records.ClearAllAsync(chain, orphanChunk, attributes: header?.AttributesSlot is > 0 || orphanChunk is not null);
+            // The activation's own index as far as it knows the records; the rest as a walk finds it.
+            if (header is not null)
+            {
+                chain ??= await StartChainAsync(header);
+                await ReadRecordsAsync(header, chain, held: null, strict: false, all: true);
+            }
+            await Records.ClearAllAsync(chain ?? new SessionMessageChain(), orphanChunk, attributes: header?.AttributesSlot is > 0 || orphanChunk is not null);
         }
         catch (Exception exception)
         {
@@ -537,7 +550,7 @@ internal sealed partial class SessionGrain
                 sizes[i] = SessionDataRules.SizeOf(continued[i]);
             }
             await Records.WriteMessagesAsync(1, messages);
-            _chain = new SessionMessageChain();
+            _chain = SessionMessageChain.Unread(header);
             header.Append(sizes, _services.Options, _chain);
             _messages = messages;
             TrimHeld(_messages, header);

@@ -153,6 +153,43 @@ public sealed class SessionDataLayoutTests(ITestOutputHelper output)
     }
 
     [Fact]
+    public async Task A_new_activation_reads_only_the_records_its_appends_drop()
+    {
+        var (cluster, _, store) = await StartAsync(conversationLimit: 200);
+        await using var _ = cluster;
+        var created = await cluster.Client.GetGrain<IUserSessionsGrain>("full-chat").CreateSessionAsync();
+        var id = created.SessionId;
+        var session = cluster.Client.GetGrain<ISessionGrain>(id);
+        for (var i = 1; i <= 200; i += 2)
+        {
+            await session.AppendMessagesAsync([User("m" + i), Reply("m" + (i + 1))]);
+        }
+        await SessionCluster.DeactivateAsync(cluster, session);
+
+        var reads = 0;
+        store.ReadFault = (stateName, _) =>
+        {
+            if (stateName == SessionStorage.MessagesStateName)
+            {
+                Interlocked.Increment(ref reads);
+            }
+            return null;
+        };
+        // Each append drops the two messages of the oldest record: it reads that record, not the other 99.
+        for (var i = 201; i <= 220; i += 2)
+        {
+            await session.AppendMessagesAsync([User("m" + i), Reply("m" + (i + 1))]);
+            Assert.Equal((i - 199) / 2, Volatile.Read(ref reads));
+        }
+        store.ReadFault = null;
+        await session.TouchAsync();
+        Assert.Equal(Enumerable.Range(0, 100).Select(i => 21L + 2 * i), MessageRecords(store, id));
+        var header = StoredState(cluster, store, id).Data!;
+        Assert.Equal((21L, 21L, 20L, 220L), (header.ChainStart, header.ReadFrom, header.Trimmed, header.LastMessageId));
+        Assert.Equal(Enumerable.Range(21, 200).Select(i => "m" + i), (await session.GetMessagesAsync()).Messages.Select(m => m.Content));
+    }
+
+    [Fact]
     public async Task Records_whose_clearing_fails_stay_named_and_are_cleared_later_by_this_or_a_new_activation()
     {
         var (cluster, _, store) = await StartAsync(conversationLimit: 4);
