@@ -91,8 +91,9 @@ internal sealed class SessionDataRecords(IGrainStorage storage, string sessionId
     public Task WriteMessagesAsync(long firstId, List<SessionMessage> messages, Func<Task<bool>>? mayOverwrite = null)
         => WriteAsync(SessionStorage.MessagesStateName, MessagesId(sessionId, firstId), new SessionMessageChunk { Messages = messages }, mayOverwrite);
 
-    public async Task<List<SessionMessage>> ReadMessagesAsync(long firstId)
-        => (await ReadAsync<SessionMessageChunk>(SessionStorage.MessagesStateName, MessagesId(sessionId, firstId)))?.Messages ?? [];
+    /// <summary>The messages of the record starting at <paramref name="firstId"/>; null when storage holds no such record.</summary>
+    public async Task<List<SessionMessage>?> TryReadMessagesAsync(long firstId)
+        => (await ReadAsync<SessionMessageChunk>(SessionStorage.MessagesStateName, MessagesId(sessionId, firstId)))?.Messages;
 
     public Task ClearMessagesAsync(long firstId) => ClearAsync<SessionMessageChunk>(SessionStorage.MessagesStateName, MessagesId(sessionId, firstId));
 
@@ -105,18 +106,26 @@ internal sealed class SessionDataRecords(IGrainStorage storage, string sessionId
 
     public Task ClearAttributesAsync(int slot) => ClearAsync<SessionAttributesRecord>(SessionStorage.AttributesStateName, AttributesId(sessionId, slot));
 
-    /// <summary>Clears every record <paramref name="header"/> may name: its message records and both attributes slots.</summary>
-    public async Task ClearAllAsync(SessionDataHeader header, long? orphanChunk = null)
+    /// <summary>
+    /// Clears the message records of <paramref name="chain"/> and <paramref name="orphan"/> (a record no state names),
+    /// newest first, so that a clear cut off leaves of each run of records the oldest ones, which a walk from the run's
+    /// start finds; then both attributes slots when <paramref name="attributes"/>.
+    /// </summary>
+    public async Task ClearAllAsync(SessionMessageChain chain, long? orphan, bool attributes)
     {
-        foreach (var chunk in header.Chunks)
+        if (orphan is { } unlisted)
         {
-            await ClearMessagesAsync(chunk);
+            await ClearMessagesAsync(unlisted);
         }
-        if (orphanChunk is { } orphan && !header.Chunks.Contains(orphan))
+        for (var i = chain.Records.Count - 1; i >= 0; i--)
         {
-            await ClearMessagesAsync(orphan);
+            await ClearMessagesAsync(chain.Records[i]);
         }
-        if (header.AttributesSlot != 0 || orphanChunk is not null)
+        for (var i = chain.Dead.Count - 1; i >= 0; i--)
+        {
+            await ClearMessagesAsync(chain.Dead[i]);
+        }
+        if (attributes)
         {
             await ClearAttributesAsync(1);
             await ClearAttributesAsync(2);

@@ -10,9 +10,11 @@ namespace OrleansSessions.Grains;
 /// </summary>
 /// <remarks>
 /// A write stores its record first, then the session's state with the new header and the touch it counts as: the one
-/// stored write that acknowledges it. An append stores only the appended messages. At the end the data is deleted (or
-/// kept read-only for Sessions:DataRetention) as part of the end; the deadline index row of the session stays until
-/// the records are cleared, so the janitor finishes a deletion a crash cut short.
+/// stored write that acknowledges it. An append stores only the appended messages and the header, whose size does not
+/// depend on the conversation's; one that drops old messages needs their sizes, which the activation learns once by
+/// walking the chain of message records and then keeps (<see cref="SessionMessageChain"/>). At the end the data is
+/// deleted (or kept read-only for Sessions:DataRetention) as part of the end; the deadline index row of the session
+/// stays until the records are cleared, so the janitor finishes a deletion a crash cut short.
 /// </remarks>
 internal sealed partial class SessionGrain
 {
@@ -28,6 +30,19 @@ internal sealed partial class SessionGrain
     // What this activation has read or written of the data; dropped at the end.
     private Dictionary<string, string>? _attributes;
     private List<SessionMessage>? _messages;
+
+    // Where the message records start and the sizes of the messages held: learnt by walking the records from the
+    // oldest (a read walks them all; an append that drops messages as far as it drops), then kept in step by every
+    // append; dropped at the end.
+    private SessionMessageChain? _chain;
+
+    /// <summary>Drops what this activation holds of the data, after the state was read again.</summary>
+    private void ForgetLoadedData()
+    {
+        _attributes = null;
+        _messages = null;
+        _chain = null;
+    }
 
     private SessionDataRecords Records => _records ??= new(_services.GrainStorage, this.GetPrimaryKeyString());
 
@@ -129,6 +144,22 @@ internal sealed partial class SessionGrain
         var header = State.Data ??= new SessionDataHeader();
         CheckVersion(header, ifVersion);
 
+        if (header.TrimsOnAppend(sizes.Length, Sum(sizes), _services.Options))
+        {
+            // The sizes of the messages this append drops: read from the oldest records on, once per activation.
+            var chain = _chain ??= await StartChainAsync(header);
+            while (header.NeedsMoreOfChain(sizes, _services.Options, chain) && !chain.IsComplete(header))
+            {
+                await ReadRecordsAsync(header, chain, held: null, strict: true, all: false);
+            }
+        }
+        if (_chain is { Dead.Count: > 0 })
+        {
+            // Records left by a clear that failed (or by an earlier activation): while they are stored, this append
+            // could not move the reads' start past the records it empties.
+            await ClearDeadRecordsAsync(header);
+        }
+
         var first = header.LastMessageId + 1;
         var stored = new List<SessionMessage>(messages.Count);
         for (var i = 0; i < messages.Count; i++)
@@ -139,7 +170,7 @@ internal sealed partial class SessionGrain
         var unlisted = _unlistedRecords;
         _unlistedRecords = true;
         await Records.WriteMessagesAsync(first, stored, StoredVersionIsOursAsync);
-        header.Append(sizes, _services.Options);
+        header.Append(sizes, _services.Options, _chain);
         header.Version++;
         var info = await WriteActivityAsync(now);
         _unlistedRecords = unlisted;
@@ -149,8 +180,18 @@ internal sealed partial class SessionGrain
             TrimHeld(_messages, header);
         }
         _services.Metrics.MessagesAppended(stored.Count);
-        await ClearDeadChunksAsync(header);
+        await ClearDeadRecordsAsync(header);
         return new SessionAppendResult(header.Version, stored, info);
+    }
+
+    private static long Sum(int[] sizes)
+    {
+        long sum = 0;
+        foreach (var size in sizes)
+        {
+            sum += size;
+        }
+        return sum;
     }
 
     /// <summary>What an ended session gives the session that continues it (see <see cref="ISessionLifecycleGrain.GetContinuationAsync"/>).</summary>
@@ -282,22 +323,85 @@ internal sealed partial class SessionGrain
         {
             return cached;
         }
-        var held = new List<SessionMessage>(header.Sizes.Count);
-        var firstHeld = header.FirstHeldId;
-        for (var i = 0; i < header.Chunks.Count; i++)
-        {
-            if (header.ChunkEnd(i) >= firstHeld)
-            {
-                held.AddRange(await Records.ReadMessagesAsync(header.Chunks[i]));
-            }
-        }
-        TrimHeld(held, header);
+        var held = new List<SessionMessage>((int)Math.Min(header.HeldCount(), 1024));
+        var chain = await StartChainAsync(header);
+        await ReadRecordsAsync(header, chain, held, strict: true, all: true);
+        _chain = chain;
         return _messages = held;
+    }
+
+    /// <summary>
+    /// A chain of <paramref name="header"/>'s records that knows those being cleared (before <see cref="SessionDataHeader.ReadFrom"/>):
+    /// a walk from <see cref="SessionDataHeader.ChainStart"/> to the first missing one (they are cleared newest first).
+    /// </summary>
+    private async Task<SessionMessageChain> StartChainAsync(SessionDataHeader header)
+    {
+        var chain = SessionMessageChain.Unread(header);
+        if (header.ChainStart == 0)
+        {
+            return chain;
+        }
+        for (var id = header.ChainStart; id < header.ReadFrom;)
+        {
+            var dead = await Records.TryReadMessagesAsync(id);
+            if (dead is not { Count: > 0 } || dead[0].Id != id)
+            {
+                break;
+            }
+            chain.Dead.Add(id);
+            id += dead.Count;
+        }
+        if (chain.Dead.Count == 0)
+        {
+            // None is left to clear: the next state write says so.
+            header.ChainStart = header.ReadFrom;
+        }
+        return chain;
+    }
+
+    /// <summary>
+    /// Reads the next record of <paramref name="chain"/> (<see cref="SessionMessageChain.KnownEnd"/>), or with
+    /// <paramref name="all"/> every record up to the newest; the messages held go to <paramref name="held"/> when given.
+    /// With <paramref name="strict"/> a missing record (which the header says is stored) throws; without (clearing), the
+    /// walk stops there: a clear cut off leaves the oldest records.
+    /// </summary>
+    private async Task ReadRecordsAsync(SessionDataHeader header, SessionMessageChain chain, List<SessionMessage>? held, bool strict, bool all)
+    {
+        var firstHeld = header.FirstHeldId();
+        do
+        {
+            if (chain.IsComplete(header))
+            {
+                return;
+            }
+            var id = chain.KnownEnd;
+            var record = await Records.TryReadMessagesAsync(id);
+            if (record is not { Count: > 0 } || record[0].Id != id)
+            {
+                if (!strict)
+                {
+                    return;
+                }
+                throw new InvalidOperationException(
+                    $"Session {this.GetPrimaryKeyString()}: message record {id} is missing from storage (its data header names records up to {header.LastMessageId}).");
+            }
+            var sizes = new int[record.Count];
+            for (var i = 0; i < record.Count; i++)
+            {
+                sizes[i] = SessionDataRules.SizeOf(record[i]);
+                if (record[i].Id >= firstHeld)
+                {
+                    held?.Add(record[i]);
+                }
+            }
+            chain.Add(id, sizes, firstHeld);
+        }
+        while (all);
     }
 
     private static void TrimHeld(List<SessionMessage> held, SessionDataHeader header)
     {
-        var firstHeld = header.FirstHeldId;
+        var firstHeld = header.FirstHeldId();
         var drop = 0;
         while (drop < held.Count && held[drop].Id < firstHeld)
         {
@@ -306,47 +410,95 @@ internal sealed partial class SessionGrain
         held.RemoveRange(0, drop);
     }
 
-    /// <summary>Clears the records of messages no longer held; the next state write stops listing them. Failures wait for a later append or the end.</summary>
-    private async Task ClearDeadChunksAsync(SessionDataHeader header)
+    /// <summary>
+    /// Clears the records that hold no message still held, newest first; once all are cleared the chain starts where
+    /// reads do, which the next state write stores. Failures wait for a later append or the end.
+    /// </summary>
+    private async Task ClearDeadRecordsAsync(SessionDataHeader header)
     {
-        var dead = header.DeadChunks();
-        var cleared = 0;
+        if (_chain is not { Dead.Count: > 0 } chain)
+        {
+            return;
+        }
         try
         {
-            foreach (var chunk in dead)
+            while (chain.Dead.Count > 0)
             {
-                await Records.ClearMessagesAsync(chunk);
-                cleared++;
+                await Records.ClearMessagesAsync(chain.Dead[^1]);
+                chain.Dead.RemoveAt(chain.Dead.Count - 1);
+            }
+            header.ChainStart = header.ReadFrom;
+        }
+        catch (Exception exception)
+        {
+            SessionLog.DataRecordsNotCleared(_services.SessionLogger, exception, State.SessionId);
+        }
+    }
+
+    /// <summary>
+    /// Converts a session state stored in the layout before the chain (see <see cref="SessionDataHeader.UpgradeLegacyLayout"/>)
+    /// and clears, oldest first as that layout did, the records it named that hold no message held. Called once the
+    /// state is read, before anything writes it.
+    /// </summary>
+    private async Task UpgradeLegacyDataAsync()
+    {
+        if (State.Data?.UpgradeLegacyLayout() is not { } chain)
+        {
+            return;
+        }
+        var header = State.Data;
+        _chain = chain;
+        _messages = null;
+        try
+        {
+            while (chain.Dead.Count > 0)
+            {
+                await Records.ClearMessagesAsync(chain.Dead[0]);
+                chain.Dead.RemoveAt(0);
             }
         }
         catch (Exception exception)
         {
             SessionLog.DataRecordsNotCleared(_services.SessionLogger, exception, State.SessionId);
         }
-        header.DropChunks(cleared);
+        // Left: the newest of those records, which that layout had not cleared yet: one run from the first of them.
+        header.ChainStart = chain.Dead.Count > 0 ? chain.Dead[0] : header.ReadFrom;
+        if (header.Status == SessionDataStatus.Deleted)
+        {
+            // Nothing is read from deleted data: the end walks what is left when it clears it.
+            _chain = null;
+        }
     }
 
     /// <summary>
-    /// Clears the records of an ended session whose data is deleted (the header says which). True when done; false
-    /// when storage failed, which the caller leaves to the janitor (the index row stays).
+    /// Clears the records of an ended session whose data is deleted (the header says where they are). True when done;
+    /// false when storage failed, which the caller leaves to the janitor (the index row stays).
     /// </summary>
     private async Task<bool> TryClearDataAsync(long? orphanChunk = null)
     {
         _attributes = null;
         _messages = null;
+        var chain = _chain;
+        _chain = null;
         var header = State.Data;
         if (orphanChunk is null && _unlistedRecords)
         {
             // Clears the message record a cut-off append may have stored (and, with it, both attributes slots).
             orphanChunk = (header?.LastMessageId ?? 0) + 1;
         }
-        if ((header is null || !header.HasRecords) && orphanChunk is null)
+        if ((header is null || !header.HasRecords()) && orphanChunk is null)
         {
             return true;
         }
         try
         {
-            await Records.ClearAllAsync(header ?? new SessionDataHeader(), orphanChunk);
+            // The activation's own index as far as it knows the records; the rest as a walk finds it.
+            if (header is not null)
+            {
+                chain ??= await StartChainAsync(header);
+                await ReadRecordsAsync(header, chain, held: null, strict: false, all: true);
+            }
+            await Records.ClearAllAsync(chain ?? new SessionMessageChain(), orphanChunk, attributes: header?.AttributesSlot is > 0 || orphanChunk is not null);
         }
         catch (Exception exception)
         {
@@ -355,7 +507,8 @@ internal sealed partial class SessionGrain
         }
         if (header is not null)
         {
-            header.Chunks.Clear();
+            header.ChainStart = 0;
+            header.ReadFrom = 0;
             header.AttributesSlot = 0;
         }
         _services.Metrics.DataDeleted();
@@ -397,7 +550,8 @@ internal sealed partial class SessionGrain
                 sizes[i] = SessionDataRules.SizeOf(continued[i]);
             }
             await Records.WriteMessagesAsync(1, messages);
-            header.Append(sizes, _services.Options);
+            _chain = SessionMessageChain.Unread(header);
+            header.Append(sizes, _services.Options, _chain);
             _messages = messages;
             TrimHeld(_messages, header);
         }

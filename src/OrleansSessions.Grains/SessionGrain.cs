@@ -67,6 +67,10 @@ internal sealed partial class SessionGrain : Grain, ISessionGrain, ISessionLifec
     /// <remarks>Orleans has read the state before this runs.</remarks>
     public override async Task OnActivateAsync(CancellationToken cancellationToken)
     {
+        if (_validKey)
+        {
+            await UpgradeLegacyDataAsync();
+        }
         if (_validKey && State.IsLive)
         {
             // Whatever the index holds was written from a deadline no later than the stored one.
@@ -547,6 +551,8 @@ internal sealed partial class SessionGrain : Grain, ISessionGrain, ISessionLifec
         {
             return false;
         }
+        ForgetLoadedData();
+        await UpgradeLegacyDataAsync();
         if (State.IsLive)
         {
             return false;

@@ -179,7 +179,7 @@ internal sealed class SessionState
         AbsoluteTimeout = AbsoluteTimeoutOf(options),
         DataVersion = Data?.Version ?? 0,
         // An ended session reports what its conversation held at the end, whether or not the data is still kept.
-        MessageCount = Data?.Sizes.Count ?? 0,
+        MessageCount = (int)(Data?.HeldCount() ?? 0),
         PreviousSessionId = PreviousSessionId,
         SessionId = SessionId,
         UserId = UserId,
