@@ -51,3 +51,16 @@ internal interface IUserSessionsRecorder : IGrainWithStringKey
     [OneWay, Alias("SessionEnded")]
     Task SessionEndedAsync(SessionInfo session);
 }
+
+/// <summary>The user grain's internal interface for the janitor: the user's history retention, driven by the deadline index.</summary>
+[Alias("OrleansSessions.IUserRetentionGrain")]
+internal interface IUserRetentionGrain : IGrainWithStringKey
+{
+    /// <summary>
+    /// Applies Sessions:HistoryRetention now: drops expired history entries, then rewrites the user's row in the deadline
+    /// index at the next entry's expiry, or removes it (and the user's record, when nothing is left). Returns true when
+    /// the row is gone. Called by the janitor partition that holds the user's row when the row is due.
+    /// </summary>
+    [Alias("ApplyRetention")]
+    Task<bool> ApplyRetentionAsync();
+}
