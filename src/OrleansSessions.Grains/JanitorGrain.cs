@@ -135,6 +135,12 @@ internal sealed class JanitorGrain : Grain, IJanitorGrain, IRemindable
     {
         try
         {
+            if (DeadlineKeys.HistoryUser(sessionId) is { } userId)
+            {
+                // A user's history-retention row: not a session, so it counts as no expiry.
+                await GrainFactory.GetGrain<IUserRetentionGrain>(userId).ApplyRetentionAsync();
+                return false;
+            }
             return await GrainFactory.GetGrain<ISessionLifecycleGrain>(sessionId).ExpireIfDueAsync();
         }
         catch (Exception exception)
