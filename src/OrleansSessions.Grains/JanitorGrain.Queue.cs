@@ -28,8 +28,8 @@ namespace OrleansSessions.Grains;
 /// <para>
 /// Ownership: the partition's reminder activates it on some silo and, after that silo dies, on another one; the new
 /// activation loads its first window from the start of the index (everything overdue included), so nothing is missed,
-/// and the session's own state decides, so nothing ends twice. The timer keeps the activation (KeepAlive) between
-/// reminder ticks. The sweep (<see cref="SweepAsync"/>) stays as the backstop for rows that are due.
+/// and the session's own state decides, so nothing ends twice. The activation is kept (DelayDeactivation) until its
+/// silo stops. The sweep (<see cref="SweepAsync"/>) stays as the backstop for rows that are due.
 /// </para>
 /// </remarks>
 internal sealed partial class JanitorGrain
@@ -56,6 +56,9 @@ internal sealed partial class JanitorGrain
     {
         if (_partition >= 0)
         {
+            // Kept until its silo stops or dies (then its reminder activates it elsewhere): idle collection, forced or
+            // not, must not drop the queue.
+            DelayDeactivation(Timeout.InfiniteTimeSpan);
             _queueTimer = this.RegisterGrainTimer(
                 static (self, _) => self.OnQueueTimerAsync(), this, new GrainTimerCreationOptions(TimeSpan.Zero, Timeout.InfiniteTimeSpan) { KeepAlive = true });
             _armedTicks = _time.GetUtcNow().UtcTicks;
