@@ -1,7 +1,6 @@
 using Microsoft.Extensions.Time.Testing;
 using Orleans.Runtime;
 using OrleansSessions.Grains.Storage;
-
 using OrleansSessions.Hosting;
 using OrleansSessions.Sessions;
 
