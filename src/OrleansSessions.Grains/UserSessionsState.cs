@@ -27,7 +27,11 @@ internal sealed class UserSessionsState
     [Id(2)]
     public List<SessionInfo> History { get; set; } = [];
 
-    /// <summary>Whether the history-retention reminder of this user is registered.</summary>
+    /// <summary>
+    /// Set by earlier versions, which applied Sessions:HistoryRetention with one Orleans reminder per user: that reminder
+    /// may still be registered. The grain replaces it with its row in the deadline index (<see cref="RetentionDue"/>) and
+    /// clears this flag; this version never sets it. Kept under its stored name so those records read as before.
+    /// </summary>
     [Id(3)]
     public bool RetentionReminder { get; set; }
 
@@ -42,6 +46,14 @@ internal sealed class UserSessionsState
     /// <summary>The number the next sealed page gets; numbers are never reused.</summary>
     [Id(6)]
     public int NextPage { get; set; }
+
+    /// <summary>
+    /// The deadline the user's history-retention row in the deadline index was written with; null when this state wrote
+    /// none. A row is written (or moved earlier) before a state that needs it is stored, so a stored state with no live
+    /// session and history under Sessions:HistoryRetention always has a row due no later than this.
+    /// </summary>
+    [Id(7)]
+    public DateTimeOffset? RetentionDue { get; set; }
 
     /// <summary>True when nothing is live, current or in history: the record holds nothing worth keeping.</summary>
     public bool IsEmpty => ActiveSessionIds.Count == 0 && Pages.Count == 0 && History.Count == 0 && CurrentSessionId.Length == 0;
@@ -163,7 +175,9 @@ internal sealed class UserSessionsState
     /// <summary>
     /// Adds what <paramref name="stored"/> knows and this state does not: history entries (kept newest end first),
     /// live ids not ended here, pages, and the current session when this state has none. Live ids that ended in either
-    /// version leave the live list.
+    /// version leave the live list. <see cref="RetentionDue"/> stays this state's (the row its writer knows of; the
+    /// writer checks the row against the merged state before writing it); a legacy <see cref="RetentionReminder"/> flag
+    /// in either version stays set.
     /// </summary>
     public void MergeFrom(UserSessionsState stored, int historyLimit, List<string> trimmed)
     {

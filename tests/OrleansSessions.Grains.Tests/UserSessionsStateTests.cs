@@ -104,4 +104,20 @@ public sealed class UserSessionsStateTests
         Assert.Equal(["y", "z"], mine.History.Select(h => h.SessionId));
         Assert.Equal(["w"], trimmed);
     }
+
+    [Fact]
+    public void Merge_keeps_this_version_s_retention_row_and_a_legacy_reminder_flag_of_either()
+    {
+        var mine = new UserSessionsState { History = [Ended("y", 9)], RetentionDue = null };
+        var stored = new UserSessionsState { History = [Ended("z", 1)], RetentionDue = T0.AddDays(1), RetentionReminder = true };
+        mine.MergeFrom(stored, historyLimit: 10, []);
+        // The row the stored version wrote is not this writer's to count on: it checks the row itself before writing.
+        Assert.Null(mine.RetentionDue);
+        Assert.True(mine.RetentionReminder);
+
+        var other = new UserSessionsState { RetentionDue = T0.AddDays(2) };
+        other.MergeFrom(new UserSessionsState { RetentionDue = T0.AddDays(1) }, historyLimit: 10, []);
+        Assert.Equal(T0.AddDays(2), other.RetentionDue);
+        Assert.False(other.RetentionReminder);
+    }
 }
