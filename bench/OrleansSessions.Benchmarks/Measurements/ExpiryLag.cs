@@ -37,6 +37,8 @@ internal static class ExpiryLag
         {
             ["Sessions:IdleTimeout"] = idle.ToString("c", CultureInfo.InvariantCulture),
             ["Sessions:WarningBefore"] = "00:00:00",
+            // Activated sessions ending on their own timers (the dormant step measures dormant ones).
+            ["Sessions:DormantAfter"] = "00:00:00",
         });
         var client = silo.Client;
 
