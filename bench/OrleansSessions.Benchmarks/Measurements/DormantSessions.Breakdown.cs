@@ -1,0 +1,108 @@
+using System.Globalization;
+using Microsoft.Extensions.DependencyInjection;
+using Microsoft.Extensions.Options;
+using Orleans.Serialization;
+using Orleans.Storage;
+using OrleansSessions.Benchmarks.Infrastructure;
+using OrleansSessions.Grains;
+using OrleansSessions.Grains.Options;
+using OrleansSessions.Grains.Storage;
+using OrleansSessions.Sessions;
+
+namespace OrleansSessions.Benchmarks.Measurements;
+
+/// <summary>
+/// What a dormant session leaves in the heap on the memory default, measured differentially in the same silo after the
+/// expiry part: N rows written straight into a new <see cref="InMemorySessionDeadlineIndex"/>, N created events
+/// appended to a new <see cref="InMemorySessionEventLog"/>, and N copies of a dormant session's stored state and of its
+/// user's stored state written straight through the silo's memory grain storage under made-up keys. Each copy is
+/// deserialized from the stored template, so it holds strings of its own; the real structures share some strings
+/// (the session id of the index row and the stored state, for one), so the parts may add up to a little more than
+/// what they cost together. The rest is what the parts do not explain (Orleans' directory and catalog, the janitor's
+/// queue, ...).
+/// </summary>
+internal static partial class DormantSessions
+{
+    private sealed record Templates(byte[] Session, byte[] User, byte[] Info, int Outbox, int SessionBytes, int UserBytes, int ActiveIds, int History);
+
+    /// <summary>A dormant session's stored state, its user's, and its SessionInfo, serialized (Orleans serializer) as templates for the copies.</summary>
+    private static async Task<Templates> ReadTemplatesAsync(InProcessSilo silo, SessionInfo info)
+    {
+        var storage = silo.Services.GetRequiredKeyedService<IGrainStorage>(SessionStorage.Name);
+        var serializer = silo.Services.GetRequiredService<Serializer>();
+        var grainSerializer = silo.Services.GetRequiredService<IGrainStorageSerializer>();
+        var session = new GrainState<SessionState>(new SessionState());
+        await storage.ReadStateAsync(SessionStorage.SessionStateName, silo.Client.GetGrain<ISessionGrain>(info.SessionId).GetGrainId(), session);
+        var user = new GrainState<UserSessionsState>(new UserSessionsState());
+        await storage.ReadStateAsync(SessionStorage.UserStateName, silo.Client.GetGrain<IUserSessionsGrain>(info.UserId).GetGrainId(), user);
+        var sessionState = session.State ?? throw new InvalidOperationException($"no stored state for {info.SessionId}");
+        var userState = user.State ?? throw new InvalidOperationException($"no stored state for {info.UserId}");
+        return new Templates(serializer.SerializeToArray(sessionState), serializer.SerializeToArray(userState), serializer.SerializeToArray(info),
+            sessionState.Outbox?.Count ?? 0, grainSerializer.Serialize(sessionState).ToMemory().Length, grainSerializer.Serialize(userState).ToMemory().Length,
+            userState.ActiveSessionIds.Count, userState.History.Count);
+    }
+
+    private static async Task BreakdownAsync(InProcessSilo silo, Settings settings, Templates templates, double perSession, string prefix, string load)
+    {
+        var count = settings.Count;
+        var client = silo.Client;
+        var storage = silo.Services.GetRequiredKeyedService<IGrainStorage>(SessionStorage.Name);
+        var serializer = silo.Services.GetRequiredService<Serializer>();
+        var partitions = silo.Services.GetRequiredService<IOptions<JanitorOptions>>().Value.Partitions;
+
+        var row = await HeapOfAsync(count, async () =>
+        {
+            var index = new InMemorySessionDeadlineIndex();
+            var at = DateTimeOffset.UtcNow;
+            for (var i = 0; i < count; i++)
+            {
+                var id = SessionKeys.NewSessionId();
+                await index.UpsertAsync(id, "dor-" + Key(i), at + TimeSpan.FromMilliseconds(i), SessionDeadlinePartitioner.GetPartition(id, partitions));
+            }
+            return index;
+        });
+        var logged = await HeapOfAsync(count, async () =>
+        {
+            var log = new InMemorySessionEventLog(int.MaxValue);
+            for (var i = 0; i < count; i++)
+            {
+                var copy = serializer.Deserialize<SessionInfo>(templates.Info) ?? throw new InvalidOperationException("empty SessionInfo template");
+                var info = copy with { SessionId = SessionKeys.NewSessionId() };
+                await log.AppendAsync(SessionDeadlinePartitioner.GetPartition(info.SessionId, partitions), 1,
+                    new SessionEvent { Type = SessionEventType.Created, Session = info, At = info.CreatedAt });
+            }
+            return log;
+        });
+        var storedSession = await HeapOfAsync(count, async () =>
+        {
+            await Loops.ForEachAsync(count, Concurrency, i => storage.WriteStateAsync(SessionStorage.SessionStateName,
+                client.GetGrain<ISessionGrain>(SessionKeys.NewSessionId()).GetGrainId(), new GrainState<SessionState>(serializer.Deserialize<SessionState>(templates.Session))));
+            return storage;
+        });
+        var storedUser = await HeapOfAsync(count, async () =>
+        {
+            await Loops.ForEachAsync(count, Concurrency, i => storage.WriteStateAsync(SessionStorage.UserStateName,
+                client.GetGrain<IUserSessionsGrain>("bdu-" + Key(i)).GetGrainId(), new GrainState<UserSessionsState>(serializer.Deserialize<UserSessionsState>(templates.User))));
+            return storage;
+        });
+        var rest = perSession - row - logged - storedSession - storedUser;
+
+        var note = string.Create(CultureInfo.InvariantCulture,
+            $"what a dormant session ({perSession:F0} B on the memory default) leaves, measured after the expiry part in the same silo, each part as the heap after three full blocking compacting collections before and after writing {count} of them, / {count}: a deadline index row (InMemorySessionDeadlineIndex, new instance) {row:F0} B; a created event in the in-memory event log (InMemorySessionEventLog, new instance; the log keeps up to Events:MemoryLimit events per partition, and the created event of each session is in it until trimmed) {logged:F0} B; the session's stored state in the memory grain storage {storedSession:F0} B (the dormant session's record as stored: {templates.SessionBytes} B serialized by the storage serializer, {templates.Outbox} event(s) in its stored outbox); its user's stored state {storedUser:F0} B ({templates.UserBytes} B serialized, {templates.ActiveIds} live id(s), {templates.History} in history); the rest (Orleans' directory and catalog, the janitor's queue, anything else) {rest:F0} B. Each copy is deserialized from the dormant session's own records, so it holds strings of its own where the real ones share some (the session id of the index row and of the stored state): the parts may add up to a little more than the whole; load {load}");
+        ResultSink.Add(new BenchResult { Target = $"{prefix}.heap.deadlineRow@{count}", Value = row, Unit = "bytes", Note = note });
+        ResultSink.Add(new BenchResult { Target = $"{prefix}.heap.loggedEvent@{count}", Value = logged, Unit = "bytes" });
+        ResultSink.Add(new BenchResult { Target = $"{prefix}.heap.storedSession@{count}", Value = storedSession, Unit = "bytes" });
+        ResultSink.Add(new BenchResult { Target = $"{prefix}.heap.storedUser@{count}", Value = storedUser, Unit = "bytes" });
+        ResultSink.Add(new BenchResult { Target = $"{prefix}.heap.rest@{count}", Value = rest, Unit = "bytes" });
+    }
+
+    /// <summary>The heap that what <paramref name="fill"/> builds (and keeps reachable) takes, per one of <paramref name="count"/>.</summary>
+    private static async Task<double> HeapOfAsync(int count, Func<Task<object>> fill)
+    {
+        var before = HeapPerSession.Heap();
+        var held = await fill();
+        var after = HeapPerSession.Heap();
+        GC.KeepAlive(held);
+        return (after - before) / (double)count;
+    }
+}
