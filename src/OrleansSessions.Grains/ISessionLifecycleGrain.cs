@@ -38,6 +38,14 @@ internal interface ISessionLifecycleGrain : IGrainWithStringKey
     [Alias("ExpireIfDue")]
     Task<bool> ExpireIfDueAsync();
 
+    /// <summary>
+    /// The janitor partition's wake at a due point: as <see cref="ExpireIfDueAsync"/> (ends the session when due, else
+    /// publishes its warning when its point has come and keeps its timer), but rewrites the deadline index only when
+    /// <paramref name="indexedDeadline"/>, the deadline the partition holds, is behind the session's.
+    /// </summary>
+    [Alias("Wake")]
+    Task<bool> WakeAsync(DateTimeOffset indexedDeadline);
+
     /// <summary>Drops the stored record of an ended session (its user's history no longer holds it).</summary>
     [OneWay, Alias("Forget")]
     Task ForgetAsync();
@@ -63,4 +71,17 @@ internal interface IUserRetentionGrain : IGrainWithStringKey
     /// </summary>
     [Alias("ApplyRetention")]
     Task<bool> ApplyRetentionAsync();
+}
+
+/// <summary>The janitor partition's internal interface for its sessions.</summary>
+[Alias("OrleansSessions.IJanitorQueueGrain")]
+internal interface IJanitorQueueGrain : IGrainWithStringKey
+{
+    /// <summary>
+    /// Tells the partition the next due point of a session that is giving up its activation (dormancy): the partition
+    /// queues it when the point falls inside its loaded window (later points come with a later window). The point is
+    /// the warning point when it is before <paramref name="deadline"/>, else the deadline.
+    /// </summary>
+    [AlwaysInterleave, Alias("Schedule")]
+    Task ScheduleAsync(string sessionId, DateTimeOffset point, DateTimeOffset deadline);
 }

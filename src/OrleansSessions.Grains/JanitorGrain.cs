@@ -12,7 +12,7 @@ namespace OrleansSessions.Grains;
 /// one call, and a session raced by its own timer, a logout or another sweep still ends once.
 /// </summary>
 [GrainType("janitor")]
-internal sealed class JanitorGrain : Grain, IJanitorGrain, IRemindable
+internal sealed partial class JanitorGrain : Grain, IJanitorGrain, IJanitorQueueGrain, IRemindable
 {
     /// <summary>The prefix of the partition's reminder name; the name carries the period ("janitor@00:05:00").</summary>
     public const string ReminderPrefix = "janitor@";

@@ -24,15 +24,15 @@ namespace OrleansSessions.Grains;
 /// metrics and log), then the activation is deactivated.
 /// </para>
 /// <para>
-/// Memory: a live session keeps its activation until its deadline (see SessionGrain.Timers.cs); an ended one is
-/// deactivated right after its end; an activation made later to read an ended session is collected after the short
-/// age below, and one made to read an unknown id deactivates at once (it holds nothing). Reads of ended sessions do
+/// Memory: a live session keeps its activation until it has had no call for Sessions:DormantAfter (the session type's
+/// collection age, set by AddOrleansSessions), then goes dormant (see SessionGrain.Timers.cs); an ended one is
+/// deactivated right after its end; an activation made later to read an ended session is collected after the same
+/// age, and one made to read an unknown id deactivates at once (it holds nothing). Reads of ended sessions do
 /// not deactivate: calls queued behind a deactivation are forwarded to the next activation, and if that one
 /// deactivated too they would be forwarded on until Orleans rejects them.
 /// </para>
 /// </remarks>
 [GrainType("session")]
-[CollectionAgeLimit(Minutes = 2)]
 internal sealed partial class SessionGrain : Grain, ISessionGrain, ISessionLifecycleGrain
 {
     private readonly IPersistentState<SessionState> _state;
@@ -93,8 +93,18 @@ internal sealed partial class SessionGrain : Grain, ISessionGrain, ISessionLifec
         }
         if (_validKey && State.IsLive && State.ExpiresAt > _indexedDeadline)
         {
-            // Saves the janitor from waking this session only to learn that it was touched meanwhile.
+            // Saves the janitor from waking this session only to learn that it was touched meanwhile; a dormant
+            // session's row holds its exact deadline.
             await TryUpsertIndexAsync(cancellationToken);
+        }
+        if (_validKey && State.IsLive)
+        {
+            await TellJanitorAsync(_time.GetUtcNow(), cancellationToken);
+            if (reason.ReasonCode == DeactivationReasonCode.ActivationIdle)
+            {
+                _services.Metrics.WentDormant();
+                SessionLog.SessionDormant(_services.SessionLogger, State.SessionId, NextPoint());
+            }
         }
     }
 
@@ -319,7 +329,15 @@ internal sealed partial class SessionGrain : Grain, ISessionGrain, ISessionLifec
         return await EndCoreAsync(reason, now);
     }
 
-    public async Task<bool> ExpireIfDueAsync()
+    public Task<bool> ExpireIfDueAsync() => WakeCoreAsync(null);
+
+    public Task<bool> WakeAsync(DateTimeOffset indexedDeadline) => WakeCoreAsync(indexedDeadline);
+
+    /// <summary>
+    /// The janitor's call, from its sweep (<paramref name="indexedDeadline"/> null: the row may be stale, rewrite it) or
+    /// from its queue (rewrite the row only when the deadline the partition holds is behind).
+    /// </summary>
+    private async Task<bool> WakeCoreAsync(DateTimeOffset? indexedDeadline)
     {
         if (!_validKey)
         {
@@ -361,14 +379,19 @@ internal sealed partial class SessionGrain : Grain, ISessionGrain, ISessionLifec
             DeactivateOnIdle();
             return false;
         }
-        if (state.IsDueAt(now))
+        if (await OnPointAsync(now))
         {
-            await ExpireAsync(now);
             return true;
         }
-        await UpsertIndexAsync();
+        if (State.IsLive && (indexedDeadline is null || State.ExpiresAt - indexedDeadline.Value > IndexPrecision))
+        {
+            await UpsertIndexAsync();
+        }
         return false;
     }
+
+    // The coarsest truncation of a stored deadline among the index providers (microseconds), with margin.
+    private static readonly TimeSpan IndexPrecision = TimeSpan.FromMilliseconds(1);
 
     public async Task ForgetAsync()
     {

@@ -31,6 +31,14 @@ public sealed class PostgreSqlSessionDeadlineIndex : ISessionDeadlineIndex, IAsy
          LIMIT $4
         """;
 
+    private const string ReadRangeSql = $"""
+        SELECT session_id, user_id, deadline
+          FROM {PostgreSqlSchema.DeadlinesTable}
+         WHERE service_id = $1 AND partition = $2 AND deadline <= $3 AND deadline >= $5
+         ORDER BY deadline, session_id
+         LIMIT $4
+        """;
+
     private readonly NpgsqlDataSource _dataSource;
     private readonly string _serviceId;
     private readonly GroupCommitQueue<string, DeadlineOperation> _writes;
@@ -78,7 +86,26 @@ public sealed class PostgreSqlSessionDeadlineIndex : ISessionDeadlineIndex, IAsy
         cancellationToken.ThrowIfCancellationRequested();
         try
         {
-            return await ReadDueCoreAsync(partition, now, limit, cancellationToken).ConfigureAwait(false);
+            return await ReadCoreAsync(partition, null, now, limit, cancellationToken).ConfigureAwait(false);
+        }
+        catch (Exception exception) when (PostgreSqlStorageFailure.Translate(exception) is { } unavailable)
+        {
+            throw unavailable;
+        }
+    }
+
+    /// <inheritdoc />
+    public async ValueTask<IReadOnlyList<SessionDeadlineEntry>> ReadRangeAsync(int partition, DateTimeOffset from, DateTimeOffset to, int limit, CancellationToken cancellationToken = default)
+    {
+        ArgumentOutOfRangeException.ThrowIfLessThan(limit, 1);
+        cancellationToken.ThrowIfCancellationRequested();
+        if (from > to)
+        {
+            return [];
+        }
+        try
+        {
+            return await ReadCoreAsync(partition, from, to, limit, cancellationToken).ConfigureAwait(false);
         }
         catch (Exception exception) when (PostgreSqlStorageFailure.Translate(exception) is { } unavailable)
         {
@@ -89,13 +116,17 @@ public sealed class PostgreSqlSessionDeadlineIndex : ISessionDeadlineIndex, IAsy
     /// <summary>Waits for the upserts and removes queued so far, then stops taking new ones.</summary>
     public ValueTask DisposeAsync() => _writes.DisposeAsync();
 
-    private async Task<IReadOnlyList<SessionDeadlineEntry>> ReadDueCoreAsync(int partition, DateTimeOffset now, int limit, CancellationToken cancellationToken)
+    private async Task<IReadOnlyList<SessionDeadlineEntry>> ReadCoreAsync(int partition, DateTimeOffset? from, DateTimeOffset now, int limit, CancellationToken cancellationToken)
     {
-        await using var command = _dataSource.CreateCommand(ReadDueSql);
+        await using var command = _dataSource.CreateCommand(from is null ? ReadDueSql : ReadRangeSql);
         command.Parameters.Add(new NpgsqlParameter<string> { TypedValue = _serviceId });
         command.Parameters.Add(new NpgsqlParameter<int> { TypedValue = partition });
         command.Parameters.Add(new NpgsqlParameter<DateTimeOffset> { TypedValue = now.ToUniversalTime() });
         command.Parameters.Add(new NpgsqlParameter<int> { TypedValue = limit });
+        if (from is { } start)
+        {
+            command.Parameters.Add(new NpgsqlParameter<DateTimeOffset> { TypedValue = start.ToUniversalTime() });
+        }
         var result = new List<SessionDeadlineEntry>(Math.Min(limit, 1024));
         await using var reader = await command.ExecuteReaderAsync(cancellationToken).ConfigureAwait(false);
         while (await reader.ReadAsync(cancellationToken).ConfigureAwait(false))

@@ -99,7 +99,14 @@ public sealed class RedisSessionDeadlineIndex : ISessionDeadlineIndex
     }
 
     /// <inheritdoc />
-    public async ValueTask<IReadOnlyList<SessionDeadlineEntry>> ReadDueAsync(int partition, DateTimeOffset now, int limit, CancellationToken cancellationToken = default)
+    public ValueTask<IReadOnlyList<SessionDeadlineEntry>> ReadDueAsync(int partition, DateTimeOffset now, int limit, CancellationToken cancellationToken = default)
+        => ReadCoreAsync(partition, double.NegativeInfinity, now, limit, cancellationToken);
+
+    /// <inheritdoc />
+    public ValueTask<IReadOnlyList<SessionDeadlineEntry>> ReadRangeAsync(int partition, DateTimeOffset from, DateTimeOffset to, int limit, CancellationToken cancellationToken = default)
+        => ReadCoreAsync(partition, ToScore(from), to, limit, cancellationToken);
+
+    private async ValueTask<IReadOnlyList<SessionDeadlineEntry>> ReadCoreAsync(int partition, double from, DateTimeOffset now, int limit, CancellationToken cancellationToken)
     {
         ArgumentOutOfRangeException.ThrowIfNegative(partition);
         ArgumentOutOfRangeException.ThrowIfLessThan(limit, 1);
@@ -110,7 +117,7 @@ public sealed class RedisSessionDeadlineIndex : ISessionDeadlineIndex
             // A row is due when its (truncated) deadline is at or before now; truncating now the same way keeps every
             // row whose real deadline is at or before now (floor is monotonic).
             var due = await database.SortedSetRangeByScoreWithScoresAsync(
-                DueKey(partition), double.NegativeInfinity, ToScore(now), Exclude.None, Order.Ascending, 0, limit).ConfigureAwait(false);
+                DueKey(partition), from, ToScore(now), Exclude.None, Order.Ascending, 0, limit).ConfigureAwait(false);
             if (due.Length == 0)
             {
                 return [];

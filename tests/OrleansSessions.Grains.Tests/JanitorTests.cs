@@ -29,10 +29,10 @@ public sealed class JanitorTests
         await SessionCluster.DeactivateAsync(cluster, cluster.Client.GetGrain<ISessionGrain>(created.SessionId));
         Assert.Equal(0, await SessionCluster.ActivationCountAsync<SessionGrain>(cluster));
 
-        // No activation, so no timer: only the janitor can end it.
+        // No activation, so no timer: only the janitor can end it, by its sweep or by its partition's queue.
         time.Advance(TimeSpan.FromMinutes(11));
-        Assert.Equal(1, await SessionCluster.RunJanitorsAsync(cluster.Client));
-        Assert.Equal(0, index.Count);
+        Assert.InRange(await SessionCluster.RunJanitorsAsync(cluster.Client), 0, 1);
+        await Wait.UntilAsync(() => index.Count == 0);
         Assert.Equal(0, await SessionCluster.RunJanitorsAsync(cluster.Client));
         // The ended session leaves memory again.
         await Wait.UntilAsync(async () => await SessionCluster.ActivationCountAsync<SessionGrain>(cluster) == 0);
@@ -69,8 +69,9 @@ public sealed class JanitorTests
         // Deactivated again and never touched: at 14:19 the janitor ends it, once.
         await SessionCluster.DeactivateAsync(cluster, session);
         time.SetUtcNow(SessionCluster.Start.AddMinutes(19));
-        Assert.Equal(1, await SessionCluster.RunJanitorsAsync(cluster.Client));
+        Assert.InRange(await SessionCluster.RunJanitorsAsync(cluster.Client), 0, 1);
         Assert.False(await session.IsActiveAsync());
+        await Wait.UntilAsync(async () => (await session.GetAsync()).Status == SessionStatus.Expired);
         Assert.Equal(SessionCluster.Start.AddMinutes(19), (await session.GetAsync()).EndedAt);
     }
 
@@ -131,9 +132,10 @@ public sealed class JanitorTests
         await cluster.WaitForLivenessToStabilizeAsync(didKill: true);
 
         time.Advance(TimeSpan.FromMinutes(10));
-        // The survivors' timers race the janitor; sessions of the dead silo have no timer left.
+        // The survivors' timers race the janitor (its sweep and its partitions' queues); sessions of the dead silo have no
+        // timer left.
         var byJanitor = await SessionCluster.RunJanitorsAsync(cluster.Client);
-        Assert.InRange(byJanitor, 1, sessions.Count);
+        Assert.InRange(byJanitor, 0, sessions.Count);
 
         // Ended once each, by a survivor's timer or the janitor: the stored state says so. (The memory stream delivers at
         // most once while its queue moves off the killed silo, so events are checked for duplicates, not completeness.)

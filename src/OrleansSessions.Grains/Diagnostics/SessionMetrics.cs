@@ -27,6 +27,10 @@ public sealed class SessionMetrics
     private readonly Counter<long> _dataWrites;
     private readonly Counter<long> _messagesAppended;
     private readonly Counter<long> _dataDeleted;
+    private readonly Counter<long> _dormant;
+    private readonly Histogram<double> _janitorLag;
+    private long _dormantTotal;
+    private long _janitorQueued;
     private long _activeActivations;
     private long _createdTotal;
     private long _endedTotal;
@@ -50,11 +54,20 @@ public sealed class SessionMetrics
         _messagesAppended = meter.CreateCounter<long>("sessions.messages_appended", description: "Conversation messages appended.");
         _dataDeleted = meter.CreateCounter<long>("sessions.data_deleted", description: "Sessions whose stored data (attributes, conversation) was deleted at or after their end.");
         meter.CreateObservableGauge("sessions.bulk_calls_in_flight", () => Interlocked.Read(ref _bulkCallsInFlight), description: "Calls of bulk operations (close-all, eviction, refreshes, janitor sweeps) in flight on this silo.");
+        _dormant = meter.CreateCounter<long>("sessions.dormant", description: "Live sessions that gave up their activation after Sessions:DormantAfter without a call.");
+        _janitorLag = meter.CreateHistogram<double>("sessions.janitor_lag", unit: "ms", description: "How late a janitor partition's wake of a session reached its due point (tag point: warning or deadline).");
+        meter.CreateObservableGauge("janitor.queued", () => Interlocked.Read(ref _janitorQueued), description: "Due points held in the queues of the janitor partitions on this silo.");
         meter.CreateObservableGauge("sessions.activations", () => Interlocked.Read(ref _activeActivations), description: "Activations of live sessions on this silo.");
     }
 
     /// <summary>Activations of live sessions on this silo right now.</summary>
     public long ActiveSessionActivations => Interlocked.Read(ref _activeActivations);
+
+    /// <summary>Live sessions that went dormant on this silo since it started.</summary>
+    public long Dormant => Interlocked.Read(ref _dormantTotal);
+
+    /// <summary>Due points held in the queues of the janitor partitions on this silo right now.</summary>
+    public long JanitorQueued => Interlocked.Read(ref _janitorQueued);
 
     /// <summary>Sessions created by this silo since it started.</summary>
     public long Created => Interlocked.Read(ref _createdTotal);
@@ -96,6 +109,17 @@ public sealed class SessionMetrics
     }
 
     internal void Expiring() => _expiring.Add(1);
+
+    internal void WentDormant()
+    {
+        Interlocked.Increment(ref _dormantTotal);
+        _dormant.Add(1);
+    }
+
+    internal void JanitorLag(TimeSpan lag, bool warning)
+        => _janitorLag.Record(Math.Max(0, lag.TotalMilliseconds), new KeyValuePair<string, object?>("point", warning ? "warning" : "deadline"));
+
+    internal void JanitorQueueChanged(long delta) => Interlocked.Add(ref _janitorQueued, delta);
 
     internal void EventFailed()
     {

@@ -68,6 +68,9 @@ public static class SiloBuilderSessionExtensions
             }
         });
 
+        services.AddOptions<GrainCollectionOptions>().PostConfigure<IOptions<SessionOptions>>((collection, sessions) =>
+            ConfigureDormancy(collection, sessions.Value.DormantAfter));
+
         services.AddMetrics();
         services.TryAddSingleton(TimeProvider.System);
         services.TryAddSingleton<ISessionDeadlineIndex, InMemorySessionDeadlineIndex>();
@@ -100,6 +103,29 @@ public static class SiloBuilderSessionExtensions
         }
         return builder;
     }
+
+    /// <summary>
+    /// Dormancy is Orleans' idle collection: the session and user grain types get Sessions:DormantAfter as their
+    /// collection age (a live session keeps itself only once its warning is out), and the collection quantum is
+    /// lowered to half of it when it is longer, as Orleans requires an age above the quantum. With dormancy off a live
+    /// session keeps its activation until its deadline; activations that read ended sessions go after 2 minutes.
+    /// </summary>
+    internal static void ConfigureDormancy(GrainCollectionOptions collection, TimeSpan dormantAfter)
+    {
+        var age = dormantAfter > TimeSpan.Zero ? dormantAfter : EndedSessionAge;
+        collection.ClassSpecificCollectionAge[typeof(SessionGrain).FullName!] = age;
+        if (dormantAfter > TimeSpan.Zero)
+        {
+            collection.ClassSpecificCollectionAge[typeof(UserSessionsGrain).FullName!] = age;
+        }
+        if (collection.CollectionQuantum >= age)
+        {
+            collection.CollectionQuantum = age / 2;
+        }
+    }
+
+    // How long an activation that read an ended session stays when dormancy is off.
+    private static readonly TimeSpan EndedSessionAge = TimeSpan.FromMinutes(2);
 
     // A storage the host registers under this name, before or after this call, wins: Orleans' storage registrations
     // add a keyed singleton, and the last registration of a key is the one resolved.

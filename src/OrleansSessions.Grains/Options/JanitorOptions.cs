@@ -23,4 +23,19 @@ public sealed class JanitorOptions
     /// <summary>Janitor:BatchSize: how many due entries one read of the deadline index returns.</summary>
     /// <value>Default 1000; must be &gt; 0.</value>
     public int BatchSize { get; set; } = 1000;
+
+    /// <summary>
+    /// Janitor:Window: how far ahead each partition loads the due points (warnings and deadlines) of its sessions from
+    /// the deadline index into its queue. A session that goes dormant with a point inside the loaded window tells its
+    /// partition; later points are loaded with the next window.
+    /// </summary>
+    /// <value>Default 1 minute; must be &gt; 0 and at most <see cref="SessionOptionsValidator.MaxTimerDuration"/>.</value>
+    public TimeSpan Window { get; set; } = TimeSpan.FromMinutes(1);
+
+    /// <summary>
+    /// Janitor:QueueLimit: the most due points one partition holds in memory. A window with more points is loaded in
+    /// parts, earliest first.
+    /// </summary>
+    /// <value>Default 100,000; must be &gt;= <see cref="BatchSize"/>.</value>
+    public int QueueLimit { get; set; } = 100_000;
 }

@@ -27,6 +27,15 @@ public sealed class JanitorOptionsValidator : IValidateOptions<JanitorOptions>
         {
             failures.Add("Janitor:BatchSize must be > 0");
         }
+        if (options.Window <= TimeSpan.Zero)
+        {
+            failures.Add("Janitor:Window must be > 0");
+        }
+        SessionOptionsValidator.AddIfTooLong(failures, "Janitor:Window", options.Window);
+        if (options.QueueLimit < options.BatchSize)
+        {
+            failures.Add("Janitor:QueueLimit must be >= Janitor:BatchSize");
+        }
         return failures.Count == 0 ? ValidateOptionsResult.Success : ValidateOptionsResult.Fail(failures);
     }
 }

@@ -92,6 +92,15 @@ public sealed class SessionOptions
     /// <value>Default 0: deleted as part of the end.</value>
     public TimeSpan DataRetention { get; set; }
 
+    /// <summary>
+    /// Sessions:DormantAfter: a live session with no call for this long gives up its activation, its timer and the
+    /// memory of its data (it goes dormant). It stays live: any call reactivates it from storage and answers exactly as
+    /// before, and its janitor partition keeps its warning point and deadline meanwhile. A session whose warning has
+    /// been published stays activated until its deadline.
+    /// </summary>
+    /// <value>Default 2 minutes; zero: never (a live session keeps its activation until its deadline).</value>
+    public TimeSpan DormantAfter { get; set; } = TimeSpan.FromMinutes(2);
+
     /// <summary>Sessions:ContinueMessages: how many of the newest messages a continued session starts with.</summary>
     /// <value>Default 20; must be &gt;= 0 (a continued conversation holds at most <see cref="ConversationLimit"/> of them).</value>
     public int ContinueMessages { get; set; } = 20;

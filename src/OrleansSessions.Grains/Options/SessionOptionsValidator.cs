@@ -77,6 +77,11 @@ public sealed class SessionOptionsValidator : IValidateOptions<SessionOptions>
         }
         AddIfTooLong(failures, "Sessions:MaxIdleTimeout", options.MaxIdleTimeout ?? TimeSpan.Zero);
         AddIfTooLong(failures, "Sessions:MaxAbsoluteTimeout", options.MaxAbsoluteTimeout ?? TimeSpan.Zero);
+        if (options.DormantAfter < TimeSpan.Zero)
+        {
+            failures.Add("Sessions:DormantAfter must be >= 0 (0: never)");
+        }
+        AddIfTooLong(failures, "Sessions:DormantAfter", options.DormantAfter);
         if (options.DataRetention < TimeSpan.Zero)
         {
             failures.Add("Sessions:DataRetention must be >= 0");

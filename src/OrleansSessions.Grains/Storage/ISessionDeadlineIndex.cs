@@ -53,4 +53,12 @@ public interface ISessionDeadlineIndex
     /// <paramref name="now"/>, ordered by deadline, then session id. Reading removes nothing.
     /// </summary>
     ValueTask<IReadOnlyList<SessionDeadlineEntry>> ReadDueAsync(int partition, DateTimeOffset now, int limit, CancellationToken cancellationToken = default);
+
+    /// <summary>
+    /// Returns up to <paramref name="limit"/> rows of <paramref name="partition"/> whose deadline is from
+    /// <paramref name="from"/> to <paramref name="to"/> (both included), ordered by deadline, then session id: how a
+    /// janitor partition loads the window of its queue. A provider that stores deadlines truncated returns them
+    /// truncated and compares them truncated, as <see cref="ReadDueAsync"/> does. Reading removes nothing.
+    /// </summary>
+    ValueTask<IReadOnlyList<SessionDeadlineEntry>> ReadRangeAsync(int partition, DateTimeOffset from, DateTimeOffset to, int limit, CancellationToken cancellationToken = default);
 }

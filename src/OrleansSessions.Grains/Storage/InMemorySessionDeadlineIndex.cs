@@ -69,20 +69,25 @@ public sealed class InMemorySessionDeadlineIndex : ISessionDeadlineIndex
 
     /// <inheritdoc />
     public ValueTask<IReadOnlyList<SessionDeadlineEntry>> ReadDueAsync(int partition, DateTimeOffset now, int limit, CancellationToken cancellationToken = default)
+        => ReadRangeAsync(partition, DateTimeOffset.MinValue, now, limit, cancellationToken);
+
+    /// <inheritdoc />
+    public ValueTask<IReadOnlyList<SessionDeadlineEntry>> ReadRangeAsync(int partition, DateTimeOffset from, DateTimeOffset to, int limit, CancellationToken cancellationToken = default)
     {
         ArgumentOutOfRangeException.ThrowIfLessThan(limit, 1);
         cancellationToken.ThrowIfCancellationRequested();
         var p = GetPartition(partition);
-        var nowTicks = now.UtcTicks;
+        var fromTicks = from.UtcTicks;
+        var toTicks = to.UtcTicks;
         var result = new List<SessionDeadlineEntry>();
         lock (p.Gate)
         {
-            if (p.Ordered.Count == 0 || p.Ordered.Min.Ticks > nowTicks)
+            if (fromTicks > toTicks || p.Ordered.Count == 0 || p.Ordered.Min.Ticks > toTicks || p.Ordered.Max.Ticks < fromTicks)
             {
                 return new ValueTask<IReadOnlyList<SessionDeadlineEntry>>(result);
             }
-            // Every id sorts after the empty string, so (nowTicks, "\uffff") bounds all rows due at nowTicks.
-            foreach (var key in p.Ordered.GetViewBetween(new Key(long.MinValue, string.Empty), new Key(nowTicks, "\uffff")))
+            // Every id sorts after the empty string and before "\uffff", so these keys bound all rows from fromTicks to toTicks.
+            foreach (var key in p.Ordered.GetViewBetween(new Key(fromTicks, string.Empty), new Key(toTicks, "\uffff")))
             {
                 var row = p.Deadlines[key.SessionId];
                 result.Add(new SessionDeadlineEntry(key.SessionId, row.UserId, new DateTimeOffset(key.Ticks, TimeSpan.Zero)));

@@ -54,6 +54,34 @@ public abstract class SessionDeadlineIndexContract
     }
 
     [Fact]
+    public async Task Read_range_returns_rows_between_both_bounds_inclusive_ordered_by_deadline_then_id()
+    {
+        await Index.UpsertAsync("sess_early", "u1", T0.AddSeconds(-5), 0);
+        await Index.UpsertAsync("sess_b", "u1", T0, 0);
+        await Index.UpsertAsync("sess_a", "u2", T0, 0);
+        await Index.UpsertAsync("sess_mid", "u2", T0.AddSeconds(3), 0);
+        await Index.UpsertAsync("sess_end", "u3", T0.AddSeconds(10), 0);
+        await Index.UpsertAsync("sess_after", "u3", T0.AddSeconds(11), 0);
+        await Index.UpsertAsync("sess_other", "u3", T0.AddSeconds(3), 1);
+
+        var range = await Index.ReadRangeAsync(0, T0, T0.AddSeconds(10), 100);
+        Assert.Equal(["sess_a", "sess_b", "sess_mid", "sess_end"], range.Select(e => e.SessionId).ToArray());
+        Assert.Equal(new SessionDeadlineEntry("sess_mid", "u2", T0.AddSeconds(3)), range[2]);
+
+        // Paging as a janitor partition does: the limit keeps the order, and a page starts at the last deadline read.
+        var first = await Index.ReadRangeAsync(0, T0, T0.AddSeconds(10), 2);
+        Assert.Equal(["sess_a", "sess_b"], first.Select(e => e.SessionId).ToArray());
+        var next = await Index.ReadRangeAsync(0, first[^1].Deadline, T0.AddSeconds(10), 2);
+        Assert.Equal(["sess_a", "sess_b"], next.Select(e => e.SessionId).ToArray());
+        Assert.Equal(["sess_mid", "sess_end"], (await Index.ReadRangeAsync(0, T0.AddTicks(10), T0.AddSeconds(10), 2)).Select(e => e.SessionId).ToArray());
+
+        Assert.Empty(await Index.ReadRangeAsync(0, T0.AddSeconds(4), T0.AddSeconds(9), 100));
+        Assert.Empty(await Index.ReadRangeAsync(0, T0.AddSeconds(10), T0, 100));
+        Assert.Equal(6, (await Index.ReadRangeAsync(0, DateTimeOffset.MinValue, T0.AddDays(1), 100)).Count);
+        Assert.Equal(["sess_other"], (await Index.ReadRangeAsync(1, T0, T0.AddSeconds(10), 100)).Select(e => e.SessionId).ToArray());
+    }
+
+    [Fact]
     public async Task Rows_with_equal_deadlines_are_all_returned_in_id_order()
     {
         for (var i = 9; i >= 0; i--)
