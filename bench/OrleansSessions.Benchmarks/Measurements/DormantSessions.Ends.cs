@@ -41,8 +41,9 @@ internal static partial class DormantSessions
         {
             await Loops.ForEachAsync(warm, Concurrency, i => Bare(client, "warm-d-" + Key(i)).WriteAndDeactivateAsync());
         }
-        var warmDormant = await CreateAsync(client, "warm1-", warm, _ => TimeSpan.FromSeconds(2));
-        await Loops.ForEachAsync(warm, Concurrency, async i => await client.GetGrain<ISessionGrain>(warmDormant.Infos[i].SessionId).AsReference<IGrainManagementExtension>().DeactivateOnIdle());
+        var warmIds = new string[warm];
+        await CreateAsync(client, "warm1-", warm, _ => TimeSpan.FromSeconds(2), warmIds);
+        await Loops.ForEachAsync(warm, Concurrency, async i => await client.GetGrain<ISessionGrain>(warmIds[i]).AsReference<IGrainManagementExtension>().DeactivateOnIdle());
         var warmRound = await CreateAsync(client, "warm2-", warm, _ => WarmIdle);
         var warmEnded = await WaitUntilAsync(() => metrics.Ended >= 2 * warm, DateTimeOffset.UtcNow + TimeSpan.FromSeconds(30));
         var endedInWarmUp = metrics.Ended;
@@ -64,8 +65,8 @@ internal static partial class DormantSessions
             return idle > TimeSpan.FromSeconds(1) ? idle : TimeSpan.FromSeconds(1);
         });
         var createEnd = DateTimeOffset.UtcNow;
-        var firstDeadline = created.Infos.Min(s => s.ExpiresAt);
-        var lastDeadline = created.Infos.Max(s => s.ExpiresAt);
+        var firstDeadline = created.FirstDeadline;
+        var lastDeadline = created.LastDeadline;
         Console.WriteLine(string.Create(CultureInfo.InvariantCulture,
             $"  [{name}] ends: created {count} in {created.Seconds:F1}s ({created.Rate:N0}/s); deadlines from {(firstDeadline - createEnd).TotalSeconds:F1}s to {(lastDeadline - createEnd).TotalSeconds:F1}s after the last create"));
         var dormant = await WaitUntilAsync(() => metrics.ActiveSessionActivations == 0, firstDeadline - TimeSpan.FromSeconds(3), 250);
