@@ -13,10 +13,12 @@ using OrleansSessions.Sessions;
 namespace OrleansSessions.Benchmarks.Measurements;
 
 /// <summary>
-/// What a dormant session leaves in the heap on the memory default, measured differentially in the same silo after the
-/// expiry part: N rows written straight into a new <see cref="InMemorySessionDeadlineIndex"/>, N created events
-/// appended to a new <see cref="InMemorySessionEventLog"/>, and N copies of a dormant session's stored state and of its
-/// user's stored state written straight through the silo's memory grain storage under made-up keys. Each copy is
+/// What a dormant session leaves in the heap on the memory default, measured differentially after the expiry part in a
+/// new silo on the memory default (so that nothing of the measured silo, such as its memory stream's cache purging
+/// events, moves the heap meanwhile): N rows written straight into a new <see cref="InMemorySessionDeadlineIndex"/>,
+/// N created events appended to a new <see cref="InMemorySessionEventLog"/>, and N copies of a dormant session's
+/// stored state and of its user's stored state written straight through the silo's memory grain storage under
+/// made-up keys. Each copy is
 /// deserialized from the stored template, so it holds strings of its own; the real structures share some strings
 /// (the session id of the index row and the stored state, for one), so the parts may add up to a little more than
 /// what they cost together. Besides, from the lifecycle part: Orleans' memory stream's share (a copy of the created
@@ -25,6 +27,9 @@ namespace OrleansSessions.Benchmarks.Measurements;
 /// </summary>
 internal static partial class DormantSessions
 {
+    /// <summary>What the breakdown takes from the lifecycle part on the memory default.</summary>
+    private sealed record BreakdownInput(Templates Templates, double PerSession, double StreamShare, double OrleansShare, string Prefix);
+
     private sealed record Templates(byte[] Session, byte[] User, byte[] Info, int Outbox, int SessionBytes, int UserBytes, int ActiveIds, int History);
 
     /// <summary>A dormant session's stored state, its user's, and its SessionInfo, serialized (Orleans serializer) as templates for the copies.</summary>
@@ -44,9 +49,12 @@ internal static partial class DormantSessions
             userState.ActiveSessionIds.Count, userState.History.Count);
     }
 
-    private static async Task BreakdownAsync(InProcessSilo silo, Settings settings, Templates templates, double perSession, double streamShare, double orleansShare, string prefix, string load)
+    private static async Task BreakdownAsync(Settings settings, BreakdownInput input)
     {
+        var (templates, perSession, streamShare, orleansShare, prefix) = input;
         var count = settings.Count;
+        await using var silo = await InProcessSilo.StartAsync(Config(settings.DormantAfter, settings.Warning), clusterId: "dormantbreakdown");
+        await Task.Delay(TimeSpan.FromSeconds(1));
         var client = silo.Client;
         var storage = silo.Services.GetRequiredKeyedService<IGrainStorage>(SessionStorage.Name);
         var serializer = silo.Services.GetRequiredService<Serializer>();
@@ -88,9 +96,10 @@ internal static partial class DormantSessions
             return storage;
         });
         var rest = perSession - row - logged - storedSession - storedUser - streamShare - orleansShare;
+        var load = Load.Average();
 
         var note = string.Create(CultureInfo.InvariantCulture,
-            $"what a dormant session ({perSession:F0} B on the memory default) leaves, measured after the expiry part in the same silo, each part as the heap after three full blocking compacting collections before and after writing {count} of them, / {count}: a deadline index row (InMemorySessionDeadlineIndex, new instance) {row:F0} B; a created event in the in-memory event log (InMemorySessionEventLog, new instance; the log keeps up to Events:MemoryLimit events per partition, and the created event of each session is in it until trimmed) {logged:F0} B; the session's stored state in the memory grain storage {storedSession:F0} B (the dormant session's record as stored: {templates.SessionBytes} B serialized by the storage serializer, {templates.Outbox} event(s) in its stored outbox); its user's stored state {storedUser:F0} B ({templates.UserBytes} B serialized, {templates.ActiveIds} live id(s), {templates.History} in history); its created event in Orleans' memory stream cache {streamShare:F0} B (dormant.memory.heap.streamCache); what Orleans keeps of two grains activated once and collected (the session and its user; twice dormant.memory.heap.bareCollected) {orleansShare:F0} B; the rest (the janitor's queue, differences between the real records and the copies, anything else) {rest:F0} B. Each copy is deserialized from the dormant session's own records, so it holds strings of its own where the real ones share some (the session id of the index row and of the stored state): the parts may add up to a little more than the whole; load {load}");
+            $"what a dormant session ({perSession:F0} B on the memory default) leaves, measured after the expiry part in a new silo on the memory default (nothing of the measured silo moves the heap meanwhile), each part as the heap after three full blocking compacting collections before and after writing {count} of them, / {count}: a deadline index row (InMemorySessionDeadlineIndex, new instance) {row:F0} B; a created event in the in-memory event log (InMemorySessionEventLog, new instance; the log keeps up to Events:MemoryLimit events per partition, and the created event of each session is in it until trimmed) {logged:F0} B; the session's stored state in the memory grain storage {storedSession:F0} B (the dormant session's record as stored: {templates.SessionBytes} B serialized by the storage serializer, {templates.Outbox} event(s) in its stored outbox); its user's stored state {storedUser:F0} B ({templates.UserBytes} B serialized, {templates.ActiveIds} live id(s), {templates.History} in history); its created event in Orleans' memory stream cache {streamShare:F0} B (dormant.memory.heap.streamCache); what Orleans keeps of two grains activated once and collected (the session and its user; twice dormant.memory.heap.bareCollected) {orleansShare:F0} B; the rest (the janitor's queue, differences between the real records and the copies, anything else) {rest:F0} B. Each copy is deserialized from the dormant session's own records, so it holds strings of its own where the real ones share some (the session id of the index row and of the stored state): the parts may add up to a little more than the whole; load {load}");
         ResultSink.Add(new BenchResult { Target = $"{prefix}.heap.deadlineRow@{count}", Value = row, Unit = "bytes", Note = note });
         ResultSink.Add(new BenchResult { Target = $"{prefix}.heap.loggedEvent@{count}", Value = logged, Unit = "bytes" });
         ResultSink.Add(new BenchResult { Target = $"{prefix}.heap.storedSession@{count}", Value = storedSession, Unit = "bytes" });

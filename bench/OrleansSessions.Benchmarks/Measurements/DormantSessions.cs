@@ -82,7 +82,10 @@ internal static partial class DormantSessions
                 continue;
             }
             var part = Stopwatch.StartNew();
-            await LifecycleAsync(backend, settings);
+            if (await LifecycleAsync(backend, settings) is { } breakdown)
+            {
+                await BreakdownAsync(settings, breakdown);
+            }
             Console.WriteLine(string.Create(CultureInfo.InvariantCulture, $"  [{Name(backend)}] creates, dormancy and expiry took {part.Elapsed.TotalSeconds:F0}s"));
         }
         foreach (var backend in endsBackends)
@@ -98,8 +101,11 @@ internal static partial class DormantSessions
         Console.WriteLine(string.Create(CultureInfo.InvariantCulture, $"  dormant step: {total.Elapsed.TotalSeconds:F0}s"));
     }
 
-    /// <summary>Creates (1), dormancy and heap (2), expiry with warnings (3) on one backend.</summary>
-    private static async Task LifecycleAsync(Backend backend, Settings settings)
+    /// <summary>
+    /// Creates (1), dormancy and heap (2), expiry with warnings (3) on one backend; on the memory default, what the
+    /// breakdown of the heap per dormant session needs (measured in a silo of its own afterwards).
+    /// </summary>
+    private static async Task<BreakdownInput?> LifecycleAsync(Backend backend, Settings settings)
     {
         var count = settings.Count;
         var name = Name(backend);
@@ -315,10 +321,7 @@ internal static partial class DormantSessions
                 Note = "per session event held by Orleans' memory stream (its queue cache keeps events for StreamCacheEvictionOptions.DataMinTimeInCache, 5 min by default): the created event of each dormant session is still there when the heap is measured; see dormant.*.heapPerSession",
             });
         }
-        if (templates is not null)
-        {
-            await BreakdownAsync(silo, settings, templates, perSession, streamShare?.Bytes ?? 0, 2 * bareCollected, prefix, load);
-        }
+        return templates is null ? null : new BreakdownInput(templates, perSession, streamShare?.Bytes ?? 0, 2 * bareCollected, prefix);
     }
 
     /// <summary>Starts the silo of <paramref name="backend"/>: a fresh PostgreSQL database, or the durable Redis emptied first.</summary>
