@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # Runs every benchmark target next to its baseline and writes bench/results/latest.{md,json}.
 #
-#   bench/run.sh quick   # 100,000-session scale for memory and expiry, under 10 minutes on 2 cores (build included)
+#   bench/run.sh quick   # 100,000-session scale for memory, expiry and dormant, about 30 minutes on 2 cores (build
+#                        # included; the dormant step about 17 of them, the others under 10)
 #   bench/run.sh full    # 1,000,000-session scale, longer
 #
 # On a fresh Debian machine (as root) it installs what it needs: redis-server and redis-tools (redis-benchmark is
@@ -27,7 +28,7 @@
 # redis-server. The dormant step (sessions that give up their activation after Sessions:DormantAfter) runs in-process silos
 # on the memory default, PostgreSQL and the durable redis-server: creates beside the bare floor, heap per dormant session,
 # expiry with warnings (100,000 sessions in quick runs, 1,000,000 in full ones), then dormant ends per second on the memory
-# default and PostgreSQL (20,000 / 100,000 sessions); it waits for the sessions' own timeouts, so it takes about 15 minutes
+# default and PostgreSQL (20,000 / 100,000 sessions); it waits for the sessions' own timeouts, so it takes about 17 minutes
 # of a quick run.
 set -uo pipefail
 
