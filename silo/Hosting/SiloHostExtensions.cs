@@ -7,6 +7,8 @@ using Microsoft.Extensions.DependencyInjection;
 using Microsoft.Extensions.Hosting;
 using Microsoft.Extensions.Logging;
 using Orleans.Configuration;
+using Orleans.Serialization;
+using Orleans.Storage;
 using OrleansSessions.Grains;
 using OrleansSessions.Hosting;
 
@@ -109,7 +111,7 @@ public static class SiloHostExtensions
             default:
                 // One silo, nothing to install: the development membership on this silo, state and reminders in memory.
                 silo.UseLocalhostClustering(settings.SiloPort, settings.GatewayPort, new IPEndPoint(settings.AdvertisedAddress, settings.SiloPort), SiloSettings.ServiceId, settings.ClusterId);
-                silo.AddMemoryGrainStorage(SessionStorage.Name);
+                AddMemoryStorage(silo, SessionStorage.Name);
                 silo.AddMemoryGrainStorage("PubSubStore");
                 silo.UseInMemoryReminderService();
                 break;
@@ -192,4 +194,16 @@ public static class SiloHostExtensions
 
     private static string WithoutParameter(ArgumentException ex)
         => ex.ParamName is null ? ex.Message : ex.Message.Replace($" (Parameter '{ex.ParamName}')", "", StringComparison.Ordinal);
+
+    /// <summary>
+    /// Orleans' memory grain storage with Orleans' binary serializer instead of its default JSON with type names: nothing
+    /// in memory outlives the process, and a stored session state takes 165 bytes instead of 389 (a user state 61
+    /// instead of 204). The bench's in-process silos use the same (bench Infrastructure/OrleansHosts.cs).
+    /// </summary>
+    internal static void AddMemoryStorage(ISiloBuilder silo, string name)
+    {
+        silo.AddMemoryGrainStorage(name);
+        silo.Services.AddOptions<MemoryGrainStorageOptions>(name)
+            .PostConfigure<Serializer>((o, serializer) => o.GrainStorageSerializer = new OrleansGrainStorageSerializer(serializer));
+    }
 }

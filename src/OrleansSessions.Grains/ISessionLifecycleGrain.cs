@@ -66,8 +66,10 @@ internal interface IUserRetentionGrain : IGrainWithStringKey
 {
     /// <summary>
     /// Applies Sessions:HistoryRetention now: drops expired history entries, then rewrites the user's row in the deadline
-    /// index at the next entry's expiry, or removes it (and the user's record, when nothing is left). Returns true when
-    /// the row is gone. Called by the janitor partition that holds the user's row when the row is due.
+    /// index at the next entry's expiry, or removes it (and the user's record, when nothing is left). A user with live
+    /// sessions loses the row until the last of them ends; a user with no record only loses the row. Returns true when
+    /// the row is gone. Idempotent. Called by the janitor partition that holds the user's row when the row is due; a
+    /// failure leaves the row due for its next sweep.
     /// </summary>
     [Alias("ApplyRetention")]
     Task<bool> ApplyRetentionAsync();

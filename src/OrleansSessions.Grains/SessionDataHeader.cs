@@ -37,6 +37,7 @@ internal enum SessionDataStatus : byte
 /// </para>
 /// </remarks>
 [GenerateSerializer, Alias("OrleansSessions.SessionDataHeader")]
+[Newtonsoft.Json.JsonObject(IsReference = false)]
 internal sealed class SessionDataHeader
 {
     /// <summary>Incremented by every change to the attributes or the conversation.</summary>

@@ -19,7 +19,7 @@ namespace OrleansSessions.Grains;
 /// a session that had no call for Sessions:DormantAfter (the session type's collection age, set by
 /// AddOrleansSessions). Its deactivation leaves the exact deadline in the deadline index, and tells its janitor
 /// partition when its next point falls inside the partition's loaded window; the partition wakes it at its warning
-/// point or deadline (<see cref="ISessionLifecycleGrain.ExpireIfDueAsync"/>). Once its warning is published a session
+/// point or deadline (<see cref="ISessionLifecycleGrain.WakeAsync"/>). Once its warning is published a session
 /// stays activated until its deadline (DelayDeactivation), and ends on its own timer. With Sessions:DormantAfter = 0
 /// a live session keeps its activation until its deadline. Either way the janitor covers activations lost with their
 /// silo.

@@ -1,3 +1,4 @@
+using Newtonsoft.Json;
 using OrleansSessions.Grains.Options;
 using OrleansSessions.Sessions;
 
@@ -7,7 +8,14 @@ namespace OrleansSessions.Grains;
 /// The stored state of one session and its lifetime rules. An empty <see cref="SessionId"/> means no session exists.
 /// Every rule is a pure function of the state, the options and the time given, so it is tested without a grain.
 /// </summary>
+/// <remarks>
+/// Stored as JSON by Orleans' JSON grain storage serializer (Newtonsoft, every type named, every object given an id)
+/// unless the host picks another: the attributes below keep what that writes to the state's own members, without
+/// the ids, the names of the types inside it or the derived <see cref="Exists"/> and <see cref="IsLive"/>. States
+/// stored with them still load: the reader skips names and ids it is not asked to use.
+/// </remarks>
 [GenerateSerializer, Alias("OrleansSessions.SessionState")]
+[JsonObject(IsReference = false)]
 internal sealed class SessionState
 {
     [Id(0)]
@@ -37,6 +45,7 @@ internal sealed class SessionState
 
     /// <summary>The labels given at creation; null when none.</summary>
     [Id(8)]
+    [JsonProperty(TypeNameHandling = TypeNameHandling.None, IsReference = false)]
     public Dictionary<string, string>? Labels { get; set; }
 
     /// <summary>This session's own idle timeout; null for Sessions:IdleTimeout.</summary>
@@ -53,6 +62,7 @@ internal sealed class SessionState
 
     /// <summary>Where the session's attributes and conversation are and how big; null while the session has had none.</summary>
     [Id(12)]
+    [JsonProperty(TypeNameHandling = TypeNameHandling.None)]
     public SessionDataHeader? Data { get; set; }
 
     /// <summary>The sequence number of the session's newest event (1, 2, 3...; see <see cref="Storage.ISessionEventLog"/>).</summary>
@@ -64,12 +74,15 @@ internal sealed class SessionState
     /// write, again after a crash (the log records each once). Emptied in memory once appended; the next write stores that.
     /// </summary>
     [Id(14)]
+    [JsonProperty(TypeNameHandling = TypeNameHandling.None, ItemTypeNameHandling = TypeNameHandling.None, ItemIsReference = false)]
     public List<PendingSessionEvent>? Outbox { get; set; }
 
     /// <summary>True when a session was created under this key.</summary>
+    [JsonIgnore]
     public bool Exists => SessionId.Length != 0;
 
     /// <summary>True when the session exists and has not ended (its deadline may have passed: see <see cref="IsDueAt"/>).</summary>
+    [JsonIgnore]
     public bool IsLive => Status == SessionStatus.Active && SessionId.Length != 0;
 
     /// <summary>A new live session created at <paramref name="now"/>.</summary>
@@ -194,6 +207,7 @@ internal sealed class SessionState
 
 /// <summary>An event in a session's outbox: its sequence number, type and time.</summary>
 [GenerateSerializer, Immutable, Alias("OrleansSessions.PendingSessionEvent")]
+[JsonObject(IsReference = false)]
 internal sealed record PendingSessionEvent(
     [property: Id(0)] long Sequence,
     [property: Id(1)] SessionEventType Type,

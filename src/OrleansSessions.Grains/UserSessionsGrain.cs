@@ -26,15 +26,28 @@ namespace OrleansSessions.Grains;
 /// loaded with the pages when it activates.
 /// </para>
 /// <para>
-/// Retention: while a user has no live session, a reminder (<see cref="RetentionReminderName"/>) drops history
-/// entries older than Sessions:HistoryRetention, and deletes the stored record once nothing is left, so records of
-/// users who stopped coming back do not accumulate. Reads never show entries older than the retention.
+/// Retention: while a user has no live session and some history, its row in the deadline index
+/// (<see cref="Storage.DeadlineKeys.History"/>, in the janitor partition of that key) is due when the oldest entry
+/// leaves by Sessions:HistoryRetention. The janitor sweeping it calls <see cref="ApplyRetentionAsync"/>, which drops
+/// expired entries and moves the row to the next expiry, or deletes the stored record (then the row) once nothing is
+/// left, so records of users who stopped coming back do not accumulate; no reminder or timer per user. The row is
+/// written before the state that needs it (<see cref="UserSessionsState.RetentionDue"/>), and removed after the state
+/// that no longer counts on it. Reads never show entries older than the retention, whenever the janitor comes.
+/// </para>
+/// <para>
+/// Earlier versions kept one Orleans reminder per user instead (<see cref="RetentionReminderName"/>, flagged by
+/// <see cref="UserSessionsState.RetentionReminder"/>): at activation, or when such a reminder ticks, the grain writes the
+/// row and unregisters the reminder. The grain stays <see cref="IRemindable"/> only to hear those ticks; once no stored
+/// record carries the flag, it can go.
 /// </para>
 /// </remarks>
 [GrainType("user-sessions")]
-internal sealed partial class UserSessionsGrain : Grain, IUserSessionsGrain, IUserSessionsRecorder, IRemindable
+internal sealed partial class UserSessionsGrain : Grain, IUserSessionsGrain, IUserSessionsRecorder, IUserRetentionGrain, IRemindable
 {
-    /// <summary>The reminder that applies Sessions:HistoryRetention to an idle user's record.</summary>
+    /// <summary>
+    /// The name of the per-user reminder with which earlier versions applied Sessions:HistoryRetention; this version
+    /// only unregisters it.
+    /// </summary>
     public const string RetentionReminderName = "history-retention";
 
     private const int CreateAttempts = 3;
@@ -69,6 +82,8 @@ internal sealed partial class UserSessionsGrain : Grain, IUserSessionsGrain, IUs
         if (_validKey)
         {
             await LoadLiveAsync();
+            // A record of an earlier version may still have its per-user reminder.
+            await MigrateRetentionReminderAsync();
         }
     }
 
@@ -459,9 +474,10 @@ internal sealed partial class UserSessionsGrain : Grain, IUserSessionsGrain, IUs
     /// <summary>Writes the state, then lets trimmed sessions forget themselves.</summary>
     private async Task PersistAsync()
     {
-        await ArmRetentionAsync();
         for (var attempt = 1; ; attempt++)
         {
+            // Before every attempt: a merged state may need the row where the first did not.
+            await WriteRetentionRowAsync();
             try
             {
                 await _state.WriteStateAsync();

@@ -1,3 +1,4 @@
+using Newtonsoft.Json;
 using OrleansSessions.Sessions;
 
 namespace OrleansSessions.Grains;
@@ -9,6 +10,7 @@ namespace OrleansSessions.Grains;
 /// recovers when its write meets a newer stored version (the janitor's bulk sweep, a duplicate activation).
 /// </remarks>
 [GenerateSerializer, Alias("OrleansSessions.UserSessionsState")]
+[JsonObject(IsReference = false)]
 internal sealed class UserSessionsState
 {
     /// <summary>
@@ -17,6 +19,7 @@ internal sealed class UserSessionsState
     /// written before pages existed it holds every live id; such a record is sealed into pages at its next create.
     /// </summary>
     [Id(0)]
+    [JsonProperty(TypeNameHandling = TypeNameHandling.None)]
     public List<string> ActiveSessionIds { get; set; } = [];
 
     /// <summary>The most recently created session; empty when none.</summary>
@@ -25,25 +28,50 @@ internal sealed class UserSessionsState
 
     /// <summary>Ended sessions, newest first, at most Sessions:HistoryLimit.</summary>
     [Id(2)]
+    [JsonProperty(TypeNameHandling = TypeNameHandling.None, ItemTypeNameHandling = TypeNameHandling.None, ItemIsReference = false)]
     public List<SessionInfo> History { get; set; } = [];
 
-    /// <summary>Whether the history-retention reminder of this user is registered.</summary>
+    /// <summary>
+    /// Set by earlier versions, which applied Sessions:HistoryRetention with one Orleans reminder per user: that reminder
+    /// may still be registered. The grain replaces it with its row in the deadline index (<see cref="RetentionDue"/>) and
+    /// clears this flag; this version never sets it. Kept under its stored name so those records read as before.
+    /// </summary>
     [Id(3)]
     public bool RetentionReminder { get; set; }
 
     /// <summary>Idempotency keys of recent creates, oldest first, at most <see cref="Options.SessionOptions.MaxIdempotencyKeysPerUser"/>.</summary>
     [Id(4)]
+    [JsonProperty(TypeNameHandling = TypeNameHandling.None, ItemTypeNameHandling = TypeNameHandling.None, ItemIsReference = false)]
     public List<CreateKey> CreateKeys { get; set; } = [];
 
     /// <summary>Numbers of the sealed pages (<see cref="UserSessionsPage"/>) holding older live ids, oldest first.</summary>
     [Id(5)]
+    [JsonProperty(TypeNameHandling = TypeNameHandling.None)]
     public List<int> Pages { get; set; } = [];
 
     /// <summary>The number the next sealed page gets; numbers are never reused.</summary>
     [Id(6)]
     public int NextPage { get; set; }
 
+    /// <summary>
+    /// The deadline the user's history-retention row in the deadline index was written with; null when this state wrote
+    /// none. A row is written (or moved earlier) before a state that needs it is stored, so a stored state with no live
+    /// session and history under Sessions:HistoryRetention always has a row due no later than this.
+    /// </summary>
+    [Id(7)]
+    public DateTimeOffset? RetentionDue { get; set; }
+
+    // Empty lists are left out of the stored JSON (a missing list loads as the empty one its initializer makes).
+    public bool ShouldSerializeActiveSessionIds() => ActiveSessionIds.Count > 0;
+
+    public bool ShouldSerializeHistory() => History.Count > 0;
+
+    public bool ShouldSerializeCreateKeys() => CreateKeys.Count > 0;
+
+    public bool ShouldSerializePages() => Pages.Count > 0;
+
     /// <summary>True when nothing is live, current or in history: the record holds nothing worth keeping.</summary>
+    [JsonIgnore]
     public bool IsEmpty => ActiveSessionIds.Count == 0 && Pages.Count == 0 && History.Count == 0 && CurrentSessionId.Length == 0;
 
     /// <summary>
@@ -163,7 +191,9 @@ internal sealed class UserSessionsState
     /// <summary>
     /// Adds what <paramref name="stored"/> knows and this state does not: history entries (kept newest end first),
     /// live ids not ended here, pages, and the current session when this state has none. Live ids that ended in either
-    /// version leave the live list.
+    /// version leave the live list. <see cref="RetentionDue"/> stays this state's (the row its writer knows of; the
+    /// writer checks the row against the merged state before writing it); a legacy <see cref="RetentionReminder"/> flag
+    /// in either version stays set.
     /// </summary>
     public void MergeFrom(UserSessionsState stored, int historyLimit, List<string> trimmed)
     {
@@ -229,4 +259,5 @@ internal sealed class UserSessionsState
 
 /// <summary>A create's idempotency key and the session it created.</summary>
 [GenerateSerializer, Immutable, Alias("OrleansSessions.CreateKey")]
+[JsonObject(IsReference = false)]
 internal sealed record CreateKey([property: Id(0)] string Key, [property: Id(1)] string SessionId, [property: Id(2)] DateTimeOffset At);

@@ -104,7 +104,10 @@ public sealed class RedisSessionDeadlineIndex : ISessionDeadlineIndex
 
     /// <inheritdoc />
     public ValueTask<IReadOnlyList<SessionDeadlineEntry>> ReadRangeAsync(int partition, DateTimeOffset from, DateTimeOffset to, int limit, CancellationToken cancellationToken = default)
-        => ReadCoreAsync(partition, ToScore(from), to, limit, cancellationToken);
+        => from > to
+            // StackExchange.Redis would read the reversed range.
+            ? ValueTask.FromResult<IReadOnlyList<SessionDeadlineEntry>>([])
+            : ReadCoreAsync(partition, ToScore(from), to, limit, cancellationToken);
 
     private async ValueTask<IReadOnlyList<SessionDeadlineEntry>> ReadCoreAsync(int partition, double from, DateTimeOffset now, int limit, CancellationToken cancellationToken)
     {

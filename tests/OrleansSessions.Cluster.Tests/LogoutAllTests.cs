@@ -80,11 +80,12 @@ public sealed class LogoutAllTests(ITestOutputHelper output)
         }
     }
 
+    /// <summary>The sessions' rows of the deadline index (not the users' history-retention rows, "history:" + user id).</summary>
     private static async Task<List<(string SessionId, string UserId)>> IndexRowsAsync(string clusterId)
     {
         await using var connection = new NpgsqlConnection(ProcessCluster.DefaultConnectionString);
         await connection.OpenAsync();
-        await using var command = new NpgsqlCommand("SELECT session_id, user_id FROM orleanssessions_deadlines WHERE user_id LIKE @prefix", connection);
+        await using var command = new NpgsqlCommand("SELECT session_id, user_id FROM orleanssessions_deadlines WHERE user_id LIKE @prefix AND session_id LIKE 'sess\\_%'", connection);
         command.Parameters.AddWithValue("prefix", clusterId + "-u%");
         var rows = new List<(string, string)>();
         await using var reader = await command.ExecuteReaderAsync();

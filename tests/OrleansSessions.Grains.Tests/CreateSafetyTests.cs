@@ -133,7 +133,8 @@ public sealed class CreateSafetyTests
         {
             foreach (var entry in await index.ReadDueAsync(partition, DateTimeOffset.MaxValue, 10_000))
             {
-                if (entry.UserId == userId)
+                // The user's history-retention row is not a session's.
+                if (entry.UserId == userId && DeadlineKeys.HistoryUser(entry.SessionId) is null)
                 {
                     ids.Add(entry.SessionId);
                 }

@@ -1,7 +1,6 @@
 using Microsoft.Extensions.Time.Testing;
 using Orleans.Runtime;
 using OrleansSessions.Grains.Storage;
-
 using OrleansSessions.Hosting;
 using OrleansSessions.Sessions;
 
@@ -51,6 +50,36 @@ public sealed class DormancyTests
     }
 
     [Fact]
+    public async Task A_dormant_session_keeps_its_data_and_its_data_writes_are_activity()
+    {
+        var time = new FakeTimeProvider(SessionCluster.Start);
+        await using var cluster = await SessionCluster.StartAsync(time, Config(warning: "00:00:00"));
+        var created = await cluster.Client.GetGrain<IUserSessionsGrain>("data").CreateSessionAsync();
+        var session = cluster.Client.GetGrain<ISessionGrain>(created.SessionId);
+        await session.UpdateAttributesAsync(new Dictionary<string, string?> { ["lang"] = "\"es\"" });
+        await session.AppendMessagesAsync([new NewSessionMessage(MessageRoles.User, "hola"), new NewSessionMessage(MessageRoles.Assistant, "buenas")]);
+        await MakeDormantAsync(cluster);
+
+        // Read back from storage by a new activation: the same data and version; reads are not activity.
+        var conversation = await session.GetMessagesAsync();
+        Assert.Equal(["hola", "buenas"], conversation.Messages.Select(m => m.Content).ToArray());
+        var attributes = await session.GetAttributesAsync();
+        Assert.Equal("\"es\"", attributes.Attributes["lang"]);
+        Assert.Equal(conversation.DataVersion, attributes.DataVersion);
+        Assert.Equal(created.ExpiresAt, (await session.GetAsync()).ExpiresAt);
+        await MakeDormantAsync(cluster);
+
+        // An append to a dormant session slides its deadline and is stored with it.
+        time.Advance(TimeSpan.FromMinutes(5));
+        var appended = await session.AppendMessagesAsync([new NewSessionMessage(MessageRoles.User, "sigo aqui")]);
+        Assert.Equal(SessionCluster.Start.AddMinutes(15), appended.Session.ExpiresAt);
+        await MakeDormantAsync(cluster);
+        Assert.Equal(3, (await session.GetMessagesAsync()).Messages.Count);
+        time.SetUtcNow(SessionCluster.Start.AddMinutes(10));
+        Assert.True(await session.IsActiveAsync());
+    }
+
+    [Fact]
     public async Task A_dormant_session_is_warned_by_its_partition_then_ends_on_its_own_timer_once()
     {
         var time = new FakeTimeProvider(SessionCluster.Start);
@@ -72,7 +101,7 @@ public sealed class DormancyTests
         Assert.Equal(SessionStatus.Expired, info.Status);
         Assert.Equal(created.ExpiresAt, info.EndedAt);
         Assert.Equal(created.SessionId, Assert.Single(await user.GetHistoryAsync(10)).SessionId);
-        Assert.Equal(0, index.Count);
+        Assert.Equal(0, await SessionCluster.SessionRowsAsync(index));
         Assert.Single(events.Of(created.SessionId, SessionEventType.Expiring));
     }
 
@@ -96,7 +125,7 @@ public sealed class DormancyTests
         Assert.Equal(SessionStatus.Expired, info.Status);
         Assert.Equal(EndReason.IdleTimeout, info.EndReason);
         Assert.Equal(created.ExpiresAt, info.EndedAt);
-        Assert.Equal(0, index.Count);
+        Assert.Equal(0, await SessionCluster.SessionRowsAsync(index));
     }
 
     [Fact]
@@ -156,7 +185,7 @@ public sealed class DormancyTests
             Assert.Equal(created.ExpiresAt, (await cluster.Client.GetGrain<ISessionGrain>(created.SessionId).GetAsync()).EndedAt);
         }
         Assert.All(sessions, s => Assert.Single(events.Of(s.SessionId, SessionEventType.Expired)));
-        Assert.Equal(0, index.Count);
+        Assert.Equal(0, await SessionCluster.SessionRowsAsync(index));
     }
 
     [Fact]

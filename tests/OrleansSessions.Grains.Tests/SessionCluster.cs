@@ -103,6 +103,37 @@ internal static class SessionCluster
     /// <summary>Sweeps every janitor partition (default Janitor:Partitions) and returns the total expired.</summary>
     public static Task<int> RunJanitorsAsync(IGrainFactory grains, int partitions = 8) => Janitors.RunAsync(grains, partitions);
 
+    /// <summary>How many sessions' rows <paramref name="index"/> holds in <paramref name="partitions"/> partitions (users' history-retention rows not counted).</summary>
+    public static async Task<int> SessionRowsAsync(InMemorySessionDeadlineIndex index, int partitions = 8)
+    {
+        var count = 0;
+        for (var partition = 0; partition < partitions; partition++)
+        {
+            foreach (var row in await index.ReadDueAsync(partition, DateTimeOffset.MaxValue, int.MaxValue))
+            {
+                if (DeadlineKeys.HistoryUser(row.SessionId) is null)
+                {
+                    count++;
+                }
+            }
+        }
+        return count;
+    }
+
+    /// <summary>The history-retention row of <paramref name="userId"/> in <paramref name="index"/>, or null; read in the partition its key maps to.</summary>
+    public static async Task<SessionDeadlineEntry?> HistoryRowAsync(ISessionDeadlineIndex index, string userId, int partitions = 8)
+    {
+        var key = DeadlineKeys.History(userId);
+        foreach (var row in await index.ReadDueAsync(SessionDeadlinePartitioner.GetPartition(key, partitions), DateTimeOffset.MaxValue, int.MaxValue))
+        {
+            if (row.SessionId == key)
+            {
+                return row;
+            }
+        }
+        return null;
+    }
+
     /// <summary>The session metrics of one silo.</summary>
     public static SessionMetrics Metrics(InProcessSiloHandle silo) => silo.ServiceProvider.GetRequiredService<SessionMetrics>();
 

@@ -88,4 +88,59 @@ public sealed class SessionStateTests
         Assert.False(state.IsLive);
         Assert.False(state.IsActiveAt(T0));
     }
+
+    private static Orleans.Storage.JsonGrainStorageSerializer Json()
+        => new(new Orleans.Serialization.OrleansJsonSerializer(Microsoft.Extensions.Options.Options.Create(new Orleans.Serialization.OrleansJsonSerializerOptions())));
+
+    [Fact]
+    public void A_state_stored_as_json_with_type_names_and_ids_still_loads()
+    {
+        // As Orleans' JSON grain storage serializer wrote a session's state before the state named only its own type.
+        const string stored = """
+            {"$id":"1","$type":"OrleansSessions.Grains.SessionState, OrleansSessions.Grains","SessionId":"sess_67947fae-10d5-4ba1-9fb6-ece9dd9dc519","UserId":"alice",
+            "CreatedAt":"2026-12-08T00:29:17.3936936+00:00","LastActivity":"2026-12-08T00:30:17.3936936+00:00","ExpiresAt":"2026-12-08T01:00:17.3936936+00:00",
+            "Status":2,"EndedAt":"2026-12-08T00:40:00+00:00","EndReason":3,
+            "Labels":{"$id":"2","$type":"System.Collections.Generic.Dictionary`2[[System.String, System.Private.CoreLib],[System.String, System.Private.CoreLib]], System.Private.CoreLib","channel":"web"},
+            "IdleTimeout":"00:10:00","PreviousSessionId":"sess_00000000-10d5-4ba1-9fb6-ece9dd9dc519",
+            "Data":{"$id":"3","$type":"OrleansSessions.Grains.SessionDataHeader, OrleansSessions.Grains","Version":3,"LastMessageId":4,"Trimmed":1,"Bytes":120,"AttributesSlot":2,"AttributesBytes":30,"Status":1,"DeleteAt":"2026-12-09T00:40:00+00:00","ChainStart":1,"ReadFrom":3},
+            "EventSequence":2,
+            "Outbox":{"$type":"System.Collections.Generic.List`1[[OrleansSessions.Grains.PendingSessionEvent, OrleansSessions.Grains]], System.Private.CoreLib","$values":[
+            {"$id":"4","$type":"OrleansSessions.Grains.PendingSessionEvent, OrleansSessions.Grains","Sequence":1,"Type":1,"At":"2026-12-08T00:29:17.3936936+00:00"},
+            {"$id":"5","$type":"OrleansSessions.Grains.PendingSessionEvent, OrleansSessions.Grains","Sequence":2,"Type":4,"At":"2026-12-08T00:40:00+00:00"}]},
+            "Exists":true,"IsLive":false}
+            """;
+        var json = Json();
+        var state = json.Deserialize<SessionState>(new BinaryData(System.Text.Encoding.UTF8.GetBytes(stored)))!;
+        AssertLoaded(state);
+
+        // Written again, the state names only its own type and reads back the same.
+        var written = json.Serialize(state);
+        var text = written.ToString();
+        Assert.DoesNotContain("$id", text, StringComparison.Ordinal);
+        Assert.DoesNotContain("PendingSessionEvent", text, StringComparison.Ordinal);
+        Assert.DoesNotContain("SessionDataHeader", text, StringComparison.Ordinal);
+        Assert.DoesNotContain("IsLive", text, StringComparison.Ordinal);
+        Assert.True(written.ToArray().Length < stored.Length - 300, text);
+        AssertLoaded(json.Deserialize<SessionState>(written)!);
+
+        static void AssertLoaded(SessionState state)
+        {
+            Assert.Equal("sess_67947fae-10d5-4ba1-9fb6-ece9dd9dc519", state.SessionId);
+            Assert.Equal("alice", state.UserId);
+            Assert.Equal(new DateTimeOffset(2026, 12, 8, 1, 0, 17, TimeSpan.Zero).AddTicks(3936936), state.ExpiresAt);
+            Assert.Equal(SessionStatus.Closed, state.Status);
+            Assert.Equal(EndReason.Logout, state.EndReason);
+            Assert.Equal("web", state.Labels!["channel"]);
+            Assert.Equal(TimeSpan.FromMinutes(10), state.IdleTimeout);
+            Assert.Null(state.AbsoluteTimeout);
+            Assert.Equal("sess_00000000-10d5-4ba1-9fb6-ece9dd9dc519", state.PreviousSessionId);
+            var data = state.Data!;
+            Assert.Equal((3, 4, 1, 120, 2, 30, SessionDataStatus.Retained, 1, 3), (data.Version, data.LastMessageId, data.Trimmed, data.Bytes, data.AttributesSlot, data.AttributesBytes, data.Status, data.ChainStart, data.ReadFrom));
+            Assert.Equal(new DateTimeOffset(2026, 12, 9, 0, 40, 0, TimeSpan.Zero), data.DeleteAt);
+            Assert.Equal(2, state.EventSequence);
+            Assert.Equal([1L, 2L], state.Outbox!.Select(e => e.Sequence));
+            Assert.Equal([SessionEventType.Created, SessionEventType.Closed], state.Outbox!.Select(e => e.Type));
+            Assert.Equal(new DateTimeOffset(2026, 12, 8, 0, 40, 0, TimeSpan.Zero), state.Outbox![1].At);
+        }
+    }
 }

@@ -156,7 +156,7 @@ public sealed class UserSessionsLayoutTests
         Assert.Equal(200, await user.CloseAllAsync());
         time.Advance(TimeSpan.FromDays(2));
 
-        await cluster.Client.GetGrain<IRemindable>(GrainId.Create("user-sessions", "leaver")).ReceiveReminder(UserSessionsGrain.RetentionReminderName, default);
+        await SessionCluster.RunJanitorsAsync(cluster.Client);
 
         await Wait.UntilAsync(() => !store.Records.Keys.Any(k => k.StateName is SessionStorage.UserStateName or SessionStorage.UserPageStateName));
     }

@@ -104,4 +104,69 @@ public sealed class UserSessionsStateTests
         Assert.Equal(["y", "z"], mine.History.Select(h => h.SessionId));
         Assert.Equal(["w"], trimmed);
     }
+
+    [Fact]
+    public void Merge_keeps_this_version_s_retention_row_and_a_legacy_reminder_flag_of_either()
+    {
+        var mine = new UserSessionsState { History = [Ended("y", 9)], RetentionDue = null };
+        var stored = new UserSessionsState { History = [Ended("z", 1)], RetentionDue = T0.AddDays(1), RetentionReminder = true };
+        mine.MergeFrom(stored, historyLimit: 10, []);
+        // The row the stored version wrote is not this writer's to count on: it checks the row itself before writing.
+        Assert.Null(mine.RetentionDue);
+        Assert.True(mine.RetentionReminder);
+
+        var other = new UserSessionsState { RetentionDue = T0.AddDays(2) };
+        other.MergeFrom(new UserSessionsState { RetentionDue = T0.AddDays(1) }, historyLimit: 10, []);
+        Assert.Equal(T0.AddDays(2), other.RetentionDue);
+        Assert.False(other.RetentionReminder);
+    }
+
+    [Fact]
+    public void A_user_state_stored_as_json_with_type_names_and_ids_still_loads()
+    {
+        // As Orleans' JSON grain storage serializer wrote a user's state before the state named only its own type.
+        const string stored = """
+            {"$id":"1","$type":"OrleansSessions.Grains.UserSessionsState, OrleansSessions.Grains",
+            "ActiveSessionIds":{"$type":"System.Collections.Generic.List`1[[System.String, System.Private.CoreLib]], System.Private.CoreLib","$values":["sess_a"]},
+            "CurrentSessionId":"sess_a",
+            "History":{"$type":"System.Collections.Generic.List`1[[OrleansSessions.Sessions.SessionInfo, OrleansSessions.Abstractions]], System.Private.CoreLib","$values":[
+            {"$id":"2","$type":"OrleansSessions.Sessions.SessionInfo, OrleansSessions.Abstractions","SessionId":"sess_b","UserId":"u","CreatedAt":"2026-01-01T14:00:00+00:00","LastActivity":"2026-01-01T14:00:00+00:00","ExpiresAt":"2026-01-01T14:30:00+00:00","Status":2,"EndedAt":"2026-01-01T14:10:00+00:00","EndReason":3,
+            "Labels":{"$id":"3","$type":"System.Collections.Generic.Dictionary`2[[System.String, System.Private.CoreLib],[System.String, System.Private.CoreLib]], System.Private.CoreLib","channel":"web"},"IdleTimeout":"00:30:00","AbsoluteTimeout":"08:00:00"}]},
+            "RetentionReminder":true,
+            "CreateKeys":{"$type":"System.Collections.Generic.List`1[[OrleansSessions.Grains.CreateKey, OrleansSessions.Grains]], System.Private.CoreLib","$values":[{"$id":"4","$type":"OrleansSessions.Grains.CreateKey, OrleansSessions.Grains","Key":"k1","SessionId":"sess_a","At":"2026-01-01T14:20:00+00:00"}]},
+            "Pages":{"$type":"System.Collections.Generic.List`1[[System.Int32, System.Private.CoreLib]], System.Private.CoreLib","$values":[3]},
+            "NextPage":4}
+            """;
+        var json = new Orleans.Storage.JsonGrainStorageSerializer(new Orleans.Serialization.OrleansJsonSerializer(
+            Microsoft.Extensions.Options.Options.Create(new Orleans.Serialization.OrleansJsonSerializerOptions())));
+        var state = json.Deserialize<UserSessionsState>(new BinaryData(System.Text.Encoding.UTF8.GetBytes(stored)))!;
+        AssertLoaded(state);
+        var written = json.Serialize(state);
+        // (A history entry's labels keep theirs: SessionInfo belongs to the abstractions, which do not know Newtonsoft.)
+        Assert.DoesNotContain("SessionInfo", written.ToString(), StringComparison.Ordinal);
+        Assert.DoesNotContain("$values", written.ToString(), StringComparison.Ordinal);
+        AssertLoaded(json.Deserialize<UserSessionsState>(written)!);
+
+        // An empty state leaves its lists out, and loads with them empty.
+        var empty = json.Serialize(new UserSessionsState());
+        Assert.DoesNotContain("History", empty.ToString(), StringComparison.Ordinal);
+        var loaded = json.Deserialize<UserSessionsState>(empty)!;
+        Assert.True(loaded.IsEmpty);
+        Assert.Empty(loaded.CreateKeys);
+
+        static void AssertLoaded(UserSessionsState state)
+        {
+            Assert.Equal(["sess_a"], state.ActiveSessionIds);
+            Assert.Equal("sess_a", state.CurrentSessionId);
+            var ended = Assert.Single(state.History);
+            Assert.Equal(("sess_b", SessionStatus.Closed, EndReason.Logout), (ended.SessionId, ended.Status, ended.EndReason));
+            Assert.Equal(new DateTimeOffset(2026, 1, 1, 14, 10, 0, TimeSpan.Zero), ended.EndedAt);
+            Assert.Equal("web", ended.Labels!["channel"]);
+            Assert.True(state.RetentionReminder);
+            var key = Assert.Single(state.CreateKeys);
+            Assert.Equal(("k1", "sess_a"), (key.Key, key.SessionId));
+            Assert.Equal([3], state.Pages);
+            Assert.Equal(4, state.NextPage);
+        }
+    }
 }

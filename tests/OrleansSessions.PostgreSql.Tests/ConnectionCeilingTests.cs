@@ -8,6 +8,7 @@ using Microsoft.Extensions.Options;
 using Npgsql;
 using Orleans.Configuration;
 using Orleans.TestingHost;
+using OrleansSessions.Grains.Storage;
 using OrleansSessions.Hosting;
 using OrleansSessions.Sessions;
 using Xunit.Abstractions;
@@ -65,12 +66,15 @@ public sealed class ConnectionCeilingTests(PostgreSqlFixture database, ITestOutp
                 work.Add(SweepAsync(cluster, partition, failures));
             }
             await Task.WhenAll(work);
-            // Each user arms its retention reminder once it has heard of the close (a failure there is logged and
-            // retried at the user's next write, not thrown to the caller): wait until every one is stored.
+            // Each user writes its history-retention row in the deadline index once it has heard of the close (a
+            // failure there is logged and retried at the user's next write, not thrown to the caller): wait until every
+            // one is stored. No user registers a reminder.
             await Wait.UntilAsync(async () => await database.ScalarAsync<int>(
-                    "SELECT count(*) FROM OrleansRemindersTable WHERE ServiceId = $1 AND ReminderName = 'history-retention'",
+                    $"SELECT count(*) FROM {PostgreSqlSchema.DeadlinesTable} WHERE service_id = $1 AND session_id LIKE '{DeadlineKeys.HistoryPrefix}%'",
                     cluster.Options.ServiceId) == Users,
-                what: $"the {Users} users' retention reminders in OrleansRemindersTable");
+                what: $"the {Users} users' history-retention rows in {PostgreSqlSchema.DeadlinesTable}");
+            Assert.Equal(0, await database.ScalarAsync<int>(
+                "SELECT count(*) FROM OrleansRemindersTable WHERE ServiceId = $1 AND GrainId NOT LIKE 'janitor/%'", cluster.Options.ServiceId));
 
             await stop.CancelAsync();
             var most = await sampling;

@@ -78,7 +78,7 @@ internal sealed class InProcessSilo : IAsyncDisposable
             if (postgres is null && redis is null)
             {
                 silo.UseLocalhostClustering(siloPort, gatewayPort, null, ServiceId, clusterId);
-                silo.AddMemoryGrainStorage(SessionStorage.Name);
+                InProcessSilo.AddMemoryStorage(silo);
                 silo.AddMemoryGrainStorage("PubSubStore");
                 silo.UseInMemoryReminderService();
             }
@@ -149,6 +149,17 @@ internal sealed class InProcessSilo : IAsyncDisposable
     }
 
     private static readonly TimeSpan StopTimeout = TimeSpan.FromSeconds(30);
+
+    /// <summary>
+    /// Orleans' memory grain storage as the silo host registers it (silo/Hosting/SiloHostExtensions.cs): Orleans' binary
+    /// serializer instead of its default JSON with type names.
+    /// </summary>
+    public static void AddMemoryStorage(ISiloBuilder silo)
+    {
+        silo.AddMemoryGrainStorage(SessionStorage.Name);
+        silo.Services.AddOptions<Orleans.Configuration.MemoryGrainStorageOptions>(SessionStorage.Name)
+            .PostConfigure<Orleans.Serialization.Serializer>((o, serializer) => o.GrainStorageSerializer = new Orleans.Storage.OrleansGrainStorageSerializer(serializer));
+    }
 }
 
 /// <summary>An Orleans client in the bench process (Host.CreateApplicationBuilder + UseOrleansClient + UseOrleansSessions).</summary>

@@ -26,7 +26,7 @@ internal static class BareSiloMode
         builder.UseOrleans(silo =>
         {
             silo.UseLocalhostClustering(siloPort, gatewayPort, null, InProcessSilo.ServiceId, clusterId);
-            silo.AddMemoryGrainStorage(SessionStorage.Name);
+            InProcessSilo.AddMemoryStorage(silo);
         });
         using var host = builder.Build();
         await host.StartAsync();

@@ -25,8 +25,9 @@ public sealed class SessionOptionsValidator : IValidateOptions<SessionOptions>
         {
             failures.Add("Sessions:AbsoluteTimeout must be > 0");
         }
-        // Each feeds a timer or reminder (the session's deadline timer, the history-retention reminder): a longer value
-        // would be accepted here and then fail every create, after the session was stored.
+        // The timeouts feed the session's deadline timer: a longer value would be accepted here and then fail every
+        // create, after the session was stored. History retention is a row in the deadline index now, with no such
+        // limit; it keeps the bound its per-user reminder had, so a configuration valid before is valid still.
         AddIfTooLong(failures, "Sessions:IdleTimeout", options.IdleTimeout);
         AddIfTooLong(failures, "Sessions:AbsoluteTimeout", options.AbsoluteTimeout);
         AddIfTooLong(failures, "Sessions:HistoryRetention", options.HistoryRetention);

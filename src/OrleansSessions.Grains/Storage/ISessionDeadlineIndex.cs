@@ -21,6 +21,13 @@ namespace OrleansSessions.Grains.Storage;
 /// session ends (after its end is stored) or is forgotten. A removed row is never written again for the same id.
 /// </para>
 /// <para>
+/// The index also holds one row per user whose history waits for Sessions:HistoryRetention, keyed
+/// <see cref="DeadlineKeys.History"/>(userId) (no session id can take that form). Its only writer is that user's grain:
+/// it upserts the row before it stores a state that needs it, at the oldest history entry's expiry (or earlier), and
+/// removes it after it stored a state that no longer does (or deleted the record). The janitor hands a due row of
+/// that kind to the user grain (<c>IUserRetentionGrain.ApplyRetentionAsync</c>), which moves or removes it.
+/// </para>
+/// <para>
 /// Partitioning: <see cref="SessionDeadlinePartitioner.GetPartition"/> = StableHash(sessionId) % Janitor:Partitions.
 /// Every silo computes the same partition; a provider stores it with the row (reads are by partition).
 /// </para>

@@ -43,7 +43,7 @@ public sealed class InMemorySessionEventLog : ISessionEventLog
                 return new ValueTask<long>(existing);
             }
             var position = ++p.Head;
-            p.Events.Add(new Entry(new LoggedSessionEvent(position, sessionEvent), key));
+            p.Events.Add(new Entry(new LoggedSessionEvent(position, sessionEvent), sequence));
             p.Appended[key] = position;
             while (p.Count > _maxEvents)
             {
@@ -127,7 +127,11 @@ public sealed class InMemorySessionEventLog : ISessionEventLog
         }
     }
 
-    private sealed record Entry(LoggedSessionEvent Logged, (string SessionId, long Sequence) Key);
+    // A struct in the partition's list: an event held costs its LoggedSessionEvent and one list slot, not a third object.
+    private readonly record struct Entry(LoggedSessionEvent Logged, long Sequence)
+    {
+        public (string SessionId, long Sequence) Key => (Logged.Event.Session.SessionId, Sequence);
+    }
 
     private sealed class Partition
     {
@@ -144,7 +148,7 @@ public sealed class InMemorySessionEventLog : ISessionEventLog
         public void Drop()
         {
             var oldest = Events[Start];
-            Events[Start] = null!;
+            Events[Start] = default;
             Start++;
             Appended.Remove(oldest.Key);
             TrimmedThrough = oldest.Logged.Position;
