@@ -1,6 +1,7 @@
 using System.Globalization;
 using Microsoft.Extensions.DependencyInjection;
 using Microsoft.Extensions.Options;
+using Orleans.Configuration;
 using Orleans.Serialization;
 using Orleans.Storage;
 using Orleans.Streams;
@@ -37,7 +38,9 @@ internal static partial class DormantSessions
     {
         var storage = silo.Services.GetRequiredKeyedService<IGrainStorage>(SessionStorage.Name);
         var serializer = silo.Services.GetRequiredService<Serializer>();
-        var grainSerializer = silo.Services.GetRequiredService<IGrainStorageSerializer>();
+        // The memory storage's own serializer (the silo host's: Orleans' binary serializer), else the silo's default.
+        var grainSerializer = silo.Services.GetRequiredService<IOptionsMonitor<MemoryGrainStorageOptions>>().Get(SessionStorage.Name).GrainStorageSerializer
+            ?? silo.Services.GetRequiredService<IGrainStorageSerializer>();
         var session = new GrainState<SessionState>(new SessionState());
         await storage.ReadStateAsync(SessionStorage.SessionStateName, silo.Client.GetGrain<ISessionGrain>(info.SessionId).GetGrainId(), session);
         var user = new GrainState<UserSessionsState>(new UserSessionsState());
@@ -99,7 +102,7 @@ internal static partial class DormantSessions
         var load = Load.Average();
 
         var note = string.Create(CultureInfo.InvariantCulture,
-            $"what a dormant session ({perSession:F0} B on the memory default) leaves, measured after the expiry part in a new silo on the memory default (nothing of the measured silo moves the heap meanwhile), each part as the heap after three full blocking compacting collections before and after writing {count} of them, / {count}: a deadline index row (InMemorySessionDeadlineIndex, new instance) {row:F0} B; a created event in the in-memory event log (InMemorySessionEventLog, new instance; the log keeps up to Events:MemoryLimit events per partition, and the created event of each session is in it until trimmed) {logged:F0} B; the session's stored state in the memory grain storage {storedSession:F0} B (the dormant session's record as stored: {templates.SessionBytes} B serialized by the storage serializer, {templates.Outbox} event(s) in its stored outbox); its user's stored state {storedUser:F0} B ({templates.UserBytes} B serialized, {templates.ActiveIds} live id(s), {templates.History} in history); its created event in Orleans' memory stream cache {streamShare:F0} B (dormant.memory.heap.streamCache); what Orleans keeps of two grains activated once and collected (the session and its user; twice dormant.memory.heap.bareCollected) {orleansShare:F0} B; the rest (the janitor's queue, differences between the real records and the copies, anything else) {rest:F0} B. Each copy is deserialized from the dormant session's own records, so it holds strings of its own where the real ones share some (the session id of the index row and of the stored state): the parts may add up to a little more than the whole; load {load}");
+            $"what a dormant session ({perSession:F0} B on the memory default) leaves, measured after the expiry part in a new silo on the memory default (nothing of the measured silo moves the heap meanwhile), each part as the heap after three full blocking compacting collections before and after writing {count} of them, / {count}: a deadline index row (InMemorySessionDeadlineIndex, new instance) {row:F0} B; a created event in the in-memory event log (InMemorySessionEventLog, new instance; the log keeps up to Events:MemoryLimit events per partition, and the created event of each session is in it until trimmed) {logged:F0} B; the session's stored state in the memory grain storage {storedSession:F0} B (the dormant session's record: {templates.SessionBytes} B as the memory storage serializes it, {templates.Outbox} event(s) in its stored outbox); its user's stored state {storedUser:F0} B ({templates.UserBytes} B serialized, {templates.ActiveIds} live id(s), {templates.History} in history); its created event in Orleans' memory stream cache {streamShare:F0} B (dormant.memory.heap.streamCache); what Orleans keeps of two grains activated once and collected (the session and its user; twice dormant.memory.heap.bareCollected) {orleansShare:F0} B; the rest (the janitor's queue, differences between the real records and the copies, anything else) {rest:F0} B. Each copy is deserialized from the dormant session's own records, so the index row and the logged event hold strings of their own where the real ones may share some with other structures: the parts may add up to a little more than the whole; load {load}");
         ResultSink.Add(new BenchResult { Target = $"{prefix}.heap.deadlineRow@{count}", Value = row, Unit = "bytes", Note = note });
         ResultSink.Add(new BenchResult { Target = $"{prefix}.heap.loggedEvent@{count}", Value = logged, Unit = "bytes" });
         ResultSink.Add(new BenchResult { Target = $"{prefix}.heap.storedSession@{count}", Value = storedSession, Unit = "bytes" });
