@@ -50,7 +50,7 @@ internal static partial class DormantSessions
     }
 
     /// <summary>What every part of one run shares.</summary>
-    private sealed record Settings(int Count, int EndsCount, TimeSpan DormantAfter, TimeSpan Warning, string Postgres, string? Redis, int Pool, double DictionaryBytes, TimeSpan Hold);
+    private sealed record Settings(int Count, int EndsCount, TimeSpan DormantAfter, TimeSpan Warning, string Postgres, string? Redis, int Pool, double DictionaryBytes, TimeSpan Hold, double Spread);
 
     public static async Task RunAsync(Args args)
     {
@@ -72,7 +72,7 @@ internal static partial class DormantSessions
         manager = null;
 
         var settings = new Settings(count, endsCount, args.Seconds("dormant-seconds", 10), args.Seconds("warning-seconds", 10),
-            args.Get("pg", DefaultPostgres), redis, args.Int("pool", 30), dictionaryBytes, args.Seconds("hold", 0));
+            args.Get("pg", DefaultPostgres), redis, args.Int("pool", 30), dictionaryBytes, args.Seconds("hold", 0), Math.Max(1, args.Double("spread", 1)));
         var total = Stopwatch.StartNew();
         foreach (var backend in backends)
         {
@@ -163,7 +163,10 @@ internal static partial class DormantSessions
         var idle = createEstimate + settings.DormantAfter + quantum + TimeSpan.FromSeconds(5) + heapSlack + settings.Hold + settings.Warning + TimeSpan.FromSeconds(5);
         Console.WriteLine(string.Create(CultureInfo.InvariantCulture,
             $"  [{name}] floor {floorRate:N0}/s; warm creates {warmRound.Rate:N0}/s; creating {count} sessions with idle timeout {idle.TotalSeconds:F0}s (DormantAfter {settings.DormantAfter.TotalSeconds}s, collection quantum {quantum.TotalSeconds}s, WarningBefore {settings.Warning.TotalSeconds}s)"));
-        var created = await CreateAsync(client, UserPrefix, count, _ => idle);
+        // --spread S (default 1): the deadlines S times as far apart as the creates were (a due rate of the create rate / S),
+        // each session's idle timeout growing with the time since the first create.
+        var createStart = DateTimeOffset.UtcNow;
+        var created = await CreateAsync(client, UserPrefix, count, _ => idle + (DateTimeOffset.UtcNow - createStart) * (settings.Spread - 1));
         var createEnd = DateTimeOffset.UtcNow;
         var firstDeadline = created.FirstDeadline;
         var lastDeadline = created.LastDeadline;
@@ -273,7 +276,7 @@ internal static partial class DormantSessions
         });
 
         var expiryNote = string.Create(CultureInfo.InvariantCulture,
-            $"{where}, real time, Sessions:WarningBefore {settings.Warning.TotalSeconds}s, idle timeout {idle.TotalSeconds:F0}s, deadlines spread over {(lastDeadline - firstDeadline).TotalSeconds:F1}s ({count / Math.Max(0.001, (lastDeadline - firstDeadline).TotalSeconds):N0} due/s) as the creates were: {ended}/{count} sessions ended in the silo{(completed ? $", the last {lastEndAfterDeadline.TotalSeconds:F1}s after the last deadline" : $" (TIMED OUT {Math.Max(120, created.Seconds):F0}s after the last deadline: the lag figures cover those that ended, a lower bound)")}; at most {peakActivations} session activations at once meanwhile (woken at their warning points); event log read after (from the heads before the creates, {events.Read:N0} events in {readSeconds:F1}s{(events.Trimmed ? ", SOME TRIMMED before they were read" : "")}{(memoryLimitRaised ? $", Events:MemoryLimit raised to {eventsPerPartition:N0}" : "")}): {events.Sessions} sessions of this part in it, {events.ExactlyOnce}/{count} with exactly one created, one expiring and one expired event and no other end, {events.MissingExpired} without an expired event, {events.DuplicateExpired} with more than one, {events.MissingExpiring} without an expiring event, {events.DuplicateExpiring} with more than one, {events.OtherEnds} with another end; sessions.expiring counted {expiringCounted}; expiry lag (sessions.expiry_lag, the end's time minus the deadline; 4 buckets per doubling, each figure the upper bound of its bucket) p50 {Lag(0.5):F1} p99 {Lag(0.99):F1} max {Lag(1):F1} ms; janitor lag (sessions.janitor_lag, the wake's time minus its due point) {(janitorSeen ? $"at warning points: {Describe(wakesAtWarning)}; at deadlines: {Describe(wakesAtDeadline)}" : "not recorded (no such histogram in this build)")}; load {load}");
+            $"{where}, real time, Sessions:WarningBefore {settings.Warning.TotalSeconds}s, idle timeout {idle.TotalSeconds:F0}s{(settings.Spread > 1 ? $" plus {settings.Spread - 1:F1} x the time since the first create (--spread {settings.Spread:F1})" : "")}, deadlines spread over {(lastDeadline - firstDeadline).TotalSeconds:F1}s ({count / Math.Max(0.001, (lastDeadline - firstDeadline).TotalSeconds):N0} due/s{(settings.Spread > 1 ? "" : ", the rate they were created at")}): {ended}/{count} sessions ended in the silo{(completed ? $", the last {lastEndAfterDeadline.TotalSeconds:F1}s after the last deadline" : $" (TIMED OUT {Math.Max(120, created.Seconds):F0}s after the last deadline: the lag figures cover those that ended, a lower bound)")}; at most {peakActivations} session activations at once meanwhile (woken at their warning points); event log read after (from the heads before the creates, {events.Read:N0} events in {readSeconds:F1}s{(events.Trimmed ? ", SOME TRIMMED before they were read" : "")}{(memoryLimitRaised ? $", Events:MemoryLimit raised to {eventsPerPartition:N0}" : "")}): {events.Sessions} sessions of this part in it, {events.ExactlyOnce}/{count} with exactly one created, one expiring and one expired event and no other end, {events.MissingExpired} without an expired event, {events.DuplicateExpired} with more than one, {events.MissingExpiring} without an expiring event, {events.DuplicateExpiring} with more than one, {events.OtherEnds} with another end; sessions.expiring counted {expiringCounted}; expiry lag (sessions.expiry_lag, the end's time minus the deadline; 4 buckets per doubling, each figure the upper bound of its bucket) p50 {Lag(0.5):F1} p99 {Lag(0.99):F1} max {Lag(1):F1} ms; janitor lag (sessions.janitor_lag, the wake's time minus its due point) {(janitorSeen ? $"at warning points: {Describe(wakesAtWarning)}; at deadlines: {Describe(wakesAtDeadline)}" : "not recorded (no such histogram in this build)")}; load {load}");
         ResultSink.Add(new BenchResult
         {
             Target = $"{prefix}.expiry.exactlyOnce@{count}",
