@@ -1,19 +1,21 @@
 #!/usr/bin/env bash
 # Runs every benchmark target next to its baseline and writes bench/results/latest.{md,json}.
 #
-#   bench/run.sh quick   # 100,000-session scale for memory and expiry, under 10 minutes on 2 cores (build included)
+#   bench/run.sh quick   # 100,000-session scale for memory, expiry and dormant, about 30 minutes on 2 cores (build
+#                        # included; the dormant step about 17 of them, the others under 10)
 #   bench/run.sh full    # 1,000,000-session scale, longer
 #
 # On a fresh Debian machine (as root) it installs what it needs: redis-server and redis-tools (redis-benchmark is
-# the network baseline) and PostgreSQL through .ci/postgres.sh (durable, janitor and failover run on it). It starts its own
-# redis-server on 127.0.0.1:${REDIS_PORT:-6390} without persistence (redis-benchmark) and a durable one on
-# 127.0.0.1:${REDIS_DURABLE_PORT:-6391} (appendonly yes, appendfsync always, in a temporary directory: the storage of
-# janitor-redis and failover-redis, each emptying it first with FLUSHDB) and stops both at the end.
+# the network baseline) and PostgreSQL through .ci/postgres.sh (durable, janitor, failover, append, events and dormant
+# run on it). It starts its own redis-server on 127.0.0.1:${REDIS_PORT:-6390} without persistence (redis-benchmark) and
+# a durable one on 127.0.0.1:${REDIS_DURABLE_PORT:-6391} (appendonly yes, appendfsync always, in a temporary directory:
+# the storage of janitor-redis, failover-redis, append, events and dormant, each emptying it first with FLUSHDB) and
+# stops both at the end.
 # Environment: REDIS_PORT, REDIS_DURABLE_PORT, PG (Npgsql connection string of the server; databases are created per
 # measurement), BENCH_STEPS (space-separated subset of: inproc memory expiry expiry-srvgc expiry-gen0small expiry-gen0large
-# network durable janitor janitor-redis users failover failover-redis append events; quick runs inproc memory expiry network durable
-# janitor users failover by default, full runs all but expiry-gen0small and expiry-gen0large, which run when named;
-# append, the session data step, and events, the event log step, run in full runs and when named:
+# network durable janitor janitor-redis users failover failover-redis append events dormant; quick runs inproc memory expiry
+# network durable janitor users failover dormant by default, full runs all but expiry-gen0small and expiry-gen0large, which
+# run when named; append, the session data step, and events, the event log step, run in full runs and when named:
 # BENCH_STEPS=append bench/run.sh quick).
 # BENCH_SILO_LOGS=<dir> keeps the whole log of every silo process (network, failover) as <dir>/<name>-<pid>.log.
 # Everything runs on Microsoft Orleans: in-process silos (Host.CreateApplicationBuilder + UseOrleans) for inproc,
@@ -23,7 +25,11 @@
 # silos (memory, PostgreSQL, Redis) and the silo host as a process, beside the bare floor, Redis RPUSH+LTRIM+EXPIRE
 # pipelines (on both redis-servers above) and a raw INSERT loop. The events step (the durable event log) runs in-process
 # silos on the memory default, PostgreSQL (with its event log, and with the in-memory log in its place) and the durable
-# redis-server.
+# redis-server. The dormant step (sessions that give up their activation after Sessions:DormantAfter) runs in-process silos
+# on the memory default, PostgreSQL and the durable redis-server: creates beside the bare floor, heap per dormant session,
+# expiry with warnings (100,000 sessions in quick runs, 1,000,000 in full ones), then dormant ends per second on the memory
+# default and PostgreSQL (20,000 / 100,000 sessions); it waits for the sessions' own timeouts, so it takes about 17 minutes
+# of a quick run.
 set -uo pipefail
 
 MODE="${1:-quick}"
@@ -38,9 +44,9 @@ REDIS_PORT="${REDIS_PORT:-6390}"
 REDIS_DURABLE_PORT="${REDIS_DURABLE_PORT:-6391}"
 PG="${PG:-Host=127.0.0.1;Port=5432;Username=postgres;Password=postgres}"
 if [ "$MODE" = quick ]; then
-  STEPS="${BENCH_STEPS:-inproc memory expiry network durable janitor users failover}"
+  STEPS="${BENCH_STEPS:-inproc memory expiry network durable janitor users failover dormant}"
 else
-  STEPS="${BENCH_STEPS:-inproc memory expiry expiry-srvgc network durable janitor janitor-redis users failover failover-redis append events}"
+  STEPS="${BENCH_STEPS:-inproc memory expiry expiry-srvgc network durable janitor janitor-redis users failover failover-redis append events dormant}"
 fi
 START=$(date +%s)
 REDIS_PID=""
@@ -125,9 +131,12 @@ if [ "$MODE" = quick ]; then
   ARGS_failover_redis="$ARGS_failover"
   ARGS_append="--sessions 10000 --seconds 4 --warmup-seconds 1.5 --net-sessions 5000 --redis-seconds 3 --pair-sessions 3000 --memory-sessions 10000"
   ARGS_events="--seconds 4 --warmup-seconds 1.5 --replay-events 100000"
+  ARGS_dormant="--sessions 100000 --ends-sessions 20000"
   STEP_TIMEOUT=240
   # Five parts, each with its own silo and sessions: about 3 minutes on the 2 cores when they are otherwise idle.
   TIMEOUT_append=600
+  # Three backends, each waiting for its sessions' timeouts, and two rounds of dormant ends.
+  TIMEOUT_dormant=1800
 else
   ARGS_inproc="--sessions 100000 --creates 100000 --seconds 10 --depths 1,64,1024"
   ARGS_memory="--sessions 1000000"
@@ -144,8 +153,10 @@ else
   ARGS_failover_redis="$ARGS_failover"
   ARGS_append="--sessions 100000 --seconds 10 --warmup-seconds 3 --net-sessions 20000 --redis-seconds 8 --pair-sessions 10000 --memory-sessions 100000"
   ARGS_events="--seconds 10 --warmup-seconds 3 --replay-events 1000000"
+  ARGS_dormant="--sessions 1000000 --ends-sessions 100000"
   STEP_TIMEOUT=1800
   TIMEOUT_append=2400
+  TIMEOUT_dormant=14400
 fi
 LOADS=""
 FAILED=""
@@ -182,6 +193,7 @@ for step in $STEPS; do
     janitor-redis) extra="--redis 127.0.0.1:$REDIS_DURABLE_PORT --redis-pid $REDIS_DURABLE_PID" ;;
     failover-redis) extra="--redis 127.0.0.1:$REDIS_DURABLE_PORT" ;;
     events) extra="--pg $PG --redis 127.0.0.1:$REDIS_DURABLE_PORT --redis-pid $REDIS_DURABLE_PID" ;;
+    dormant) extra="--pg $PG --redis 127.0.0.1:$REDIS_DURABLE_PORT" ;;
     append) extra="--pg $PG --redis-port $REDIS_PORT --redis-pid $REDIS_PID --redis 127.0.0.1:$REDIS_DURABLE_PORT --redis-durable-pid $REDIS_DURABLE_PID" ;;
   esac
   timeout_var="TIMEOUT_${step//-/_}"

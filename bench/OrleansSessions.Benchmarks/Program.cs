@@ -47,10 +47,13 @@ static async Task<int> RunAsync(string[] args)
         case "events":
             await EventLogThroughput.RunAsync(options);
             return 0;
+        case "dormant":
+            await DormantSessions.RunAsync(options);
+            return 0;
         case "report":
             return Report.Run(options);
         default:
-            Console.Error.WriteLine("usage: OrleansSessions.Benchmarks inproc|memory|expiry|network|durable|janitor|users|failover|append|events|report|bare-silo [--name value ...]");
+            Console.Error.WriteLine("usage: OrleansSessions.Benchmarks inproc|memory|expiry|network|durable|janitor|users|failover|append|events|dormant|report|bare-silo [--name value ...]");
             return 2;
     }
 }
