@@ -1,8 +1,8 @@
 #!/usr/bin/env bash
 # Runs every benchmark target next to its baseline and writes bench/results/latest.{md,json}.
 #
-#   bench/run.sh quick   # 100,000-session scale for memory, expiry and dormant, about 30 minutes on 2 cores (build
-#                        # included; the dormant step about 17 of them, the others under 10)
+#   bench/run.sh quick   # 100,000-session scale for memory, expiry and dormant, 25 to 30 minutes on 2 cores (build
+#                        # included; the dormant step 12 to 17 of them, the others under 10)
 #   bench/run.sh full    # 1,000,000-session scale, longer
 #
 # On a fresh Debian machine (as root) it installs what it needs: redis-server and redis-tools (redis-benchmark is
@@ -28,8 +28,8 @@
 # redis-server. The dormant step (sessions that give up their activation after Sessions:DormantAfter) runs in-process silos
 # on the memory default, PostgreSQL and the durable redis-server: creates beside the bare floor, heap per dormant session,
 # expiry with warnings (100,000 sessions in quick runs, 1,000,000 in full ones), then dormant ends per second on the memory
-# default and PostgreSQL (20,000 / 100,000 sessions); it waits for the sessions' own timeouts, so it takes about 17 minutes
-# of a quick run.
+# default and PostgreSQL (20,000 / 100,000 sessions); it waits for the sessions' own timeouts, so it takes 12 to 17 minutes
+# of a quick run (four runs on 2026-12-08, load 3 to 16 from other work).
 set -uo pipefail
 
 MODE="${1:-quick}"

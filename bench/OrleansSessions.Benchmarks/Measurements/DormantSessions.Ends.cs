@@ -58,7 +58,7 @@ internal static partial class DormantSessions
         // the collection takes on a busy machine) and the collection of the users. The creates' time is estimated from the warm-up's rate, at most 4 times the time the
         // floor's grains took to be stored (one new activation and one write each), plus 20%.
         var createEstimate = TimeSpan.FromSeconds(Math.Min(count / warmRound.Rate, 4 * setupSeconds) * 1.2);
-        var t0 = DateTimeOffset.UtcNow + createEstimate + settings.DormantAfter + quantum + TimeSpan.FromSeconds(20);
+        var t0 = DateTimeOffset.UtcNow + createEstimate + settings.DormantAfter + quantum + TimeSpan.FromSeconds(30);
         var created = await CreateAsync(client, "end-", count, _ =>
         {
             var idle = t0 - DateTimeOffset.UtcNow;
