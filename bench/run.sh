@@ -18,6 +18,7 @@
 # run when named; append, the session data step, and events, the event log step, run in full runs and when named:
 # BENCH_STEPS=append bench/run.sh quick).
 # BENCH_SILO_LOGS=<dir> keeps the whole log of every silo process (network, failover) as <dir>/<name>-<pid>.log.
+# DORMANT_ARGS replaces the dormant step's arguments (e.g. DORMANT_ARGS="--sessions 1000000 --backends postgres --ends-backends , --spread 2").
 # Everything runs on Microsoft Orleans: in-process silos (Host.CreateApplicationBuilder + UseOrleans) for inproc,
 # memory, expiry, durable and janitor; processes of the silo host (silo/bin/Release/net10.0/OrleansSessions.Silo.dll, built
 # with the bench) for network and failover; the bare Orleans floor (bench/OrleansSessions.Benchmarks/Bare) beside
@@ -131,7 +132,7 @@ if [ "$MODE" = quick ]; then
   ARGS_failover_redis="$ARGS_failover"
   ARGS_append="--sessions 10000 --seconds 4 --warmup-seconds 1.5 --net-sessions 5000 --redis-seconds 3 --pair-sessions 3000 --memory-sessions 10000"
   ARGS_events="--seconds 4 --warmup-seconds 1.5 --replay-events 100000"
-  ARGS_dormant="--sessions 100000 --ends-sessions 20000"
+  ARGS_dormant="${DORMANT_ARGS:---sessions 100000 --ends-sessions 20000}"
   STEP_TIMEOUT=240
   # Five parts, each with its own silo and sessions: about 3 minutes on the 2 cores when they are otherwise idle.
   TIMEOUT_append=600
@@ -153,7 +154,7 @@ else
   ARGS_failover_redis="$ARGS_failover"
   ARGS_append="--sessions 100000 --seconds 10 --warmup-seconds 3 --net-sessions 20000 --redis-seconds 8 --pair-sessions 10000 --memory-sessions 100000"
   ARGS_events="--seconds 10 --warmup-seconds 3 --replay-events 1000000"
-  ARGS_dormant="--sessions 1000000 --ends-sessions 100000"
+  ARGS_dormant="${DORMANT_ARGS:---sessions 1000000 --ends-sessions 100000}"
   STEP_TIMEOUT=1800
   TIMEOUT_append=2400
   TIMEOUT_dormant=14400
